@@ -1,0 +1,416 @@
+//! Configuration: every knob, its unit, its bound, and the presets.
+//!
+//! Start from a preset ([`Config::lan`], [`Config::wan`], [`Config::local`]) and
+//! change fields; [`Config::validate`] (called by the constructor) rejects
+//! impossible combinations with a [`ConfigError`]. Preset values are
+//! hashicorp/memberlist's; knobs memberlist lacks say where their default comes from.
+
+use core::time::Duration;
+
+use crate::error::ConfigError;
+
+/// Protocol configuration. See the module docs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Time between two probes of this member (one target per probe). Scaled by the local
+    /// health multiplier when [`Lifeguard::awareness`] is on. LAN: 1 s.
+    pub probe_interval: Duration,
+    /// How long a direct ping waits for its ack before indirect probes are sent.
+    /// Must be below `probe_interval`. Scaled by the local health multiplier when
+    /// [`Lifeguard::scale_probe_timeout`] is on. LAN: 500 ms.
+    pub probe_timeout: Duration,
+    /// Number of members asked to ping an unresponsive target on our behalf (SWIM's `k`).
+    /// 0 disables indirect probes. LAN: 3.
+    pub indirect_checks: usize,
+    /// Each piggybacked update is sent at most `retransmit_mult * ceil(log10(n + 1))` times.
+    /// LAN: 4.
+    pub retransmit_mult: u32,
+    /// Suspicion timeout multiplier (alpha): the minimum suspicion timeout is
+    /// `suspicion_mult * max(1, log10(n)) * probe_interval`. LAN: 4.
+    pub suspicion_mult: u32,
+    /// The maximum suspicion timeout is `suspicion_max_timeout_mult` times the minimum (beta).
+    /// Only used with [`Lifeguard::dynamic_suspicion`]. LAN: 6.
+    pub suspicion_max_timeout_mult: u32,
+    /// Period of full-state push-pull with one random member, scaled up with the cluster size
+    /// beyond 32 members (see [`crate::sync::push_pull_interval`]). `None` disables periodic
+    /// push-pull (joins still use it). LAN: 30 s.
+    pub push_pull_interval: Option<Duration>,
+    /// Period of the gossip tick that sends queued updates to `gossip_nodes` random members.
+    /// LAN: 200 ms.
+    pub gossip_interval: Duration,
+    /// Fanout of the gossip tick. 0 disables the tick (updates still ride on probes). LAN: 3.
+    pub gossip_nodes: usize,
+    /// Members that died less than this long ago are still gossip targets, so they can learn
+    /// they were declared dead and refute. Left members are removed after this time. LAN: 30 s.
+    pub gossip_to_the_dead_time: Duration,
+    /// How long a reliable-stream exchange may take; a join whose seed has not answered within
+    /// this time counts that seed as unreached. LAN: 10 s.
+    pub stream_timeout: Duration,
+    /// Largest datagram this member builds, in bytes (the piggyback budget). LAN: 1400.
+    pub packet_budget: usize,
+    /// A member dead for at least this long may come back under the same name with a new
+    /// address. `None` (memberlist's 0) never reclaims a dead member's name; a member that
+    /// left gracefully can always be reclaimed.
+    pub dead_node_reclaim_time: Option<Duration>,
+    /// Partition healing: every `reconnect_interval` one random dead member (not one that left)
+    /// is sent a push-pull, so two halves of a split cluster find each other again once the
+    /// network heals. `None` disables it (memberlist's behaviour). Default: the push-pull interval.
+    pub reconnect_interval: Option<Duration>,
+    /// Dead members are kept (and contacted by the reconnect timer) this long, then removed.
+    /// Default 24 h, Serf's reconnect timeout. Bounded in count by [`Limits::max_members`].
+    pub reconnect_timeout: Duration,
+    /// Largest local or remote metadata, in bytes. Bound: must fit in one datagram with the
+    /// member's name, so at most `packet_budget - 64 - max_name_len`. LAN: 512.
+    pub max_metadata_size: usize,
+    /// Lifeguard's switches.
+    pub lifeguard: Lifeguard,
+    /// Bounds on every table, queue and buffer.
+    pub limits: Limits,
+}
+
+/// Lifeguard (Dadgar, Phillips, Currey 2018). Each component switches on its own; all are on
+/// in the presets; all off gives plain SWIM with a fixed suspicion timeout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lifeguard {
+    /// Local Health Multiplier: failed probes, missed nacks and refutations raise a score in
+    /// `0..awareness_max_multiplier`; successful probes lower it. The probe interval is
+    /// multiplied by `score + 1`.
+    pub awareness: bool,
+    /// The score saturates at `awareness_max_multiplier - 1`. Default 8. At least 1.
+    pub awareness_max_multiplier: u32,
+    /// Also multiply the probe timeout by `score + 1` (the paper does; memberlist does not).
+    /// Default on.
+    pub scale_probe_timeout: bool,
+    /// Ask indirect-probe helpers to send a nack when the target does not answer them, so a
+    /// prober can tell "the target is down" from "my own network is slow".
+    pub nack: bool,
+    /// A helper sends its nack after this share of its (unscaled) probe timeout without an ack
+    /// from the target. Must be in `(0, 1]`, and the nack must be able to reach the requester
+    /// before its probe round ends: `share * probe_timeout < probe_interval - probe_timeout`.
+    /// Default 0.5 (memberlist waits the whole probe timeout, which on its LAN preset lands
+    /// the nack after the requester has stopped counting).
+    pub nack_timeout_share: f64,
+    /// Local-health-aware suspicion: a suspicion timeout that starts at the maximum and falls
+    /// toward the minimum as independent members confirm it. Off: a fixed timeout at the minimum.
+    pub dynamic_suspicion: bool,
+    /// Confirmations (K) that bring the suspicion timeout down to its minimum. `None` uses
+    /// memberlist's `suspicion_mult - 2`. Either way K is 0 when the cluster has fewer than
+    /// `K + 2` members.
+    pub suspicion_confirmations: Option<u32>,
+    /// Buddy system: a ping to a member we suspect carries that suspicion, so the member can
+    /// refute at once.
+    pub buddy: bool,
+}
+
+/// Bounds. Going past one drops the excess and counts it in [`crate::Stats`]; nothing grows
+/// without limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Members held in the table, dead ones included. When full, the oldest dead or left
+    /// member is evicted for a newcomer; if none is, the newcomer is dropped
+    /// (`Stats::members_rejected`). Default 100,000.
+    pub max_members: usize,
+    /// Longest member name, in bytes. Default 128.
+    pub max_name_len: usize,
+    /// Updates waiting in the membership dissemination queue (at most one per member). When
+    /// full, the update sent most often is dropped (`Stats::broadcasts_dropped`). Default 32,768.
+    pub broadcast_queue_depth: usize,
+    /// User broadcasts waiting in their queue. Same drop rule. Default 1,024.
+    pub user_broadcast_queue_depth: usize,
+    /// Largest user broadcast payload, in bytes; it must fit in one datagram. Default 1,024.
+    pub max_user_broadcast_size: usize,
+    /// Largest user message payload sent over the reliable stream, in bytes. Best-effort
+    /// user messages must also fit in one datagram. Default 1 MiB.
+    pub max_user_message_size: usize,
+    /// Largest reliable-stream message (push-pull state, user messages), in bytes. Larger
+    /// inbound messages are rejected; a larger outbound push-pull is truncated to fit.
+    /// Default 20 MiB (memberlist's push-pull limit).
+    pub max_stream_message_size: usize,
+    /// Transmits waiting to be polled. Default 4,096.
+    pub max_pending_transmits: usize,
+    /// Events waiting to be polled; when full, the oldest is dropped (`Stats::events_dropped`).
+    /// Default 16,384.
+    pub max_pending_events: usize,
+    /// Indirect probes this member serves for others at once. Default 256.
+    pub max_relays: usize,
+    /// Seeds contacted by joins in flight at once. Default 256.
+    pub max_pending_joins: usize,
+    /// User broadcast ids remembered to suppress duplicates. Default 8,192.
+    pub seen_broadcasts: usize,
+}
+
+impl Default for Lifeguard {
+    fn default() -> Self {
+        Lifeguard {
+            awareness: true,
+            awareness_max_multiplier: 8,
+            scale_probe_timeout: true,
+            nack: true,
+            nack_timeout_share: 0.5,
+            dynamic_suspicion: true,
+            suspicion_confirmations: None,
+            buddy: true,
+        }
+    }
+}
+
+impl Lifeguard {
+    /// Every Lifeguard component off: plain SWIM with suspicion.
+    pub fn disabled() -> Self {
+        Lifeguard {
+            awareness: false,
+            scale_probe_timeout: false,
+            nack: false,
+            dynamic_suspicion: false,
+            buddy: false,
+            ..Lifeguard::default()
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_members: 100_000,
+            max_name_len: 128,
+            broadcast_queue_depth: 32_768,
+            user_broadcast_queue_depth: 1_024,
+            max_user_broadcast_size: 1_024,
+            max_user_message_size: 1 << 20,
+            max_stream_message_size: 20 << 20,
+            max_pending_transmits: 4_096,
+            max_pending_events: 16_384,
+            max_relays: 256,
+            max_pending_joins: 256,
+            seen_broadcasts: 8_192,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+impl Config {
+    /// memberlist's `DefaultLANConfig`: a datacenter network.
+    pub fn lan() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(500),
+            indirect_checks: 3,
+            retransmit_mult: 4,
+            suspicion_mult: 4,
+            suspicion_max_timeout_mult: 6,
+            push_pull_interval: Some(Duration::from_secs(30)),
+            gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            gossip_to_the_dead_time: Duration::from_secs(30),
+            stream_timeout: Duration::from_secs(10),
+            packet_budget: 1400,
+            dead_node_reclaim_time: None,
+            reconnect_interval: Some(Duration::from_secs(30)),
+            reconnect_timeout: Duration::from_secs(24 * 3600),
+            max_metadata_size: 512,
+            lifeguard: Lifeguard::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// memberlist's `DefaultWANConfig`: members across the internet.
+    pub fn wan() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            suspicion_mult: 6,
+            push_pull_interval: Some(Duration::from_secs(60)),
+            gossip_interval: Duration::from_millis(500),
+            gossip_nodes: 4,
+            gossip_to_the_dead_time: Duration::from_secs(60),
+            stream_timeout: Duration::from_secs(30),
+            reconnect_interval: Some(Duration::from_secs(60)),
+            ..Config::lan()
+        }
+    }
+
+    /// memberlist's `DefaultLocalConfig`: loopback or one host.
+    pub fn local() -> Self {
+        Config {
+            probe_interval: Duration::from_secs(1),
+            probe_timeout: Duration::from_millis(200),
+            indirect_checks: 1,
+            retransmit_mult: 2,
+            suspicion_mult: 3,
+            push_pull_interval: Some(Duration::from_secs(15)),
+            gossip_interval: Duration::from_millis(100),
+            gossip_to_the_dead_time: Duration::from_secs(15),
+            stream_timeout: Duration::from_secs(1),
+            reconnect_interval: Some(Duration::from_secs(15)),
+            ..Config::lan()
+        }
+    }
+
+    /// Check that the settings can work together. The constructor calls this.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use ConfigError as E;
+        let zero = |d: Duration, name: &'static str| if d.is_zero() { Err(E::Zero(name)) } else { Ok(()) };
+        zero(self.probe_interval, "probe_interval")?;
+        zero(self.probe_timeout, "probe_timeout")?;
+        zero(self.gossip_interval, "gossip_interval")?;
+        zero(self.gossip_to_the_dead_time, "gossip_to_the_dead_time")?;
+        zero(self.stream_timeout, "stream_timeout")?;
+        zero(self.reconnect_timeout, "reconnect_timeout")?;
+        if let Some(d) = self.push_pull_interval {
+            zero(d, "push_pull_interval")?;
+        }
+        if let Some(d) = self.reconnect_interval {
+            zero(d, "reconnect_interval")?;
+        }
+        if self.probe_timeout >= self.probe_interval {
+            return Err(E::ProbeTimeoutNotBelowInterval);
+        }
+        if self.retransmit_mult == 0 {
+            return Err(E::Zero("retransmit_mult"));
+        }
+        if self.suspicion_mult == 0 {
+            return Err(E::Zero("suspicion_mult"));
+        }
+        if self.suspicion_max_timeout_mult == 0 {
+            return Err(E::Zero("suspicion_max_timeout_mult"));
+        }
+        let lg = &self.lifeguard;
+        if lg.awareness_max_multiplier == 0 {
+            return Err(E::Zero("lifeguard.awareness_max_multiplier"));
+        }
+        if lg.awareness_max_multiplier > 1000 {
+            return Err(E::TooLarge("lifeguard.awareness_max_multiplier"));
+        }
+        if lg.nack && self.indirect_checks > 0 {
+            let share = lg.nack_timeout_share;
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(E::NackShareOutOfRange);
+            }
+            let window = self.probe_interval - self.probe_timeout;
+            if self.probe_timeout.mul_f64(share) >= window {
+                return Err(E::NackTooLate);
+            }
+        }
+        let l = &self.limits;
+        for (v, name) in [
+            (l.max_members, "limits.max_members"),
+            (l.max_name_len, "limits.max_name_len"),
+            (l.broadcast_queue_depth, "limits.broadcast_queue_depth"),
+            (l.user_broadcast_queue_depth, "limits.user_broadcast_queue_depth"),
+            (l.max_stream_message_size, "limits.max_stream_message_size"),
+            (l.max_pending_transmits, "limits.max_pending_transmits"),
+            (l.max_pending_events, "limits.max_pending_events"),
+            (l.max_relays, "limits.max_relays"),
+            (l.max_pending_joins, "limits.max_pending_joins"),
+            (l.seen_broadcasts, "limits.seen_broadcasts"),
+        ] {
+            if v == 0 {
+                return Err(E::Zero(name));
+            }
+        }
+        if l.max_name_len > 255 {
+            return Err(E::TooLarge("limits.max_name_len"));
+        }
+        if self.packet_budget < 256 || self.packet_budget > 65_000 {
+            return Err(E::PacketBudget);
+        }
+        // One alive message (name, address, metadata, header) must fit in a datagram.
+        if self.max_metadata_size + l.max_name_len + MESSAGE_OVERHEAD > self.packet_budget {
+            return Err(E::TooLarge("max_metadata_size"));
+        }
+        if l.max_user_broadcast_size + 2 * l.max_name_len + MESSAGE_OVERHEAD > self.packet_budget {
+            return Err(E::TooLarge("limits.max_user_broadcast_size"));
+        }
+        if l.max_user_message_size > l.max_stream_message_size {
+            return Err(E::TooLarge("limits.max_user_message_size"));
+        }
+        Ok(())
+    }
+
+    /// The probe timeout a helper waits before sending its nack.
+    pub(crate) fn nack_timeout(&self) -> Duration {
+        self.probe_timeout.mul_f64(self.lifeguard.nack_timeout_share)
+    }
+}
+
+/// Bytes reserved for a message's header, numbers and address, on top of its names and
+/// payloads, when checking that it fits in one datagram.
+pub(crate) const MESSAGE_OVERHEAD: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate() {
+        Config::lan().validate().unwrap();
+        Config::wan().validate().unwrap();
+        Config::local().validate().unwrap();
+        let mut c = Config::lan();
+        c.lifeguard = Lifeguard::disabled();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn presets_match_memberlist() {
+        let l = Config::lan();
+        assert_eq!(l.probe_interval, Duration::from_secs(1));
+        assert_eq!(l.probe_timeout, Duration::from_millis(500));
+        assert_eq!((l.indirect_checks, l.retransmit_mult, l.suspicion_mult), (3, 4, 4));
+        assert_eq!(l.suspicion_max_timeout_mult, 6);
+        assert_eq!(l.push_pull_interval, Some(Duration::from_secs(30)));
+        assert_eq!((l.gossip_interval, l.gossip_nodes), (Duration::from_millis(200), 3));
+        assert_eq!(l.packet_budget, 1400);
+        assert_eq!(l.max_metadata_size, 512);
+        let w = Config::wan();
+        assert_eq!((w.probe_interval, w.probe_timeout), (Duration::from_secs(5), Duration::from_secs(3)));
+        assert_eq!((w.suspicion_mult, w.gossip_nodes), (6, 4));
+        assert_eq!(w.gossip_to_the_dead_time, Duration::from_secs(60));
+        let o = Config::local();
+        assert_eq!((o.probe_timeout, o.indirect_checks, o.retransmit_mult), (Duration::from_millis(200), 1, 2));
+        assert_eq!((o.suspicion_mult, o.gossip_interval), (3, Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn impossible_settings_are_rejected() {
+        let base = Config::lan();
+        let mut c = base.clone();
+        c.probe_interval = Duration::ZERO;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("probe_interval")));
+        let mut c = base.clone();
+        c.probe_timeout = c.probe_interval;
+        assert_eq!(c.validate(), Err(ConfigError::ProbeTimeoutNotBelowInterval));
+        let mut c = base.clone();
+        c.gossip_interval = Duration::ZERO;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("gossip_interval")));
+        let mut c = base.clone();
+        c.push_pull_interval = Some(Duration::ZERO);
+        assert_eq!(c.validate(), Err(ConfigError::Zero("push_pull_interval")));
+        let mut c = base.clone();
+        c.retransmit_mult = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("retransmit_mult")));
+        let mut c = base.clone();
+        c.lifeguard.nack_timeout_share = 0.0;
+        assert_eq!(c.validate(), Err(ConfigError::NackShareOutOfRange));
+        let mut c = base.clone();
+        c.lifeguard.nack_timeout_share = 1.0; // 500 ms nack in a 500 ms window
+        assert_eq!(c.validate(), Err(ConfigError::NackTooLate));
+        let mut c = base.clone();
+        c.max_metadata_size = 1400;
+        assert_eq!(c.validate(), Err(ConfigError::TooLarge("max_metadata_size")));
+        let mut c = base.clone();
+        c.packet_budget = 100;
+        assert_eq!(c.validate(), Err(ConfigError::PacketBudget));
+        let mut c = base.clone();
+        c.limits.max_members = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));
+        let mut c = base;
+        c.lifeguard.awareness_max_multiplier = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));
+    }
+}

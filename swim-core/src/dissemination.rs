@@ -1,0 +1,314 @@
+//! Infection-style dissemination: the piggyback queue.
+//!
+//! Updates wait here, already encoded, until they have been sent
+//! `retransmit_mult * ceil(log10(n + 1))` times. Each outgoing datagram takes
+//! as many as fit in its remaining budget, in this order: fewest transmits
+//! first, then the largest that fits, then the newest. A newer update with the
+//! same key (the member's name) replaces the queued one. The queue is bounded;
+//! past the bound the update sent most often is dropped.
+//!
+//! User broadcasts use a second queue of the same kind and fill only the space
+//! the protocol's own updates leave.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+use core::hash::Hash;
+
+use bytes::Bytes;
+use hashbrown::{HashMap, HashSet};
+
+use crate::math;
+use crate::rng::SeededState;
+
+/// The retransmit limit for a cluster of `n` members: `mult * ceil(log10(n + 1))`.
+pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
+    mult.saturating_mul(math::ceil_log10_plus_one(n)).max(1)
+}
+
+/// Sort key: fewest transmits, then largest, then newest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Order {
+    transmits: u32,
+    len: Reverse<u32>,
+    id: Reverse<u64>,
+}
+
+#[derive(Debug)]
+struct Item<K> {
+    key: K,
+    bytes: Bytes,
+}
+
+/// A bounded, transmit-limited queue of encoded updates keyed by `K`.
+#[derive(Debug)]
+pub struct BroadcastQueue<K> {
+    items: BTreeMap<Order, Item<K>>,
+    by_key: HashMap<K, Order, SeededState>,
+    next_id: u64,
+    depth: usize,
+    scratch: Vec<(Order, Item<K>)>,
+}
+
+/// What [`BroadcastQueue::push`] did besides queueing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued; nothing else changed.
+    Queued,
+    /// Queued in place of an older update with the same key.
+    Replaced,
+    /// Queued, and the update sent most often was dropped to stay within the bound.
+    Evicted,
+}
+
+impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
+    /// An empty queue holding at most `depth` updates.
+    pub(crate) fn new(depth: usize, hasher: SeededState) -> Self {
+        BroadcastQueue {
+            items: BTreeMap::new(),
+            by_key: HashMap::with_hasher(hasher),
+            next_id: 0,
+            depth: depth.max(1),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Updates waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// No updates waiting.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Whether an update with `key` is still waiting.
+    pub fn contains(&self, key: &K) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    /// Queue `bytes` (one encoded message) under `key`, replacing any older one.
+    pub fn push(&mut self, key: K, bytes: Bytes) -> Pushed {
+        let mut result = Pushed::Queued;
+        if let Some(old) = self.by_key.remove(&key) {
+            self.items.remove(&old);
+            result = Pushed::Replaced;
+        }
+        let order = Order { transmits: 0, len: Reverse(bytes.len().min(u32::MAX as usize) as u32), id: Reverse(self.next_id) };
+        self.next_id += 1;
+        self.by_key.insert(key.clone(), order);
+        self.items.insert(order, Item { key, bytes });
+        if self.items.len() > self.depth {
+            if let Some((_, evicted)) = self.items.pop_last() {
+                self.by_key.remove(&evicted.key);
+            }
+            result = Pushed::Evicted;
+        }
+        result
+    }
+
+    /// Remove the update queued under `key`, if any.
+    pub fn remove(&mut self, key: &K) {
+        if let Some(old) = self.by_key.remove(key) {
+            self.items.remove(&old);
+        }
+    }
+
+    /// Append as many queued updates as fit in `budget` bytes to `out`, counting one
+    /// transmit for each; updates that reach `limit` transmits leave the queue.
+    /// Returns the number of updates appended. Does not allocate once warmed up.
+    pub fn fill(&mut self, budget: usize, limit: u32, out: &mut Vec<u8>) -> usize {
+        let mut free = budget;
+        let mut tier = 0u32;
+        while free > 0 {
+            let start = Order { transmits: tier, len: Reverse(free.min(u32::MAX as usize) as u32), id: Reverse(u64::MAX) };
+            let Some(&order) = self.items.range(start..).next().map(|(o, _)| o) else { break };
+            if order.len.0 as usize > free {
+                // Nothing in `tier` fits; the first entry is in a later tier. Look there.
+                if order.transmits == tier {
+                    break; // cannot happen: range() skips larger items of this tier
+                }
+                tier = order.transmits;
+                continue;
+            }
+            tier = order.transmits;
+            // The key came from iterating the map, so the entry exists.
+            let Some(item) = self.items.remove(&order) else { break };
+            out.extend_from_slice(&item.bytes);
+            free -= item.bytes.len();
+            self.scratch.push((order, item));
+        }
+        let n = self.scratch.len();
+        for (order, item) in self.scratch.drain(..) {
+            let transmits = order.transmits + 1;
+            if transmits >= limit {
+                self.by_key.remove(&item.key);
+            } else {
+                let next = Order { transmits, ..order };
+                if let Some(o) = self.by_key.get_mut(&item.key) {
+                    *o = next;
+                }
+                self.items.insert(next, item);
+            }
+        }
+        n
+    }
+
+    /// Sum of the queued updates' sizes (for metrics and memory accounting).
+    pub fn bytes(&self) -> usize {
+        self.items.values().map(|i| i.bytes.len()).sum()
+    }
+}
+
+/// A bounded memory of user broadcasts already delivered, oldest forgotten first.
+#[derive(Debug)]
+pub(crate) struct Seen<K> {
+    set: HashSet<K, SeededState>,
+    order: VecDeque<K>,
+    cap: usize,
+}
+
+impl<K: Eq + Hash + Clone> Seen<K> {
+    pub(crate) fn new(cap: usize, hasher: SeededState) -> Self {
+        Seen { set: HashSet::with_hasher(hasher), order: VecDeque::new(), cap: cap.max(1) }
+    }
+
+    /// Record `key`; returns false if it was already known.
+    pub(crate) fn insert(&mut self, key: K) -> bool {
+        if self.set.contains(&key) {
+            return false;
+        }
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.set.insert(key.clone());
+        self.order.push_back(key);
+        true
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SwimRng;
+    use alloc::vec;
+
+    fn q(depth: usize) -> BroadcastQueue<u32> {
+        BroadcastQueue::new(depth, SwimRng::from_seed_u64(0).hash_state())
+    }
+
+    fn msg(tag: u8, len: usize) -> Bytes {
+        Bytes::from(vec![tag; len])
+    }
+
+    #[test]
+    fn retransmit_limit_matches_memberlist() {
+        assert_eq!(retransmit_limit(4, 1), 4);
+        assert_eq!(retransmit_limit(4, 9), 4);
+        assert_eq!(retransmit_limit(4, 10), 8);
+        assert_eq!(retransmit_limit(4, 1000), 16);
+        assert_eq!(retransmit_limit(4, 0), 1);
+    }
+
+    #[test]
+    fn fewest_transmits_then_largest_then_newest() {
+        let mut q = q(100);
+        q.push(1, msg(1, 10));
+        q.push(2, msg(2, 30));
+        q.push(3, msg(3, 10));
+        let mut out = Vec::new();
+        // Budget for exactly one: the largest wins.
+        assert_eq!(q.fill(30, 10, &mut out), 1);
+        assert_eq!(out, vec![2; 30]);
+        out.clear();
+        // Now 1 and 3 have 0 transmits, 2 has 1. Same size: newest (3) first.
+        assert_eq!(q.fill(10, 10, &mut out), 1);
+        assert_eq!(out, vec![3; 10]);
+        out.clear();
+        assert_eq!(q.fill(10, 10, &mut out), 1);
+        assert_eq!(out, vec![1; 10]);
+        out.clear();
+        // All have 1 transmit; budget for all three, largest first.
+        assert_eq!(q.fill(100, 10, &mut out), 3);
+        assert_eq!(&out[..30], &[2; 30][..]);
+    }
+
+    #[test]
+    fn skips_what_does_not_fit() {
+        let mut q = q(100);
+        q.push(1, msg(1, 50));
+        q.push(2, msg(2, 5));
+        let mut out = Vec::new();
+        assert_eq!(q.fill(20, 10, &mut out), 1);
+        assert_eq!(out, vec![2; 5]);
+        out.clear();
+        // Item 2 moved to tier 1, item 1 (tier 0) is too large: tier 1 is searched.
+        assert_eq!(q.fill(20, 10, &mut out), 1);
+        assert_eq!(out, vec![2; 5]);
+    }
+
+    #[test]
+    fn limit_retires_updates() {
+        let mut q = q(100);
+        q.push(1, msg(1, 4));
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            assert_eq!(q.fill(100, 3, &mut out), 1);
+        }
+        assert!(q.is_empty());
+        assert!(!q.contains(&1));
+        assert_eq!(q.fill(100, 3, &mut out), 0);
+    }
+
+    #[test]
+    fn newer_update_replaces_older() {
+        let mut q = q(100);
+        assert_eq!(q.push(7, msg(1, 4)), Pushed::Queued);
+        assert_eq!(q.push(7, msg(2, 4)), Pushed::Replaced);
+        assert_eq!(q.len(), 1);
+        let mut out = Vec::new();
+        q.fill(100, 5, &mut out);
+        assert_eq!(out, vec![2; 4]);
+    }
+
+    #[test]
+    fn bounded_drops_most_sent() {
+        let mut q = q(2);
+        q.push(1, msg(1, 4));
+        let mut out = Vec::new();
+        q.fill(100, 10, &mut out); // 1 has one transmit
+        q.push(2, msg(2, 4));
+        assert_eq!(q.push(3, msg(3, 4)), Pushed::Evicted);
+        assert_eq!(q.len(), 2);
+        assert!(!q.contains(&1));
+        assert!(q.contains(&2) && q.contains(&3));
+    }
+
+    #[test]
+    fn one_packet_never_carries_an_update_twice() {
+        let mut q = q(100);
+        q.push(1, msg(1, 4));
+        let mut out = Vec::new();
+        assert_eq!(q.fill(1000, 10, &mut out), 1);
+        assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn seen_is_bounded_fifo() {
+        let mut s = Seen::new(2, SwimRng::from_seed_u64(0).hash_state());
+        assert!(s.insert(1));
+        assert!(!s.insert(1));
+        assert!(s.insert(2));
+        assert!(s.insert(3));
+        assert_eq!(s.len(), 2);
+        assert!(s.insert(1), "1 was forgotten");
+    }
+}

@@ -1,0 +1,146 @@
+//! # swim-core
+//!
+//! The SWIM membership and failure-detection protocol (Das, Gupta, Motivala,
+//! 2002) with HashiCorp's Lifeguard extensions (Dadgar, Phillips, Currey,
+//! 2018), as a deterministic, sans-IO state machine.
+//!
+//! Each member probes one other member per protocol period: a direct ping,
+//! then, if no ack comes within the probe timeout, pings through `k` helpers.
+//! A member that stays silent becomes *suspect*; unless it *refutes* the
+//! suspicion by raising its *incarnation* before the suspicion timeout, it is
+//! declared dead. Every change spreads by *piggybacking* on probe traffic
+//! (infection-style dissemination) and by a gossip tick, and a periodic
+//! *push-pull* full-state exchange repairs what gossip missed. Lifeguard makes
+//! a slow member accuse less: its *awareness* score stretches its own probe
+//! timers, suspicion timeouts start long and shrink only as independent
+//! members confirm, helpers *nack* so a prober can tell its own slowness from
+//! a dead target, and pings to a suspect carry the suspicion (the *buddy
+//! system*) so it can refute at once.
+//!
+//! This crate has no sockets, no clock, no threads and no async. It is
+//! `#![no_std]` (with `alloc`) and `#![forbid(unsafe_code)]`.
+//!
+//! ## Where things live
+//!
+//! | concern | module |
+//! |---|---|
+//! | the state machine, inputs and outputs | [`swim`] ([`Swim`]) |
+//! | config, presets, validation | [`config`] |
+//! | identity, state, incarnation precedence | [`member`] |
+//! | member table and round-robin probe order | `membership` |
+//! | probe cycle: ping, ack, indirect probe, nack | `probe` |
+//! | suspicion timers (Lifeguard's dynamic timeout) | [`suspicion`] |
+//! | local health (Lifeguard's awareness) | [`awareness`] |
+//! | piggyback queues with retransmit limits | [`dissemination`] |
+//! | push-pull state exchange and joins | [`sync`] |
+//! | messages, codec, stream framing | [`wire`] |
+//! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] |
+//!
+//! ## The run-loop contract
+//!
+//! Every input (`handle_datagram`, `handle_stream`, `handle_stream_failed`,
+//! `handle_timeout`, and the commands `join`, `leave`, `update_metadata`,
+//! `broadcast`, `send_user_message`) takes `now`. **After each input, drain
+//! the outputs**: [`Swim::poll_transmit`] until `None` (send each over UDP or
+//! the reliable stream as its [`TransmitKind`] says), [`Swim::poll_event`]
+//! until `None`; **then wait** until a datagram or stream message arrives or
+//! [`Swim::poll_timeout`] passes, and call [`Swim::handle_timeout`].
+//!
+//! The core never calls a clock: it only sees the `now` it is given, as an
+//! [`Instant`] (nanoseconds since an epoch of the caller's choosing). All
+//! randomness comes from the seed given to [`Swim::new`]. The same seed,
+//! configuration and sequence of calls produce the same transmits, events and
+//! deadlines, bit for bit.
+//!
+//! Here is that loop over an in-memory network, with a virtual clock that
+//! jumps to the next deadline whenever nothing is in flight:
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use swim_core::{Config, Event, Identity, Instant, Swim};
+//!
+//! let mut now = Instant::ZERO;
+//! let mut nodes: Vec<Swim<u32>> = (0..3)
+//!     .map(|i| Swim::new(Config::local(), Identity::new(format!("node-{i}"), i), i as u64, now).unwrap())
+//!     .collect();
+//! // Nodes 1 and 2 join through node 0 (addresses are plain integers here).
+//! nodes[1].join(now, [0]).unwrap();
+//! nodes[2].join(now, [0]).unwrap();
+//!
+//! let mut in_flight = VecDeque::new(); // (to, from, kind, bytes)
+//! let mut buf = Vec::new();
+//! let mut joined = 0;
+//! while now < Instant::from_secs(10) {
+//!     // Drain every node's outputs.
+//!     for node in nodes.iter_mut() {
+//!         while let Some(t) = node.poll_transmit(&mut buf) {
+//!             in_flight.push_back((t.destination, node.local().addr, t.kind, buf.clone()));
+//!         }
+//!         while let Some(event) = node.poll_event() {
+//!             if let Event::MemberJoined(_) = event {
+//!                 joined += 1;
+//!             }
+//!         }
+//!     }
+//!     // Deliver what is in flight (instantly, in this toy network)...
+//!     if let Some((to, from, kind, bytes)) = in_flight.pop_front() {
+//!         let node = &mut nodes[to as usize];
+//!         let _ = match kind {
+//!             swim_core::TransmitKind::Datagram => node.handle_datagram(now, from, &bytes),
+//!             swim_core::TransmitKind::Stream => node.handle_stream(now, from, &bytes),
+//!         };
+//!         continue;
+//!     }
+//!     // ...or, when the network is idle, jump to the earliest deadline.
+//!     now = nodes.iter().map(|n| n.poll_timeout()).min().unwrap();
+//!     for node in nodes.iter_mut() {
+//!         if node.poll_timeout() <= now {
+//!             node.handle_timeout(now);
+//!         }
+//!     }
+//! }
+//! assert_eq!(joined, 6, "each node saw the two others join");
+//! assert!(nodes.iter().all(|n| n.num_members() == 3));
+//! ```
+//!
+//! ## Panics
+//!
+//! None on any input. Network input that is malformed, oversized or
+//! misdirected is rejected with a [`DecodeError`] before any of it is applied
+//! (state is unchanged; the kind is counted in [`Stats::decode_errors`]);
+//! well-formed but stale or unknown claims are counted drops. Every table and
+//! queue is bounded by a field of [`config::Limits`]. A panic is a bug.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod awareness;
+pub mod config;
+pub mod dissemination;
+pub mod error;
+pub mod event;
+mod math;
+pub mod member;
+mod membership;
+mod probe;
+pub mod rng;
+pub mod stats;
+pub mod suspicion;
+pub mod swim;
+pub mod sync;
+pub mod time;
+pub mod wire;
+
+pub use config::{Config, Lifeguard, Limits};
+pub use error::{CommandError, ConfigError, DecodeError, NewError};
+pub use event::{Event, JoinId};
+pub use member::{Address, Member, Name, State};
+pub use stats::Stats;
+pub use swim::{Identity, Swim, Transmit, TransmitKind};
+pub use time::Instant;
+
+/// Re-exported so callers can build payloads without naming the `bytes` crate.
+pub use bytes::Bytes;

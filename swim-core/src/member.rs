@@ -1,0 +1,206 @@
+//! Member identity, state and incarnation, and the precedence rules between claims.
+//!
+//! The rules are pure functions ([`overrides`]) so they can be tested against a
+//! reference model on their own. The state machine consults them for every
+//! gossiped or pushed claim.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::ops::Deref;
+
+use bytes::Bytes;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::time::Instant;
+
+/// What a member address must be. Blanket-implemented.
+///
+/// swim-tokio uses `SocketAddr`; swim-sim a compact integer. The core never interprets an
+/// address: it stores it, compares it, and sends it on the wire.
+pub trait Address: Clone + Eq + Hash + fmt::Debug + Serialize + DeserializeOwned + 'static {}
+
+impl<T: Clone + Eq + Hash + fmt::Debug + Serialize + DeserializeOwned + 'static> Address for T {}
+
+/// A member's unique name. Cheap to clone (shared), compares and hashes as a `str`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's state as this member sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum State {
+    /// Answering probes, or not yet suspected.
+    Alive,
+    /// A probe failed; the member has until its suspicion timeout to refute.
+    Suspect,
+    /// Declared failed: a suspicion timed out.
+    Dead,
+    /// Left the cluster gracefully.
+    Left,
+}
+
+impl State {
+    /// Dead or left: not probed, not counted in the cluster size.
+    pub fn is_gone(self) -> bool {
+        matches!(self, State::Dead | State::Left)
+    }
+}
+
+/// Everything the cluster knows about one member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member<A> {
+    /// Unique name.
+    pub name: Name,
+    /// Where it receives datagrams and streams.
+    pub addr: A,
+    /// Application metadata, at most `max_metadata_size` bytes.
+    pub meta: Bytes,
+    /// Only the member itself raises its incarnation, to refute suspicion or announce changes.
+    pub incarnation: u32,
+    /// Its state in this member's view.
+    pub state: State,
+    /// When this member's view last changed the state (the caller's clock).
+    pub state_changed: Instant,
+}
+
+/// A claim about a member, as carried by gossip or push-pull.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Claim {
+    /// "alive at incarnation i"
+    Alive(u32),
+    /// "suspect at incarnation i"
+    Suspect(u32),
+    /// "dead (confirmed failed, or left) at incarnation i"
+    Dead(u32),
+}
+
+/// Whether `claim` replaces the view `(state, incarnation)` of another member.
+///
+/// SWIM's precedence (Das, Gupta, Motivala 2002, section 4.2):
+/// - `Alive(i)` overrides `Alive(j)` and `Suspect(j)` when `i > j`;
+/// - `Suspect(i)` overrides `Suspect(j)` when `i > j` and `Alive(j)` when `i >= j`;
+/// - `Dead` overrides `Alive` and `Suspect`.
+///
+/// Two points the paper leaves open, settled as memberlist settles them:
+/// - a member that is dead or left comes back only with a strictly higher incarnation
+///   (`Alive(i)` over `Dead(j)` when `i > j`): the paper removes dead members, so any later
+///   alive is a rejoin, and requiring `i > j` keeps stale alives from undoing a death;
+/// - `Dead(i)` overrides `Alive(j)`/`Suspect(j)` only when `i >= j`. A death notice older than
+///   a refutation is stale: applying it would let a notice still circulating kill a member that
+///   has since refuted or restarted (memberlist issue #311 is this failure at scale).
+///
+/// A claim never changes a view that is already dead or left, except `Alive(i > j)`.
+/// Claims about the local member are not decided here: it refutes instead.
+pub fn overrides(claim: Claim, state: State, incarnation: u32) -> bool {
+    match (claim, state) {
+        (Claim::Alive(i), _) => i > incarnation,
+        (Claim::Suspect(i), State::Alive) => i >= incarnation,
+        (Claim::Suspect(i), State::Suspect) => i > incarnation,
+        (Claim::Suspect(_), State::Dead | State::Left) => false,
+        (Claim::Dead(i), State::Alive | State::Suspect) => i >= incarnation,
+        (Claim::Dead(_), State::Dead | State::Left) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_table() {
+        use Claim as C;
+        use State as S;
+        // alive(i) beats suspect(j) and alive(j) when i > j
+        assert!(overrides(C::Alive(2), S::Alive, 1));
+        assert!(!overrides(C::Alive(1), S::Alive, 1));
+        assert!(overrides(C::Alive(2), S::Suspect, 1));
+        assert!(!overrides(C::Alive(1), S::Suspect, 1));
+        // suspect(i) beats suspect(j) when i > j and alive(j) when i >= j
+        assert!(overrides(C::Suspect(1), S::Alive, 1));
+        assert!(!overrides(C::Suspect(0), S::Alive, 1));
+        assert!(overrides(C::Suspect(2), S::Suspect, 1));
+        assert!(!overrides(C::Suspect(1), S::Suspect, 1));
+        // dead beats alive and suspect
+        assert!(overrides(C::Dead(1), S::Alive, 1));
+        assert!(overrides(C::Dead(1), S::Suspect, 1));
+        assert!(overrides(C::Dead(5), S::Alive, 1));
+        // nothing but a newer alive changes a dead view
+        assert!(!overrides(C::Suspect(9), S::Dead, 1));
+        assert!(!overrides(C::Dead(9), S::Dead, 1));
+        assert!(!overrides(C::Alive(1), S::Dead, 1));
+        assert!(overrides(C::Alive(2), S::Dead, 1));
+        assert!(overrides(C::Alive(2), S::Left, 1));
+        // stale death notices are ignored
+        assert!(!overrides(C::Dead(0), S::Alive, 1));
+    }
+}

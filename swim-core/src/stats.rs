@@ -1,0 +1,101 @@
+//! Counters. Every drop the core makes is counted here; nothing is dropped silently.
+
+use crate::error::DecodeError;
+
+/// Rejected inputs, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeErrorCounts([u64; DecodeError::ALL.len()]);
+
+impl DecodeErrorCounts {
+    /// How many inputs were rejected with `kind`.
+    pub fn get(&self, kind: DecodeError) -> u64 {
+        self.0[kind.index()]
+    }
+
+    /// Every kind with its count, in [`DecodeError::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (DecodeError, u64)> + '_ {
+        DecodeError::ALL.iter().map(|k| (*k, self.0[k.index()]))
+    }
+
+    /// All rejected inputs.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    pub(crate) fn record(&mut self, kind: DecodeError) {
+        self.0[kind.index()] += 1;
+    }
+}
+
+/// Counters since the core was built. All monotonic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams handed to `handle_datagram`.
+    pub packets_in: u64,
+    /// Datagrams returned by `poll_transmit`.
+    pub packets_out: u64,
+    /// Bytes of those inbound datagrams.
+    pub bytes_in: u64,
+    /// Bytes of those outbound datagrams.
+    pub bytes_out: u64,
+    /// Stream messages handed to `handle_stream`.
+    pub streams_in: u64,
+    /// Stream messages returned by `poll_transmit`.
+    pub streams_out: u64,
+    /// Bytes of inbound stream messages.
+    pub stream_bytes_in: u64,
+    /// Bytes of outbound stream messages.
+    pub stream_bytes_out: u64,
+    /// Rejected inputs by kind.
+    pub decode_errors: DecodeErrorCounts,
+    /// Probes started (direct pings to a probe target).
+    pub probes: u64,
+    /// Probes that ended without an ack (each one suspects its target).
+    pub probe_failures: u64,
+    /// Indirect pings this member sent to helpers.
+    pub indirect_probes: u64,
+    /// Indirect pings this member served for others.
+    pub relays: u64,
+    /// Acks this member relayed back to an indirect prober.
+    pub acks_relayed: u64,
+    /// Nacks sent as a helper.
+    pub nacks_sent: u64,
+    /// Nacks received as a prober.
+    pub nacks_received: u64,
+    /// Acks that matched no probe or relay (late or forged).
+    pub stale_acks: u64,
+    /// Suspicions started here (by a failed probe or by gossip).
+    pub suspicions: u64,
+    /// Confirmations that shortened a suspicion timeout.
+    pub suspicion_confirmations: u64,
+    /// Members this member declared dead because their suspicion timed out here.
+    pub deaths_declared: u64,
+    /// Times this member refuted a suspicion or death notice about itself.
+    pub refutations: u64,
+    /// Push-pull exchanges started (periodic, join and reconnect).
+    pub push_pulls: u64,
+    /// Push-pull states merged (requests and replies).
+    pub push_pull_merges: u64,
+    /// Push-pulls sent to dead members to heal partitions.
+    pub reconnects: u64,
+    /// User messages received.
+    pub user_messages: u64,
+    /// User broadcasts delivered (first copy of each).
+    pub user_broadcasts: u64,
+    /// Duplicate user broadcasts ignored.
+    pub duplicate_broadcasts: u64,
+    /// Queued updates dropped because a dissemination queue was full.
+    pub broadcasts_dropped: u64,
+    /// Transmits dropped because the transmit queue was full.
+    pub transmits_dropped: u64,
+    /// Events dropped because the event queue was full (oldest first).
+    pub events_dropped: u64,
+    /// New members refused because the member table was full of live members.
+    pub members_rejected: u64,
+    /// Indirect-probe requests refused because `limits.max_relays` were in progress.
+    pub relays_dropped: u64,
+    /// Gossip about names this member has never heard of or already forgot, ignored.
+    pub unknown_member_updates: u64,
+    /// Updates ignored because they were older than what this member holds.
+    pub stale_updates: u64,
+}

@@ -1,0 +1,192 @@
+//! Suspicion timers, with Lifeguard's local-health-aware timeout.
+//!
+//! Every member that hears a suspicion starts its own timer; whichever timer
+//! runs out first declares the member dead and gossips it. With dynamic
+//! suspicion the timeout starts at `max` and falls toward `min` as distinct
+//! members confirm the suspicion:
+//!
+//! ```text
+//! min     = suspicion_mult * max(1, log10(n)) * probe_interval
+//! max     = suspicion_max_timeout_mult * min
+//! timeout = max(min, max - (max - min) * ln(C + 1) / ln(K + 1))
+//! ```
+//!
+//! `C` counts confirmations from members other than the first accuser, each
+//! once, capped at `K`. Without dynamic suspicion the timeout is `min` and
+//! confirmations are ignored (plain SWIM).
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::math;
+use crate::member::Name;
+use crate::time::Instant;
+
+/// `(min, max)` suspicion timeouts for a cluster of `n` members (self included).
+pub fn timeout_bounds(suspicion_mult: u32, max_timeout_mult: u32, n: usize, probe_interval: Duration) -> (Duration, Duration) {
+    let scale = math::log10(n.max(1) as f64).max(1.0);
+    let min = probe_interval.mul_f64(f64::from(suspicion_mult) * scale);
+    let max = min.saturating_mul(max_timeout_mult);
+    (min, max)
+}
+
+/// The confirmations needed to reach `min`: `configured` (memberlist: `suspicion_mult - 2`),
+/// or 0 when fewer than `K + 2` members exist (too few to confirm).
+pub fn needed_confirmations(configured: u32, n: usize) -> u32 {
+    if (n as u64) < u64::from(configured) + 2 { 0 } else { configured }
+}
+
+/// The timeout after `c` confirmations out of `k` needed.
+pub fn timeout(min: Duration, max: Duration, k: u32, c: u32) -> Duration {
+    if k == 0 || max <= min {
+        return min;
+    }
+    let c = c.min(k);
+    let frac = math::ln(f64::from(c) + 1.0) / math::ln(f64::from(k) + 1.0);
+    let span = (max - min).as_secs_f64();
+    let raw = max.as_secs_f64() - span * frac;
+    // Round to whole nanoseconds and never go below min (floating error at c = k).
+    let t = Duration::from_secs_f64(raw.max(0.0));
+    if t < min { min } else { t }
+}
+
+/// One member's suspicion, as held by this member.
+#[derive(Clone, Debug)]
+pub struct Suspicion {
+    /// The incarnation the suspicion is about.
+    pub incarnation: u32,
+    started: Instant,
+    min: Duration,
+    max: Duration,
+    k: u32,
+    first_accuser: Name,
+    confirmations: Vec<Name>,
+    /// The key of this suspicion's entry in the core's timer set.
+    pub(crate) timer_id: u64,
+}
+
+impl Suspicion {
+    /// A suspicion started at `now` by `accuser`, needing `k` confirmations
+    /// (0 for a fixed timeout at `min`).
+    pub fn new(incarnation: u32, now: Instant, min: Duration, max: Duration, k: u32, accuser: Name, timer_id: u64) -> Self {
+        Suspicion { incarnation, started: now, min, max, k, first_accuser: accuser, confirmations: Vec::new(), timer_id }
+    }
+
+    /// Record a confirmation from `from`. Returns true if it was new and counted (the first
+    /// accuser, repeats and confirmations past `k` are not), i.e. the timeout got shorter.
+    pub fn confirm(&mut self, from: &str) -> bool {
+        if self.confirmations.len() as u32 >= self.k {
+            return false;
+        }
+        if self.first_accuser.as_str() == from || self.confirmations.iter().any(|n| n.as_str() == from) {
+            return false;
+        }
+        self.confirmations.push(Name::from(from));
+        true
+    }
+
+    /// Distinct confirmations counted so far.
+    pub fn confirmations(&self) -> u32 {
+        self.confirmations.len() as u32
+    }
+
+    /// Confirmations needed to reach the minimum timeout.
+    pub fn needed(&self) -> u32 {
+        self.k
+    }
+
+    /// The current timeout, measured from the start.
+    pub fn timeout(&self) -> Duration {
+        timeout(self.min, self.max, self.k, self.confirmations())
+    }
+
+    /// When the suspicion turns into a death, given the confirmations so far. May already be
+    /// in the past after a confirmation: the caller declares the member dead at once.
+    pub fn deadline(&self) -> Instant {
+        self.started + self.timeout()
+    }
+
+    /// When the suspicion started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn bounds_follow_memberlist_at_the_edges() {
+        let i = S(1);
+        // n = 1, 2, 3, 10: log10(n) <= 1, so min = alpha * interval.
+        for n in [0, 1, 2, 3, 10] {
+            assert_eq!(timeout_bounds(4, 6, n, i), (S(4), S(24)), "n={n}");
+        }
+        assert_eq!(timeout_bounds(4, 6, 100, i), (S(8), S(48)));
+        assert_eq!(timeout_bounds(4, 6, 1000, i), (S(12), S(72)));
+        assert_eq!(timeout_bounds(4, 6, 10_000, i), (S(16), S(96)));
+        // A non-power of ten uses the fractional log.
+        let (min, _) = timeout_bounds(4, 6, 50, i);
+        let want = 4.0 * 50f64.log10();
+        assert!((min.as_secs_f64() - want).abs() < 1e-9, "{min:?}");
+    }
+
+    #[test]
+    fn needed_confirmations_drop_to_zero_in_small_clusters() {
+        assert_eq!(needed_confirmations(2, 1), 0);
+        assert_eq!(needed_confirmations(2, 2), 0);
+        assert_eq!(needed_confirmations(2, 3), 0);
+        assert_eq!(needed_confirmations(2, 4), 2);
+        assert_eq!(needed_confirmations(2, 1000), 2);
+        assert_eq!(needed_confirmations(3, 4), 0);
+        assert_eq!(needed_confirmations(3, 5), 3);
+        assert_eq!(needed_confirmations(0, 100), 0);
+    }
+
+    #[test]
+    fn timeout_formula_for_every_c() {
+        let (min, max) = (S(8), S(48));
+        let k = 3;
+        let mut prev = Duration::MAX;
+        for c in 0..=k + 1 {
+            let t = timeout(min, max, k, c);
+            let cc = c.min(k) as f64;
+            let want = (48.0 - 40.0 * (cc + 1.0).ln() / (k as f64 + 1.0).ln()).max(8.0);
+            assert!((t.as_secs_f64() - want).abs() < 1e-6, "c={c}: {t:?} want {want}");
+            assert!(t <= prev, "timeout must not grow with confirmations");
+            prev = t;
+        }
+        assert_eq!(timeout(min, max, k, 0), max);
+        assert_eq!(timeout(min, max, k, k), min);
+        assert_eq!(timeout(min, max, k, k + 1), min);
+        assert_eq!(timeout(min, max, 0, 0), min);
+    }
+
+    #[test]
+    fn distinct_confirmations_count_duplicates_do_not() {
+        let t0 = Instant::from_secs(100);
+        let mut s = Suspicion::new(1, t0, S(8), S(48), 2, Name::from("a"), 0);
+        assert_eq!(s.deadline(), t0 + S(48));
+        assert!(!s.confirm("a"), "the first accuser is not a confirmation");
+        assert!(s.confirm("b"));
+        assert!(!s.confirm("b"), "duplicates are ignored");
+        let after_one = s.deadline();
+        assert!(after_one < t0 + S(48));
+        assert!(s.confirm("c"));
+        assert_eq!(s.deadline(), t0 + S(8));
+        assert!(!s.confirm("d"), "extras past K are ignored");
+        assert_eq!(s.confirmations(), 2);
+    }
+
+    #[test]
+    fn k_zero_starts_at_min() {
+        let t0 = Instant::ZERO;
+        let mut s = Suspicion::new(1, t0, S(4), S(24), 0, Name::from("a"), 0);
+        assert_eq!(s.deadline(), t0 + S(4));
+        assert!(!s.confirm("b"));
+    }
+}

@@ -1,0 +1,471 @@
+//! Turning messages into bytes and back.
+//!
+//! [`PostcardCodec`] lays a packet out as
+//!
+//! ```text
+//! packet  := version:u8 message+
+//! message := tag:u8 length:varint body[length]
+//! body    := postcard encoding of the message struct
+//! ```
+//!
+//! The version byte lets later versions negotiate; the per-message length lets
+//! a receiver check every body ends exactly where its header says. A datagram
+//! packs as many messages as fit in the packet budget (the first is the
+//! datagram's purpose, the rest piggybacked gossip); a stream message is one
+//! packet. Tags follow memberlist's numbering where a message exists in both.
+
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use super::message::*;
+use crate::error::DecodeError;
+use crate::member::Address;
+
+/// The protocol version this build speaks and writes in every envelope.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Message tags of [`PostcardCodec`].
+pub mod tag {
+    /// [`super::Ping`]
+    pub const PING: u8 = 0;
+    /// [`super::IndirectPing`]
+    pub const INDIRECT_PING: u8 = 1;
+    /// [`super::Ack`]
+    pub const ACK: u8 = 2;
+    /// [`super::Suspect`]
+    pub const SUSPECT: u8 = 3;
+    /// [`super::Alive`]
+    pub const ALIVE: u8 = 4;
+    /// [`super::Dead`]
+    pub const DEAD: u8 = 5;
+    /// [`super::PushPull`]
+    pub const PUSH_PULL: u8 = 6;
+    /// [`super::UserMessage`]
+    pub const USER: u8 = 8;
+    /// [`super::Nack`]
+    pub const NACK: u8 = 11;
+    /// [`super::UserBroadcast`]
+    pub const BROADCAST: u8 = 14;
+}
+
+/// Limits a decoder enforces on fields, so that nothing oversized reaches the state machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Longest name (and broadcast key), in bytes.
+    pub max_name_len: usize,
+    /// Longest metadata, in bytes.
+    pub max_meta: usize,
+    /// Longest user message payload, in bytes.
+    pub max_user_message: usize,
+    /// Longest user broadcast payload, in bytes.
+    pub max_broadcast: usize,
+    /// Most members in one push-pull.
+    pub max_members: usize,
+}
+
+impl DecodeLimits {
+    /// The limits a core built with `config` enforces.
+    pub fn from_config(config: &crate::Config) -> Self {
+        DecodeLimits {
+            max_name_len: config.limits.max_name_len,
+            max_meta: config.max_metadata_size,
+            max_user_message: config.limits.max_user_message_size,
+            max_broadcast: config.limits.max_user_broadcast_size,
+            max_members: config.limits.max_members,
+        }
+    }
+}
+
+/// An encoding of the message model.
+///
+/// A codec is stateless (cloned freely) and deterministic. `decode` must validate the whole
+/// input before it returns `Ok`; the state machine decodes once to validate and again to apply,
+/// so that rejected input changes nothing.
+pub trait Codec<A>: Clone {
+    /// Start a packet in `out` (which is empty).
+    fn begin(&self, out: &mut Vec<u8>);
+    /// Append one message to the packet in `out`.
+    fn encode(&self, msg: &Message<'_, A>, out: &mut Vec<u8>);
+    /// Decode every message of `input`, in order, handing each to `visit`; return how many.
+    /// Fails, having called `visit` for the messages before the fault, on malformed input.
+    fn decode<'a>(
+        &self,
+        input: &'a [u8],
+        limits: &DecodeLimits,
+        visit: &mut dyn FnMut(Message<'a, A>),
+    ) -> Result<usize, DecodeError>;
+}
+
+/// swim's own codec; see the module docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PostcardCodec;
+
+/// Serialises into a caller's `Vec` without an intermediate buffer.
+struct VecFlavor<'v>(&'v mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for VecFlavor<'_> {
+    type Output = ();
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+fn ser<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // VecFlavor never fails and every message type serialises without maps or unsized
+    // sequences, postcard's only other failure causes; a failure would leave a short body,
+    // which the peer rejects as malformed rather than misreading.
+    let r = postcard::serialize_with_flavor(value, VecFlavor(out));
+    debug_assert!(r.is_ok());
+}
+
+/// The head of a push-pull body; `count` member states follow.
+#[derive(Serialize, Deserialize)]
+struct PushPullHead<'a, A> {
+    kind: PushPullKind,
+    id: u32,
+    from: &'a str,
+    from_addr: A,
+    count: u32,
+}
+
+/// The fewest bytes one encoded [`MemberState`] can take: name length and one byte of name,
+/// at least one byte of address, metadata length, incarnation, state.
+const MIN_MEMBER_STATE: usize = 6;
+
+fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
+    let mut i = 0;
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            buf[i] = byte;
+            return i + 1;
+        }
+        buf[i] = byte | 0x80;
+        i += 1;
+    }
+}
+
+fn read_varint(input: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
+    let mut v: u64 = 0;
+    for (i, &b) in input.iter().enumerate().take(5) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            if v > u64::from(u32::MAX) {
+                return Err(DecodeError::BadLength);
+            }
+            return Ok((v as usize, &input[i + 1..]));
+        }
+    }
+    if input.len() < 5 { Err(DecodeError::Truncated) } else { Err(DecodeError::BadLength) }
+}
+
+fn map_postcard(e: postcard::Error) -> DecodeError {
+    match e {
+        postcard::Error::DeserializeUnexpectedEnd => DecodeError::Truncated,
+        _ => DecodeError::Malformed,
+    }
+}
+
+fn take<'a, T: Deserialize<'a>>(input: &'a [u8]) -> Result<(T, &'a [u8]), DecodeError> {
+    postcard::take_from_bytes(input).map_err(map_postcard)
+}
+
+fn exact<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
+    let (v, rest) = take(body)?;
+    if rest.is_empty() { Ok(v) } else { Err(DecodeError::TrailingBytes) }
+}
+
+fn name(s: &str, l: &DecodeLimits) -> Result<(), DecodeError> {
+    if s.is_empty() || s.len() > l.max_name_len { Err(DecodeError::NameTooLong) } else { Ok(()) }
+}
+
+fn meta(m: &[u8], l: &DecodeLimits) -> Result<(), DecodeError> {
+    if m.len() > l.max_meta { Err(DecodeError::MetadataTooLarge) } else { Ok(()) }
+}
+
+fn tag_of<A>(msg: &Message<'_, A>) -> u8 {
+    match msg {
+        Message::Ping(_) => tag::PING,
+        Message::IndirectPing(_) => tag::INDIRECT_PING,
+        Message::Ack(_) => tag::ACK,
+        Message::Nack(_) => tag::NACK,
+        Message::Alive(_) => tag::ALIVE,
+        Message::Suspect(_) => tag::SUSPECT,
+        Message::Dead(_) => tag::DEAD,
+        Message::PushPull(_) => tag::PUSH_PULL,
+        Message::User(_) => tag::USER,
+        Message::Broadcast(_) => tag::BROADCAST,
+    }
+}
+
+fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Result<Message<'a, A>, DecodeError> {
+    Ok(match t {
+        tag::PING => {
+            let p: Ping = exact(body)?;
+            name(p.target, l)?;
+            Message::Ping(p)
+        }
+        tag::INDIRECT_PING => {
+            let p: IndirectPing<A> = exact(body)?;
+            name(p.target, l)?;
+            Message::IndirectPing(p)
+        }
+        tag::ACK => Message::Ack(exact(body)?),
+        tag::NACK => Message::Nack(exact(body)?),
+        tag::ALIVE => {
+            let a: Alive<A> = exact(body)?;
+            name(a.name, l)?;
+            meta(a.meta, l)?;
+            Message::Alive(a)
+        }
+        tag::SUSPECT => {
+            let s: Suspect = exact(body)?;
+            name(s.name, l)?;
+            name(s.from, l)?;
+            Message::Suspect(s)
+        }
+        tag::DEAD => {
+            let d: Dead = exact(body)?;
+            name(d.name, l)?;
+            name(d.from, l)?;
+            Message::Dead(d)
+        }
+        tag::PUSH_PULL => {
+            let (head, mut rest): (PushPullHead<A>, _) = take(body)?;
+            name(head.from, l)?;
+            let count = head.count as usize;
+            if count > l.max_members {
+                return Err(DecodeError::TooManyMembers);
+            }
+            if count.saturating_mul(MIN_MEMBER_STATE) > rest.len() {
+                return Err(DecodeError::BadLength);
+            }
+            let mut members = Vec::with_capacity(count);
+            for _ in 0..count {
+                let (m, r): (MemberState<A>, _) = take(rest)?;
+                name(m.name, l)?;
+                meta(m.meta, l)?;
+                members.push(m);
+                rest = r;
+            }
+            if !rest.is_empty() {
+                return Err(DecodeError::TrailingBytes);
+            }
+            Message::PushPull(PushPull { kind: head.kind, id: head.id, from: head.from, from_addr: head.from_addr, members })
+        }
+        tag::USER => {
+            let u: UserMessage = exact(body)?;
+            name(u.from, l)?;
+            if u.payload.len() > l.max_user_message {
+                return Err(DecodeError::PayloadTooLarge);
+            }
+            Message::User(u)
+        }
+        tag::BROADCAST => {
+            let b: UserBroadcast = exact(body)?;
+            name(b.origin, l)?;
+            if b.key.len() > l.max_name_len || b.payload.len() > l.max_broadcast {
+                return Err(DecodeError::PayloadTooLarge);
+            }
+            Message::Broadcast(b)
+        }
+        _ => return Err(DecodeError::UnknownMessage),
+    })
+}
+
+impl<A: Address> Codec<A> for PostcardCodec {
+    fn begin(&self, out: &mut Vec<u8>) {
+        out.push(PROTOCOL_VERSION);
+    }
+
+    fn encode(&self, msg: &Message<'_, A>, out: &mut Vec<u8>) {
+        out.push(tag_of(msg));
+        let len_pos = out.len();
+        out.push(0);
+        let body_start = out.len();
+        match msg {
+            Message::Ping(m) => ser(m, out),
+            Message::IndirectPing(m) => ser(m, out),
+            Message::Ack(m) => ser(m, out),
+            Message::Nack(m) => ser(m, out),
+            Message::Alive(m) => ser(m, out),
+            Message::Suspect(m) => ser(m, out),
+            Message::Dead(m) => ser(m, out),
+            Message::PushPull(p) => {
+                let head = PushPullHead {
+                    kind: p.kind,
+                    id: p.id,
+                    from: p.from,
+                    from_addr: &p.from_addr,
+                    count: p.members.len() as u32,
+                };
+                ser(&head, out);
+                for m in &p.members {
+                    ser(m, out);
+                }
+            }
+            Message::User(m) => ser(m, out),
+            Message::Broadcast(m) => ser(m, out),
+        }
+        let body_len = out.len() - body_start;
+        let mut v = [0u8; 5];
+        let n = write_varint(body_len as u32, &mut v);
+        if n > 1 {
+            out.resize(out.len() + n - 1, 0);
+            out.copy_within(body_start..body_start + body_len, body_start + n - 1);
+        }
+        out[len_pos..len_pos + n].copy_from_slice(&v[..n]);
+    }
+
+    fn decode<'a>(
+        &self,
+        input: &'a [u8],
+        limits: &DecodeLimits,
+        visit: &mut dyn FnMut(Message<'a, A>),
+    ) -> Result<usize, DecodeError> {
+        let (&version, mut rest) = input.split_first().ok_or(DecodeError::Empty)?;
+        if version != PROTOCOL_VERSION {
+            return Err(DecodeError::UnsupportedVersion);
+        }
+        if rest.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        let mut count = 0;
+        while let Some((&t, r)) = rest.split_first() {
+            let (len, r) = read_varint(r)?;
+            if len > r.len() {
+                return Err(DecodeError::BadLength);
+            }
+            let (body, r) = r.split_at(len);
+            rest = r;
+            visit(decode_body(t, body, limits)?);
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::member::State;
+    use alloc::vec;
+
+    const L: DecodeLimits =
+        DecodeLimits { max_name_len: 64, max_meta: 512, max_user_message: 4096, max_broadcast: 1024, max_members: 1000 };
+
+    fn roundtrip(msg: Message<'_, u32>) {
+        let mut out = Vec::new();
+        Codec::<u32>::begin(&PostcardCodec, &mut out);
+        <PostcardCodec as Codec<u32>>::encode(&PostcardCodec, &msg, &mut out);
+        let mut got = Vec::new();
+        let n = PostcardCodec.decode(&out, &L, &mut |m| got.push(m)).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(got, vec![msg]);
+    }
+
+    #[test]
+    fn every_message_roundtrips() {
+        roundtrip(Message::Ping(Ping { seq: 7, target: "b" }));
+        roundtrip(Message::IndirectPing(IndirectPing { seq: 1, target: "c", target_addr: 9, nack: true }));
+        roundtrip(Message::Ack(Ack { seq: u32::MAX }));
+        roundtrip(Message::Nack(Nack { seq: 0 }));
+        roundtrip(Message::Alive(Alive { incarnation: 3, name: "a", addr: 1, meta: b"role=db" }));
+        roundtrip(Message::Suspect(Suspect { incarnation: 3, name: "a", from: "b" }));
+        roundtrip(Message::Dead(Dead { incarnation: 3, name: "a", from: "a" }));
+        let big = vec![7u8; 300];
+        roundtrip(Message::User(UserMessage { from: "a", payload: &big }));
+        roundtrip(Message::Broadcast(UserBroadcast { origin: "a", id: 5, key: b"k", payload: b"hello" }));
+        roundtrip(Message::PushPull(PushPull {
+            kind: PushPullKind::Join,
+            id: 2,
+            from: "a",
+            from_addr: 1,
+            members: vec![
+                MemberState { name: "a", addr: 1, meta: b"", incarnation: 0, state: State::Alive },
+                MemberState { name: "b", addr: 2, meta: b"x", incarnation: 9, state: State::Left },
+            ],
+        }));
+    }
+
+    #[test]
+    fn several_messages_in_one_packet() {
+        let mut out = Vec::new();
+        let c = PostcardCodec;
+        Codec::<u32>::begin(&c, &mut out);
+        Codec::<u32>::encode(&c, &Message::Ping(Ping { seq: 1, target: "x" }), &mut out);
+        Codec::<u32>::encode(&c, &Message::Suspect(Suspect { incarnation: 1, name: "y", from: "z" }), &mut out);
+        let n = Codec::<u32>::decode(&c, &out, &L, &mut |_| {}).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn rejects_bad_envelopes() {
+        let c = PostcardCodec;
+        let d = |b: &[u8]| Codec::<u32>::decode(&c, b, &L, &mut |_| {});
+        assert_eq!(d(&[]), Err(DecodeError::Empty));
+        assert_eq!(d(&[PROTOCOL_VERSION]), Err(DecodeError::Empty));
+        assert_eq!(d(&[99, 0, 0]), Err(DecodeError::UnsupportedVersion));
+        assert_eq!(d(&[PROTOCOL_VERSION, 200, 0]), Err(DecodeError::UnknownMessage));
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 5, 1]), Err(DecodeError::BadLength));
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 2, 1, 0]), Err(DecodeError::TrailingBytes));
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 0]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 0xff, 0xff, 0xff, 0xff, 0x7f]), Err(DecodeError::BadLength));
+        // Invalid UTF-8 in a name.
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::PING, 3, 1, 1, 0xff]), Err(DecodeError::Malformed));
+        // Empty name.
+        assert_eq!(d(&[PROTOCOL_VERSION, tag::PING, 2, 1, 0]), Err(DecodeError::NameTooLong));
+    }
+
+    #[test]
+    fn push_pull_count_must_be_backed_by_bytes() {
+        // Head claims 1000 members with no bytes behind it: rejected before allocating.
+        let mut body = Vec::new();
+        ser(&PushPullHead { kind: PushPullKind::Periodic, id: 0, from: "a", from_addr: 1u32, count: 1000 }, &mut body);
+        let mut pkt = vec![PROTOCOL_VERSION, tag::PUSH_PULL, body.len() as u8];
+        pkt.extend_from_slice(&body);
+        assert_eq!(Codec::<u32>::decode(&PostcardCodec, &pkt, &L, &mut |_| {}), Err(DecodeError::BadLength));
+        let mut body = Vec::new();
+        ser(&PushPullHead { kind: PushPullKind::Periodic, id: 0, from: "a", from_addr: 1u32, count: 5000 }, &mut body);
+        let mut pkt = vec![PROTOCOL_VERSION, tag::PUSH_PULL, body.len() as u8];
+        pkt.extend_from_slice(&body);
+        assert_eq!(Codec::<u32>::decode(&PostcardCodec, &pkt, &L, &mut |_| {}), Err(DecodeError::TooManyMembers));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let c = PostcardCodec;
+        let mut out = Vec::new();
+        Codec::<u32>::begin(&c, &mut out);
+        let meta = vec![0u8; 513];
+        Codec::<u32>::encode(&c, &Message::Alive(Alive { incarnation: 0, name: "a", addr: 1, meta: &meta }), &mut out);
+        assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::MetadataTooLarge));
+        let long = "x".repeat(65);
+        out.clear();
+        Codec::<u32>::begin(&c, &mut out);
+        Codec::<u32>::encode(&c, &Message::Ping(Ping { seq: 0, target: &long }), &mut out);
+        assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::NameTooLong));
+    }
+
+    #[test]
+    fn varint_lengths() {
+        let mut b = [0; 5];
+        for v in [0u32, 1, 127, 128, 300, 16_383, 16_384, u32::MAX] {
+            let n = write_varint(v, &mut b);
+            let (got, rest) = read_varint(&b[..n]).unwrap();
+            assert_eq!(got, v as usize);
+            assert!(rest.is_empty());
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The message model. Messages borrow names and payloads from the input they were
+//! decoded from, so decoding a steady-state datagram allocates nothing.
+
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::member::State;
+
+/// Every message members exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message<'a, A> {
+    /// A direct probe. Answered with an [`Ack`] carrying the same sequence number.
+    Ping(Ping<'a>),
+    /// Ask the receiver to probe `target` and relay its ack (SWIM's ping-req).
+    IndirectPing(IndirectPing<'a, A>),
+    /// The answer to a ping.
+    Ack(Ack),
+    /// An indirect-probe helper's report that the target did not answer it (Lifeguard).
+    Nack(Nack),
+    /// "Member `name` is alive at `incarnation`, at `addr`, with `meta`."
+    Alive(Alive<'a, A>),
+    /// "`from` suspects member `name` at `incarnation`."
+    Suspect(Suspect<'a>),
+    /// "`from` declares member `name` dead at `incarnation`"; when `from == name`, it left.
+    Dead(Dead<'a>),
+    /// A full-state exchange (stream only).
+    PushPull(PushPull<'a, A>),
+    /// An application message to one member.
+    User(UserMessage<'a>),
+    /// An application broadcast, gossiped to every member.
+    Broadcast(UserBroadcast<'a>),
+}
+
+/// A direct probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping<'a> {
+    /// Sequence number, echoed by the ack.
+    pub seq: u32,
+    /// The member the prober meant to reach; a member ignores pings meant for another name
+    /// (an address reused after a restart).
+    pub target: &'a str,
+}
+
+/// A request to probe another member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndirectPing<'a, A> {
+    /// The requester's sequence number, echoed in the relayed ack or nack.
+    pub seq: u32,
+    /// The member to probe.
+    pub target: &'a str,
+    /// Where to probe it.
+    pub target_addr: A,
+    /// Whether the requester wants a nack if the target does not answer.
+    pub nack: bool,
+}
+
+/// The answer to a ping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The ping's sequence number.
+    pub seq: u32,
+}
+
+/// A helper's report that the target did not answer in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nack {
+    /// The requester's sequence number.
+    pub seq: u32,
+}
+
+/// A member announcing itself or refuting a suspicion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alive<'a, A> {
+    /// The member's incarnation.
+    pub incarnation: u32,
+    /// The member's name.
+    pub name: &'a str,
+    /// The member's address.
+    pub addr: A,
+    /// The member's metadata.
+    #[serde(with = "raw")]
+    pub meta: &'a [u8],
+}
+
+/// A suspicion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspect<'a> {
+    /// The incarnation suspected.
+    pub incarnation: u32,
+    /// The suspected member.
+    pub name: &'a str,
+    /// The accuser.
+    pub from: &'a str,
+}
+
+/// A death notice, or a leave when `from == name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dead<'a> {
+    /// The incarnation declared dead.
+    pub incarnation: u32,
+    /// The dead member.
+    pub name: &'a str,
+    /// Who declared it.
+    pub from: &'a str,
+}
+
+/// Why a push-pull was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushPullKind {
+    /// A join through a seed.
+    Join,
+    /// The periodic anti-entropy exchange, or a reconnect attempt to a dead member.
+    Periodic,
+    /// The answer to either; carries the answering member's state after it merged the request.
+    Reply,
+}
+
+/// A full-state exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushPull<'a, A> {
+    /// Request or reply.
+    pub kind: PushPullKind,
+    /// Chosen by the requester, echoed by the reply.
+    pub id: u32,
+    /// The sender's name.
+    pub from: &'a str,
+    /// Where the sender receives streams (the reply goes there).
+    pub from_addr: A,
+    /// Every member the sender holds, itself included.
+    pub members: Vec<MemberState<'a, A>>,
+}
+
+/// One member in a push-pull.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberState<'a, A> {
+    /// Name.
+    pub name: &'a str,
+    /// Address.
+    pub addr: A,
+    /// Metadata.
+    #[serde(with = "raw")]
+    pub meta: &'a [u8],
+    /// Incarnation.
+    pub incarnation: u32,
+    /// State in the sender's view.
+    pub state: State,
+}
+
+/// An application message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserMessage<'a> {
+    /// The sender's name.
+    pub from: &'a str,
+    /// The payload.
+    #[serde(with = "raw")]
+    pub payload: &'a [u8],
+}
+
+/// An application broadcast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserBroadcast<'a> {
+    /// The member that broadcast it.
+    pub origin: &'a str,
+    /// Unique per origin; with `origin`, identifies the broadcast for duplicate suppression.
+    pub id: u64,
+    /// Invalidation key: a newer broadcast from the same origin with the same non-empty key
+    /// replaces this one in every dissemination queue. Empty for none.
+    #[serde(with = "raw")]
+    pub key: &'a [u8],
+    /// The payload.
+    #[serde(with = "raw")]
+    pub payload: &'a [u8],
+}
+
+/// Byte strings as length-prefixed raw bytes, borrowed on decode.
+mod raw {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &&[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<&'a [u8], D::Error> {
+        <&'a [u8]>::deserialize(d)
+    }
+}

@@ -1,0 +1,261 @@
+//! Cluster scenarios for plain SWIM behaviour, driven through the public API in virtual time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, SeedGuard, name, seeds};
+use swim_core::{Config, Event, State};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+#[test]
+fn two_member_join() {
+    let mut c = Cluster::new(2, Config::lan(), 1);
+    c.with(1, |s, now| s.join(now, [0])).unwrap();
+    let ok = c.run_until(S(2), |c| c.converged());
+    assert!(ok, "two members see each other within 2 s");
+    let joins = c.events_of(1, |e| matches!(e, Event::JoinCompleted { reached: 1, attempted: 1, .. }));
+    assert_eq!(joins.len(), 1);
+    assert_eq!(c.events_of(0, |e| matches!(e, Event::MemberJoined(m) if m.name == "node-1")).len(), 1);
+    assert_eq!(c.events_of(1, |e| matches!(e, Event::MemberJoined(m) if m.name == "node-0")).len(), 1);
+}
+
+#[test]
+fn join_reports_unreachable_seeds() {
+    let mut c = Cluster::new(3, Config::lan(), 2);
+    c.crash(2);
+    c.with(1, |s, now| s.join(now, [0, 2, 77])).unwrap();
+    c.run_for(S(1));
+    let done = c.events_of(1, |e| matches!(e, Event::JoinCompleted { .. }));
+    assert_eq!(done.len(), 1);
+    assert!(matches!(done[0].1, Event::JoinCompleted { reached: 1, attempted: 3, .. }), "{:?}", done[0].1);
+}
+
+#[test]
+fn fifty_member_join_converges() {
+    for seed in seeds(10, 3) {
+        let _g = SeedGuard { seed, test: "fifty_member_join_converges", file: "scenarios" };
+        let mut c = Cluster::new(50, Config::lan(), seed);
+        c.join_all(0);
+        // 40 seeds measured 0.3 s to 1.7 s (a push-pull period is 60 s at this size).
+        let ok = c.run_until(S(10), |c| c.converged());
+        assert!(ok, "50 members converge within 10 s");
+        // Nobody was ever suspected in a healthy network.
+        assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberSuspected { .. })), 0);
+    }
+}
+
+#[test]
+fn crash_is_detected_by_every_member() {
+    for seed in seeds(20, 3) {
+        let _g = SeedGuard { seed, test: "crash_is_detected_by_every_member", file: "scenarios" };
+        let config = Config::lan();
+        let n = 20;
+        let mut c = Cluster::new(n, config.clone(), seed);
+        c.converge(S(20));
+        let crashed_at = c.now;
+        c.crash(7);
+        // Bound implied by the config: the crashed member is probed within 2n - 1 periods
+        // (round-robin), then the suspicion runs at most its maximum timeout, then gossip spreads
+        // the death in a few gossip rounds.
+        let (_, max) = swim_core::suspicion::timeout_bounds(config.suspicion_mult, config.suspicion_max_timeout_mult, n, config.probe_interval);
+        let bound = config.probe_interval * (2 * n as u32 - 1) + max + S(5);
+        let ok = c.run_until(bound, |c| c.all_see(7, State::Dead));
+        assert!(ok, "crash not seen by all within {bound:?}");
+        let took = c.now - crashed_at;
+        // With K = 2 confirmations the timeout falls toward the minimum; detection is well under the bound.
+        assert!(took < S(30), "detection took {took:?}");
+        for o in c.up() {
+            assert_eq!(c.events_of(o, |e| matches!(e, Event::MemberFailed(m) if m.name == "node-7")).len(), 1, "node {o}");
+        }
+        // No healthy member was declared failed.
+        assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberFailed(m) if m.name != "node-7")), 0);
+    }
+}
+
+#[test]
+fn false_suspicion_is_refuted() {
+    for seed in seeds(30, 3) {
+        let _g = SeedGuard { seed, test: "false_suspicion_is_refuted", file: "scenarios" };
+        let mut c = Cluster::new(8, Config::lan(), seed);
+        c.converge(S(10));
+        let inc_before = c.node(3).local().incarnation;
+        // Node 3 hears nothing until someone suspects it; then the network heals.
+        c.blackhole_inbound(3);
+        let suspected = c.run_until(S(20), |c| c.up().any(|o| c.view(o, 3) == Some(State::Suspect)));
+        assert!(suspected);
+        c.heal();
+        let ok = c.run_until(S(20), |c| c.all_see(3, State::Alive));
+        assert!(ok, "refutation spreads");
+        assert!(c.node(3).local().incarnation > inc_before, "node 3 raised its incarnation");
+        assert!(c.node(3).stats().refutations >= 1);
+        assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberFailed(m) if m.name == "node-3")), 0);
+        assert!(c.count_events(|_, e| matches!(e, Event::MemberAlive(m) if m.name == "node-3")) >= 1);
+    }
+}
+
+#[test]
+fn graceful_leave_is_recorded_as_left() {
+    let mut c = Cluster::new(10, Config::lan(), 40);
+    c.converge(S(10));
+    c.with(4, |s, now| s.leave(now)).unwrap();
+    let ok = c.run_until(S(5), |c| c.events_of(4, |e| matches!(e, Event::LeaveCompleted)).len() == 1);
+    assert!(ok, "leave completes");
+    c.crash(4);
+    let ok = c.run_until(S(10), |c| c.all_see(4, State::Left));
+    assert!(ok, "everyone records Left");
+    c.run_for(S(20));
+    assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberFailed(m) if m.name == "node-4")), 0);
+    assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberSuspected { member, .. } if member.name == "node-4")), 0);
+    // Left members are forgotten after gossip_to_the_dead_time (30 s) at the next probe-pass wrap.
+    let ok = c.run_until(S(60), |c| c.up().all(|o| c.view(o, 4).is_none()));
+    assert!(ok, "left member removed after retention");
+}
+
+#[test]
+fn partition_heals_and_both_halves_merge() {
+    for seed in seeds(50, 2) {
+        let _g = SeedGuard { seed, test: "partition_heals_and_both_halves_merge", file: "scenarios" };
+        let mut c = Cluster::new(10, Config::lan(), seed);
+        c.converge(S(10));
+        let a: Vec<usize> = (0..5).collect();
+        let b: Vec<usize> = (5..10).collect();
+        c.partition(&a, &b);
+        let split = c.run_until(S(120), |c| a.iter().all(|&x| b.iter().all(|&y| c.view(x, y) == Some(State::Dead) && c.view(y, x) == Some(State::Dead))));
+        assert!(split, "each half declares the other dead");
+        // Stay split past gossip_to_the_dead_time, so only the reconnect timer can heal it.
+        c.run_for(S(60));
+        c.heal();
+        let healed = c.run_until(S(180), |c| c.converged());
+        assert!(healed, "halves merge after the network heals");
+        assert!(c.up().map(|i| c.node(i).stats().reconnects).sum::<u64>() > 0);
+    }
+}
+
+#[test]
+fn restart_with_higher_incarnation_rejoins() {
+    let mut c = Cluster::new(8, Config::lan(), 60);
+    c.converge(S(10));
+    c.crash(2);
+    assert!(c.run_until(S(60), |c| c.all_see(2, State::Dead)));
+    let dead_inc = c.node(0).member("node-2").unwrap().incarnation;
+    // Same name and address, a fresh process starting at incarnation 0.
+    c.restart(2, 0, 0);
+    let ok = c.run_until(S(10), |c| c.converged());
+    assert!(ok, "restarted member is alive everywhere");
+    for o in c.up() {
+        let m = c.node(o).member("node-2").unwrap();
+        assert!(m.incarnation > dead_inc, "node {o} holds incarnation {} <= {dead_inc}", m.incarnation);
+    }
+    assert!(c.count_events(|_, e| matches!(e, Event::MemberAlive(m) if m.name == "node-2")) >= 7);
+}
+
+#[test]
+fn metadata_update_spreads() {
+    let mut c = Cluster::new(12, Config::lan(), 70);
+    c.converge(S(10));
+    c.with(5, |s, now| s.update_metadata(now, &b"zone=b"[..])).unwrap();
+    let ok = c.run_until(S(5), |c| c.up().all(|o| c.node(o).member("node-5").unwrap().meta.as_ref() == b"zone=b"));
+    assert!(ok);
+    assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberUpdated(m) if m.name == "node-5")), 11);
+    assert_eq!(c.with(5, |s, now| s.update_metadata(now, vec![0u8; 513])), Err(swim_core::CommandError::MetadataTooLarge));
+}
+
+#[test]
+fn user_broadcast_reaches_everyone_once() {
+    let mut c = Cluster::new(30, Config::lan(), 80);
+    c.converge(S(10));
+    c.with(3, |s, now| s.broadcast(now, None, &b"deploy v2"[..])).unwrap();
+    let got = |c: &Cluster, i: usize| c.events_of(i, |e| matches!(e, Event::UserBroadcast { payload, .. } if payload.as_ref() == b"deploy v2")).len();
+    let ok = c.run_until(S(10), |c| (0..30).filter(|&i| i != 3).all(|i| got(c, i) >= 1));
+    assert!(ok, "broadcast reaches all 29 others");
+    c.run_for(S(10));
+    for i in (0..30).filter(|&i| i != 3) {
+        assert_eq!(got(&c, i), 1, "node {i} delivered it exactly once");
+    }
+    assert_eq!(got(&c, 3), 0, "the origin does not deliver its own broadcast");
+}
+
+#[test]
+fn user_messages_best_effort_and_reliable() {
+    let mut c = Cluster::new(3, Config::lan(), 90);
+    c.converge(S(5));
+    c.with(0, |s, now| s.send_user_message(now, 2, &b"ping!"[..], false)).unwrap();
+    let big = vec![9u8; 100_000];
+    c.with(1, |s, now| s.send_user_message(now, 2, big.clone(), true)).unwrap();
+    c.run_for(S(1));
+    let msgs = c.events_of(2, |e| matches!(e, Event::UserMessage { .. }));
+    assert_eq!(msgs.len(), 2);
+    assert!(msgs.iter().any(|(_, e)| matches!(e, Event::UserMessage { from: 0, sender, payload } if sender == "node-0" && payload.as_ref() == b"ping!")));
+    assert!(msgs.iter().any(|(_, e)| matches!(e, Event::UserMessage { from: 1, payload, .. } if payload.len() == 100_000)));
+    assert_eq!(
+        c.with(0, |s, now| s.send_user_message(now, 2, vec![0u8; 2000], false)),
+        Err(swim_core::CommandError::PayloadTooLarge),
+        "a best-effort message must fit one datagram"
+    );
+}
+
+#[test]
+fn address_conflict_is_reported() {
+    let mut c = Cluster::new(4, Config::lan(), 100);
+    c.converge(S(5));
+    // An alive claim for node-1 from another address, injected as a push-pull from node 3's address.
+    let mut buf = Vec::new();
+    let codec = swim_core::wire::PostcardCodec;
+    use swim_core::wire::{Codec, Message, PushPull, PushPullKind, MemberState};
+    Codec::<u32>::begin(&codec, &mut buf);
+    let pp = Message::PushPull(PushPull {
+        kind: PushPullKind::Reply,
+        id: 0,
+        from: "node-3",
+        from_addr: 3u32,
+        members: vec![MemberState { name: "node-1", addr: 99, meta: b"", incarnation: 50, state: State::Alive }],
+    });
+    codec.encode(&pp, &mut buf);
+    let e = c.with(0, |s, now| {
+        s.handle_stream(now, 3, &buf).unwrap();
+        s.poll_event()
+    });
+    assert!(matches!(e, Some(Event::AddressConflict { ref name, existing: 1, claimed: 99 }) if name == "node-1"), "{e:?}");
+    assert_eq!(c.node(0).member("node-1").unwrap().addr, 1, "the claim was ignored");
+}
+
+#[test]
+fn dead_member_name_is_reclaimed_by_new_address_after_reclaim_time() {
+    let mut config = Config::lan();
+    config.dead_node_reclaim_time = Some(S(10));
+    let mut c = Cluster::new(6, config, 110);
+    c.converge(S(5));
+    c.crash(5);
+    assert!(c.run_until(S(60), |c| c.all_see(5, State::Dead)));
+    c.run_for(S(11));
+    // node-5's name comes back at node 5's address slot... simulated here by injecting an alive
+    // at another address with a higher incarnation.
+    let mut buf = Vec::new();
+    let codec = swim_core::wire::PostcardCodec;
+    use swim_core::wire::{Alive, Codec, Message};
+    Codec::<u32>::begin(&codec, &mut buf);
+    codec.encode(&Message::Alive(Alive { incarnation: 100, name: "node-5", addr: 55u32, meta: b"" }), &mut buf);
+    c.with(0, |s, now| s.handle_datagram(now, 55, &buf)).unwrap();
+    let m = c.node(0).member("node-5").unwrap();
+    assert_eq!((m.addr, m.state), (55, State::Alive));
+}
+
+#[test]
+fn probing_visits_members_round_robin() {
+    // In a healthy cluster each member is probed about once per n periods: over 10 passes of a
+    // 10-member cluster every member should be probed by node 0 between 8 and 12 times each pass.
+    let mut c = Cluster::new(10, Config::lan(), 120);
+    c.converge(S(5));
+    let before = c.node(0).stats().probes;
+    c.run_for(S(90));
+    let probes = c.node(0).stats().probes - before;
+    assert!((85..=95).contains(&probes), "one probe per second: {probes}");
+    assert_eq!(c.node(0).stats().probe_failures, 0);
+}
+
+#[test]
+fn names_are_unique_per_address() {
+    assert_eq!(name(3), "node-3");
+}
