@@ -95,7 +95,8 @@ impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
             self.items.remove(&old);
             result = Pushed::Replaced;
         }
-        let order = Order { transmits: 0, len: Reverse(bytes.len().min(u32::MAX as usize) as u32), id: Reverse(self.next_id) };
+        let order =
+            Order { transmits: 0, len: Reverse(bytes.len().min(u32::MAX as usize) as u32), id: Reverse(self.next_id) };
         self.next_id += 1;
         self.by_key.insert(key.clone(), order);
         self.items.insert(order, Item { key, bytes });
@@ -122,7 +123,8 @@ impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
         let mut free = budget;
         let mut tier = 0u32;
         while free > 0 {
-            let start = Order { transmits: tier, len: Reverse(free.min(u32::MAX as usize) as u32), id: Reverse(u64::MAX) };
+            let start =
+                Order { transmits: tier, len: Reverse(free.min(u32::MAX as usize) as u32), id: Reverse(u64::MAX) };
             let Some(&order) = self.items.range(start..).next().map(|(o, _)| o) else { break };
             if order.len.0 as usize > free {
                 // Nothing in `tier` fits; the first entry is in a later tier. Look there.
@@ -179,10 +181,10 @@ impl<K: Eq + Hash + Clone> Seen<K> {
         if self.set.contains(&key) {
             return false;
         }
-        if self.order.len() >= self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
+        if self.order.len() >= self.cap
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
         }
         self.set.insert(key.clone());
         self.order.push_back(key);

@@ -65,11 +65,7 @@ pub(crate) fn ceil_log10_plus_one(n: usize) -> u32 {
 
 /// `ceil(log2(n))` for `n >= 1`, exactly.
 pub(crate) fn ceil_log2(n: usize) -> u32 {
-    if n <= 1 {
-        0
-    } else {
-        usize::BITS - (n - 1).leading_zeros()
-    }
+    if n <= 1 { 0 } else { usize::BITS - (n - 1).leading_zeros() }
 }
 
 #[cfg(test)]

@@ -198,7 +198,13 @@ impl<A: Address> Membership<A> {
 
     /// Up to `k` distinct random members accepted by `pred`, into `out` (cleared first).
     /// Tries `3 * len` random picks, as memberlist's `kRandomNodes` does.
-    pub(crate) fn sample(&self, rng: &mut SwimRng, k: usize, out: &mut Vec<usize>, mut pred: impl FnMut(&Member<A>) -> bool) {
+    pub(crate) fn sample(
+        &self,
+        rng: &mut SwimRng,
+        k: usize,
+        out: &mut Vec<usize>,
+        mut pred: impl FnMut(&Member<A>) -> bool,
+    ) {
         out.clear();
         let n = self.records.len();
         if n == 0 || k == 0 {

@@ -160,7 +160,13 @@ mod tests {
     fn relays_nack_then_expire() {
         let mut r: Relays<u32> = Relays::new(2);
         let t = Instant::from_millis;
-        assert!(r.add(Relay { local_seq: 10, requester: 1, requester_seq: 100, nack_at: Some(t(250)), expires: t(1000) }));
+        assert!(r.add(Relay {
+            local_seq: 10,
+            requester: 1,
+            requester_seq: 100,
+            nack_at: Some(t(250)),
+            expires: t(1000)
+        }));
         assert!(r.add(Relay { local_seq: 11, requester: 2, requester_seq: 200, nack_at: None, expires: t(1000) }));
         assert!(!r.add(Relay { local_seq: 12, requester: 3, requester_seq: 300, nack_at: None, expires: t(1000) }));
         assert_eq!(r.deadline(), Some(t(250)));

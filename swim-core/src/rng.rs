@@ -34,7 +34,7 @@ impl SwimRng {
     }
 
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
         let t = s[1] << 17;
@@ -56,7 +56,7 @@ impl SwimRng {
         }
         let threshold = n.wrapping_neg() % n;
         loop {
-            let m = (self.next() as u128) * (n as u128);
+            let m = (self.next_u64() as u128) * (n as u128);
             if (m as u64) >= threshold {
                 return (m >> 64) as usize;
             }
@@ -73,21 +73,21 @@ impl SwimRng {
 
     /// A hasher builder keyed from this generator.
     pub(crate) fn hash_state(&mut self) -> SeededState {
-        SeededState { k0: self.next(), k1: self.next() }
+        SeededState { k0: self.next_u64(), k1: self.next_u64() }
     }
 }
 
 impl rand_core::TryRng for SwimRng {
     type Error = Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.next() >> 32) as u32)
+        Ok((self.next_u64() >> 32) as u32)
     }
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        Ok(self.next())
+        Ok(self.next_u64())
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
         for chunk in dst.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
+            let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
         Ok(())
@@ -126,9 +126,9 @@ mod tests {
         let mut a = SwimRng::from_seed_u64(7);
         let mut b = SwimRng::from_seed_u64(7);
         let mut c = SwimRng::from_seed_u64(8);
-        let xs: [u64; 8] = core::array::from_fn(|_| a.next());
-        let ys: [u64; 8] = core::array::from_fn(|_| b.next());
-        let zs: [u64; 8] = core::array::from_fn(|_| c.next());
+        let xs: [u64; 8] = core::array::from_fn(|_| a.next_u64());
+        let ys: [u64; 8] = core::array::from_fn(|_| b.next_u64());
+        let zs: [u64; 8] = core::array::from_fn(|_| c.next_u64());
         assert_eq!(xs, ys);
         assert_ne!(xs, zs);
     }

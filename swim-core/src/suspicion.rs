@@ -23,7 +23,12 @@ use crate::member::Name;
 use crate::time::Instant;
 
 /// `(min, max)` suspicion timeouts for a cluster of `n` members (self included).
-pub fn timeout_bounds(suspicion_mult: u32, max_timeout_mult: u32, n: usize, probe_interval: Duration) -> (Duration, Duration) {
+pub fn timeout_bounds(
+    suspicion_mult: u32,
+    max_timeout_mult: u32,
+    n: usize,
+    probe_interval: Duration,
+) -> (Duration, Duration) {
     let scale = math::log10(n.max(1) as f64).max(1.0);
     let min = probe_interval.mul_f64(f64::from(suspicion_mult) * scale);
     let max = min.saturating_mul(max_timeout_mult);
@@ -68,8 +73,25 @@ pub struct Suspicion {
 impl Suspicion {
     /// A suspicion started at `now` by `accuser`, needing `k` confirmations
     /// (0 for a fixed timeout at `min`).
-    pub fn new(incarnation: u32, now: Instant, min: Duration, max: Duration, k: u32, accuser: Name, timer_id: u64) -> Self {
-        Suspicion { incarnation, started: now, min, max, k, first_accuser: accuser, confirmations: Vec::new(), timer_id }
+    pub fn new(
+        incarnation: u32,
+        now: Instant,
+        min: Duration,
+        max: Duration,
+        k: u32,
+        accuser: Name,
+        timer_id: u64,
+    ) -> Self {
+        Suspicion {
+            incarnation,
+            started: now,
+            min,
+            max,
+            k,
+            first_accuser: accuser,
+            confirmations: Vec::new(),
+            timer_id,
+        }
     }
 
     /// Record a confirmation from `from`. Returns true if it was new and counted (the first

@@ -179,7 +179,13 @@ impl<A: Address> Swim<A, PostcardCodec> {
 
 impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// A member speaking `codec`.
-    pub fn with_codec(codec: C, config: Config, identity: Identity<A>, seed: u64, now: Instant) -> Result<Self, NewError> {
+    pub fn with_codec(
+        codec: C,
+        config: Config,
+        identity: Identity<A>,
+        seed: u64,
+        now: Instant,
+    ) -> Result<Self, NewError> {
         config.validate()?;
         if identity.name.is_empty() || identity.name.len() > config.limits.max_name_len {
             return Err(NewError::BadName);
@@ -196,7 +202,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         // Stagger the periodic timers so members started together do not tick together.
         let stagger = |rng: &mut SwimRng, d: Duration| {
             let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
-            Duration::from_nanos(rng.next() % nanos)
+            Duration::from_nanos(rng.next_u64() % nanos)
         };
         let next_probe = now + stagger(&mut rng, config.probe_interval);
         let next_gossip = now + stagger(&mut rng, config.gossip_interval);
@@ -448,7 +454,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// Gossip `payload` to every member. A later broadcast with the same non-empty `key`
     /// replaces this one in every queue it still waits in.
-    pub fn broadcast(&mut self, _now: Instant, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<(), CommandError> {
+    pub fn broadcast(
+        &mut self,
+        _now: Instant,
+        key: Option<&[u8]>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), CommandError> {
         let payload = payload.into();
         let key = key.unwrap_or_default();
         if payload.len() > self.config.limits.max_user_broadcast_size || key.len() > self.config.limits.max_name_len {
@@ -463,7 +474,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.seen.insert(self.broadcast_hash(&origin, id));
         let msg = Message::Broadcast(wire::UserBroadcast { origin: &origin, id, key, payload: &payload });
         let bytes = self.encode_one(&msg);
-        let k = if key.is_empty() { BroadcastKey::Unique(origin, id) } else { BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key)) };
+        let k = if key.is_empty() {
+            BroadcastKey::Unique(origin, id)
+        } else {
+            BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key))
+        };
         if self.user_gossip.push(k, bytes) == Pushed::Evicted {
             self.stats.broadcasts_dropped += 1;
         }
@@ -472,7 +487,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// Send `payload` to the member at `to`: in one datagram (best effort, with gossip
     /// piggybacked) or over the reliable stream.
-    pub fn send_user_message(&mut self, _now: Instant, to: A, payload: impl Into<Bytes>, reliable: bool) -> Result<(), CommandError> {
+    pub fn send_user_message(
+        &mut self,
+        _now: Instant,
+        to: A,
+        payload: impl Into<Bytes>,
+        reliable: bool,
+    ) -> Result<(), CommandError> {
         let payload = payload.into();
         let max = if reliable {
             self.config.limits.max_user_message_size
@@ -611,7 +632,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn gossip_local_alive(&mut self) {
         let l = &self.local;
-        let msg = Message::Alive(wire::Alive { incarnation: l.incarnation, name: &l.name, addr: l.addr.clone(), meta: &l.meta });
+        let msg = Message::Alive(wire::Alive {
+            incarnation: l.incarnation,
+            name: &l.name,
+            addr: l.addr.clone(),
+            meta: &l.meta,
+        });
         let mut buf = core::mem::take(&mut self.scratch_buf);
         buf.clear();
         self.codec.encode(&msg, &mut buf);
@@ -625,9 +651,22 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let m = &self.members.get(i).member;
         let name = m.name.clone();
         let msg = match m.state {
-            State::Alive => Message::Alive(wire::Alive { incarnation: m.incarnation, name: &name, addr: m.addr.clone(), meta: &m.meta }),
-            State::Suspect => Message::Suspect(wire::Suspect { incarnation: m.incarnation, name: &name, from: msg_from.unwrap_or(&name) }),
-            State::Dead => Message::Dead(wire::Dead { incarnation: m.incarnation, name: &name, from: msg_from.unwrap_or(&self.local.name) }),
+            State::Alive => Message::Alive(wire::Alive {
+                incarnation: m.incarnation,
+                name: &name,
+                addr: m.addr.clone(),
+                meta: &m.meta,
+            }),
+            State::Suspect => Message::Suspect(wire::Suspect {
+                incarnation: m.incarnation,
+                name: &name,
+                from: msg_from.unwrap_or(&name),
+            }),
+            State::Dead => Message::Dead(wire::Dead {
+                incarnation: m.incarnation,
+                name: &name,
+                from: msg_from.unwrap_or(&self.local.name),
+            }),
             State::Left => Message::Dead(wire::Dead { incarnation: m.incarnation, name: &name, from: &name }),
         };
         let mut buf = core::mem::take(&mut self.scratch_buf);
@@ -654,7 +693,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.next_push_pull) {
                     let window = base / sync::JOIN_FOLLOW_UP_DIVISOR;
                     let nanos = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX).max(1);
-                    let at = now + self.config.gossip_interval + Duration::from_nanos(self.rng.next() % nanos);
+                    let at = now + self.config.gossip_interval + Duration::from_nanos(self.rng.next_u64() % nanos);
                     self.next_push_pull = Some(next.min(at));
                 }
             }
@@ -673,7 +712,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
             }
             Out::IndirectPing { seq, target, target_addr, nack } => {
-                codec.encode(&Message::IndirectPing(wire::IndirectPing { seq, target: &target, target_addr, nack }), buf);
+                codec.encode(
+                    &Message::IndirectPing(wire::IndirectPing { seq, target: &target, target_addr, nack }),
+                    buf,
+                );
             }
             Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
@@ -691,10 +733,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// The local view as a push-pull message: the local member, then live members, then dead
     /// and left ones, stopping before `limits.max_stream_message_size` would be exceeded.
     fn push_pull_state(&self, kind: PushPullKind, id: u32) -> Message<'_, A> {
-        let budget = self.config.limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + self.local.name.len());
+        let budget =
+            self.config.limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + self.local.name.len());
         let mut used = 0usize;
         fn state<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
-            wire::MemberState { name: m.name.as_str(), addr: m.addr.clone(), meta: &m.meta[..], incarnation: m.incarnation, state: m.state }
+            wire::MemberState {
+                name: m.name.as_str(),
+                addr: m.addr.clone(),
+                meta: &m.meta[..],
+                incarnation: m.incarnation,
+                state: m.state,
+            }
         }
         let mut members = Vec::with_capacity(self.members.len() + 1);
         let live = self.members.records().iter().filter(|r| !r.member.state.is_gone());
@@ -707,7 +756,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
             members.push(state(m));
         }
-        Message::PushPull(wire::PushPull { kind, id, from: &self.local.name, from_addr: self.local.addr.clone(), members })
+        Message::PushPull(wire::PushPull {
+            kind,
+            id,
+            from: &self.local.name,
+            from_addr: self.local.addr.clone(),
+            members,
+        })
     }
 
     // ------------------------------------------------------------------ internals: input
@@ -743,7 +798,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Message::PushPull(p) => self.on_push_pull(now, p),
             Message::User(u) => {
                 self.stats.user_messages += 1;
-                self.emit(Event::UserMessage { from: from.clone(), sender: Name::from(u.from), payload: Bytes::copy_from_slice(u.payload) });
+                self.emit(Event::UserMessage {
+                    from: from.clone(),
+                    sender: Name::from(u.from),
+                    payload: Bytes::copy_from_slice(u.payload),
+                });
             }
             Message::Broadcast(b) => self.on_broadcast(b),
         }
@@ -757,7 +816,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return;
         }
         let left_after = self.config.gossip_to_the_dead_time;
-        let dead_after = if self.config.reconnect_interval.is_some() { self.config.reconnect_timeout } else { left_after };
+        let dead_after =
+            if self.config.reconnect_interval.is_some() { self.config.reconnect_timeout } else { left_after };
         let mut removed = core::mem::take(&mut self.scratch_removed);
         let target = self.members.next_probe_target(
             &mut self.rng,
@@ -802,10 +862,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 self.send_indirect_probes();
             }
         }
-        if self.probe.as_ref().is_some_and(|p| p.end <= now) {
-            if let Some(p) = self.probe.take() {
-                self.probe_failed(now, p);
-            }
+        if self.probe.as_ref().is_some_and(|p| p.end <= now)
+            && let Some(p) = self.probe.take()
+        {
+            self.probe_failed(now, p);
         }
     }
 
@@ -854,10 +914,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn on_nack(&mut self, seq: u32) {
-        if let Some(p) = &mut self.probe {
-            if p.seq == seq && p.ack_deadline.is_none() && p.record_nack() {
-                self.stats.nacks_received += 1;
-            }
+        if let Some(p) = &mut self.probe
+            && p.seq == seq
+            && p.ack_deadline.is_none()
+            && p.record_nack()
+        {
+            self.stats.nacks_received += 1;
         }
     }
 
@@ -939,7 +1001,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         let id = self.next_timer_id;
         self.next_timer_id += 1;
-        let accuser_name = if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
+        let accuser_name =
+            if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
         let s = Suspicion::new(incarnation, now, min, max, k, accuser_name.clone(), id);
         let name = self.members.get(i).member.name.clone();
         self.suspicion_timers.insert((s.deadline(), id), name);
@@ -1000,7 +1063,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn on_alive(&mut self, now: Instant, a: wire::Alive<'_, A>) {
         if self.local.name == a.name {
             if a.addr != self.local.addr {
-                let e = Event::AddressConflict { name: self.local.name.clone(), existing: self.local.addr.clone(), claimed: a.addr };
+                let e = Event::AddressConflict {
+                    name: self.local.name.clone(),
+                    existing: self.local.addr.clone(),
+                    claimed: a.addr,
+                };
                 self.emit(e);
                 return;
             }
@@ -1036,7 +1103,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let addr_changed = m.addr != a.addr;
         if addr_changed {
             let reclaimable = m.state == State::Left
-                || (m.state == State::Dead && self.config.dead_node_reclaim_time.is_some_and(|t| now - m.state_changed >= t));
+                || (m.state == State::Dead
+                    && self.config.dead_node_reclaim_time.is_some_and(|t| now - m.state_changed >= t));
             if !reclaimable {
                 let e = Event::AddressConflict { name: m.name.clone(), existing: m.addr.clone(), claimed: a.addr };
                 self.emit(e);
@@ -1127,9 +1195,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let local = self.local.name.clone();
         for m in &p.members {
             match m.state {
-                State::Alive => {
-                    self.on_alive(now, wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta })
-                }
+                State::Alive => self.on_alive(
+                    now,
+                    wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta },
+                ),
                 State::Left => self.on_dead(now, wire::Dead { incarnation: m.incarnation, name: m.name, from: m.name }),
                 // A remote death becomes a local suspicion: the accused may still refute.
                 State::Suspect | State::Dead => {

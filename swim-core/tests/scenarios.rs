@@ -59,7 +59,12 @@ fn crash_is_detected_by_every_member() {
         // Bound implied by the config: the crashed member is probed within 2n - 1 periods
         // (round-robin), then the suspicion runs at most its maximum timeout, then gossip spreads
         // the death in a few gossip rounds.
-        let (_, max) = swim_core::suspicion::timeout_bounds(config.suspicion_mult, config.suspicion_max_timeout_mult, n, config.probe_interval);
+        let (_, max) = swim_core::suspicion::timeout_bounds(
+            config.suspicion_mult,
+            config.suspicion_max_timeout_mult,
+            n,
+            config.probe_interval,
+        );
         let bound = config.probe_interval * (2 * n as u32 - 1) + max + S(5);
         let ok = c.run_until(bound, |c| c.all_see(7, State::Dead));
         assert!(ok, "crash not seen by all within {bound:?}");
@@ -67,7 +72,11 @@ fn crash_is_detected_by_every_member() {
         // With K = 2 confirmations the timeout falls toward the minimum; detection is well under the bound.
         assert!(took < S(30), "detection took {took:?}");
         for o in c.up() {
-            assert_eq!(c.events_of(o, |e| matches!(e, Event::MemberFailed(m) if m.name == "node-7")).len(), 1, "node {o}");
+            assert_eq!(
+                c.events_of(o, |e| matches!(e, Event::MemberFailed(m) if m.name == "node-7")).len(),
+                1,
+                "node {o}"
+            );
         }
         // No healthy member was declared failed.
         assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberFailed(m) if m.name != "node-7")), 0);
@@ -122,7 +131,9 @@ fn partition_heals_and_both_halves_merge() {
         let a: Vec<usize> = (0..5).collect();
         let b: Vec<usize> = (5..10).collect();
         c.partition(&a, &b);
-        let split = c.run_until(S(120), |c| a.iter().all(|&x| b.iter().all(|&y| c.view(x, y) == Some(State::Dead) && c.view(y, x) == Some(State::Dead))));
+        let split = c.run_until(S(120), |c| {
+            a.iter().all(|&x| b.iter().all(|&y| c.view(x, y) == Some(State::Dead) && c.view(y, x) == Some(State::Dead)))
+        });
         assert!(split, "each half declares the other dead");
         // Stay split past gossip_to_the_dead_time, so only the reconnect timer can heal it.
         c.run_for(S(60));
@@ -159,7 +170,10 @@ fn metadata_update_spreads() {
     let ok = c.run_until(S(5), |c| c.up().all(|o| c.node(o).member("node-5").unwrap().meta.as_ref() == b"zone=b"));
     assert!(ok);
     assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberUpdated(m) if m.name == "node-5")), 11);
-    assert_eq!(c.with(5, |s, now| s.update_metadata(now, vec![0u8; 513])), Err(swim_core::CommandError::MetadataTooLarge));
+    assert_eq!(
+        c.with(5, |s, now| s.update_metadata(now, vec![0u8; 513])),
+        Err(swim_core::CommandError::MetadataTooLarge)
+    );
 }
 
 #[test]
@@ -167,7 +181,9 @@ fn user_broadcast_reaches_everyone_once() {
     let mut c = Cluster::new(30, Config::lan(), 80);
     c.converge(S(10));
     c.with(3, |s, now| s.broadcast(now, None, &b"deploy v2"[..])).unwrap();
-    let got = |c: &Cluster, i: usize| c.events_of(i, |e| matches!(e, Event::UserBroadcast { payload, .. } if payload.as_ref() == b"deploy v2")).len();
+    let got = |c: &Cluster, i: usize| {
+        c.events_of(i, |e| matches!(e, Event::UserBroadcast { payload, .. } if payload.as_ref() == b"deploy v2")).len()
+    };
     let ok = c.run_until(S(10), |c| (0..30).filter(|&i| i != 3).all(|i| got(c, i) >= 1));
     assert!(ok, "broadcast reaches all 29 others");
     c.run_for(S(10));
@@ -188,7 +204,9 @@ fn user_messages_best_effort_and_reliable() {
     let msgs = c.events_of(2, |e| matches!(e, Event::UserMessage { .. }));
     assert_eq!(msgs.len(), 2);
     assert!(msgs.iter().any(|(_, e)| matches!(e, Event::UserMessage { from: 0, sender, payload } if sender == "node-0" && payload.as_ref() == b"ping!")));
-    assert!(msgs.iter().any(|(_, e)| matches!(e, Event::UserMessage { from: 1, payload, .. } if payload.len() == 100_000)));
+    assert!(
+        msgs.iter().any(|(_, e)| matches!(e, Event::UserMessage { from: 1, payload, .. } if payload.len() == 100_000))
+    );
     assert_eq!(
         c.with(0, |s, now| s.send_user_message(now, 2, vec![0u8; 2000], false)),
         Err(swim_core::CommandError::PayloadTooLarge),
@@ -203,7 +221,7 @@ fn address_conflict_is_reported() {
     // An alive claim for node-1 from another address, injected as a push-pull from node 3's address.
     let mut buf = Vec::new();
     let codec = swim_core::wire::PostcardCodec;
-    use swim_core::wire::{Codec, Message, PushPull, PushPullKind, MemberState};
+    use swim_core::wire::{Codec, MemberState, Message, PushPull, PushPullKind};
     Codec::<u32>::begin(&codec, &mut buf);
     let pp = Message::PushPull(PushPull {
         kind: PushPullKind::Reply,
@@ -217,7 +235,10 @@ fn address_conflict_is_reported() {
         s.handle_stream(now, 3, &buf).unwrap();
         s.poll_event()
     });
-    assert!(matches!(e, Some(Event::AddressConflict { ref name, existing: 1, claimed: 99 }) if name == "node-1"), "{e:?}");
+    assert!(
+        matches!(e, Some(Event::AddressConflict { ref name, existing: 1, claimed: 99 }) if name == "node-1"),
+        "{e:?}"
+    );
     assert_eq!(c.node(0).member("node-1").unwrap().addr, 1, "the claim was ignored");
 }
 

@@ -261,7 +261,13 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
             if !rest.is_empty() {
                 return Err(DecodeError::TrailingBytes);
             }
-            Message::PushPull(PushPull { kind: head.kind, id: head.id, from: head.from, from_addr: head.from_addr, members })
+            Message::PushPull(PushPull {
+                kind: head.kind,
+                id: head.id,
+                from: head.from,
+                from_addr: head.from_addr,
+                members,
+            })
         }
         tag::USER => {
             let u: UserMessage = exact(body)?;
@@ -361,8 +367,13 @@ mod tests {
     use crate::member::State;
     use alloc::vec;
 
-    const L: DecodeLimits =
-        DecodeLimits { max_name_len: 64, max_meta: 512, max_user_message: 4096, max_broadcast: 1024, max_members: 1000 };
+    const L: DecodeLimits = DecodeLimits {
+        max_name_len: 64,
+        max_meta: 512,
+        max_user_message: 4096,
+        max_broadcast: 1024,
+        max_members: 1000,
+    };
 
     fn roundtrip(msg: Message<'_, u32>) {
         let mut out = Vec::new();

@@ -120,7 +120,7 @@ mod tests {
         let mut d = FrameDecoder::new(10);
         d.push(&[0, 0, 0, 3, 1]);
         assert_eq!(d.next_frame(), Ok(None));
-        d.push(&vec![2, 3]);
+        d.push(&[2, 3]);
         assert_eq!(d.next_frame(), Ok(Some(vec![1, 2, 3])));
     }
 }

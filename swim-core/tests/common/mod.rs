@@ -134,7 +134,7 @@ impl Cluster {
 
     pub fn with_configs(configs: Vec<Config>, seed: u64) -> Self {
         let mut rng = SwimRng::from_seed_u64(seed);
-        let node_seed = rng.next();
+        let node_seed = rng.next_u64();
         let now = Instant::ZERO;
         let nodes = configs
             .iter()
@@ -197,11 +197,11 @@ impl Cluster {
 
     fn jitter(&mut self) -> Duration {
         let j = self.jitter.as_nanos() as u64;
-        if j == 0 { Duration::ZERO } else { Duration::from_nanos(self.rng.next() % (j + 1)) }
+        if j == 0 { Duration::ZERO } else { Duration::from_nanos(self.rng.next_u64() % (j + 1)) }
     }
 
     fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && (self.rng.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        p > 0.0 && (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 
     /// Move node `i`'s outputs onto the network and into its event log.
@@ -268,7 +268,7 @@ impl Cluster {
             Some(s) => match self.nodes[i].timer {
                 Some((d, fire)) if d == deadline => fire,
                 _ => {
-                    let extra = Duration::from_nanos(self.rng.next() % (s.max_delay.as_nanos() as u64 + 1));
+                    let extra = Duration::from_nanos(self.rng.next_u64() % (s.max_delay.as_nanos() as u64 + 1));
                     let fire = deadline.max(self.now) + extra;
                     self.nodes[i].timer = Some((deadline, fire));
                     fire
@@ -291,7 +291,7 @@ impl Cluster {
                 return true;
             }
             if let Some(s) = self.nodes[to].slow {
-                let extra = Duration::from_nanos(self.rng.next() % (s.max_delay.as_nanos() as u64 + 1));
+                let extra = Duration::from_nanos(self.rng.next_u64() % (s.max_delay.as_nanos() as u64 + 1));
                 self.nodes[to].inbox.push(Reverse(Packet { at: now + extra, ..p }));
                 return true;
             }
@@ -452,14 +452,26 @@ impl Cluster {
         let c = s.config();
         assert!(s.table_len() <= c.limits.max_members, "node {i}: member table over its bound");
         let (q, uq) = s.queue_depth();
-        assert!(q <= c.limits.broadcast_queue_depth && uq <= c.limits.user_broadcast_queue_depth, "node {i}: queue over bound");
+        assert!(
+            q <= c.limits.broadcast_queue_depth && uq <= c.limits.user_broadcast_queue_depth,
+            "node {i}: queue over bound"
+        );
         let (t, e) = s.pending_outputs();
-        assert!(t <= c.limits.max_pending_transmits && e <= c.limits.max_pending_events, "node {i}: outputs over bound");
+        assert!(
+            t <= c.limits.max_pending_transmits && e <= c.limits.max_pending_events,
+            "node {i}: outputs over bound"
+        );
         assert!(s.relays_in_progress() <= c.limits.max_relays);
         assert!(s.health_score() < c.lifeguard.awareness_max_multiplier);
         for m in s.members() {
             let prev = node.seen_incarnation.entry(m.name.to_string()).or_insert(m.incarnation);
-            assert!(m.incarnation >= *prev, "node {i}: incarnation of {} went from {} to {}", m.name, prev, m.incarnation);
+            assert!(
+                m.incarnation >= *prev,
+                "node {i}: incarnation of {} went from {} to {}",
+                m.name,
+                prev,
+                m.incarnation
+            );
             *prev = m.incarnation;
         }
     }
