@@ -161,6 +161,14 @@ impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
     pub fn bytes(&self) -> usize {
         self.items.values().map(|i| i.bytes.len()).sum()
     }
+
+    /// Approximate heap bytes: encoded updates plus per-entry bookkeeping in the ordered map
+    /// and the key index.
+    pub fn heap_bytes(&self) -> usize {
+        let per_entry =
+            2 * (core::mem::size_of::<Order>() + core::mem::size_of::<K>()) + core::mem::size_of::<Item<K>>();
+        self.bytes() + self.items.len() * per_entry + self.by_key.allocation_size()
+    }
 }
 
 /// A bounded memory of user broadcasts already delivered, oldest forgotten first.

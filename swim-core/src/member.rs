@@ -24,45 +24,95 @@ pub trait Address: Clone + Eq + Hash + fmt::Debug + Serialize + DeserializeOwned
 
 impl<T: Clone + Eq + Hash + fmt::Debug + Serialize + DeserializeOwned + 'static> Address for T {}
 
-/// A member's unique name. Cheap to clone (shared), compares and hashes as a `str`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Name(Arc<str>);
+/// A member's unique name. Compares and hashes as a `str`; cheap to clone.
+///
+/// Names of up to [`Name::INLINE`] bytes are stored inline (no allocation), longer ones are
+/// shared. The member table holds one per member, so this keeps it small.
+#[derive(Clone)]
+pub struct Name(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; Name::INLINE] },
+    Shared(Arc<str>),
+}
 
 impl Name {
+    /// Longest name stored without allocating.
+    pub const INLINE: usize = 22;
+
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Inline bytes are always copied from a `&str` whole, so they are valid UTF-8.
+            Repr::Inline { len, bytes } => core::str::from_utf8(&bytes[..*len as usize]).unwrap_or(""),
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// Heap bytes this name owns (0 when inline).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Shared(s) => s.len() + 2 * core::mem::size_of::<usize>(),
+        }
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        if s.len() <= Name::INLINE {
+            let mut bytes = [0u8; Name::INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Name(Repr::Inline { len: s.len() as u8, bytes })
+        } else {
+            Name(Repr::Shared(Arc::from(s)))
+        }
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name::from(s.as_str())
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Name) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Name) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Name {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state)
-    }
-}
-
-impl From<&str> for Name {
-    fn from(s: &str) -> Self {
-        Name(Arc::from(s))
-    }
-}
-
-impl From<String> for Name {
-    fn from(s: String) -> Self {
-        Name(Arc::from(s))
     }
 }
 
@@ -175,6 +225,21 @@ pub fn overrides(claim: Claim, state: State, incarnation: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_inline_and_shared_behave_alike() {
+        let short = Name::from("node-1");
+        let long = Name::from("a-rather-long-hostname.example.internal:7946");
+        assert_eq!(short.as_str(), "node-1");
+        assert_eq!(short.heap_bytes(), 0);
+        assert!(long.heap_bytes() > 0);
+        assert_eq!(long.as_str(), "a-rather-long-hostname.example.internal:7946");
+        assert_eq!(Name::from("x".repeat(22)).heap_bytes(), 0);
+        assert!(Name::from("x".repeat(23)).heap_bytes() > 0);
+        assert!(Name::from("a") < Name::from("b"));
+        assert_eq!(Name::from(String::from("node-1")), short);
+        assert_eq!(core::mem::size_of::<Name>(), 24);
+    }
 
     #[test]
     fn paper_table() {

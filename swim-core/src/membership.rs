@@ -222,6 +222,29 @@ impl<A: Address> Membership<A> {
         }
     }
 
+    /// Make room for `additional` more members without reallocating.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+        let records = &self.records;
+        let hasher = &self.hasher;
+        self.index.reserve(additional, |&k| hasher.hash_one(records[k as usize].member.name.as_str()));
+    }
+
+    /// Approximate heap bytes: the record vector, the index, and what each record owns
+    /// (long names, metadata, suspicion timers).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let owned: usize = self
+            .records
+            .iter()
+            .map(|r| {
+                r.member.name.heap_bytes()
+                    + r.member.meta.len()
+                    + r.suspicion.as_ref().map_or(0, |s| core::mem::size_of::<Suspicion>() + s.heap_bytes())
+            })
+            .sum();
+        self.records.capacity() * core::mem::size_of::<Record<A>>() + self.index.allocation_size() + owned
+    }
+
     /// Consistency check for tests: the index points at every record by name.
     #[cfg(test)]
     pub(crate) fn check(&self) {

@@ -128,6 +128,11 @@ impl Suspicion {
         self.started + self.timeout()
     }
 
+    /// Heap bytes held for confirmations.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.confirmations.capacity() * core::mem::size_of::<Name>() + self.first_accuser.heap_bytes()
+    }
+
     /// When the suspicion started.
     pub fn started(&self) -> Instant {
         self.started

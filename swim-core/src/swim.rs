@@ -82,6 +82,24 @@ pub struct Transmit<A> {
     pub len: usize,
 }
 
+/// Approximate heap use of one core, by part; see [`Swim::memory_usage`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// The member table: records, index, names, metadata, suspicion timers.
+    pub member_table: usize,
+    /// Both dissemination queues and the duplicate-broadcast memory.
+    pub queues: usize,
+    /// Transmits and events waiting to be polled, relays, timers.
+    pub other: usize,
+}
+
+impl MemoryUsage {
+    /// All parts together.
+    pub fn total(&self) -> usize {
+        self.member_table + self.queues + self.other
+    }
+}
+
 /// Invalidation key of a user broadcast.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum BroadcastKey {
@@ -328,6 +346,26 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.relays.len()
     }
 
+    /// Approximate heap bytes held (an estimate from sizes and capacities, not an allocator
+    /// count; the performance benchmarks measure the latter).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        let seen = self
+            .config
+            .limits
+            .seen_broadcasts
+            .min(self.stats.user_broadcasts as usize + self.next_broadcast_id as usize);
+        MemoryUsage {
+            member_table: self.members.heap_bytes(),
+            queues: self.gossip.heap_bytes() + self.user_gossip.heap_bytes() + seen * 24,
+            other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
+                + self.events.capacity() * core::mem::size_of::<Event<A>>()
+                + self.relays.len() * core::mem::size_of::<Relay<A>>()
+                + self.suspicion_timers.len()
+                    * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>())
+                    * 2,
+        }
+    }
+
     /// Whether [`leave`](Self::leave) was called.
     pub fn is_leaving(&self) -> bool {
         self.leaving
@@ -508,6 +546,34 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         self.queue(to, Out::User { payload, reliable });
         Ok(())
+    }
+
+    /// Insert members from a snapshot (a previous run's member list, or a simulator's warm
+    /// start) without gossiping them and without events: the caller already knows them.
+    /// Unknown names only; suspect members are taken as alive (no timer is running for them
+    /// here). Members with an invalid name or metadata, the local name, and members that do not
+    /// fit in `limits.max_members` are skipped. Returns how many were added.
+    pub fn restore(&mut self, now: Instant, members: impl IntoIterator<Item = Member<A>>) -> usize {
+        let members = members.into_iter();
+        self.members.reserve(members.size_hint().0.min(self.config.limits.max_members));
+        let mut added = 0;
+        for m in members {
+            let bad_name = m.name.is_empty() || m.name.len() > self.config.limits.max_name_len;
+            if bad_name || m.meta.len() > self.config.max_metadata_size || m.name == self.local.name {
+                continue;
+            }
+            if self.members.find(&m.name).is_some() {
+                continue;
+            }
+            if !self.make_room() {
+                self.stats.members_rejected += 1;
+                continue;
+            }
+            let state = if m.state == State::Suspect { State::Alive } else { m.state };
+            self.members.insert(Member { state, state_changed: now, ..m }, &mut self.rng);
+            added += 1;
+        }
+        added
     }
 
     // ------------------------------------------------------------------ outputs

@@ -280,3 +280,25 @@ fn probing_visits_members_round_robin() {
 fn names_are_unique_per_address() {
     assert_eq!(name(3), "node-3");
 }
+
+#[test]
+fn restore_warm_starts_a_converged_cluster() {
+    let n = 200;
+    let mut c = Cluster::new(n, Config::lan(), 130);
+    let all: Vec<swim_core::Member<u32>> = (0..n).map(|i| c.node(i).local().clone()).collect();
+    for i in 0..n {
+        let added = c.with(i, |s, now| s.restore(now, all.iter().cloned()));
+        assert_eq!(added, n - 1, "every member but itself");
+    }
+    assert!(c.converged(), "restored views are complete at once");
+    c.run_for(S(30));
+    assert!(c.converged());
+    assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberSuspected { .. })), 0);
+    // No gossip storm: restored members are not re-broadcast.
+    assert!(c.node(0).stats().packets_out < 200, "node 0 sent {} packets in 30 s", c.node(0).stats().packets_out);
+    let mem = c.node(0).memory_usage();
+    let per_member = mem.member_table / (n - 1);
+    assert!(per_member <= 128, "member table uses {per_member} bytes per member");
+    // Restoring again adds nothing.
+    assert_eq!(c.with(0, |s, now| s.restore(now, all.iter().cloned())), 0);
+}

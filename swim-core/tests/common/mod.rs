@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::time::Duration;
 
 use swim_core::rng::SwimRng;
-use swim_core::{Config, Event, Identity, Instant, State, Swim, TransmitKind};
+use swim_core::{Config, Event, Identity, Instant, Name, State, Swim, TransmitKind};
 
 pub type Addr = u32;
 
@@ -90,7 +90,7 @@ pub struct Node {
     /// For a slow node: (deadline seen, when its timer will actually fire).
     timer: Option<(Instant, Instant)>,
     /// Highest incarnation this node ever reported for each member (invariant check).
-    seen_incarnation: HashMap<String, u32>,
+    seen_incarnation: HashMap<Name, u32>,
 }
 
 pub struct Cluster {
@@ -464,15 +464,20 @@ impl Cluster {
         assert!(s.relays_in_progress() <= c.limits.max_relays);
         assert!(s.health_score() < c.lifeguard.awareness_max_multiplier);
         for m in s.members() {
-            let prev = node.seen_incarnation.entry(m.name.to_string()).or_insert(m.incarnation);
-            assert!(
-                m.incarnation >= *prev,
-                "node {i}: incarnation of {} went from {} to {}",
-                m.name,
-                prev,
-                m.incarnation
-            );
-            *prev = m.incarnation;
+            match node.seen_incarnation.get_mut(m.name.as_str()) {
+                Some(prev) => {
+                    assert!(
+                        m.incarnation >= *prev,
+                        "node {i}: incarnation of {} went from {prev} to {}",
+                        m.name,
+                        m.incarnation
+                    );
+                    *prev = m.incarnation;
+                }
+                None => {
+                    node.seen_incarnation.insert(m.name.clone(), m.incarnation);
+                }
+            }
         }
     }
 }
