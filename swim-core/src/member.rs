@@ -236,7 +236,8 @@ mod tests {
         assert_eq!(long.as_str(), "a-rather-long-hostname.example.internal:7946");
         assert_eq!(Name::from("x".repeat(22)).heap_bytes(), 0);
         assert!(Name::from("x".repeat(23)).heap_bytes() > 0);
-        assert!(Name::from("a") < Name::from("b"));
+        let (a, b) = (Name::from("a"), Name::from("b"));
+        assert!(a < b);
         assert_eq!(Name::from(String::from("node-1")), short);
         assert_eq!(core::mem::size_of::<Name>(), 24);
     }
