@@ -1112,6 +1112,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.set_health(1);
     }
 
+    /// A suspicion or death notice about the local member at `incarnation`.
+    fn accused(&mut self, incarnation: u32) {
+        if self.leaving {
+            return;
+        }
+        if incarnation < self.local.incarnation {
+            // Already refuted, but whoever sent this has not heard: the refutation's gossip may
+            // have run out before reaching it. Queue the current alive again (no new incarnation,
+            // no health penalty) so the reply to this very packet carries it. memberlist ignores
+            // these, leaving the accuser to declare a healthy member dead.
+            self.stats.stale_updates += 1;
+            self.gossip_local_alive();
+            return;
+        }
+        self.refute(incarnation);
+    }
+
     /// Make room for one more member: evict the oldest dead or left one if the table is full.
     fn make_room(&mut self) -> bool {
         if self.members.len() < self.config.limits.max_members {
@@ -1208,10 +1225,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn on_suspect(&mut self, now: Instant, s: wire::Suspect<'_>) {
         if self.local.name == s.name {
-            if self.leaving || s.incarnation < self.local.incarnation {
-                return;
-            }
-            self.refute(s.incarnation);
+            self.accused(s.incarnation);
             return;
         }
         let Some(i) = self.members.find(s.name) else {
@@ -1233,10 +1247,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn on_dead(&mut self, now: Instant, d: wire::Dead<'_>) {
         let left = d.from == d.name;
         if self.local.name == d.name {
-            if self.leaving || d.incarnation < self.local.incarnation {
-                return;
-            }
-            self.refute(d.incarnation);
+            self.accused(d.incarnation);
             return;
         }
         let Some(i) = self.members.find(d.name) else {

@@ -16,6 +16,9 @@ use swim_core::{Config, Event, Identity, Instant, Name, State, Swim, TransmitKin
 
 pub type Addr = u32;
 
+/// A recorded transmit: (time sent, from, to, bytes).
+pub type Sent = (Instant, Addr, Addr, Vec<u8>);
+
 /// Seeds for a randomized test: `SWIM_SEED=n` replays one, otherwise `count` seeds from `base`.
 pub fn seeds(base: u64, count: u64) -> Vec<u64> {
     match std::env::var("SWIM_SEED") {
@@ -44,12 +47,15 @@ impl Drop for SeedGuard {
     }
 }
 
-/// A CPU-starved node: each input it receives and each timer it should fire is handled after
-/// an extra uniform random delay in `0..=max_delay` (so inputs can be handled out of order,
-/// and timers fire late), as in the Lifeguard paper's experiments.
+/// A CPU-starved node, as in the Lifeguard paper's experiments: it reads its inbound messages
+/// late but in order (each waits a uniform `0..=inbound` behind the backlog), and its timers
+/// fire up to `timers` late. A starved process's timer wakes roughly on time while its socket
+/// buffer backs up, so a slow accuser's probe and suspicion timers run out before it reads the
+/// acks and refutations that would have stopped them.
 #[derive(Clone, Copy, Debug)]
 pub struct Slowness {
-    pub max_delay: Duration,
+    pub inbound: Duration,
+    pub timers: Duration,
 }
 
 #[derive(Debug)]
@@ -89,6 +95,8 @@ pub struct Node {
     inbox: BinaryHeap<Reverse<Packet>>,
     /// For a slow node: (deadline seen, when its timer will actually fire).
     timer: Option<(Instant, Instant)>,
+    /// For a slow node: when the last queued input will be handled (FIFO backlog).
+    backlog_until: Instant,
     /// Highest incarnation this node ever reported for each member (invariant check).
     seen_incarnation: HashMap<Name, u32>,
 }
@@ -112,6 +120,8 @@ pub struct Cluster {
     pub steps: u64,
     configs: Vec<Config>,
     node_seed: u64,
+    /// When set, every transmit is recorded here: (time sent, from, to, bytes).
+    pub log: Option<Vec<Sent>>,
 }
 
 fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
@@ -157,6 +167,7 @@ impl Cluster {
             steps: 0,
             configs,
             node_seed,
+            log: None,
         }
     }
 
@@ -214,6 +225,9 @@ impl Cluster {
             self.digest = fnv(self.digest, &t.destination.to_le_bytes());
             self.digest = fnv(self.digest, &buf);
             let to = t.destination;
+            if let Some(log) = &mut self.log {
+                log.push((now, from, to, buf.clone()));
+            }
             let reachable = (to as usize) < self.nodes.len() && !self.blocked.contains(&(from, to));
             match t.kind {
                 TransmitKind::Datagram => {
@@ -261,6 +275,10 @@ impl Cluster {
         t
     }
 
+    fn uniform(&mut self, max: Duration) -> Duration {
+        Duration::from_nanos(self.rng.next_u64() % (max.as_nanos() as u64 + 1))
+    }
+
     fn timer_fire_time(&mut self, i: usize) -> Instant {
         let deadline = self.nodes[i].swim.poll_timeout();
         match self.nodes[i].slow {
@@ -268,7 +286,7 @@ impl Cluster {
             Some(s) => match self.nodes[i].timer {
                 Some((d, fire)) if d == deadline => fire,
                 _ => {
-                    let extra = Duration::from_nanos(self.rng.next_u64() % (s.max_delay.as_nanos() as u64 + 1));
+                    let extra = self.uniform(s.timers);
                     let fire = deadline.max(self.now) + extra;
                     self.nodes[i].timer = Some((deadline, fire));
                     fire
@@ -291,8 +309,9 @@ impl Cluster {
                 return true;
             }
             if let Some(s) = self.nodes[to].slow {
-                let extra = Duration::from_nanos(self.rng.next_u64() % (s.max_delay.as_nanos() as u64 + 1));
-                self.nodes[to].inbox.push(Reverse(Packet { at: now + extra, ..p }));
+                let at = (now + self.uniform(s.inbound)).max(self.nodes[to].backlog_until);
+                self.nodes[to].backlog_until = at;
+                self.nodes[to].inbox.push(Reverse(Packet { at, ..p }));
                 return true;
             }
             self.deliver(p);
@@ -492,7 +511,28 @@ impl Node {
             slow: None,
             inbox: BinaryHeap::new(),
             timer: None,
+            backlog_until: Instant::ZERO,
             seen_incarnation: HashMap::new(),
         }
     }
+}
+
+/// Decode a packet (panics on malformed input: the harness only decodes what cores produced).
+pub fn messages(bytes: &[u8]) -> Vec<swim_core::wire::Message<'_, Addr>> {
+    use swim_core::wire::{Codec, DecodeLimits, PostcardCodec};
+    let limits = DecodeLimits::from_config(&Config::lan());
+    let mut out = Vec::new();
+    PostcardCodec.decode(bytes, &limits, &mut |m| out.push(m)).expect("core output decodes");
+    out
+}
+
+/// Encode one packet holding `msgs`, as a peer would send it.
+pub fn packet(msgs: &[swim_core::wire::Message<'_, Addr>]) -> Vec<u8> {
+    use swim_core::wire::{Codec, PostcardCodec};
+    let mut buf = Vec::new();
+    Codec::<Addr>::begin(&PostcardCodec, &mut buf);
+    for m in msgs {
+        PostcardCodec.encode(m, &mut buf);
+    }
+    buf
 }
