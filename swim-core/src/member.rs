@@ -218,7 +218,7 @@ pub fn overrides(claim: Claim, state: State, incarnation: u32) -> bool {
         (Claim::Suspect(i), State::Suspect) => i > incarnation,
         (Claim::Suspect(_), State::Dead | State::Left) => false,
         (Claim::Dead(i), State::Alive | State::Suspect) => i >= incarnation,
-        (Claim::Dead(_), State::Dead | State::Left) => false,
+        (Claim::Dead(i), State::Dead | State::Left) => i > incarnation,
     }
 }
 
@@ -262,7 +262,8 @@ mod tests {
         assert!(overrides(C::Dead(5), S::Alive, 1));
         // nothing but a newer alive changes a dead view
         assert!(!overrides(C::Suspect(9), S::Dead, 1));
-        assert!(!overrides(C::Dead(9), S::Dead, 1));
+        assert!(overrides(C::Dead(9), S::Dead, 1), "a newer death raises the incarnation");
+        assert!(!overrides(C::Dead(1), S::Dead, 1));
         assert!(!overrides(C::Alive(1), S::Dead, 1));
         assert!(overrides(C::Alive(2), S::Dead, 1));
         assert!(overrides(C::Alive(2), S::Left, 1));

@@ -1259,6 +1259,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.stats.stale_updates += 1;
             return;
         }
+        if m.state.is_gone() {
+            // Already dead or left: remember the newer incarnation, nothing else changes.
+            self.members.get_mut(i).member.incarnation = d.incarnation;
+            return;
+        }
         self.cancel_suspicion(i);
         self.members.get_mut(i).member.incarnation = d.incarnation;
         self.members.set_state(i, if left { State::Left } else { State::Dead }, now);
