@@ -470,8 +470,8 @@ fn random_interleavings_keep_the_invariants_and_heal() {
         c.heal();
         c.loss = 0.0;
         c.run_for(Duration::from_secs(10));
-        for i in 0..n {
-            if left[i] {
+        for (i, &gone) in left.iter().enumerate() {
+            if gone {
                 c.crash(i); // a member that left shuts down
             }
         }
