@@ -1,0 +1,450 @@
+//! The driver task: the one place the core lives.
+//!
+//! It owns the [`Swim`] core, the UDP socket, the TCP listener, the stream tasks (in two
+//! `JoinSet`s) and one tokio timer, and it waits on all of them at once. After every input
+//! (a datagram, a stream frame, a timer expiry, a failed stream, a command) it drains the
+//! core as swim-core's run-loop contract says: transmits until none are left (datagrams are
+//! sent from here, stream messages by a task each), then events (published to subscribers
+//! and used to answer pending joins and leaves), then re-arms the timer to
+//! [`Swim::poll_timeout`].
+//!
+//! The driver never waits on anything but its inputs: datagrams are sent with `try_send_to`
+//! (a full socket buffer drops the datagram, as the network would), events go to a
+//! broadcast channel that drops for slow subscribers, and replies are oneshots. So no
+//! consumer can stall failure detection.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use swim_core::{Bytes, Event, JoinId, Swim, TransmitKind};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, info, trace, warn};
+
+use crate::error::SendError;
+use crate::metrics::{Metrics, Snapshot, TransportStats};
+use crate::stream::{self, Frame, Inbound, Outbound};
+use crate::transport;
+
+/// Largest datagram read (the UDP maximum), as memberlist's `udpPacketBufSize`.
+const RECV_BUF: usize = 65_536;
+
+/// A read-only look at the core, answered by the driver.
+pub(crate) type Query = Box<dyn FnOnce(&Swim<SocketAddr>, &TransportStats) + Send>;
+
+/// How a join ended, as the core reported it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JoinOutcome {
+    pub reached: usize,
+    pub attempted: usize,
+}
+
+/// Requests from handles.
+pub(crate) enum Command {
+    Join { seeds: Vec<SocketAddr>, reply: oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>> },
+    Leave { reply: oneshot::Sender<()> },
+    UpdateMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), swim_core::CommandError>> },
+    Broadcast { key: Option<Bytes>, payload: Bytes, reply: oneshot::Sender<Result<(), swim_core::CommandError>> },
+    Send { to: SocketAddr, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), SendError>> },
+    Query(Query),
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// Settings the driver needs at run time.
+pub(crate) struct Settings {
+    pub connect_timeout: Duration,
+    pub io_timeout: Duration,
+    pub max_inbound: usize,
+    pub max_outbound: usize,
+    pub max_frame: usize,
+    pub metrics_interval: Duration,
+}
+
+type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<oneshot::Sender<Result<(), SendError>>>);
+
+pub(crate) struct Driver {
+    pub core: Swim<SocketAddr>,
+    pub epoch: tokio::time::Instant,
+    pub udp: UdpSocket,
+    pub udp_v6: bool,
+    pub listener: TcpListener,
+    pub commands: mpsc::Receiver<Command>,
+    pub frames_tx: mpsc::Sender<Frame>,
+    pub frames_rx: mpsc::Receiver<Frame>,
+    pub events: broadcast::Sender<Event<SocketAddr>>,
+    pub settings: Settings,
+    pub metrics: Metrics,
+    pub inbound: JoinSet<Inbound>,
+    pub outbound: JoinSet<OutboundDone>,
+    pub stats: TransportStats,
+    pub joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
+    pub leave_waiters: Vec<oneshot::Sender<()>>,
+    pub leave_done: bool,
+    /// The reply of a reliable send, waiting for its stream transmit in the next drain.
+    pub pending_reliable: Option<(SocketAddr, oneshot::Sender<Result<(), SendError>>)>,
+    pub send_buf: Vec<u8>,
+    pub recv_buf: Box<[u8]>,
+    /// The deadline the timer is set to; `None` forces a re-arm.
+    pub armed: Option<swim_core::Instant>,
+    pub next_metrics: swim_core::Instant,
+    /// Reading the socket or accepting failed; retried at the next timer expiry so a
+    /// persistent error cannot spin the loop.
+    pub udp_paused: bool,
+    pub accept_paused: bool,
+}
+
+impl Driver {
+    pub(crate) fn new_recv_buf() -> Box<[u8]> {
+        vec![0u8; RECV_BUF].into_boxed_slice()
+    }
+
+    fn now(&self) -> swim_core::Instant {
+        swim_core::Instant::from_nanos(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn to_tokio(&self, t: swim_core::Instant) -> tokio::time::Instant {
+        let far = self.epoch + Duration::from_secs(86_400 * 365);
+        self.epoch.checked_add(Duration::from_nanos(t.as_nanos())).map_or(far, |d| d.min(far))
+    }
+
+    /// Run until shut down or until every handle is dropped.
+    pub(crate) async fn run(mut self) {
+        let sleep = tokio::time::sleep_until(self.to_tokio(self.core.poll_timeout()));
+        tokio::pin!(sleep);
+        self.drain();
+        let mut shutdown_reply = None;
+        loop {
+            if self.armed.is_none() {
+                let deadline = self.core.poll_timeout();
+                self.armed = Some(deadline);
+                sleep.as_mut().reset(self.to_tokio(deadline));
+            }
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        shutdown_reply = Some(reply);
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        debug!("every handle dropped");
+                        break;
+                    }
+                },
+                () = &mut sleep => self.on_timer(),
+                Some((peer, body)) = self.frames_rx.recv() => self.on_frame(peer, &body),
+                Some(done) = self.outbound.join_next(), if !self.outbound.is_empty() => self.on_outbound(done),
+                Some(done) = self.inbound.join_next(), if !self.inbound.is_empty() => self.on_inbound(done),
+                accepted = self.listener.accept(), if !self.accept_paused => self.on_accept(accepted),
+                received = self.udp.recv_from(&mut self.recv_buf), if !self.udp_paused => self.on_datagram(received),
+            }
+            self.drain();
+        }
+        self.teardown(shutdown_reply).await;
+    }
+
+    async fn teardown(mut self, reply: Option<oneshot::Sender<()>>) {
+        // Abort every stream task and wait for them, so their sockets are closed.
+        self.inbound.shutdown().await;
+        self.outbound.shutdown().await;
+        self.publish_metrics();
+        let Driver { udp, listener, .. } = self;
+        drop(udp);
+        drop(listener);
+        info!("shut down");
+        if let Some(reply) = reply {
+            let _ = reply.send(());
+        }
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    fn on_command(&mut self, command: Command) {
+        self.stats.commands += 1;
+        let now = self.now();
+        match command {
+            Command::Join { seeds, reply } => match self.core.join(now, seeds) {
+                Ok(id) => {
+                    self.joins.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Command::Leave { reply } => {
+                if self.leave_done {
+                    let _ = reply.send(());
+                    return;
+                }
+                if !self.core.is_leaving() {
+                    info!("leaving");
+                }
+                // `leave` never fails; a second call does nothing.
+                let _ = self.core.leave(now);
+                self.leave_waiters.retain(|w| !w.is_closed());
+                self.leave_waiters.push(reply);
+            }
+            Command::UpdateMetadata { meta, reply } => {
+                let _ = reply.send(self.core.update_metadata(now, meta));
+            }
+            Command::Broadcast { key, payload, reply } => {
+                let _ = reply.send(self.core.broadcast(now, key.as_deref(), payload));
+            }
+            Command::Send { to, payload, reliable, reply } => {
+                match self.core.send_user_message(now, to, payload, reliable) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e.into()));
+                    }
+                    Ok(()) if reliable => self.pending_reliable = Some((to, reply)),
+                    Ok(()) => {
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            Command::Query(f) => f(&self.core, &self.stats),
+            Command::Shutdown { .. } => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.now();
+        self.core.handle_timeout(now);
+        self.armed = None;
+        self.udp_paused = false;
+        self.accept_paused = false;
+        if now >= self.next_metrics {
+            self.next_metrics = now + self.settings.metrics_interval;
+            self.publish_metrics();
+        }
+    }
+
+    fn on_datagram(&mut self, received: io::Result<(usize, SocketAddr)>) {
+        match received {
+            Ok((len, from)) => {
+                let now = self.now();
+                let from = transport::canonical(from);
+                if let Err(e) = self.core.handle_datagram(now, from, &self.recv_buf[..len]) {
+                    trace!(%from, len, error = %e, "datagram rejected");
+                }
+            }
+            Err(e) => {
+                self.stats.udp_recv_errors += 1;
+                debug!(error = %e, "UDP receive failed; retrying at the next timer");
+                self.udp_paused = true;
+            }
+        }
+    }
+
+    fn on_frame(&mut self, peer: SocketAddr, body: &[u8]) {
+        let now = self.now();
+        if let Err(e) = self.core.handle_stream(now, peer, body) {
+            debug!(%peer, len = body.len(), error = %e, "stream message rejected");
+        }
+    }
+
+    fn on_accept(&mut self, accepted: io::Result<(tokio::net::TcpStream, SocketAddr)>) {
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Usually out of file descriptors; accepting again at once would spin.
+                warn!(error = %e, "accepting a TCP connection failed; retrying at the next timer");
+                self.accept_paused = true;
+                return;
+            }
+        };
+        let peer = transport::canonical(peer);
+        if self.inbound.len() >= self.settings.max_inbound {
+            self.stats.streams_rejected += 1;
+            debug!(%peer, limit = self.settings.max_inbound, "too many inbound streams; closing");
+            drop(stream);
+            return;
+        }
+        self.stats.streams_accepted += 1;
+        let span = tracing::debug_span!("inbound_stream", %peer);
+        let task =
+            stream::read(stream, peer, self.settings.max_frame, self.settings.io_timeout, self.frames_tx.clone());
+        self.inbound.spawn(task.instrument(span));
+    }
+
+    fn on_inbound(&mut self, done: Result<Inbound, tokio::task::JoinError>) {
+        match done {
+            Ok(Inbound::Closed { frames }) => trace!(frames, "inbound stream closed"),
+            Ok(Inbound::TimedOut) => {
+                self.stats.inbound_timeouts += 1;
+                debug!("inbound stream timed out");
+            }
+            Ok(Inbound::TooLarge(e)) => {
+                self.stats.inbound_too_large += 1;
+                debug!(error = %e, "inbound stream frame refused");
+            }
+            Ok(Inbound::Io(e)) => {
+                self.stats.inbound_io_errors += 1;
+                debug!(error = %e, "inbound stream failed");
+            }
+            Ok(Inbound::DriverGone) => {}
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => warn!(error = %e, "inbound stream task panicked"),
+        }
+    }
+
+    fn on_outbound(&mut self, done: Result<OutboundDone, tokio::task::JoinError>) {
+        let (dest, result, reply) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                if !e.is_cancelled() {
+                    warn!(error = %e, "outbound stream task panicked");
+                }
+                return;
+            }
+        };
+        let failure = match result {
+            Ok(()) => {
+                self.stats.outbound_delivered += 1;
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+                return;
+            }
+            Err(Outbound::Connect(source)) => {
+                self.stats.outbound_connect_errors += 1;
+                debug!(%dest, error = %source, "stream connect failed");
+                SendError::Connect { addr: dest, source }
+            }
+            Err(Outbound::Write(source)) => {
+                self.stats.outbound_write_errors += 1;
+                debug!(%dest, error = %source, "stream write failed");
+                SendError::Write { addr: dest, source }
+            }
+        };
+        let now = self.now();
+        self.core.handle_stream_failed(now, &dest);
+        if let Some(reply) = reply {
+            let _ = reply.send(Err(failure));
+        }
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /// Drain the core after an input: transmits, then events, then the timer.
+    fn drain(&mut self) {
+        while let Some(t) = self.core.poll_transmit(&mut self.send_buf) {
+            match t.kind {
+                TransmitKind::Datagram => self.send_datagram(t.destination, t.len),
+                TransmitKind::Stream => self.send_stream(t.destination, t.len),
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.on_event(event);
+        }
+        if let Some((_, reply)) = self.pending_reliable.take() {
+            // The core accepted the message but produced no transmit for it: it was dropped
+            // at the transmit-queue bound.
+            let _ = reply.send(Err(SendError::Rejected(swim_core::CommandError::TransmitQueueFull)));
+        }
+        if self.armed != Some(self.core.poll_timeout()) {
+            self.armed = None;
+        }
+    }
+
+    fn send_datagram(&mut self, dest: SocketAddr, len: usize) {
+        let Some(to) = transport::for_socket(dest, self.udp_v6) else {
+            self.stats.udp_send_errors += 1;
+            debug!(%dest, "cannot send to an IPv6 address from an IPv4 socket");
+            return;
+        };
+        if let Err(e) = self.udp.try_send_to(&self.send_buf[..len], to) {
+            self.stats.udp_send_errors += 1;
+            debug!(%dest, error = %e, "datagram not sent");
+        }
+    }
+
+    fn send_stream(&mut self, dest: SocketAddr, len: usize) {
+        let reply = match self.pending_reliable.take() {
+            Some((to, reply)) if to == dest => Some(reply),
+            other => {
+                self.pending_reliable = other;
+                None
+            }
+        };
+        if self.outbound.len() >= self.settings.max_outbound {
+            self.stats.outbound_overloaded += 1;
+            debug!(%dest, limit = self.settings.max_outbound, "too many outbound streams; message dropped");
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(SendError::Overloaded));
+            }
+            let now = self.now();
+            self.core.handle_stream_failed(now, &dest);
+            return;
+        }
+        let framed = stream::framed(&self.send_buf[..len]);
+        let (connect, io) = (self.settings.connect_timeout, self.settings.io_timeout);
+        let span = tracing::debug_span!("outbound_stream", %dest, len);
+        self.outbound.spawn(
+            async move {
+                let result = stream::send(dest, framed, connect, io).await;
+                (dest, result, reply)
+            }
+            .instrument(span),
+        );
+    }
+
+    fn on_event(&mut self, event: Event<SocketAddr>) {
+        log_event(&event);
+        match &event {
+            Event::JoinCompleted { join, reached, attempted } => {
+                if let Some(reply) = self.joins.remove(join) {
+                    let _ = reply.send(Ok(JoinOutcome { reached: *reached, attempted: *attempted }));
+                }
+            }
+            Event::LeaveCompleted => {
+                self.leave_done = true;
+                for w in self.leave_waiters.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+            _ => {}
+        }
+        // Err only means nobody is subscribed.
+        let _ = self.events.send(event);
+    }
+
+    fn publish_metrics(&self) {
+        let core = &self.core;
+        self.metrics.publish(&Snapshot {
+            core: core.stats(),
+            transport: &self.stats,
+            members: core.num_members(),
+            members_known: core.table_len() + 1,
+            health: core.health_score(),
+            queues: core.queue_depth(),
+            streams: (self.inbound.len(), self.outbound.len()),
+            memory: core.memory_usage().total(),
+        });
+    }
+}
+
+fn log_event(event: &Event<SocketAddr>) {
+    match event {
+        Event::MemberJoined(m) => debug!(member = %m.name, addr = %m.addr, "member joined"),
+        Event::MemberUpdated(m) => debug!(member = %m.name, addr = %m.addr, "member updated"),
+        Event::MemberSuspected { member, accuser } => {
+            info!(member = %member.name, addr = %member.addr, %accuser, "member suspected")
+        }
+        Event::MemberFailed(m) => info!(member = %m.name, addr = %m.addr, "member failed"),
+        Event::MemberLeft(m) => info!(member = %m.name, addr = %m.addr, "member left"),
+        Event::MemberAlive(m) => info!(member = %m.name, addr = %m.addr, "member alive again"),
+        Event::MemberRemoved(m) => debug!(member = %m.name, "member removed"),
+        Event::AddressConflict { name, existing, claimed } => {
+            warn!(member = %name, %existing, %claimed, "two addresses claim one name; ignored the newer claim")
+        }
+        Event::UserMessage { sender, payload, .. } => trace!(%sender, len = payload.len(), "user message"),
+        Event::UserBroadcast { origin, payload } => trace!(%origin, len = payload.len(), "user broadcast"),
+        Event::HealthChanged { score } => debug!(score, "local health changed"),
+        Event::JoinCompleted { reached, attempted, .. } => info!(reached, attempted, "join completed"),
+        Event::LeaveCompleted => info!("leave notice spread"),
+    }
+}

@@ -1,0 +1,451 @@
+//! [`Node`], the handle to a running member, and [`Events`], its event stream.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use swim_core::{Bytes, Identity, MemoryUsage, Swim};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tracing::{Instrument, info, warn};
+
+use crate::config::Config;
+use crate::driver::{Command, Driver, JoinOutcome, Settings};
+use crate::error::{Closed, CommandError, JoinError, LeaveError, SendError, StartError};
+use crate::metrics::{Metrics, TransportStats};
+use crate::resolve::{self, Seed};
+use crate::transport;
+use crate::{Event, Member};
+
+/// A running member: the handle to its driver task.
+///
+/// [`start`](Node::start) binds the sockets and spawns the task that owns the protocol
+/// core; every method sends it a request through a bounded channel. Clones are cheap and
+/// share the member. The member stops on [`shutdown`](Node::shutdown), or when the last
+/// handle is dropped (like a crash: no leave notice is sent, the sockets close).
+///
+/// The methods mirror memberlist's: `Create` is [`start`](Node::start), `Join`
+/// [`join`](Node::join), `Members` [`members`](Node::members), `LocalNode`
+/// [`local_member`](Node::local_member), `NumMembers` [`num_members`](Node::num_members),
+/// `UpdateNode` [`update_metadata`](Node::update_metadata), `SendBestEffort` and
+/// `SendReliable` [`send_best_effort`](Node::send_best_effort) and
+/// [`send_reliable`](Node::send_reliable), `Leave` [`leave`](Node::leave), `Shutdown`
+/// [`shutdown`](Node::shutdown), `GetHealthScore` [`health_score`](Node::health_score);
+/// the event delegate is the [`events`](Node::events) stream.
+#[derive(Clone, Debug)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::WeakSender<Event>,
+    name: String,
+    local_addr: SocketAddr,
+    advertise_addr: SocketAddr,
+    resolve_timeout: Duration,
+    max_addrs_per_seed: usize,
+    driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Counters and sizes of one member, from [`Node::stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStats {
+    /// The protocol's counters.
+    pub core: swim_core::Stats,
+    /// The transport's counters.
+    pub transport: TransportStats,
+    /// Alive and suspect members, self included.
+    pub members: usize,
+    /// Members known in any state, self included.
+    pub members_known: usize,
+    /// Lifeguard local health score.
+    pub health_score: u32,
+    /// Membership updates and user broadcasts waiting to be gossiped.
+    pub queue_depth: (usize, usize),
+    /// The core's estimate of its heap use.
+    pub memory: MemoryUsage,
+}
+
+impl Node {
+    /// Bind UDP and TCP on `config.bind_addr` and start the member's driver task.
+    ///
+    /// The member is alone until [`join`](Node::join) is called (or another member joins
+    /// it). Must be called from within a tokio runtime (any flavour). Nothing is left running
+    /// when it fails.
+    pub async fn start(config: Config) -> Result<Node, StartError> {
+        if let Some(field) = config.transport.zero_field() {
+            return Err(StartError::Transport(field));
+        }
+        config.swim.validate().map_err(swim_core::NewError::from)?;
+        let bound = transport::bind(config.bind_addr, config.transport.udp_recv_buffer)?;
+        let advertise = advertise_addr(&config, bound.local)?;
+        let incarnation = config.incarnation.unwrap_or_else(unix_seconds);
+        let identity =
+            Identity::new(config.name.as_str(), advertise).with_meta(config.meta.clone()).with_incarnation(incarnation);
+        let seed = config.seed.unwrap_or_else(random_seed);
+        let epoch = tokio::time::Instant::now();
+        let core = Swim::new(config.swim.clone(), identity, seed, swim_core::Instant::ZERO)?;
+
+        let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
+        let (frames_tx, frames_rx) = mpsc::channel(config.transport.stream_queue);
+        let (events, _) = broadcast::channel(config.transport.event_queue);
+        let weak_events = events.downgrade();
+        let span = tracing::info_span!("swim", member = %config.name);
+        span.in_scope(|| {
+            info!(
+                bind = %bound.local,
+                advertise = %advertise,
+                incarnation,
+                udp_recv_buffer = bound.recv_buffer,
+                "started"
+            )
+        });
+        if bound.recv_buffer < config.transport.udp_recv_buffer {
+            span.in_scope(|| {
+                tracing::debug!(
+                    asked = config.transport.udp_recv_buffer,
+                    granted = bound.recv_buffer,
+                    "UDP receive buffer capped by the OS (net.core.rmem_max)"
+                )
+            });
+        }
+        let driver = Driver {
+            core,
+            epoch,
+            udp_v6: bound.local.is_ipv6(),
+            udp: bound.udp,
+            listener: bound.listener,
+            commands,
+            frames_tx,
+            frames_rx,
+            events,
+            settings: Settings {
+                connect_timeout: config.connect_timeout(),
+                io_timeout: config.io_timeout(),
+                max_inbound: config.transport.max_inbound_streams,
+                max_outbound: config.transport.max_outbound_streams,
+                max_frame: config.swim.limits.max_stream_message_size,
+                metrics_interval: config.transport.metrics_interval,
+            },
+            metrics: Metrics::register(&config.name),
+            inbound: JoinSet::new(),
+            outbound: JoinSet::new(),
+            stats: TransportStats::default(),
+            joins: HashMap::new(),
+            leave_waiters: Vec::new(),
+            leave_done: false,
+            pending_reliable: None,
+            send_buf: Vec::with_capacity(config.swim.packet_budget),
+            recv_buf: Driver::new_recv_buf(),
+            armed: None,
+            next_metrics: swim_core::Instant::ZERO,
+            udp_paused: false,
+            accept_paused: false,
+        };
+        let handle = tokio::spawn(driver.run().instrument(span));
+        Ok(Node {
+            inner: Arc::new(Inner {
+                commands: commands_tx,
+                events: weak_events,
+                name: config.name,
+                local_addr: bound.local,
+                advertise_addr: advertise,
+                resolve_timeout: config.transport.resolve_timeout,
+                max_addrs_per_seed: config.transport.max_addrs_per_seed,
+                driver: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// This member's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The address the sockets are bound to (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The address other members reach this one at.
+    pub fn advertise_addr(&self) -> SocketAddr {
+        self.inner.advertise_addr
+    }
+
+    /// Join a cluster through `seeds`: resolve them (names through DNS; a seed without a port
+    /// uses this member's port), exchange full state with each over TCP, and return how many
+    /// answered. Seeds that do not answer count as unreached once the connection fails or
+    /// `stream_timeout` passes.
+    ///
+    /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried.
+    /// Seeds that did not resolve are skipped (and listed in that error) as long as one did.
+    ///
+    /// ```no_run
+    /// # async fn f(node: swim_tokio::Node) -> Result<(), swim_tokio::JoinError> {
+    /// let reached = node.join(["10.0.0.1:7946", "node-2.example:7946"]).await?;
+    /// println!("joined through {reached} seeds");
+    /// # Ok(()) }
+    /// ```
+    pub async fn join<I, S>(&self, seeds: I) -> Result<usize, JoinError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Seed>,
+    {
+        let seeds: Vec<Seed> = seeds.into_iter().map(Into::into).collect();
+        if seeds.is_empty() {
+            return Err(JoinError::NoSeeds);
+        }
+        let inner = &self.inner;
+        let (addrs, unresolved) = resolve::resolve(
+            seeds,
+            inner.local_addr,
+            inner.advertise_addr.port(),
+            inner.resolve_timeout,
+            inner.max_addrs_per_seed,
+        )
+        .await;
+        if addrs.is_empty() {
+            return Err(JoinError::Resolve(unresolved));
+        }
+        for f in &unresolved {
+            warn!(member = %inner.name, seed = %f.seed, reason = %f.reason, "seed not resolved");
+        }
+        let contacted: Vec<SocketAddr> = addrs.iter().copied().filter(|a| *a != inner.advertise_addr).collect();
+        let outcome =
+            self.request(|reply| Command::Join { seeds: addrs, reply }).await?.map_err(JoinError::Rejected)?;
+        match outcome {
+            JoinOutcome { attempted: 0, .. } => Err(JoinError::OnlySelf),
+            JoinOutcome { reached: 0, .. } => Err(JoinError::NoneReached { contacted, unresolved }),
+            JoinOutcome { reached, .. } => Ok(reached),
+        }
+    }
+
+    /// The live (alive or suspect) members, this one first, as memberlist's `Members`.
+    pub async fn members(&self) -> Result<Vec<Member>, Closed> {
+        self.query(|core, _| core.members().filter(|m| !m.state.is_gone()).cloned().collect()).await
+    }
+
+    /// Every member this one knows, in any state (failed and left members stay until their
+    /// retention time ends), this one first.
+    pub async fn all_members(&self) -> Result<Vec<Member>, Closed> {
+        self.query(|core, _| core.members().cloned().collect()).await
+    }
+
+    /// One member by name, in any state.
+    pub async fn member(&self, name: &str) -> Result<Option<Member>, Closed> {
+        let name = name.to_owned();
+        self.query(move |core, _| core.member(&name).cloned()).await
+    }
+
+    /// This member as the cluster sees it (name, address, metadata, incarnation, state).
+    pub async fn local_member(&self) -> Result<Member, Closed> {
+        self.query(|core, _| core.local().clone()).await
+    }
+
+    /// Alive and suspect members, this one included.
+    pub async fn num_members(&self) -> Result<usize, Closed> {
+        self.query(|core, _| core.num_members()).await
+    }
+
+    /// Lifeguard's local health score: 0 is healthy; higher means this member has recently
+    /// missed acks or had to refute suspicions, and its probe timers are stretched by
+    /// `score + 1`.
+    pub async fn health_score(&self) -> Result<u32, Closed> {
+        self.query(|core, _| core.health_score()).await
+    }
+
+    /// Counters, queue depths and memory.
+    pub async fn stats(&self) -> Result<NodeStats, Closed> {
+        self.query(|core, transport| NodeStats {
+            core: core.stats().clone(),
+            transport: transport.clone(),
+            members: core.num_members(),
+            members_known: core.table_len() + 1,
+            health_score: core.health_score(),
+            queue_depth: core.queue_depth(),
+            memory: core.memory_usage(),
+        })
+        .await
+    }
+
+    /// Subscribe to this member's events from now on. Each subscriber gets every event; one
+    /// that falls `transport.event_queue` events behind loses the oldest. The stream ends
+    /// when the member shuts down.
+    pub fn events(&self) -> Events {
+        let rx = self.inner.events.upgrade().map(|tx| tx.subscribe());
+        Events { stream: rx.map(BroadcastStream::new), missed: 0, lagged: Metrics::lagged(&self.inner.name) }
+    }
+
+    /// Replace this member's metadata (at most `max_metadata_size` bytes) and gossip it with
+    /// a new incarnation. Returns once the core has queued it.
+    pub async fn update_metadata(&self, meta: impl Into<Bytes>) -> Result<(), CommandError> {
+        let meta = meta.into();
+        Ok(self.request(|reply| Command::UpdateMetadata { meta, reply }).await??)
+    }
+
+    /// Gossip `payload` to every member (delivered once each as [`Event::UserBroadcast`]).
+    /// A later broadcast with the same `key` replaces this one where it still waits in a
+    /// queue. At most `limits.max_user_broadcast_size` bytes.
+    pub async fn broadcast(&self, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<(), CommandError> {
+        let key = key.map(Bytes::copy_from_slice);
+        let payload = payload.into();
+        Ok(self.request(|reply| Command::Broadcast { key, payload, reply }).await??)
+    }
+
+    /// Send `payload` to the member at `to` in one datagram (with gossip piggybacked), best
+    /// effort: it may be lost. It must fit in one datagram with the sender's name.
+    pub async fn send_best_effort(&self, to: SocketAddr, payload: impl Into<Bytes>) -> Result<(), CommandError> {
+        let payload = payload.into();
+        self.request(|reply| Command::Send { to, payload, reliable: false, reply }).await?.map_err(|e| match e {
+            SendError::Rejected(e) => CommandError::Rejected(e),
+            _ => CommandError::Closed(Closed),
+        })
+    }
+
+    /// Send `payload` to the member at `to` over TCP and wait until it was written and the
+    /// connection closed cleanly. Messages travel on a connection each, so two messages may
+    /// arrive in either order. At most `limits.max_user_message_size` bytes.
+    pub async fn send_reliable(&self, to: SocketAddr, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = payload.into();
+        self.request(|reply| Command::Send { to, payload, reliable: true, reply }).await?
+    }
+
+    /// Leave the cluster gracefully: gossip a leave notice and stop probing, then wait until
+    /// the notice has been sent as often as any update is (or `timeout` passes). Other
+    /// members then report [`Event::MemberLeft`] rather than a failure. The member keeps
+    /// answering until [`shutdown`](Node::shutdown); after a leave it cannot join again.
+    pub async fn leave(&self, timeout: Duration) -> Result<(), LeaveError> {
+        let wait = async {
+            let (tx, rx) = oneshot::channel();
+            self.inner.commands.send(Command::Leave { reply: tx }).await.map_err(|_| Closed)?;
+            rx.await.map_err(|_| Closed)
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Err(_) => Err(LeaveError::Timeout(timeout)),
+            Ok(r) => Ok(r?),
+        }
+    }
+
+    /// Stop the member: end the driver task and every stream task, and close every socket,
+    /// then return. No leave notice is sent (call [`leave`](Node::leave) first for that):
+    /// to the others this looks like a crash. Calling it again, or on a clone, is harmless.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.commands.send(Command::Shutdown { reply: tx }).await.is_ok() {
+            let _ = rx.await;
+        }
+        let handle = self.inner.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle
+            && let Err(e) = handle.await
+            && e.is_panic()
+        {
+            tracing::error!(member = %self.inner.name, error = %e, "driver task panicked");
+        }
+    }
+
+    /// Whether the driver task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.inner.commands.is_closed()
+    }
+
+    async fn request<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Closed> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.commands.send(make(tx)).await.map_err(|_| Closed)?;
+        rx.await.map_err(|_| Closed)
+    }
+
+    async fn query<T, F>(&self, f: F) -> Result<T, Closed>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Swim<SocketAddr>, &TransportStats) -> T + Send + 'static,
+    {
+        self.request(|reply| {
+            Command::Query(Box::new(move |core, transport| {
+                let _ = reply.send(f(core, transport));
+            }))
+        })
+        .await
+    }
+}
+
+/// A member's events, from [`Node::events`]: a [`Stream`] of [`Event`]s, also readable with
+/// [`recv`](Events::recv). Ends when the member shuts down.
+///
+/// Events are [`swim_core::Event`]s: members joining, being suspected, failing, leaving,
+/// coming back, changing metadata; user messages and broadcasts; health changes.
+#[derive(Debug)]
+pub struct Events {
+    stream: Option<BroadcastStream<Event>>,
+    missed: u64,
+    lagged: metrics::Counter,
+}
+
+impl Events {
+    /// The next event, or `None` once the member has shut down.
+    pub async fn recv(&mut self) -> Option<Event> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Events this subscriber missed because it fell `transport.event_queue` events behind.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let this = &mut *self;
+        let Some(stream) = this.stream.as_mut() else { return Poll::Ready(None) };
+        loop {
+            match Pin::new(&mut *stream).poll_next(cx) {
+                Poll::Ready(Some(Ok(event))) => return Poll::Ready(Some(event)),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
+                    this.missed += n;
+                    this.lagged.increment(n);
+                    warn!(missed = n, "event subscriber fell behind; oldest events dropped");
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+fn advertise_addr(config: &Config, bound: SocketAddr) -> Result<SocketAddr, StartError> {
+    let mut addr = config.advertise_addr.unwrap_or(bound);
+    if addr.port() == 0 {
+        addr.set_port(bound.port());
+    }
+    if addr.ip().is_unspecified() {
+        return Err(StartError::NoAdvertiseAddr(bound));
+    }
+    if addr.is_ipv6() && bound.is_ipv4() {
+        return Err(StartError::AddressFamily { advertise: addr, bound });
+    }
+    Ok(transport::canonical(addr))
+}
+
+fn unix_seconds() -> u32 {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+fn random_seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        // The OS refused randomness; a hash seeded by std (itself from the OS, or a
+        // per-process fallback) over the clock is still different per member.
+        use std::hash::BuildHasher;
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        std::collections::hash_map::RandomState::new().hash_one(nanos)
+    })
+}
