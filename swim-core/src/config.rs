@@ -7,6 +7,8 @@
 
 use core::time::Duration;
 
+use bytes::Bytes;
+
 use crate::error::ConfigError;
 
 /// Protocol configuration. See the module docs.
@@ -59,6 +61,10 @@ pub struct Config {
     /// Dead members are kept (and contacted by the reconnect timer) this long, then removed.
     /// Default 24 h, Serf's reconnect timeout. Bounded in count by [`Limits::max_members`].
     pub reconnect_timeout: Duration,
+    /// Cluster label, sent in every packet's header; packets with another label (or without
+    /// one) are dropped and counted (`DecodeError::LabelMismatch`). With a keyring the label is
+    /// authenticated. Empty for none. At most 255 bytes.
+    pub label: Bytes,
     /// Largest local or remote metadata, in bytes. Bound: must fit in one datagram with the
     /// member's name, so at most `packet_budget - 64 - max_name_len`. LAN: 512.
     pub max_metadata_size: usize,
@@ -117,7 +123,8 @@ pub struct Limits {
     pub broadcast_queue_depth: usize,
     /// User broadcasts waiting in their queue. Same drop rule. Default 1,024.
     pub user_broadcast_queue_depth: usize,
-    /// Largest user broadcast payload, in bytes; it must fit in one datagram. Default 1,024.
+    /// Largest user broadcast payload, in bytes; it must fit in one datagram with the label
+    /// and encryption overhead. Default 768 (room for any label up to 255 bytes).
     pub max_user_broadcast_size: usize,
     /// Largest user message payload sent over the reliable stream, in bytes. Best-effort
     /// user messages must also fit in one datagram. Default 1 MiB.
@@ -175,7 +182,7 @@ impl Default for Limits {
             max_name_len: 128,
             broadcast_queue_depth: 32_768,
             user_broadcast_queue_depth: 1_024,
-            max_user_broadcast_size: 1_024,
+            max_user_broadcast_size: 768,
             max_user_message_size: 1 << 20,
             max_stream_message_size: 20 << 20,
             max_pending_transmits: 4_096,
@@ -212,6 +219,7 @@ impl Config {
             dead_node_reclaim_time: None,
             reconnect_interval: Some(Duration::from_secs(30)),
             reconnect_timeout: Duration::from_secs(24 * 3600),
+            label: Bytes::new(),
             max_metadata_size: 512,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
@@ -313,17 +321,21 @@ impl Config {
                 return Err(E::Zero(name));
             }
         }
+        if self.label.len() > crate::wire::envelope::MAX_LABEL {
+            return Err(E::TooLarge("label"));
+        }
         if l.max_name_len > 255 {
             return Err(E::TooLarge("limits.max_name_len"));
         }
         if self.packet_budget < 256 || self.packet_budget > 65_000 {
             return Err(E::PacketBudget);
         }
-        // One alive message (name, address, metadata, header) must fit in a datagram.
-        if self.max_metadata_size + l.max_name_len + MESSAGE_OVERHEAD > self.packet_budget {
+        // One alive message (name, address, metadata, header, label, encryption) must fit.
+        let envelope = 3 + self.label.len() + ENCRYPTION_OVERHEAD;
+        if self.max_metadata_size + l.max_name_len + MESSAGE_OVERHEAD + envelope > self.packet_budget {
             return Err(E::TooLarge("max_metadata_size"));
         }
-        if l.max_user_broadcast_size + 2 * l.max_name_len + MESSAGE_OVERHEAD > self.packet_budget {
+        if l.max_user_broadcast_size + 2 * l.max_name_len + MESSAGE_OVERHEAD + envelope > self.packet_budget {
             return Err(E::TooLarge("limits.max_user_broadcast_size"));
         }
         if l.max_user_message_size > l.max_stream_message_size {
@@ -341,6 +353,10 @@ impl Config {
 /// Bytes reserved for a message's header, numbers and address, on top of its names and
 /// payloads, when checking that it fits in one datagram.
 pub(crate) const MESSAGE_OVERHEAD: usize = 64;
+
+/// Bytes encryption adds to a packet (cipher id, nonce, tag), reserved whether or not a
+/// keyring is set so that a cluster can switch encryption on without changing limits.
+pub(crate) const ENCRYPTION_OVERHEAD: usize = 1 + 12 + 16;
 
 #[cfg(test)]
 mod tests {

@@ -105,11 +105,19 @@ pub enum DecodeError {
     /// The message names this member's own address or name in a way only a forgery or a
     /// misrouted packet could (for example a ping meant for another member).
     Misdirected,
+    /// The packet carries another cluster label (or none where one is configured, or one where
+    /// none is).
+    LabelMismatch,
+    /// A plaintext packet while a keyring is set and plaintext is not accepted.
+    Unencrypted,
+    /// An encrypted packet that no key in the keyring opens (or no keyring is set, or the
+    /// build lacks the `encryption` feature): a wrong key, a forgery or a corruption.
+    Decrypt,
 }
 
 impl DecodeError {
     /// Every kind, in the order [`crate::stats::DecodeErrorCounts`] stores them.
-    pub const ALL: [DecodeError; 14] = [
+    pub const ALL: [DecodeError; 17] = [
         DecodeError::Empty,
         DecodeError::UnsupportedVersion,
         DecodeError::UnknownMessage,
@@ -124,6 +132,9 @@ impl DecodeError {
         DecodeError::Oversized,
         DecodeError::WrongChannel,
         DecodeError::Misdirected,
+        DecodeError::LabelMismatch,
+        DecodeError::Unencrypted,
+        DecodeError::Decrypt,
     ];
 
     /// A short, stable name for metrics labels.
@@ -143,6 +154,9 @@ impl DecodeError {
             DecodeError::Oversized => "oversized",
             DecodeError::WrongChannel => "wrong_channel",
             DecodeError::Misdirected => "misdirected",
+            DecodeError::LabelMismatch => "label_mismatch",
+            DecodeError::Unencrypted => "unencrypted",
+            DecodeError::Decrypt => "decrypt",
         }
     }
 

@@ -33,7 +33,8 @@
 //! | local health (Lifeguard's awareness) | [`awareness`] |
 //! | piggyback queues with retransmit limits | [`dissemination`] |
 //! | push-pull state exchange and joins | [`sync`] |
-//! | messages, codec, stream framing | [`wire`] |
+//! | messages, envelope (label), codec, stream framing | [`wire`] |
+//! | encryption and keyring (feature `encryption`) | `security` |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] |
 //!
 //! ## The run-loop contract
@@ -127,6 +128,8 @@ pub mod member;
 mod membership;
 mod probe;
 pub mod rng;
+#[cfg(feature = "encryption")]
+pub mod security;
 pub mod stats;
 pub mod suspicion;
 pub mod swim;

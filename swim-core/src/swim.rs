@@ -22,7 +22,10 @@ use crate::stats::Stats;
 use crate::suspicion::{self, Suspicion};
 use crate::sync::{self, Finished, Joins};
 use crate::time::Instant;
-use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
+use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
+
+#[cfg(feature = "encryption")]
+use crate::security::Keyring;
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -186,6 +189,13 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
     scratch_buf: Vec<u8>,
+    /// Decrypted packets are opened here.
+    #[cfg(feature = "encryption")]
+    open_buf: Vec<u8>,
+    #[cfg(feature = "encryption")]
+    keyring: Option<Keyring>,
+    accept_plaintext: bool,
+    send_plaintext: bool,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -265,6 +275,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
+            #[cfg(feature = "encryption")]
+            open_buf: Vec::new(),
+            #[cfg(feature = "encryption")]
+            keyring: None,
+            accept_plaintext: true,
+            send_plaintext: true,
             config,
         })
     }
@@ -583,21 +599,22 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         loop {
             let out = self.transmits.pop_front()?;
             let kind = out.kind();
-            buf.clear();
-            self.codec.begin(buf);
-            let header = buf.len();
+            let encrypt = self.encrypting();
+            envelope::begin(buf, &self.config.label, encrypt);
+            let body = self.begin_body(buf, encrypt);
             self.encode_out(out.body, buf);
             if kind == TransmitKind::Datagram {
-                let budget = self.config.packet_budget.saturating_sub(buf.len());
+                // Leave room for the authentication tag when encrypting.
+                let budget = self.config.packet_budget - if encrypt { crate::config::ENCRYPTION_OVERHEAD } else { 0 };
                 let limit = retransmit_limit(self.config.retransmit_mult, self.num_members());
-                self.gossip.fill(budget, limit, buf);
-                let budget = self.config.packet_budget.saturating_sub(buf.len());
-                self.user_gossip.fill(budget, limit, buf);
+                self.gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
+                self.user_gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
                 self.check_leave_done();
             }
-            if buf.len() == header {
+            if buf.len() == body {
                 continue; // a gossip slot with nothing left to gossip
             }
+            self.seal(buf, body, encrypt);
             match kind {
                 TransmitKind::Datagram => {
                     self.stats.packets_out += 1;
@@ -636,6 +653,124 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             t = t.min(d);
         }
         t
+    }
+
+    // ------------------------------------------------------------------ encryption
+
+    /// Install (or with `None`, remove) the keyring. Installing one turns both plaintext
+    /// switches off: from then on only encrypted packets are sent and accepted, until
+    /// [`set_plaintext`](Self::set_plaintext) says otherwise.
+    #[cfg(feature = "encryption")]
+    pub fn set_keyring(&mut self, keyring: Option<Keyring>) {
+        let on = keyring.is_some();
+        self.keyring = keyring;
+        self.accept_plaintext = !on;
+        self.send_plaintext = !on;
+    }
+
+    /// The keyring, if encryption is on.
+    #[cfg(feature = "encryption")]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
+    }
+
+    /// The keyring, to add, promote or remove keys at runtime (see [`crate::security`]).
+    #[cfg(feature = "encryption")]
+    pub fn keyring_mut(&mut self) -> Option<&mut Keyring> {
+        self.keyring.as_mut()
+    }
+
+    /// Migration switches, meaningful only with a keyring: `accept` plaintext packets as well
+    /// as encrypted ones, and `send` plaintext instead of encrypting. To switch a running
+    /// cluster to encryption: install keyrings with both on, then turn `send` off everywhere,
+    /// then `accept` off everywhere (see docs/security.md).
+    pub fn set_plaintext(&mut self, accept: bool, send: bool) {
+        self.accept_plaintext = accept;
+        self.send_plaintext = send;
+    }
+
+    /// `(accept, send)` plaintext, as set by [`set_plaintext`](Self::set_plaintext).
+    pub fn plaintext(&self) -> (bool, bool) {
+        (self.accept_plaintext, self.send_plaintext)
+    }
+
+    fn encrypting(&self) -> bool {
+        #[cfg(feature = "encryption")]
+        {
+            self.keyring.is_some() && !self.send_plaintext
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            false
+        }
+    }
+
+    fn has_keyring(&self) -> bool {
+        #[cfg(feature = "encryption")]
+        {
+            self.keyring.is_some()
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            false
+        }
+    }
+
+    /// Write what goes between the envelope header and the messages (cipher id and nonce when
+    /// encrypting); returns where the messages start.
+    #[cfg(feature = "encryption")]
+    fn begin_body(&mut self, buf: &mut Vec<u8>, encrypt: bool) -> usize {
+        match &mut self.keyring {
+            Some(k) if encrypt => k.begin(buf),
+            _ => buf.len(),
+        }
+    }
+
+    #[cfg(not(feature = "encryption"))]
+    fn begin_body(&mut self, buf: &[u8], _encrypt: bool) -> usize {
+        buf.len()
+    }
+
+    /// Encrypt the messages after `body` in place and append the tag, when encrypting.
+    #[cfg(feature = "encryption")]
+    fn seal(&self, buf: &mut Vec<u8>, body: usize, encrypt: bool) {
+        if let Some(k) = &self.keyring
+            && encrypt
+        {
+            k.seal(buf, body);
+        }
+    }
+
+    #[cfg(not(feature = "encryption"))]
+    fn seal(&self, _buf: &mut [u8], _body: usize, _encrypt: bool) {}
+
+    /// Check the envelope of an inbound packet and hand its plaintext messages to `f`
+    /// (decrypting into `open_buf` if needed).
+    fn open<R>(&mut self, data: &[u8], f: impl FnOnce(&mut Self, &[u8]) -> R) -> Result<R, DecodeError> {
+        let (header, body) = envelope::parse(data)?;
+        if header.label != &self.config.label[..] {
+            return Err(DecodeError::LabelMismatch);
+        }
+        if !header.encrypted {
+            if self.has_keyring() && !self.accept_plaintext {
+                return Err(DecodeError::Unencrypted);
+            }
+            return Ok(f(self, body));
+        }
+        #[cfg(feature = "encryption")]
+        {
+            let mut plain = core::mem::take(&mut self.open_buf);
+            let opened = self.keyring.as_ref().is_some_and(|k| k.open(&data[..header.len], body, &mut plain));
+            let r = if opened { Ok(f(self, &plain)) } else { Err(DecodeError::Decrypt) };
+            plain.clear();
+            self.open_buf = plain;
+            r
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            let _ = f;
+            Err(DecodeError::Decrypt)
+        }
     }
 
     // ------------------------------------------------------------------ internals: plumbing
@@ -834,6 +969,14 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
+        let r = self.open(data, |this, plain| this.handle_messages(now, from, plain, stream));
+        match r.and_then(|r| r) {
+            Ok(()) => Ok(()),
+            Err(e) => self.reject(e),
+        }
+    }
+
+    fn handle_messages(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
         let codec = self.codec.clone();
         let limits = self.limits;
         // Pass 1: validate everything, so rejected input changes nothing.
@@ -844,9 +987,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
             _ => {}
         });
-        if let Err(e) = validated.and_then(|_| fault.map_or(Ok(()), Err)) {
-            return self.reject(e);
-        }
+        validated.and_then(|_| fault.map_or(Ok(()), Err))?;
         // Pass 2: apply.
         let _ = codec.decode(data, &limits, &mut |m| self.handle_message(now, &from, m));
         Ok(())

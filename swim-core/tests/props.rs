@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, RngSeed, TestRunner};
 use swim_core::wire::{
     Ack, Alive, Codec, Dead, DecodeLimits, IndirectPing, MemberState, Message, Nack, Ping, PostcardCodec, PushPull,
-    PushPullKind, Suspect, UserBroadcast, UserMessage,
+    PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
 };
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
 
@@ -251,13 +251,13 @@ fn owned() -> impl Strategy<Value = Owned> {
         )
             .prop_map(|(k, id, f, a, ms)| Owned::PushPull(k, id, f, a, ms)),
         (name(), bytes(4096)).prop_map(|(f, p)| Owned::User(f, p)),
-        (name(), any::<u64>(), bytes(64), bytes(1024)).prop_map(|(o, id, k, p)| Owned::Broadcast(o, id, k, p)),
+        (name(), any::<u64>(), bytes(64), bytes(768)).prop_map(|(o, id, k, p)| Owned::Broadcast(o, id, k, p)),
     ]
 }
 
 fn encode(msgs: &[Owned]) -> Vec<u8> {
     let mut buf = Vec::new();
-    Codec::<Addr>::begin(&PostcardCodec, &mut buf);
+    envelope::begin(&mut buf, b"", false);
     for m in msgs {
         PostcardCodec.encode(&m.msg(), &mut buf);
     }
@@ -269,9 +269,10 @@ fn every_message_roundtrips() {
     let limits = DecodeLimits::from_config(&Config::lan());
     run("every_message_roundtrips", 3, 1024, prop::collection::vec(owned(), 1..6), |msgs| {
         let buf = encode(&msgs);
+        let (_, body) = envelope::parse(&buf).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let mut got = Vec::new();
         let n = PostcardCodec
-            .decode(&buf, &limits, &mut |m| got.push(m))
+            .decode(body, &limits, &mut |m| got.push(m))
             .map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(n, msgs.len());
         let want: Vec<Message<'_, Addr>> = msgs.iter().map(|m| m.msg()).collect();

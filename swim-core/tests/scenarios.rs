@@ -219,10 +219,7 @@ fn address_conflict_is_reported() {
     let mut c = Cluster::new(4, Config::lan(), 100);
     c.converge(S(5));
     // An alive claim for node-1 from another address, injected as a push-pull from node 3's address.
-    let mut buf = Vec::new();
-    let codec = swim_core::wire::PostcardCodec;
-    use swim_core::wire::{Codec, MemberState, Message, PushPull, PushPullKind};
-    Codec::<u32>::begin(&codec, &mut buf);
+    use swim_core::wire::{MemberState, Message, PushPull, PushPullKind};
     let pp = Message::PushPull(PushPull {
         kind: PushPullKind::Reply,
         id: 0,
@@ -230,7 +227,7 @@ fn address_conflict_is_reported() {
         from_addr: 3u32,
         members: vec![MemberState { name: "node-1", addr: 99, meta: b"", incarnation: 50, state: State::Alive }],
     });
-    codec.encode(&pp, &mut buf);
+    let buf = common::packet(&[pp]);
     let e = c.with(0, |s, now| {
         s.handle_stream(now, 3, &buf).unwrap();
         s.poll_event()
@@ -253,11 +250,8 @@ fn dead_member_name_is_reclaimed_by_new_address_after_reclaim_time() {
     c.run_for(S(11));
     // node-5's name comes back at node 5's address slot... simulated here by injecting an alive
     // at another address with a higher incarnation.
-    let mut buf = Vec::new();
-    let codec = swim_core::wire::PostcardCodec;
-    use swim_core::wire::{Alive, Codec, Message};
-    Codec::<u32>::begin(&codec, &mut buf);
-    codec.encode(&Message::Alive(Alive { incarnation: 100, name: "node-5", addr: 55u32, meta: b"" }), &mut buf);
+    use swim_core::wire::{Alive, Message};
+    let buf = common::packet(&[Message::Alive(Alive { incarnation: 100, name: "node-5", addr: 55u32, meta: b"" })]);
     c.with(0, |s, now| s.handle_datagram(now, 55, &buf)).unwrap();
     let m = c.node(0).member("node-5").unwrap();
     assert_eq!((m.addr, m.state), (55, State::Alive));

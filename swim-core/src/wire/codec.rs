@@ -1,18 +1,19 @@
 //! Turning messages into bytes and back.
 //!
-//! [`PostcardCodec`] lays a packet out as
+//! [`PostcardCodec`] lays out the body of a packet (inside the
+//! [`envelope`](super::envelope), which carries the version, label and encryption) as
 //!
 //! ```text
-//! packet  := version:u8 message+
-//! message := tag:u8 length:varint body[length]
-//! body    := postcard encoding of the message struct
+//! messages := message+
+//! message  := tag:u8 length:varint body[length]
+//! body     := postcard encoding of the message struct
 //! ```
 //!
-//! The version byte lets later versions negotiate; the per-message length lets
-//! a receiver check every body ends exactly where its header says. A datagram
-//! packs as many messages as fit in the packet budget (the first is the
-//! datagram's purpose, the rest piggybacked gossip); a stream message is one
-//! packet. Tags follow memberlist's numbering where a message exists in both.
+//! The per-message length lets a receiver check every body ends exactly where
+//! its header says. A datagram packs as many messages as fit in the packet
+//! budget (the first is the datagram's purpose, the rest piggybacked gossip); a
+//! stream message is one packet. Tags follow memberlist's numbering where a
+//! message exists in both.
 
 use alloc::vec::Vec;
 
@@ -21,9 +22,6 @@ use serde::{Deserialize, Serialize};
 use super::message::*;
 use crate::error::DecodeError;
 use crate::member::Address;
-
-/// The protocol version this build speaks and writes in every envelope.
-pub const PROTOCOL_VERSION: u8 = 1;
 
 /// Message tags of [`PostcardCodec`].
 pub mod tag {
@@ -60,7 +58,7 @@ pub struct DecodeLimits {
     pub max_user_message: usize,
     /// Longest user broadcast payload, in bytes.
     pub max_broadcast: usize,
-    /// Most members in one push-pull.
+    /// Most members in one push-pull (the sender's table plus the sender).
     pub max_members: usize,
 }
 
@@ -72,7 +70,8 @@ impl DecodeLimits {
             max_meta: config.max_metadata_size,
             max_user_message: config.limits.max_user_message_size,
             max_broadcast: config.limits.max_user_broadcast_size,
-            max_members: config.limits.max_members,
+            // The sender's own entry comes on top of its table.
+            max_members: config.limits.max_members + 1,
         }
     }
 }
@@ -83,11 +82,9 @@ impl DecodeLimits {
 /// input before it returns `Ok`; the state machine decodes once to validate and again to apply,
 /// so that rejected input changes nothing.
 pub trait Codec<A>: Clone {
-    /// Start a packet in `out` (which is empty).
-    fn begin(&self, out: &mut Vec<u8>);
     /// Append one message to the packet in `out`.
     fn encode(&self, msg: &Message<'_, A>, out: &mut Vec<u8>);
-    /// Decode every message of `input`, in order, handing each to `visit`; return how many.
+    /// Decode every message of a packet body, in order, handing each to `visit`; return how many.
     /// Fails, having called `visit` for the messages before the fault, on malformed input.
     fn decode<'a>(
         &self,
@@ -290,10 +287,6 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
 }
 
 impl<A: Address> Codec<A> for PostcardCodec {
-    fn begin(&self, out: &mut Vec<u8>) {
-        out.push(PROTOCOL_VERSION);
-    }
-
     fn encode(&self, msg: &Message<'_, A>, out: &mut Vec<u8>) {
         out.push(tag_of(msg));
         let len_pos = out.len();
@@ -339,13 +332,10 @@ impl<A: Address> Codec<A> for PostcardCodec {
         limits: &DecodeLimits,
         visit: &mut dyn FnMut(Message<'a, A>),
     ) -> Result<usize, DecodeError> {
-        let (&version, mut rest) = input.split_first().ok_or(DecodeError::Empty)?;
-        if version != PROTOCOL_VERSION {
-            return Err(DecodeError::UnsupportedVersion);
-        }
-        if rest.is_empty() {
+        if input.is_empty() {
             return Err(DecodeError::Empty);
         }
+        let mut rest = input;
         let mut count = 0;
         while let Some((&t, r)) = rest.split_first() {
             let (len, r) = read_varint(r)?;
@@ -377,7 +367,6 @@ mod tests {
 
     fn roundtrip(msg: Message<'_, u32>) {
         let mut out = Vec::new();
-        Codec::<u32>::begin(&PostcardCodec, &mut out);
         <PostcardCodec as Codec<u32>>::encode(&PostcardCodec, &msg, &mut out);
         let mut got = Vec::new();
         let n = PostcardCodec.decode(&out, &L, &mut |m| got.push(m)).unwrap();
@@ -413,7 +402,6 @@ mod tests {
     fn several_messages_in_one_packet() {
         let mut out = Vec::new();
         let c = PostcardCodec;
-        Codec::<u32>::begin(&c, &mut out);
         Codec::<u32>::encode(&c, &Message::Ping(Ping { seq: 1, target: "x" }), &mut out);
         Codec::<u32>::encode(&c, &Message::Suspect(Suspect { incarnation: 1, name: "y", from: "z" }), &mut out);
         let n = Codec::<u32>::decode(&c, &out, &L, &mut |_| {}).unwrap();
@@ -425,18 +413,16 @@ mod tests {
         let c = PostcardCodec;
         let d = |b: &[u8]| Codec::<u32>::decode(&c, b, &L, &mut |_| {});
         assert_eq!(d(&[]), Err(DecodeError::Empty));
-        assert_eq!(d(&[PROTOCOL_VERSION]), Err(DecodeError::Empty));
-        assert_eq!(d(&[99, 0, 0]), Err(DecodeError::UnsupportedVersion));
-        assert_eq!(d(&[PROTOCOL_VERSION, 200, 0]), Err(DecodeError::UnknownMessage));
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK]), Err(DecodeError::Truncated));
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 5, 1]), Err(DecodeError::BadLength));
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 2, 1, 0]), Err(DecodeError::TrailingBytes));
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 0]), Err(DecodeError::Truncated));
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::ACK, 0xff, 0xff, 0xff, 0xff, 0x7f]), Err(DecodeError::BadLength));
+        assert_eq!(d(&[200, 0]), Err(DecodeError::UnknownMessage));
+        assert_eq!(d(&[tag::ACK]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[tag::ACK, 5, 1]), Err(DecodeError::BadLength));
+        assert_eq!(d(&[tag::ACK, 2, 1, 0]), Err(DecodeError::TrailingBytes));
+        assert_eq!(d(&[tag::ACK, 0]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[tag::ACK, 0xff, 0xff, 0xff, 0xff, 0x7f]), Err(DecodeError::BadLength));
         // Invalid UTF-8 in a name.
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::PING, 3, 1, 1, 0xff]), Err(DecodeError::Malformed));
+        assert_eq!(d(&[tag::PING, 3, 1, 1, 0xff]), Err(DecodeError::Malformed));
         // Empty name.
-        assert_eq!(d(&[PROTOCOL_VERSION, tag::PING, 2, 1, 0]), Err(DecodeError::NameTooLong));
+        assert_eq!(d(&[tag::PING, 2, 1, 0]), Err(DecodeError::NameTooLong));
     }
 
     #[test]
@@ -444,12 +430,12 @@ mod tests {
         // Head claims 1000 members with no bytes behind it: rejected before allocating.
         let mut body = Vec::new();
         ser(&PushPullHead { kind: PushPullKind::Periodic, id: 0, from: "a", from_addr: 1u32, count: 1000 }, &mut body);
-        let mut pkt = vec![PROTOCOL_VERSION, tag::PUSH_PULL, body.len() as u8];
+        let mut pkt = vec![tag::PUSH_PULL, body.len() as u8];
         pkt.extend_from_slice(&body);
         assert_eq!(Codec::<u32>::decode(&PostcardCodec, &pkt, &L, &mut |_| {}), Err(DecodeError::BadLength));
         let mut body = Vec::new();
         ser(&PushPullHead { kind: PushPullKind::Periodic, id: 0, from: "a", from_addr: 1u32, count: 5000 }, &mut body);
-        let mut pkt = vec![PROTOCOL_VERSION, tag::PUSH_PULL, body.len() as u8];
+        let mut pkt = vec![tag::PUSH_PULL, body.len() as u8];
         pkt.extend_from_slice(&body);
         assert_eq!(Codec::<u32>::decode(&PostcardCodec, &pkt, &L, &mut |_| {}), Err(DecodeError::TooManyMembers));
     }
@@ -458,13 +444,11 @@ mod tests {
     fn limits_are_enforced() {
         let c = PostcardCodec;
         let mut out = Vec::new();
-        Codec::<u32>::begin(&c, &mut out);
         let meta = vec![0u8; 513];
         Codec::<u32>::encode(&c, &Message::Alive(Alive { incarnation: 0, name: "a", addr: 1, meta: &meta }), &mut out);
         assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::MetadataTooLarge));
         let long = "x".repeat(65);
         out.clear();
-        Codec::<u32>::begin(&c, &mut out);
         Codec::<u32>::encode(&c, &Message::Ping(Ping { seq: 0, target: &long }), &mut out);
         assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::NameTooLong));
     }

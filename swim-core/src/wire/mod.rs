@@ -1,8 +1,10 @@
 //! The wire: the message model, the codec that turns it into bytes, and stream framing.
 //!
 //! - [`message`]: what members say to each other, independent of any encoding.
-//! - [`codec`]: the [`Codec`] trait and [`PostcardCodec`], this crate's own format: a versioned
-//!   envelope holding tagged, length-prefixed postcard bodies, packed up to the datagram budget.
+//! - [`envelope`]: the versioned header around every packet: flags, cluster label, and the
+//!   encrypted body when a keyring is set (see [`crate::security`] with feature `encryption`).
+//! - [`codec`]: the [`Codec`] trait and [`PostcardCodec`], this crate's own format for the
+//!   messages inside: tagged, length-prefixed postcard bodies, packed up to the datagram budget.
 //!   A codec speaking Go memberlist's format can implement the same trait.
 //! - [`frame`]: length-prefixed frames for carrying stream messages over a byte stream.
 //!
@@ -10,8 +12,10 @@
 //! truncation, trailing bytes and impossible lengths with a typed [`crate::DecodeError`].
 
 pub mod codec;
+pub mod envelope;
 pub mod frame;
 pub mod message;
 
-pub use codec::{Codec, DecodeLimits, PROTOCOL_VERSION, PostcardCodec};
+pub use codec::{Codec, DecodeLimits, PostcardCodec};
+pub use envelope::VERSION as PROTOCOL_VERSION;
 pub use message::*;

@@ -1,0 +1,117 @@
+//! The envelope around every packet: version, flags, cluster label, and (with a keyring)
+//! encryption.
+//!
+//! ```text
+//! packet := version:u8 flags:u8 [label_len:u8 label[label_len]] body
+//! flags  := bit 0 ENCRYPTED, bit 1 LABELLED; other bits are reserved and must be 0
+//! body   := messages                                   (plaintext)
+//!         | cipher:u8 nonce[12] ciphertext tag[16]     (ENCRYPTED; decrypts to messages)
+//! ```
+//!
+//! With encryption, everything before the ciphertext (version, flags, label, cipher, nonce)
+//! is the AEAD's associated data: a label cannot be removed or swapped without the key.
+//! Without encryption the label only keeps clusters that share a network apart.
+
+use alloc::vec::Vec;
+
+use crate::error::DecodeError;
+
+/// The protocol version this build speaks and writes in every envelope.
+pub const VERSION: u8 = 1;
+/// Flag: the body is encrypted.
+pub const FLAG_ENCRYPTED: u8 = 0b01;
+/// Flag: a cluster label follows the flags.
+pub const FLAG_LABELLED: u8 = 0b10;
+/// Longest cluster label, in bytes.
+pub const MAX_LABEL: usize = 255;
+
+/// A parsed envelope header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The cluster label (empty if none).
+    pub label: &'a [u8],
+    /// Whether the body is encrypted.
+    pub encrypted: bool,
+    /// Bytes of the header (the associated data of an encrypted body).
+    pub len: usize,
+}
+
+/// Write a header to `out` (cleared first); returns its length. `label` must be at most
+/// [`MAX_LABEL`] bytes (checked by `Config::validate`).
+pub fn begin(out: &mut Vec<u8>, label: &[u8], encrypted: bool) -> usize {
+    out.clear();
+    out.push(VERSION);
+    let mut flags = 0;
+    if encrypted {
+        flags |= FLAG_ENCRYPTED;
+    }
+    if !label.is_empty() {
+        flags |= FLAG_LABELLED;
+    }
+    out.push(flags);
+    if !label.is_empty() {
+        let label = &label[..label.len().min(MAX_LABEL)];
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.len()
+}
+
+/// Split a packet into its header and body.
+pub fn parse(input: &[u8]) -> Result<(Header<'_>, &[u8]), DecodeError> {
+    let (&version, rest) = input.split_first().ok_or(DecodeError::Empty)?;
+    if version != VERSION {
+        return Err(DecodeError::UnsupportedVersion);
+    }
+    let (&flags, mut rest) = rest.split_first().ok_or(DecodeError::Truncated)?;
+    if flags & !(FLAG_ENCRYPTED | FLAG_LABELLED) != 0 {
+        return Err(DecodeError::UnsupportedVersion);
+    }
+    let mut label: &[u8] = &[];
+    if flags & FLAG_LABELLED != 0 {
+        let (&len, r) = rest.split_first().ok_or(DecodeError::Truncated)?;
+        if len == 0 {
+            return Err(DecodeError::BadLength);
+        }
+        if r.len() < len as usize {
+            return Err(DecodeError::Truncated);
+        }
+        let (l, r) = r.split_at(len as usize);
+        label = l;
+        rest = r;
+    }
+    let len = input.len() - rest.len();
+    if rest.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    Ok((Header { label, encrypted: flags & FLAG_ENCRYPTED != 0, len }, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_roundtrip() {
+        let mut out = Vec::new();
+        for (label, enc) in [(&b""[..], false), (b"prod", false), (b"prod", true), (b"", true)] {
+            let n = begin(&mut out, label, enc);
+            out.extend_from_slice(b"body");
+            let (h, body) = parse(&out).unwrap();
+            assert_eq!((h.label, h.encrypted, h.len), (label, enc, n));
+            assert_eq!(body, b"body");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_headers() {
+        assert_eq!(parse(&[]), Err(DecodeError::Empty));
+        assert_eq!(parse(&[9, 0, 1]), Err(DecodeError::UnsupportedVersion));
+        assert_eq!(parse(&[VERSION]), Err(DecodeError::Truncated));
+        assert_eq!(parse(&[VERSION, 0x80, 1]), Err(DecodeError::UnsupportedVersion));
+        assert_eq!(parse(&[VERSION, FLAG_LABELLED, 5, b'a']), Err(DecodeError::Truncated));
+        assert_eq!(parse(&[VERSION, FLAG_LABELLED, 0, 1]), Err(DecodeError::BadLength));
+        assert_eq!(parse(&[VERSION, 0]), Err(DecodeError::Empty));
+        assert_eq!(parse(&[VERSION, FLAG_LABELLED, 1, b'a']), Err(DecodeError::Empty));
+    }
+}
