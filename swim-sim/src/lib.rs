@@ -1,8 +1,23 @@
-//! # swim-sim (skeleton)
+//! # swim-sim
 //!
-//! Will drive many [`swim_core::Swim`] instances in virtual time over a modelled network with
-//! faults, from one seed, checking invariants and reporting detection latency, false positives
-//! and bandwidth. Not implemented yet; nothing in this crate works today.
+//! A deterministic discrete-event simulator for [`swim_core`] clusters.
+//!
+//! Work in progress: the engine ([`sim`]), network model ([`network`]), fault schedule
+//! ([`faults`]), ground truth ([`truth`]) and invariants ([`invariants`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod digest;
+pub mod dist;
+pub mod duration;
+pub mod faults;
+pub mod invariants;
+pub mod network;
+pub mod node;
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod truth;
+
+pub use sim::{SimConfig, Simulation};

@@ -1,0 +1,1187 @@
+//! The simulation: many cores, one network, one fault schedule, one virtual clock, one thread.
+//!
+//! [`Simulation::step`] takes the earliest event from the [`EventQueue`] (a packet arriving,
+//! a starved member getting round to a packet, a member's timer, a fault, a metrics sample),
+//! moves the clock to it, hands it to the member it concerns, and then drains that member
+//! exactly as swim-core's run-loop contract says: `poll_transmit` until `None` (each transmit
+//! goes through the [`Network`]), `poll_event` until `None` (each event updates the
+//! [`Truth`] and is checked), and `poll_timeout` to schedule the member's next timer. The
+//! safety invariants of [`crate::invariants`] are checked after every input.
+//!
+//! Nothing here reads a clock or a global random source: the master seed decides every
+//! choice (see [`crate::rng`]), so a run is a pure function of its [`SimConfig`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use swim_core::{Config, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind};
+
+use crate::digest::Digest;
+use crate::dist::Dist;
+use crate::duration::Dur;
+use crate::faults::{self, Action, FaultSpec, RestartIncarnation, Schedule, Scheduled};
+use crate::invariants::{Checker, Violation};
+use crate::network::{Admit, Network, NetworkSpec, Route};
+use crate::node::{SimNode, Slow, Status, Traffic};
+use crate::queue::{Ev, EventQueue};
+use crate::rng::{SimRng, Stream, derive_seed};
+use crate::truth::{Sample, Truth, View, node_index, node_name};
+
+/// How the cluster forms at the start of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMode {
+    /// Every member starts at time 0 already knowing every other (swim-core's `restore`): a
+    /// converged cluster without a join storm.
+    #[default]
+    Warm,
+    /// The seeds start at time 0; every other member starts at a random time within `window`
+    /// and joins through the seeds.
+    Join,
+}
+
+/// The start of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StartSpec {
+    /// Warm or join.
+    pub mode: StartMode,
+    /// The join seeds (node indices). Default `[0]`.
+    pub seeds: Vec<u32>,
+    /// Join mode: members start uniformly within this window. Default 0 (all at once).
+    pub window: Dur,
+    /// Members started at the beginning (default: all). The others stay idle until a `join`
+    /// fault starts them.
+    pub initial: Option<usize>,
+    /// A restarted member joins through the seeds and this many random running members.
+    /// Default 2.
+    pub extra_seeds: usize,
+    /// A join that reached no seed is retried after this long (an operator's retry-join).
+    /// Default 5 s.
+    pub retry_join: Dur,
+    /// A leaving member stops at the latest this long after `leave` (it stops earlier, one
+    /// gossip interval after `LeaveCompleted`). Default 10 s.
+    pub leave_timeout: Dur,
+}
+
+impl Default for StartSpec {
+    fn default() -> Self {
+        StartSpec {
+            mode: StartMode::Warm,
+            seeds: vec![0],
+            window: Dur::default(),
+            initial: None,
+            extra_seeds: 2,
+            retry_join: Dur::secs(5),
+            leave_timeout: Dur::secs(10),
+        }
+    }
+}
+
+/// Everything a run depends on. The run is a pure function of this value.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The master seed.
+    pub seed: u64,
+    /// Cluster size (all members that may ever run; names `node-0` ... and addresses `0..n`).
+    pub nodes: usize,
+    /// Every member's protocol configuration.
+    pub config: Config,
+    /// The network.
+    pub network: NetworkSpec,
+    /// The start.
+    pub start: StartSpec,
+    /// The named faults.
+    pub faults: BTreeMap<String, FaultSpec>,
+    /// Length of the run (repeating faults without an end stop here).
+    pub duration: Duration,
+    /// Period of [`Sample`]s; zero for none.
+    pub sample_interval: Duration,
+    /// Traffic counters start after this (steady-state bandwidth).
+    pub warmup: Duration,
+    /// Keep every member's events for [`Simulation::take_events`].
+    pub record_events: bool,
+}
+
+impl SimConfig {
+    /// `nodes` members with memberlist's LAN configuration on a datacenter network, warm
+    /// started, no faults, 60 s.
+    pub fn new(nodes: usize, seed: u64) -> Self {
+        SimConfig {
+            seed,
+            nodes,
+            config: Config::lan(),
+            network: NetworkSpec::default(),
+            start: StartSpec::default(),
+            faults: BTreeMap::new(),
+            duration: Duration::from_secs(60),
+            sample_interval: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            record_events: false,
+        }
+    }
+
+    /// The window within which a death notice about a restarted member is stale, not false:
+    /// the longest suspicion timeout plus ten probe intervals.
+    pub fn stale_window(&self) -> Duration {
+        let c = &self.config;
+        let (_, max) = swim_core::suspicion::timeout_bounds(
+            c.suspicion_mult,
+            c.suspicion_max_timeout_mult,
+            self.nodes,
+            c.probe_interval,
+        );
+        max + c.probe_interval * 10
+    }
+}
+
+/// Why a simulation could not be built.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// A packet in flight; its bytes are reused once it is delivered or dropped.
+#[derive(Debug, Default)]
+struct Packet {
+    from: u32,
+    to: u32,
+    from_life: u32,
+    to_life: u32,
+    stream: bool,
+    bytes: Vec<u8>,
+}
+
+/// Packets in flight, by slot, and spare buffers: after warm-up no datagram allocates.
+#[derive(Debug, Default)]
+struct Slab {
+    packets: Vec<Packet>,
+    free: Vec<u32>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// Spare buffers larger than this are freed rather than kept (a big push-pull state).
+const MAX_SPARE_CAPACITY: usize = 1 << 20;
+/// Spare buffers kept at most.
+const MAX_SPARE: usize = 4096;
+
+impl Slab {
+    fn take_buf(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_else(|| Vec::with_capacity(1500))
+    }
+
+    fn put_buf(&mut self, mut b: Vec<u8>) {
+        if b.capacity() <= MAX_SPARE_CAPACITY && self.spare.len() < MAX_SPARE {
+            b.clear();
+            self.spare.push(b);
+        }
+    }
+
+    fn insert(&mut self, p: Packet) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.packets[i as usize] = p;
+                i
+            }
+            None => {
+                self.packets.push(p);
+                (self.packets.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, i: u32) {
+        let b = std::mem::take(&mut self.packets[i as usize].bytes);
+        self.put_buf(b);
+        self.free.push(i);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.packets.len() - self.free.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.packets.iter().map(|p| p.bytes.capacity()).sum::<usize>()
+            + self.spare.iter().map(|b| b.capacity()).sum::<usize>()
+            + self.packets.capacity() * std::mem::size_of::<Packet>()
+    }
+}
+
+/// Counters of the simulator itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SimStats {
+    /// Events taken from the queue.
+    pub steps: u64,
+    /// Messages handed to cores (datagrams and streams).
+    pub delivered: u64,
+    /// Messages the cores sent.
+    pub transmitted: u64,
+    /// Timer calls.
+    pub timeouts: u64,
+    /// Events the cores emitted.
+    pub events: u64,
+    /// Transmits to an address no member has.
+    pub unknown_destination: u64,
+    /// Joins retried because no seed answered.
+    pub join_retries: u64,
+    /// Most packets in flight at once.
+    pub peak_in_flight: usize,
+}
+
+/// Every member's recorded events, by member.
+type EventLog = Vec<Vec<(Instant, Event<u32>)>>;
+
+/// A hook called with every member event: `(time, member, event)`.
+pub type EventHook = Box<dyn FnMut(Instant, u32, &Event<u32>) + Send>;
+
+/// Timer fires of one member at one instant before the run is declared livelocked.
+const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
+
+/// A running simulation. See the module docs.
+pub struct Simulation {
+    cfg: SimConfig,
+    now: Instant,
+    queue: EventQueue,
+    slab: Slab,
+    nodes: Vec<SimNode>,
+    names: Vec<Name>,
+    net: Network,
+    truth: Truth,
+    checker: Checker,
+    digest: Digest,
+    schedule: Schedule,
+    partitions: HashMap<u32, u32>,
+    fault_rng: SimRng,
+    start_rng: SimRng,
+    warmup_at: Instant,
+    warm_snapshot: Option<Vec<Member<u32>>>,
+    stats: SimStats,
+    violation: Option<Violation>,
+    hook: Option<EventHook>,
+    events_log: Option<EventLog>,
+    samples: Vec<Sample>,
+    metadata_version: u64,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("seed", &self.cfg.seed)
+            .field("nodes", &self.cfg.nodes)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl Simulation {
+    /// Build the run: validate, expand the fault schedule, start the initial members.
+    pub fn new(cfg: SimConfig) -> Result<Self, SetupError> {
+        let n = cfg.nodes;
+        if n == 0 || n > u32::MAX as usize / 2 {
+            return Err(SetupError("nodes must be between 1 and 2^31".into()));
+        }
+        cfg.config.validate().map_err(|e| SetupError(format!("config: {e}")))?;
+        cfg.network.validate(n).map_err(SetupError)?;
+        if let Some(bad) = cfg.start.seeds.iter().find(|&&s| s as usize >= n) {
+            return Err(SetupError(format!("start.seeds: node {bad} does not exist")));
+        }
+        if cfg.start.seeds.is_empty() && cfg.start.mode == StartMode::Join {
+            return Err(SetupError("start.seeds: join mode needs at least one seed".into()));
+        }
+        let initial = cfg.start.initial.unwrap_or(n).min(n);
+        let mut fault_rng = SimRng::derive(cfg.seed, Stream::Faults, 0);
+        let mut start_rng = SimRng::derive(cfg.seed, Stream::Start, 0);
+        let mut schedule = faults::expand(&cfg.faults, n, &cfg.start.seeds, cfg.duration, &mut fault_rng)
+            .map_err(|e| SetupError(format!("faults: {e}")))?;
+        // Join mode: the non-seed members' start times are part of the schedule.
+        let mut joined_by = Instant::ZERO;
+        if cfg.start.mode == StartMode::Join {
+            let window = u64::try_from(cfg.start.window.0.as_nanos()).unwrap_or(u64::MAX);
+            for i in 0..initial as u32 {
+                if cfg.start.seeds.contains(&i) {
+                    continue;
+                }
+                let at = Instant::from_nanos(start_rng.range_u64(0, window));
+                joined_by = joined_by.max(at);
+                schedule.actions.push(Scheduled {
+                    at,
+                    fault: "start".into(),
+                    action: Action::Start { nodes: vec![i], restart: false, incarnation: RestartIncarnation::Zero },
+                });
+            }
+            schedule.actions.sort_by_key(|a| a.at);
+            schedule.healed_at = schedule.healed_at.map(|h| h.max(joined_by));
+        }
+        let names: Vec<Name> = (0..n as u32).map(|i| Name::from(node_name(i))).collect();
+        let nodes = (0..n as u64).map(|i| SimNode::new(SimRng::derive(cfg.seed, Stream::Slow, i))).collect();
+        let net = Network::new(&cfg.network, n, SimRng::derive(cfg.seed, Stream::Network, 0));
+        let truth = Truth::new(n, cfg.stale_window());
+        let mut sim = Simulation {
+            now: Instant::ZERO,
+            queue: EventQueue::default(),
+            slab: Slab::default(),
+            nodes,
+            names,
+            net,
+            truth,
+            checker: Checker::new(n),
+            digest: Digest::default(),
+            schedule,
+            partitions: HashMap::new(),
+            fault_rng,
+            start_rng,
+            warmup_at: Instant::ZERO + cfg.warmup,
+            warm_snapshot: None,
+            stats: SimStats::default(),
+            violation: None,
+            hook: None,
+            events_log: cfg.record_events.then(|| (0..n).map(|_| Vec::new()).collect()),
+            samples: Vec::new(),
+            metadata_version: 0,
+            cfg,
+        };
+        for (k, a) in sim.schedule.actions.iter().enumerate() {
+            sim.queue.push(a.at, Ev::Fault(k as u32));
+        }
+        if !sim.cfg.sample_interval.is_zero() {
+            sim.queue.push(Instant::ZERO, Ev::Sample);
+        }
+        if !sim.cfg.warmup.is_zero() {
+            sim.queue.push(sim.warmup_at, Ev::Warmup);
+        }
+        match sim.cfg.start.mode {
+            StartMode::Warm => {
+                sim.warm_snapshot = Some(
+                    (0..initial as u32)
+                        .map(|i| Member {
+                            name: sim.names[i as usize].clone(),
+                            addr: i,
+                            meta: swim_core::Bytes::new(),
+                            incarnation: 0,
+                            state: State::Alive,
+                            state_changed: Instant::ZERO,
+                        })
+                        .collect(),
+                );
+                for i in 0..initial as u32 {
+                    sim.start_node(i, false, RestartIncarnation::Zero, true, false)?;
+                }
+                sim.warm_snapshot = None;
+            }
+            StartMode::Join => {
+                let seeds = sim.cfg.start.seeds.clone();
+                for &s in &seeds {
+                    if (s as usize) < initial {
+                        sim.start_node(s, false, RestartIncarnation::Zero, false, false)?;
+                    }
+                }
+                // Seeds join each other, so several seeds form one cluster.
+                for &s in &seeds {
+                    let others: Vec<u32> = seeds.iter().copied().filter(|&o| o != s).collect();
+                    if !others.is_empty() && sim.nodes[s as usize].running() {
+                        sim.join(s, others);
+                    }
+                }
+            }
+        }
+        if let Some(v) = sim.violation.take() {
+            return Err(SetupError(v.to_string()));
+        }
+        Ok(sim)
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// The configuration of the run.
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// The master seed.
+    pub fn seed(&self) -> u64 {
+        self.cfg.seed
+    }
+
+    /// Virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Members (running or not).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the cluster has no members.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Member `i`'s core, while its process runs.
+    pub fn node(&self, i: u32) -> Option<&Swim<u32>> {
+        self.nodes.get(i as usize).and_then(|n| n.swim.as_deref())
+    }
+
+    /// Member `i`'s process status.
+    pub fn status(&self, i: u32) -> Status {
+        self.nodes[i as usize].status
+    }
+
+    /// Member `i`'s name.
+    pub fn name(&self, i: u32) -> &Name {
+        &self.names[i as usize]
+    }
+
+    /// Ground truth and views.
+    pub fn truth(&self) -> &Truth {
+        &self.truth
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The expanded fault schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Simulator counters.
+    pub fn stats(&self) -> &SimStats {
+        &self.stats
+    }
+
+    /// Periodic samples so far.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// The trace digest so far.
+    pub fn digest(&self) -> u64 {
+        self.digest.value()
+    }
+
+    /// Member `i`'s traffic since the warm-up ended, and its up time in that window.
+    pub fn traffic(&self, i: u32) -> (Traffic, Duration) {
+        let n = &self.nodes[i as usize];
+        let mut up = n.up_ns;
+        if let Some(s) = n.up_since {
+            let from = s.max(self.warmup_at);
+            if self.now > from {
+                up += (self.now - from).as_nanos() as u64;
+            }
+        }
+        (n.traffic.minus(&n.baseline), Duration::from_nanos(up))
+    }
+
+    /// Largest member-table estimate member `i` reported at a sample.
+    pub fn peak_table_bytes(&self, i: u32) -> usize {
+        self.nodes[i as usize].peak_table_bytes
+    }
+
+    /// Whether every running member holds exactly the running members alive, nobody suspect.
+    pub fn converged(&self) -> bool {
+        self.truth.converged()
+    }
+
+    /// `observer`'s view of `target` according to its core.
+    pub fn sees(&self, observer: u32, target: u32) -> Option<State> {
+        self.node(observer)?.member(&self.names[target as usize]).map(|m| m.state)
+    }
+
+    /// Whether every running member other than `target` holds it in `state` (or, for `Dead`
+    /// and `Left`, no longer holds it at all).
+    pub fn all_see(&self, target: u32, state: State) -> bool {
+        (0..self.nodes.len() as u32).filter(|&o| o != target && self.nodes[o as usize].status == Status::Up).all(|o| {
+            match self.sees(o, target) {
+                Some(s) => s == state,
+                None => state.is_gone(),
+            }
+        })
+    }
+
+    /// Member `i`'s events so far (only with [`SimConfig::record_events`]), emptied.
+    pub fn take_events(&mut self, i: u32) -> Vec<(Instant, Event<u32>)> {
+        self.events_log.as_mut().map(|l| std::mem::take(&mut l[i as usize])).unwrap_or_default()
+    }
+
+    /// Call `hook` with every member event from now on.
+    pub fn set_event_hook(&mut self, hook: EventHook) {
+        self.hook = Some(hook);
+    }
+
+    /// Approximate heap bytes of the simulator's own structures (not the cores).
+    pub fn sim_heap_bytes(&self) -> usize {
+        self.truth.heap_bytes()
+            + self.net.heap_bytes()
+            + self.queue.heap_bytes()
+            + self.slab.heap_bytes()
+            + self.nodes.capacity() * std::mem::size_of::<SimNode>()
+    }
+
+    // ------------------------------------------------------------------ driving
+
+    /// Handle the next event. Returns false if nothing is scheduled.
+    pub fn step(&mut self) -> Result<bool, Violation> {
+        let Some((at, ev)) = self.queue.pop() else { return Ok(false) };
+        debug_assert!(at >= self.now, "time went backwards");
+        self.now = at;
+        self.stats.steps += 1;
+        match ev {
+            Ev::Arrive(p) => self.arrive(p),
+            Ev::Process(p) => {
+                let pk = &self.slab.packets[p as usize];
+                let node = &self.nodes[pk.to as usize];
+                if node.running() && node.life == pk.to_life {
+                    self.deliver(p);
+                } else {
+                    self.slab.release(p);
+                }
+            }
+            Ev::Timer { node, generation } => self.fire_timer(node, generation),
+            Ev::Fault(k) => self.apply_scheduled(k as usize),
+            Ev::StreamFailed { node, life, to } => {
+                let n = &mut self.nodes[node as usize];
+                if n.running() && n.life == life {
+                    let now = self.now;
+                    if let Some(s) = n.swim.as_mut() {
+                        s.handle_stream_failed(now, &to);
+                    }
+                    self.digest.u64(0x5f);
+                    self.digest.u64(u64::from(node) << 32 | u64::from(to));
+                    self.after_input(node, 0);
+                }
+            }
+            Ev::Sample => {
+                self.take_sample();
+                let next = self.now + self.cfg.sample_interval;
+                self.queue.push(next, Ev::Sample);
+            }
+            Ev::Warmup => {
+                for n in &mut self.nodes {
+                    n.baseline = n.traffic;
+                    n.up_ns = 0;
+                    if n.up_since.is_some() {
+                        n.up_since = Some(self.now);
+                    }
+                }
+            }
+            Ev::Stop { node, life } => {
+                let n = &self.nodes[node as usize];
+                if n.status == Status::Leaving && n.life == life {
+                    self.crash(node, false);
+                }
+            }
+            Ev::RetryJoin { node, life } => {
+                let n = &self.nodes[node as usize];
+                if n.status == Status::Up && n.life == life && n.swim.as_ref().is_some_and(|s| s.num_members() == 1) {
+                    self.stats.join_retries += 1;
+                    let seeds = self.join_seeds(node, true);
+                    self.join(node, seeds);
+                }
+            }
+        }
+        match self.violation.take() {
+            Some(v) => Err(v),
+            None => Ok(true),
+        }
+    }
+
+    /// Run until virtual time `end` (events at `end` included).
+    pub fn run_until_time(&mut self, end: Instant) -> Result<(), Violation> {
+        while self.queue.peek_time().is_some_and(|t| t <= end) {
+            self.step()?;
+        }
+        self.now = self.now.max(end);
+        Ok(())
+    }
+
+    /// Run for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) -> Result<(), Violation> {
+        let end = self.now + d;
+        self.run_until_time(end)
+    }
+
+    /// Run until `cond` holds (checked after every step) or `limit` of virtual time passes.
+    /// Returns whether `cond` held.
+    pub fn run_until(&mut self, limit: Duration, mut cond: impl FnMut(&Simulation) -> bool) -> Result<bool, Violation> {
+        let end = self.now + limit;
+        loop {
+            if cond(self) {
+                return Ok(true);
+            }
+            match self.queue.peek_time() {
+                Some(t) if t <= end => {
+                    self.step()?;
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return Ok(cond(self));
+                }
+            }
+        }
+    }
+
+    /// Run a command on member `i`'s core now (if it is running), then drain its outputs.
+    pub fn command<R>(&mut self, i: u32, f: impl FnOnce(&mut Swim<u32>, Instant) -> R) -> Result<Option<R>, Violation> {
+        let now = self.now;
+        let Some(s) = self.nodes[i as usize].swim.as_mut() else { return Ok(None) };
+        let r = f(s, now);
+        self.after_input(i, 0);
+        match self.violation.take() {
+            Some(v) => Err(v),
+            None => Ok(Some(r)),
+        }
+    }
+
+    // ------------------------------------------------------------------ faults, by hand
+
+    /// Apply one fault action now (the same actions a schedule applies).
+    pub fn apply(&mut self, action: &Action) -> Result<(), Violation> {
+        self.apply_action(action);
+        match self.violation.take() {
+            Some(v) => Err(v),
+            None => Ok(()),
+        }
+    }
+
+    /// Crash member `i` silently (a real failure: its detection is measured).
+    pub fn crash_node(&mut self, i: u32) {
+        self.crash(i, true);
+    }
+
+    /// Make member `i` CPU-starved with `delay` (or healthy again with `None`).
+    pub fn set_slow(&mut self, i: u32, delay: Option<&Dist>, in_order: bool) {
+        let n = &mut self.nodes[i as usize];
+        n.slow = delay.map(|d| Slow { sampler: d.sampler(), in_order, busy_until: self.now });
+        self.truth.set_slow(i, n.slow.is_some());
+        self.arm_timer(i, true);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    fn violate(&mut self, node: Option<u32>, message: String) {
+        if self.violation.is_none() {
+            self.violation = Some(Violation { seed: self.cfg.seed, at: self.now, node, message, replay: None });
+        }
+    }
+
+    fn take_sample(&mut self) {
+        let s = self.truth.sample(self.now);
+        self.samples.push(s);
+        for n in &mut self.nodes {
+            if let Some(swim) = &n.swim {
+                n.peak_table_bytes = n.peak_table_bytes.max(swim.memory_usage().member_table);
+            }
+        }
+    }
+
+    /// The seeds member `i` joins through: the configured seeds, plus (for a restart or a
+    /// retry, `extra`) `extra_seeds` random running members.
+    fn join_seeds(&mut self, i: u32, extra: bool) -> Vec<u32> {
+        let mut seeds: Vec<u32> = self.cfg.start.seeds.iter().copied().filter(|&s| s != i).collect();
+        let k = if extra { self.cfg.start.extra_seeds } else { 0 };
+        if k > 0 {
+            let pool: Vec<u32> = (0..self.nodes.len() as u32)
+                .filter(|&j| j != i && self.nodes[j as usize].status == Status::Up && !seeds.contains(&j))
+                .collect();
+            seeds.extend(self.start_rng.choose(&pool, k));
+        }
+        seeds
+    }
+
+    fn join(&mut self, i: u32, seeds: Vec<u32>) {
+        if seeds.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let Some(s) = self.nodes[i as usize].swim.as_mut() else { return };
+        if let Err(e) = s.join(now, seeds) {
+            self.violate(Some(i), format!("join rejected: {e:?}"));
+        }
+        self.after_input(i, 0);
+    }
+
+    fn start_node(
+        &mut self,
+        i: u32,
+        restart: bool,
+        policy: RestartIncarnation,
+        warm: bool,
+        join: bool,
+    ) -> Result<(), SetupError> {
+        if self.nodes[i as usize].running() {
+            self.crash(i, false);
+        }
+        let now = self.now;
+        let n = &mut self.nodes[i as usize];
+        n.life += 1;
+        let incarnation = match policy {
+            RestartIncarnation::Zero => 0,
+            RestartIncarnation::Next => n.last_incarnation.saturating_add(1),
+            RestartIncarnation::Clock => (now.as_nanos() / 1_000_000_000) as u32,
+        };
+        let seed = derive_seed(self.cfg.seed, Stream::Core, u64::from(i) << 32 | u64::from(n.life));
+        let identity = Identity::new(self.names[i as usize].clone(), i).with_incarnation(incarnation);
+        let mut swim = Swim::new(self.cfg.config.clone(), identity, seed, now)
+            .map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
+        let mut known = Vec::new();
+        if warm && let Some(snap) = &self.warm_snapshot {
+            swim.restore(now, snap.iter().cloned());
+            known.extend(0..snap.len() as u32);
+        }
+        n.swim = Some(Box::new(swim));
+        n.status = Status::Up;
+        n.timer_armed = false;
+        n.up_since = Some(now);
+        self.checker.started(i, incarnation);
+        self.digest.u64(0x57a7);
+        self.digest.u64(u64::from(i) << 32 | u64::from(incarnation));
+        let kind = if warm {
+            None
+        } else if restart {
+            Some("restart")
+        } else {
+            Some("join")
+        };
+        self.truth.start(now, i, &known, kind);
+        if join {
+            let seeds = self.join_seeds(i, restart);
+            self.join(i, seeds);
+        } else {
+            self.after_input(i, 0);
+        }
+        Ok(())
+    }
+
+    /// Stop member `i`'s process; `real`: a crash whose detection is measured.
+    fn crash(&mut self, i: u32, real: bool) {
+        let now = self.now;
+        let warmup_at = self.warmup_at;
+        let n = &mut self.nodes[i as usize];
+        let Some(s) = n.swim.take() else { return };
+        n.last_incarnation = s.local().incarnation;
+        let was_up = n.status == Status::Up;
+        n.status = Status::Down;
+        n.timer_gen = n.timer_gen.wrapping_add(1);
+        n.timer_armed = false;
+        n.account_uptime(now, warmup_at);
+        n.up_since = None;
+        drop(s);
+        self.digest.u64(0xc4a5);
+        self.digest.u64(u64::from(i));
+        if was_up {
+            self.truth.stop(now, i, real);
+        }
+    }
+
+    fn leave(&mut self, i: u32) {
+        let now = self.now;
+        let n = &mut self.nodes[i as usize];
+        if n.status != Status::Up {
+            return;
+        }
+        let Some(s) = n.swim.as_mut() else { return };
+        let _ = s.leave(now);
+        n.status = Status::Leaving;
+        let life = n.life;
+        self.truth.stop(now, i, false);
+        self.queue.push(now + self.cfg.start.leave_timeout.0, Ev::Stop { node: i, life });
+        self.after_input(i, 0);
+    }
+
+    fn arm_timer(&mut self, i: u32, force: bool) {
+        let now = self.now;
+        let n = &mut self.nodes[i as usize];
+        let Some(s) = &n.swim else { return };
+        let d = s.poll_timeout();
+        if !force && n.timer_armed && d == n.timer_at {
+            return;
+        }
+        n.timer_at = d;
+        n.timer_gen = n.timer_gen.wrapping_add(1);
+        n.timer_armed = true;
+        let mut fire = d.max(now);
+        if let Some(slow) = &n.slow {
+            fire += Duration::from_nanos(slow.sampler.sample(&mut n.rng));
+        }
+        self.queue.push(fire, Ev::Timer { node: i, generation: n.timer_gen });
+    }
+
+    fn fire_timer(&mut self, i: u32, generation: u32) {
+        let now = self.now;
+        let n = &mut self.nodes[i as usize];
+        if n.timer_gen != generation || !n.running() {
+            return;
+        }
+        n.timer_armed = false;
+        if n.last_fire == now {
+            n.same_instant_fires += 1;
+            if n.same_instant_fires > MAX_SAME_INSTANT_FIRES {
+                self.violate(Some(i), "livelock: the timer keeps firing without time passing".into());
+                return;
+            }
+        } else {
+            n.last_fire = now;
+            n.same_instant_fires = 0;
+        }
+        let Some(s) = n.swim.as_mut() else { return };
+        let before = s.stats().deaths_declared;
+        s.handle_timeout(now);
+        self.stats.timeouts += 1;
+        self.digest.u64(0x7173);
+        self.digest.u64(u64::from(i));
+        self.after_input(i, before);
+    }
+
+    fn arrive(&mut self, p: u32) {
+        let now = self.now;
+        let (from, to, stream, from_life) = {
+            let pk = &self.slab.packets[p as usize];
+            (pk.from, pk.to, pk.stream, pk.from_life)
+        };
+        let up = self.nodes[to as usize].running();
+        match self.net.arrive(now, from, to, stream, up) {
+            Admit::Accept => {
+                let n = &mut self.nodes[to as usize];
+                let life = n.life;
+                if let Some(slow) = &mut n.slow {
+                    let mut at = now + Duration::from_nanos(slow.sampler.sample(&mut n.rng));
+                    if slow.in_order {
+                        at = at.max(slow.busy_until);
+                        slow.busy_until = at;
+                    }
+                    self.slab.packets[p as usize].to_life = life;
+                    self.queue.push(at, Ev::Process(p));
+                } else {
+                    self.deliver(p);
+                }
+            }
+            Admit::Drop(_) => {
+                self.digest.u64(0xd0);
+                self.digest.u64(u64::from(p));
+                if stream {
+                    self.queue.push(now, Ev::StreamFailed { node: from, life: from_life, to });
+                }
+                self.slab.release(p);
+            }
+            Admit::Hold(until) => self.queue.push(until, Ev::Arrive(p)),
+        }
+    }
+
+    fn deliver(&mut self, p: u32) {
+        let now = self.now;
+        let pk = &self.slab.packets[p as usize];
+        let (from, to, stream, len) = (pk.from, pk.to, pk.stream, pk.bytes.len());
+        let n = &mut self.nodes[to as usize];
+        let Some(s) = n.swim.as_mut() else {
+            self.slab.release(p);
+            return;
+        };
+        n.traffic.msgs_in += 1;
+        n.traffic.bytes_in += len as u64;
+        self.stats.delivered += 1;
+        self.digest.u64(now.as_nanos());
+        self.digest.u64(u64::from(from) << 32 | u64::from(to));
+        let before = s.stats().deaths_declared;
+        let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
+        self.slab.release(p);
+        if let Err(e) = r {
+            self.violate(
+                Some(to),
+                format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }),
+            );
+        }
+        self.after_input(to, before);
+    }
+
+    /// Drain member `i` after an input: transmits, events, checks, timer. `declared_before`
+    /// is its `deaths_declared` counter before the input (to tell its own declarations apart).
+    fn after_input(&mut self, i: u32, declared_before: u64) {
+        let now = self.now;
+        let n_nodes = self.nodes.len() as u32;
+        // Transmits.
+        loop {
+            let mut buf = self.slab.take_buf();
+            let node = &mut self.nodes[i as usize];
+            let life = node.life;
+            let Some(s) = node.swim.as_mut() else {
+                self.slab.put_buf(buf);
+                return;
+            };
+            let Some(t) = s.poll_transmit(&mut buf) else {
+                self.slab.put_buf(buf);
+                break;
+            };
+            node.traffic.msgs_out += 1;
+            node.traffic.bytes_out += t.len as u64;
+            self.stats.transmitted += 1;
+            let to = t.destination;
+            let stream = t.kind == TransmitKind::Stream;
+            self.digest.u64(now.as_nanos() ^ u64::from(stream));
+            self.digest.u64(u64::from(i) << 32 | u64::from(to));
+            self.digest.bytes(&buf[..t.len]);
+            if to >= n_nodes {
+                self.stats.unknown_destination += 1;
+                if stream {
+                    self.queue.push(now + self.net.stream_failure_delay(), Ev::StreamFailed { node: i, life, to });
+                }
+                self.slab.put_buf(buf);
+                continue;
+            }
+            let route = if stream {
+                let up = self.nodes[to as usize].running();
+                self.net.send_stream(now, i, to, t.len, up)
+            } else {
+                self.net.send_datagram(now, i, to, t.len)
+            };
+            match route {
+                Route::Deliver { at, dup } => {
+                    if let Some(d) = dup {
+                        let mut copy = self.slab.take_buf();
+                        copy.extend_from_slice(&buf[..t.len]);
+                        let q =
+                            self.slab.insert(Packet { from: i, to, from_life: life, to_life: 0, stream, bytes: copy });
+                        self.queue.push(d, Ev::Arrive(q));
+                    }
+                    buf.truncate(t.len);
+                    let q = self.slab.insert(Packet { from: i, to, from_life: life, to_life: 0, stream, bytes: buf });
+                    self.queue.push(at, Ev::Arrive(q));
+                    let inflight = self.slab.in_flight();
+                    if inflight > self.stats.peak_in_flight {
+                        self.stats.peak_in_flight = inflight;
+                    }
+                }
+                Route::Drop(_) => self.slab.put_buf(buf),
+                Route::StreamFails { at } => {
+                    self.queue.push(at, Ev::StreamFailed { node: i, life, to });
+                    self.slab.put_buf(buf);
+                }
+            }
+        }
+        // Events.
+        let mut declared = self.nodes[i as usize]
+            .swim
+            .as_ref()
+            .map_or(0, |s| s.stats().deaths_declared.saturating_sub(declared_before));
+        while let Some(e) = self.nodes[i as usize].swim.as_mut().and_then(|s| s.poll_event()) {
+            self.observe(i, e, &mut declared);
+        }
+        // Checks.
+        if let Some(s) = self.nodes[i as usize].swim.as_deref()
+            && let Err(m) = self.checker.after_input(i, s)
+        {
+            self.violate(Some(i), m);
+        }
+        self.arm_timer(i, false);
+    }
+
+    fn observe(&mut self, i: u32, e: Event<u32>, declared: &mut u64) {
+        let now = self.now;
+        self.stats.events += 1;
+        let member = match &e {
+            Event::MemberJoined(m)
+            | Event::MemberUpdated(m)
+            | Event::MemberFailed(m)
+            | Event::MemberLeft(m)
+            | Event::MemberAlive(m)
+            | Event::MemberRemoved(m)
+            | Event::MemberSuspected { member: m, .. } => Some(m),
+            _ => None,
+        };
+        let tag: u64 = match &e {
+            Event::MemberJoined(_) => 1,
+            Event::MemberUpdated(_) => 2,
+            Event::MemberSuspected { .. } => 3,
+            Event::MemberFailed(_) => 4,
+            Event::MemberLeft(_) => 5,
+            Event::MemberAlive(_) => 6,
+            Event::MemberRemoved(_) => 7,
+            Event::AddressConflict { .. } => 8,
+            Event::UserMessage { .. } => 9,
+            Event::UserBroadcast { .. } => 10,
+            Event::HealthChanged { score } => 11 | u64::from(*score) << 8,
+            Event::JoinCompleted { reached, .. } => 12 | (*reached as u64) << 8,
+            Event::LeaveCompleted => 13,
+        };
+        self.digest.u64(tag << 32 | u64::from(i));
+        if let Some(m) = member {
+            let Some(t) = node_index(&m.name) else {
+                self.violate(Some(i), format!("event about unknown member {:?}", m.name));
+                return;
+            };
+            self.digest.u64(u64::from(t) << 32 | u64::from(m.incarnation));
+            if t >= self.nodes.len() as u32 || t == i {
+                self.violate(Some(i), format!("event about member {} (self or out of range): {e:?}", m.name));
+                return;
+            }
+            let forgot = matches!(e, Event::MemberRemoved(_));
+            if let Err(msg) = self.checker.member_event(i, t, m.incarnation, forgot) {
+                self.violate(Some(i), msg);
+            }
+            match &e {
+                Event::MemberJoined(m) | Event::MemberUpdated(m) => {
+                    self.truth.set(now, i, t, View::Alive);
+                    self.truth.saw_incarnation(now, i, t, m.incarnation);
+                }
+                Event::MemberAlive(m) => {
+                    self.truth.came_alive(now, i, t);
+                    self.truth.saw_incarnation(now, i, t, m.incarnation);
+                }
+                Event::MemberSuspected { .. } => self.truth.suspected(now, i, t),
+                Event::MemberFailed(_) => {
+                    let own = *declared > 0;
+                    *declared = declared.saturating_sub(1);
+                    self.truth.failed(now, i, t, own);
+                }
+                Event::MemberLeft(_) | Event::MemberRemoved(_) => {
+                    self.truth.set(now, i, t, View::Gone);
+                }
+                _ => {}
+            }
+        }
+        match &e {
+            Event::AddressConflict { name, existing, claimed } => {
+                self.violate(Some(i), format!("address conflict for {name}: {existing} vs {claimed}"));
+            }
+            Event::LeaveCompleted => {
+                let n = &self.nodes[i as usize];
+                if n.status == Status::Leaving {
+                    let life = n.life;
+                    self.queue.push(now + self.cfg.config.gossip_interval, Ev::Stop { node: i, life });
+                }
+            }
+            Event::JoinCompleted { reached: 0, .. } => {
+                let life = self.nodes[i as usize].life;
+                self.queue.push(now + self.cfg.start.retry_join.0, Ev::RetryJoin { node: i, life });
+            }
+            _ => {}
+        }
+        if let Some(h) = self.hook.as_mut() {
+            h(now, i, &e);
+        }
+        if let Some(log) = self.events_log.as_mut() {
+            log[i as usize].push((now, e));
+        }
+    }
+
+    fn apply_scheduled(&mut self, k: usize) {
+        self.digest.u64(0xfa);
+        self.digest.u64(k as u64);
+        let action = self.schedule.actions[k].action.clone();
+        self.apply_action(&action);
+    }
+
+    fn apply_action(&mut self, action: &Action) {
+        let now = self.now;
+        match action {
+            Action::Crash(nodes) => {
+                for &i in nodes {
+                    self.crash(i, true);
+                }
+            }
+            Action::Leave(nodes) => {
+                for &i in nodes {
+                    self.leave(i);
+                }
+            }
+            Action::Start { nodes, restart, incarnation } => {
+                for &i in nodes {
+                    if !*restart && self.nodes[i as usize].running() {
+                        continue; // a join of a running member does nothing
+                    }
+                    if let Err(e) = self.start_node(i, *restart, *incarnation, false, true) {
+                        self.violate(Some(i), e.0);
+                    }
+                }
+            }
+            Action::Slow { nodes, delay, in_order } => {
+                for &i in nodes {
+                    self.set_slow(i, Some(delay), *in_order);
+                }
+            }
+            Action::Unslow(nodes) => {
+                for &i in nodes {
+                    self.set_slow(i, None, false);
+                }
+            }
+            Action::Partition { key, a, b, one_way } => match self.net.partition(a, b, *one_way) {
+                Some(id) => {
+                    self.partitions.insert(*key, id);
+                }
+                None => self.violate(None, "more than 64 partitions at once".into()),
+            },
+            Action::HealPartition(key) => {
+                if let Some(id) = self.partitions.remove(key) {
+                    self.net.heal_partition(id);
+                }
+            }
+            Action::Blackhole { nodes, inbound, outbound, on } => {
+                for &i in nodes {
+                    self.net.blackhole(i, *inbound, *outbound, *on);
+                }
+            }
+            Action::Clog { nodes, until } => {
+                for &i in nodes {
+                    self.net.clog(i, *until);
+                }
+            }
+            Action::Loss { nodes: Some(nodes), inbound, outbound } => {
+                for &i in nodes {
+                    self.net.set_node_loss(i, *inbound, *outbound);
+                }
+            }
+            Action::Loss { nodes: None, inbound, .. } => self.net.set_loss(*inbound),
+            Action::RestoreLoss { nodes: Some(nodes) } => {
+                for &i in nodes {
+                    self.net.set_node_loss(i, 0.0, 0.0);
+                }
+            }
+            Action::RestoreLoss { nodes: None } => self.net.set_loss(self.cfg.network.loss),
+            Action::UpdateMetadata(nodes) => {
+                for &i in nodes {
+                    self.metadata_version += 1;
+                    let meta = format!("v{}", self.metadata_version).into_bytes();
+                    let Some(s) = self.nodes[i as usize].swim.as_mut() else { continue };
+                    if s.is_leaving() {
+                        continue;
+                    }
+                    if s.update_metadata(now, meta).is_ok() {
+                        let inc = s.local().incarnation;
+                        self.truth.update_started(now, i, inc);
+                    }
+                    self.after_input(i, 0);
+                }
+            }
+            Action::HealAll => {
+                for (_, id) in std::mem::take(&mut self.partitions) {
+                    self.net.heal_partition(id);
+                }
+                self.net.clear_blackholes();
+                for i in 0..self.nodes.len() as u32 {
+                    self.net.unclog(i, now);
+                    self.net.set_node_loss(i, 0.0, 0.0);
+                    if self.nodes[i as usize].slow.is_some() {
+                        self.set_slow(i, None, false);
+                    }
+                }
+                self.net.set_loss(self.cfg.network.loss);
+            }
+        }
+    }
+
+    /// A random running member (for user tests that want one).
+    pub fn random_running(&mut self) -> Option<u32> {
+        let pool: Vec<u32> =
+            (0..self.nodes.len() as u32).filter(|&i| self.nodes[i as usize].status == Status::Up).collect();
+        (!pool.is_empty()).then(|| pool[self.fault_rng.below(pool.len())])
+    }
+}

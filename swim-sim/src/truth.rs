@@ -1,0 +1,821 @@
+//! Ground truth, and what every member believes.
+//!
+//! The simulator knows who is really running. Every member event updates a bit matrix of views
+//! (`alive[o][t]`, `suspect[o][t]`: 2 bits per pair, 25 MB at 10,000 members), with per-row
+//! and per-column counters kept incrementally, so these questions cost O(1) per event:
+//!
+//! - **converged**: every running member holds exactly the running members alive and nobody
+//!   suspect;
+//! - **detected by all**: no running member still holds a crashed member alive or suspect;
+//! - **disseminated to all**: every running member holds a new member alive.
+//!
+//! A member is *up* while its process runs and it has not announced a leave. A **false
+//! positive** is a `MemberFailed` event, at an up observer, about an up member that has not
+//! restarted within the last `stale_window` (a death notice about a previous life of a
+//! restarted member is counted as stale, not false). It is split by whether the observer was
+//! CPU-starved, and `declared` counts those where the observer's own suspicion timer ran out
+//! (it accused, rather than believed someone else's accusation). A **flap** is a member
+//! coming back alive at an observer that held it dead, without having restarted.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+use swim_core::Instant;
+
+/// The view bits of one (observer, target) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// Not held, or held dead or left.
+    Gone,
+    /// Held alive.
+    Alive,
+    /// Held suspect.
+    Suspect,
+}
+
+/// False-positive counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FalsePositives {
+    /// `MemberFailed` events about a live member, at live observers.
+    pub events: u64,
+    /// ... at observers that were not CPU-starved.
+    pub at_healthy: u64,
+    /// ... at CPU-starved observers.
+    pub at_slow: u64,
+    /// ... where the observer's own suspicion timer declared it (the accusing member).
+    pub declared: u64,
+    /// Declarations by healthy observers.
+    pub declared_by_healthy: u64,
+    /// Declarations by slow observers.
+    pub declared_by_slow: u64,
+    /// Events whose victim was healthy.
+    pub healthy_victims: u64,
+    /// Events whose victim was slow.
+    pub slow_victims: u64,
+    /// Distinct (observer, victim) pairs.
+    pub pairs: u64,
+    /// Distinct pairs with a healthy observer.
+    pub pairs_healthy: u64,
+    /// Distinct pairs with a slow observer.
+    pub pairs_slow: u64,
+    /// Distinct victims.
+    pub victims: u64,
+    /// Death notices about a previous life of a member that restarted (not false positives).
+    pub stale: u64,
+    /// `MemberSuspected` events about a live member (suspicions that had to be refuted).
+    pub false_suspicions: u64,
+}
+
+/// What happened after one real crash.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Detection {
+    /// The crashed member.
+    pub node: u32,
+    /// When it crashed (seconds).
+    pub crashed_at: f64,
+    /// Running members that held it alive or suspect when it crashed.
+    pub known_by: u32,
+    /// Crash to the first suspicion anywhere (seconds).
+    pub first_suspect: Option<f64>,
+    /// Crash to the first `MemberFailed` anywhere.
+    pub first_failed: Option<f64>,
+    /// Crash to the moment no running member held it alive or suspect.
+    pub all_failed: Option<f64>,
+    /// It restarted before everyone detected it (the measurement stopped).
+    pub censored: bool,
+}
+
+/// How long one member took to become known (a join) or one change to spread (an update).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Spread {
+    /// The member.
+    pub node: u32,
+    /// `"join"`, `"restart"` or `"update"`.
+    pub kind: &'static str,
+    /// When it started (seconds).
+    pub started_at: f64,
+    /// To the first other running member (seconds).
+    pub first: Option<f64>,
+    /// To every running member.
+    pub all: Option<f64>,
+    /// The member stopped before it finished.
+    pub censored: bool,
+}
+
+struct UpdateTrack {
+    record: usize,
+    node: u32,
+    incarnation: u32,
+    seen: Vec<u64>,
+    seen_count: usize,
+}
+
+/// One periodic sample of the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sample {
+    /// Virtual time (seconds).
+    pub t: f64,
+    /// Up members.
+    pub up: usize,
+    /// Smallest view (alive + suspect, self included) among up members.
+    pub view_min: usize,
+    /// Mean view size.
+    pub view_mean: f64,
+    /// Largest view size.
+    pub view_max: usize,
+    /// Up members whose view equals the truth.
+    pub correct: usize,
+    /// Suspect entries across all views.
+    pub suspects: usize,
+    /// False positives so far.
+    pub false_positives: u64,
+    /// Whether the cluster was converged.
+    pub converged: bool,
+}
+
+/// Ground truth and the views. See the module docs.
+pub struct Truth {
+    n: usize,
+    words: usize,
+    alive: Vec<u64>,
+    suspect: Vec<u64>,
+    up: Vec<bool>,
+    slow: Vec<bool>,
+    life_started: Vec<Instant>,
+    n_up: usize,
+    n_alive: Vec<u32>,
+    n_suspect: Vec<u32>,
+    n_alive_up: Vec<u32>,
+    col_alive_up: Vec<u32>,
+    col_live_up: Vec<u32>,
+    n_good: usize,
+    converged: bool,
+    stale_window: Duration,
+    /// `(time, converged)` at every change of the converged predicate.
+    pub convergence: Vec<(Instant, bool)>,
+    sizes_seen: Vec<bool>,
+    /// Distinct view sizes (alive + suspect, self included) held by up members at any time.
+    pub distinct_sizes: usize,
+    /// False positives.
+    pub fp: FalsePositives,
+    fp_pairs_healthy: HashSet<(u32, u32)>,
+    fp_pairs_slow: HashSet<(u32, u32)>,
+    fp_victims: HashSet<u32>,
+    /// Time of each false positive and whether its observer was slow.
+    pub fp_times: Vec<(Instant, bool)>,
+    crash_track: Vec<Option<usize>>,
+    /// One record per real crash.
+    pub detections: Vec<Detection>,
+    join_track: Vec<Option<usize>>,
+    active_joins: Vec<u32>,
+    /// Joins, restarts and metadata updates.
+    pub spreads: Vec<Spread>,
+    updates: Vec<UpdateTrack>,
+    /// Per member: times it came back alive at an observer that held it dead (not a restart).
+    pub flaps: Vec<u32>,
+    /// Per member: times an observer saw it refute a suspicion.
+    pub refutations_seen: Vec<u32>,
+}
+
+impl std::fmt::Debug for Truth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Truth").field("n", &self.n).field("up", &self.n_up).field("converged", &self.converged).finish()
+    }
+}
+
+#[inline]
+fn bit(v: &[u64], words: usize, o: usize, t: usize) -> bool {
+    v[o * words + t / 64] >> (t % 64) & 1 == 1
+}
+
+#[inline]
+fn set_bit(v: &mut [u64], words: usize, o: usize, t: usize, on: bool) {
+    let w = &mut v[o * words + t / 64];
+    if on {
+        *w |= 1 << (t % 64);
+    } else {
+        *w &= !(1 << (t % 64));
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+impl Truth {
+    /// `n` members, none running. Death notices about a member that restarted less than
+    /// `stale_window` ago are stale, not false positives.
+    pub fn new(n: usize, stale_window: Duration) -> Self {
+        let words = n.div_ceil(64);
+        Truth {
+            n,
+            words,
+            alive: vec![0; n * words],
+            suspect: vec![0; n * words],
+            up: vec![false; n],
+            slow: vec![false; n],
+            life_started: vec![Instant::ZERO; n],
+            n_up: 0,
+            n_alive: vec![0; n],
+            n_suspect: vec![0; n],
+            n_alive_up: vec![0; n],
+            col_alive_up: vec![0; n],
+            col_live_up: vec![0; n],
+            n_good: 0,
+            converged: false,
+            stale_window,
+            convergence: Vec::new(),
+            sizes_seen: vec![false; n + 2],
+            distinct_sizes: 0,
+            fp: FalsePositives::default(),
+            fp_pairs_healthy: HashSet::new(),
+            fp_pairs_slow: HashSet::new(),
+            fp_victims: HashSet::new(),
+            fp_times: Vec::new(),
+            crash_track: vec![None; n],
+            detections: Vec::new(),
+            join_track: vec![None; n],
+            active_joins: Vec::new(),
+            spreads: Vec::new(),
+            updates: Vec::new(),
+            flaps: vec![0; n],
+            refutations_seen: vec![0; n],
+        }
+    }
+
+    /// Members.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Whether `i` is up (running and not leaving).
+    pub fn is_up(&self, i: u32) -> bool {
+        self.up[i as usize]
+    }
+
+    /// Up members.
+    pub fn up_count(&self) -> usize {
+        self.n_up
+    }
+
+    /// Whether `i` is CPU-starved now.
+    pub fn is_slow(&self, i: u32) -> bool {
+        self.slow[i as usize]
+    }
+
+    /// Whether every up member holds exactly the up members alive and nobody suspect.
+    pub fn converged(&self) -> bool {
+        self.converged
+    }
+
+    /// Observer `o`'s view of `t`, as its events reported it.
+    pub fn view(&self, o: u32, t: u32) -> View {
+        let (o, t) = (o as usize, t as usize);
+        if bit(&self.alive, self.words, o, t) {
+            View::Alive
+        } else if bit(&self.suspect, self.words, o, t) {
+            View::Suspect
+        } else {
+            View::Gone
+        }
+    }
+
+    /// Up members holding `t` alive (`t` itself included).
+    pub fn seen_alive_by(&self, t: u32) -> u32 {
+        self.col_alive_up[t as usize]
+    }
+
+    /// Up members holding `t` alive or suspect.
+    pub fn seen_live_by(&self, t: u32) -> u32 {
+        self.col_live_up[t as usize]
+    }
+
+    /// Alive plus suspect entries of `o`'s view (self included).
+    pub fn view_size(&self, o: u32) -> usize {
+        (self.n_alive[o as usize] + self.n_suspect[o as usize]) as usize
+    }
+
+    fn good(&self, o: usize) -> bool {
+        let up = self.n_up as u32;
+        self.up[o] && self.n_alive[o] == up && self.n_alive_up[o] == up && self.n_suspect[o] == 0
+    }
+
+    fn recount_good(&mut self, now: Instant) {
+        self.n_good = (0..self.n).filter(|&o| self.good(o)).count();
+        self.update_converged(now);
+    }
+
+    fn update_converged(&mut self, now: Instant) {
+        let c = self.n_up > 0 && self.n_good == self.n_up;
+        if c != self.converged {
+            self.converged = c;
+            self.convergence.push((now, c));
+        }
+    }
+
+    fn note_size(&mut self, o: usize) {
+        let s = (self.n_alive[o] + self.n_suspect[o]) as usize;
+        if s < self.sizes_seen.len() && !self.sizes_seen[s] {
+            self.sizes_seen[s] = true;
+            self.distinct_sizes += 1;
+        }
+    }
+
+    /// Set `o`'s view of `t`. Returns the previous view.
+    pub fn set(&mut self, now: Instant, o: u32, t: u32, view: View) -> View {
+        let (oi, ti) = (o as usize, t as usize);
+        let old = self.view(o, t);
+        if old == view || !self.up[oi] {
+            return old;
+        }
+        let was_good = self.good(oi);
+        let (old_a, old_s) = (old == View::Alive, old == View::Suspect);
+        let (new_a, new_s) = (view == View::Alive, view == View::Suspect);
+        set_bit(&mut self.alive, self.words, oi, ti, new_a);
+        set_bit(&mut self.suspect, self.words, oi, ti, new_s);
+        let d = |a: bool, b: bool| i64::from(b) - i64::from(a);
+        let da = d(old_a, new_a);
+        let ds = d(old_s, new_s);
+        let dl = d(old_a || old_s, new_a || new_s);
+        let add = |x: &mut u32, delta: i64| *x = (i64::from(*x) + delta) as u32;
+        add(&mut self.n_alive[oi], da);
+        add(&mut self.n_suspect[oi], ds);
+        if self.up[ti] {
+            add(&mut self.n_alive_up[oi], da);
+        }
+        add(&mut self.col_alive_up[ti], da);
+        add(&mut self.col_live_up[ti], dl);
+        let is_good = self.good(oi);
+        if was_good != is_good {
+            if is_good {
+                self.n_good += 1;
+            } else {
+                self.n_good -= 1;
+            }
+            self.update_converged(now);
+        }
+        self.note_size(oi);
+        if dl < 0 && self.col_live_up[ti] == 0 {
+            self.detected_by_all(now, t);
+        }
+        if da > 0 {
+            self.check_join(now, t);
+        }
+        old
+    }
+
+    fn row_targets(&self, o: usize) -> Vec<usize> {
+        let mut v = Vec::new();
+        for w in 0..self.words {
+            let mut bits = self.alive[o * self.words + w] | self.suspect[o * self.words + w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                v.push(w * 64 + b);
+            }
+        }
+        v
+    }
+
+    /// `o` starts a new life (a fresh core), holding `known` alive besides itself. `kind`
+    /// names the start for dissemination tracking (`"join"` or `"restart"`); `None` for a
+    /// warm start, which is not tracked.
+    pub fn start(&mut self, now: Instant, o: u32, known: &[u32], kind: Option<&'static str>) {
+        let oi = o as usize;
+        if self.up[oi] {
+            self.stop(now, o, false);
+        }
+        // The row is empty (cleared at stop); fill it before the member counts as up.
+        for w in 0..self.words {
+            self.alive[oi * self.words + w] = 0;
+            self.suspect[oi * self.words + w] = 0;
+        }
+        self.n_alive[oi] = 0;
+        self.n_suspect[oi] = 0;
+        self.n_alive_up[oi] = 0;
+        self.up[oi] = true;
+        self.n_up += 1;
+        self.life_started[oi] = now;
+        if let Some(r) = self.crash_track[oi].take() {
+            let d = &mut self.detections[r];
+            if d.all_failed.is_none() {
+                d.censored = true;
+            }
+        }
+        // As a target: observers holding it alive now hold an up member alive.
+        for p in 0..self.n {
+            if p != oi && self.up[p] && bit(&self.alive, self.words, p, oi) {
+                self.n_alive_up[p] += 1;
+            }
+        }
+        for &t in known.iter().chain(std::iter::once(&o)) {
+            let ti = t as usize;
+            if bit(&self.alive, self.words, oi, ti) {
+                continue;
+            }
+            set_bit(&mut self.alive, self.words, oi, ti, true);
+            self.n_alive[oi] += 1;
+            if self.up[ti] {
+                self.n_alive_up[oi] += 1;
+            }
+            self.col_alive_up[ti] += 1;
+            self.col_live_up[ti] += 1;
+        }
+        self.note_size(oi);
+        if let Some(kind) = kind {
+            let record = self.spreads.len();
+            self.spreads.push(Spread {
+                node: o,
+                kind,
+                started_at: secs(now - Instant::ZERO),
+                first: None,
+                all: None,
+                censored: false,
+            });
+            self.join_track[oi] = Some(record);
+            self.active_joins.push(o);
+        }
+        self.recount_good(now);
+        self.check_joins(now);
+    }
+
+    /// `o` stops being up: it crashed (`crash`, a real failure whose detection is measured),
+    /// or it announced a leave, or it is being restarted.
+    pub fn stop(&mut self, now: Instant, o: u32, crash: bool) {
+        let oi = o as usize;
+        if !self.up[oi] {
+            return;
+        }
+        // As an observer: its view no longer counts.
+        for t in self.row_targets(oi) {
+            if bit(&self.alive, self.words, oi, t) {
+                self.col_alive_up[t] -= 1;
+            }
+            self.col_live_up[t] -= 1;
+        }
+        for w in 0..self.words {
+            self.alive[oi * self.words + w] = 0;
+            self.suspect[oi * self.words + w] = 0;
+        }
+        self.n_alive[oi] = 0;
+        self.n_suspect[oi] = 0;
+        self.n_alive_up[oi] = 0;
+        self.up[oi] = false;
+        self.n_up -= 1;
+        // As a target.
+        for p in 0..self.n {
+            if self.up[p] && bit(&self.alive, self.words, p, oi) {
+                self.n_alive_up[p] -= 1;
+            }
+        }
+        if let Some(r) = self.join_track[oi].take() {
+            let s = &mut self.spreads[r];
+            if s.all.is_none() {
+                s.censored = true;
+            }
+            self.active_joins.retain(|&j| j != o);
+        }
+        for u in self.updates.iter().filter(|u| u.node == o) {
+            let s = &mut self.spreads[u.record];
+            if s.all.is_none() {
+                s.censored = true;
+            }
+        }
+        self.updates.retain(|u| u.node != o);
+        if crash {
+            let record = self.detections.len();
+            self.detections.push(Detection {
+                node: o,
+                crashed_at: secs(now - Instant::ZERO),
+                known_by: self.col_live_up[oi],
+                first_suspect: None,
+                first_failed: None,
+                all_failed: None,
+                censored: false,
+            });
+            self.crash_track[oi] = Some(record);
+            if self.col_live_up[oi] == 0 {
+                self.detected_by_all(now, o);
+            }
+        }
+        // Crashed observers may have been the last to hold someone alive.
+        for t in 0..self.n {
+            if self.crash_track[t].is_some() && self.col_live_up[t] == 0 {
+                self.detected_by_all(now, t as u32);
+            }
+        }
+        self.recount_good(now);
+        self.check_joins(now);
+    }
+
+    fn detected_by_all(&mut self, now: Instant, t: u32) {
+        if let Some(r) = self.crash_track[t as usize].take() {
+            let d = &mut self.detections[r];
+            d.all_failed = Some(now.as_nanos() as f64 / 1e9 - d.crashed_at);
+            if d.first_failed.is_none() && d.known_by > 0 {
+                // Everyone forgot it without an event (e.g. the last holder crashed).
+                d.first_failed = d.all_failed;
+            }
+        }
+    }
+
+    fn check_join(&mut self, now: Instant, t: u32) {
+        let Some(r) = self.join_track[t as usize] else { return };
+        let seen = self.col_alive_up[t as usize];
+        let s = &mut self.spreads[r];
+        let since = now.as_nanos() as f64 / 1e9 - s.started_at;
+        if s.first.is_none() && seen >= 2 {
+            s.first = Some(since);
+        }
+        if seen as usize >= self.n_up {
+            s.all = Some(since);
+            if s.first.is_none() {
+                s.first = Some(since);
+            }
+            self.join_track[t as usize] = None;
+            self.active_joins.retain(|&j| j != t);
+        }
+    }
+
+    fn check_joins(&mut self, now: Instant) {
+        let active = std::mem::take(&mut self.active_joins);
+        self.active_joins = active.clone();
+        for t in active {
+            self.check_join(now, t);
+        }
+    }
+
+    /// Mark `o` CPU-starved or not.
+    pub fn set_slow(&mut self, o: u32, slow: bool) {
+        self.slow[o as usize] = slow;
+    }
+
+    /// `o` announced new metadata at `incarnation`.
+    pub fn update_started(&mut self, now: Instant, o: u32, incarnation: u32) {
+        let record = self.spreads.len();
+        self.spreads.push(Spread {
+            node: o,
+            kind: "update",
+            started_at: secs(now - Instant::ZERO),
+            first: None,
+            all: None,
+            censored: false,
+        });
+        let mut seen = vec![0u64; self.words];
+        seen[o as usize / 64] |= 1 << (o % 64);
+        self.updates.push(UpdateTrack { record, node: o, incarnation, seen, seen_count: 1 });
+    }
+
+    /// `o` saw `t` alive at `incarnation` (for update tracking).
+    pub fn saw_incarnation(&mut self, now: Instant, o: u32, t: u32, incarnation: u32) {
+        if self.updates.is_empty() || !self.up[o as usize] {
+            return;
+        }
+        let n_up = self.n_up;
+        let mut done = Vec::new();
+        for (k, u) in self.updates.iter_mut().enumerate() {
+            if u.node != t || incarnation < u.incarnation {
+                continue;
+            }
+            let (w, b) = (o as usize / 64, o % 64);
+            if u.seen[w] >> b & 1 == 1 {
+                continue;
+            }
+            u.seen[w] |= 1 << b;
+            u.seen_count += 1;
+            let s = &mut self.spreads[u.record];
+            let since = now.as_nanos() as f64 / 1e9 - s.started_at;
+            if s.first.is_none() {
+                s.first = Some(since);
+            }
+            if u.seen_count >= n_up {
+                let all = (0..self.n).all(|p| !self.up[p] || u.seen[p / 64] >> (p % 64) & 1 == 1);
+                if all {
+                    s.all = Some(since);
+                    done.push(k);
+                }
+            }
+        }
+        for k in done.into_iter().rev() {
+            self.updates.remove(k);
+        }
+    }
+
+    /// Observer `o` emitted `MemberSuspected` about `t`.
+    pub fn suspected(&mut self, now: Instant, o: u32, t: u32) {
+        if !self.up[o as usize] {
+            return;
+        }
+        if self.up[t as usize] {
+            self.fp.false_suspicions += 1;
+        } else if let Some(r) = self.crash_track[t as usize] {
+            let d = &mut self.detections[r];
+            if d.first_suspect.is_none() {
+                d.first_suspect = Some(now.as_nanos() as f64 / 1e9 - d.crashed_at);
+            }
+        }
+        self.set(now, o, t, View::Suspect);
+    }
+
+    /// Observer `o` emitted `MemberFailed` about `t`; `declared`: its own timer ran out.
+    pub fn failed(&mut self, now: Instant, o: u32, t: u32, declared: bool) {
+        let (oi, ti) = (o as usize, t as usize);
+        if !self.up[oi] {
+            return;
+        }
+        if self.up[ti] {
+            if now.saturating_duration_since(self.life_started[ti]) < self.stale_window {
+                self.fp.stale += 1;
+            } else {
+                let slow_obs = self.slow[oi];
+                let fp = &mut self.fp;
+                fp.events += 1;
+                if slow_obs {
+                    fp.at_slow += 1;
+                } else {
+                    fp.at_healthy += 1;
+                }
+                if declared {
+                    fp.declared += 1;
+                    if slow_obs {
+                        fp.declared_by_slow += 1;
+                    } else {
+                        fp.declared_by_healthy += 1;
+                    }
+                }
+                if self.slow[ti] {
+                    fp.slow_victims += 1;
+                } else {
+                    fp.healthy_victims += 1;
+                }
+                let set = if slow_obs { &mut self.fp_pairs_slow } else { &mut self.fp_pairs_healthy };
+                if set.insert((o, t)) {
+                    if slow_obs {
+                        fp.pairs_slow += 1;
+                    } else {
+                        fp.pairs_healthy += 1;
+                    }
+                    if !(if slow_obs { &self.fp_pairs_healthy } else { &self.fp_pairs_slow }).contains(&(o, t)) {
+                        fp.pairs += 1;
+                    }
+                }
+                if self.fp_victims.insert(t) {
+                    fp.victims += 1;
+                }
+                self.fp_times.push((now, slow_obs));
+            }
+        } else if let Some(r) = self.crash_track[ti] {
+            let d = &mut self.detections[r];
+            if d.first_failed.is_none() {
+                d.first_failed = Some(now.as_nanos() as f64 / 1e9 - d.crashed_at);
+            }
+        }
+        self.set(now, o, t, View::Gone);
+    }
+
+    /// Observer `o` emitted `MemberAlive` (refuted, or back from dead) about `t`.
+    pub fn came_alive(&mut self, now: Instant, o: u32, t: u32) {
+        if !self.up[o as usize] {
+            return;
+        }
+        let before = self.set(now, o, t, View::Alive);
+        match before {
+            View::Suspect => self.refutations_seen[t as usize] += 1,
+            View::Gone => {
+                if self.up[t as usize]
+                    && now.saturating_duration_since(self.life_started[t as usize]) >= self.stale_window
+                {
+                    self.flaps[t as usize] += 1;
+                }
+            }
+            View::Alive => {}
+        }
+    }
+
+    /// A periodic sample.
+    pub fn sample(&self, now: Instant) -> Sample {
+        let mut min = usize::MAX;
+        let mut max = 0;
+        let mut sum = 0usize;
+        let mut suspects = 0usize;
+        for o in 0..self.n {
+            if !self.up[o] {
+                continue;
+            }
+            let s = (self.n_alive[o] + self.n_suspect[o]) as usize;
+            min = min.min(s);
+            max = max.max(s);
+            sum += s;
+            suspects += self.n_suspect[o] as usize;
+        }
+        Sample {
+            t: now.as_nanos() as f64 / 1e9,
+            up: self.n_up,
+            view_min: if self.n_up == 0 { 0 } else { min },
+            view_mean: if self.n_up == 0 { 0.0 } else { sum as f64 / self.n_up as f64 },
+            view_max: max,
+            correct: self.n_good,
+            suspects,
+            false_positives: self.fp.events,
+            converged: self.converged,
+        }
+    }
+
+    /// First time at or after `from` when the cluster was converged.
+    pub fn converged_after(&self, from: Instant) -> Option<Instant> {
+        if self.converged && self.convergence.last().is_some_and(|&(t, _)| t <= from) {
+            return Some(from);
+        }
+        let mut state_at_from = false;
+        for &(t, c) in &self.convergence {
+            if t <= from {
+                state_at_from = c;
+            } else if c {
+                return Some(t);
+            }
+        }
+        state_at_from.then_some(from)
+    }
+
+    /// Approximate heap bytes of the matrices and counters.
+    pub fn heap_bytes(&self) -> usize {
+        (self.alive.len() + self.suspect.len()) * 8 + self.n * 40
+    }
+}
+
+/// The member index of a simulated member's name (`node-<i>`).
+#[inline]
+pub fn node_index(name: &str) -> Option<u32> {
+    name.strip_prefix("node-")?.parse().ok()
+}
+
+/// The name of simulated member `i`.
+pub fn node_name(i: u32) -> String {
+    format!("node-{i}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: fn(u64) -> Instant = Instant::from_secs;
+
+    #[test]
+    fn convergence_tracks_views_and_truth() {
+        let mut t = Truth::new(3, Duration::from_secs(10));
+        t.start(T(0), 0, &[], Some("join"));
+        assert!(t.converged(), "one member alone is converged");
+        t.start(T(0), 1, &[0], Some("join"));
+        assert!(!t.converged(), "0 does not know 1 yet");
+        t.set(T(1), 0, 1, View::Alive);
+        assert!(t.converged());
+        assert_eq!(t.spreads[1].all, Some(1.0), "node 1's join reached everyone after 1 s");
+        t.suspected(T(2), 0, 1);
+        assert!(!t.converged());
+        assert_eq!(t.fp.false_suspicions, 1);
+        t.came_alive(T(3), 0, 1);
+        assert!(t.converged());
+        assert_eq!(t.refutations_seen[1], 1);
+    }
+
+    #[test]
+    fn crash_detection_and_false_positives() {
+        let mut t = Truth::new(3, Duration::from_secs(10));
+        for i in 0..3 {
+            t.start(T(0), i, &[0, 1, 2], None);
+        }
+        assert!(t.converged());
+        t.stop(T(100), 2, true);
+        assert!(!t.converged());
+        t.suspected(T(101), 0, 2);
+        t.failed(T(105), 0, 2, true);
+        assert_eq!(t.detections[0].first_failed, Some(5.0));
+        assert_eq!(t.detections[0].all_failed, None);
+        t.failed(T(106), 1, 2, false);
+        assert_eq!(t.detections[0].all_failed, Some(6.0));
+        assert_eq!(t.detections[0].first_suspect, Some(1.0));
+        assert!(t.converged());
+        // A live member declared dead by a slow observer.
+        t.set_slow(0, true);
+        t.failed(T(120), 0, 1, true);
+        assert_eq!((t.fp.events, t.fp.at_slow, t.fp.declared_by_slow, t.fp.pairs), (1, 1, 1, 1));
+        t.came_alive(T(125), 0, 1);
+        assert_eq!(t.flaps[1], 1);
+        // A restarted member's stale death notice is not a false positive.
+        t.start(T(130), 2, &[0, 1], Some("restart"));
+        t.failed(T(131), 1, 2, false);
+        assert_eq!((t.fp.events, t.fp.stale), (1, 1));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(node_index(&node_name(1234)), Some(1234));
+        assert_eq!(node_index("other"), None);
+    }
+}
