@@ -356,7 +356,10 @@ impl Driver {
             debug!(%dest, "cannot send to an IPv6 address from an IPv4 socket");
             return;
         };
-        if let Err(e) = self.udp.try_send_to(&self.send_buf[..len], to) {
+        // A direct non-blocking sendto: tokio's `try_send_to` reports WouldBlock until its
+        // reactor has seen the socket writable, which a busy runtime may not have polled yet.
+        let socket = socket2::SockRef::from(&self.udp);
+        if let Err(e) = socket.send_to(&self.send_buf[..len], &to.into()) {
             self.stats.udp_send_errors += 1;
             debug!(%dest, error = %e, "datagram not sent");
         }

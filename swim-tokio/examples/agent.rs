@@ -1,0 +1,162 @@
+//! One member per process: bind, optionally join, print every event, leave on Ctrl-C.
+//!
+//! ```sh
+//! cargo run -p swim-tokio --example agent -- --name a --bind 127.0.0.1:7946
+//! cargo run -p swim-tokio --example agent -- --name b --bind 127.0.0.1:7947 --join 127.0.0.1:7946
+//! ```
+//!
+//! Each line is `<seconds since start> <what> <details>`, for people and for the
+//! multi-process tests that parse it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use swim_tokio::{Config, Event, Member, Node};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// memberlist's LAN defaults (1 s probes, 500 ms probe timeout).
+    Lan,
+    /// memberlist's WAN defaults (5 s probes, 3 s probe timeout).
+    Wan,
+    /// memberlist's local defaults (1 s probes, 200 ms probe timeout), for loopback.
+    Local,
+}
+
+/// Run one swim member and print its events.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Unique member name. Default: the host name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Address to bind UDP and TCP to (port 0 picks a free port).
+    #[arg(long, default_value = "0.0.0.0:7946")]
+    bind: SocketAddr,
+    /// Address other members reach this one at, if not the bound one (NAT, wildcard bind).
+    #[arg(long)]
+    advertise: Option<SocketAddr>,
+    /// Seeds to join: `host:port`, an IP, or a name; repeat the flag or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    join: Vec<String>,
+    /// Metadata to announce (at most 512 bytes).
+    #[arg(long, default_value = "")]
+    meta: String,
+    /// Timing preset.
+    #[arg(long, value_enum, default_value = "lan")]
+    preset: Preset,
+    /// Give up joining after this many failed attempts, one second apart (0: keep trying).
+    #[arg(long, default_value_t = 0)]
+    join_retries: u32,
+    /// How long to wait for the leave notice to spread on Ctrl-C or SIGTERM.
+    #[arg(long, default_value = "5", value_name = "SECONDS")]
+    leave_timeout: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let name = args.name.clone().unwrap_or_else(hostname);
+    let mut config = match args.preset {
+        Preset::Lan => Config::lan(name),
+        Preset::Wan => Config::wan(name),
+        Preset::Local => Config::local(name),
+    }
+    .with_bind_addr(args.bind)
+    .with_meta(args.meta.clone().into_bytes());
+    config.advertise_addr = args.advertise;
+
+    let start = Instant::now();
+    let node = Node::start(config).await?;
+    let mut events = node.events();
+    say(start, format!("ready {} {}", node.name(), node.advertise_addr()));
+
+    if !args.join.is_empty() {
+        let joiner = node.clone();
+        let seeds = args.join.clone();
+        let retries = args.join_retries;
+        tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match joiner.join(&seeds).await {
+                    Ok(reached) => {
+                        say(start, format!("join reached={reached}"));
+                        return;
+                    }
+                    Err(e) if retries == 0 || attempt < retries => {
+                        say(start, format!("join-failed attempt={attempt} {e}"));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => {
+                        say(start, format!("join-failed attempt={attempt} giving up: {e}"));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => say(start, describe(&event)),
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    say(start, "leaving".to_string());
+    match node.leave(Duration::from_secs(args.leave_timeout)).await {
+        Ok(()) => say(start, "left".to_string()),
+        Err(e) => say(start, format!("leave-incomplete {e}")),
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+fn say(start: Instant, line: String) {
+    println!("{:>9.3} {line}", start.elapsed().as_secs_f64());
+}
+
+fn member(m: &Member) -> String {
+    format!("{} {} inc={} meta={:?}", m.name, m.addr, m.incarnation, String::from_utf8_lossy(&m.meta))
+}
+
+fn describe(event: &Event) -> String {
+    match event {
+        Event::MemberJoined(m) => format!("joined {}", member(m)),
+        Event::MemberUpdated(m) => format!("updated {}", member(m)),
+        Event::MemberSuspected { member: m, accuser } => format!("suspect {} accuser={accuser}", member(m)),
+        Event::MemberFailed(m) => format!("failed {}", member(m)),
+        Event::MemberLeft(m) => format!("left {}", member(m)),
+        Event::MemberAlive(m) => format!("alive {}", member(m)),
+        Event::MemberRemoved(m) => format!("removed {}", member(m)),
+        Event::AddressConflict { name, existing, claimed } => {
+            format!("conflict {name} existing={existing} claimed={claimed}")
+        }
+        Event::UserMessage { sender, payload, .. } => {
+            format!("message {sender} {:?}", String::from_utf8_lossy(payload))
+        }
+        Event::UserBroadcast { origin, payload } => {
+            format!("broadcast {origin} {:?}", String::from_utf8_lossy(payload))
+        }
+        Event::HealthChanged { score } => format!("health {score}"),
+        Event::JoinCompleted { reached, attempted, .. } => format!("join-completed {reached}/{attempted}"),
+        Event::LeaveCompleted => "leave-completed".to_string(),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "agent".to_string())
+}
