@@ -11,9 +11,10 @@ pub struct JoinId(pub u64);
 /// A change the caller may act on. Member events carry the member as it is after the change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event<A> {
-    /// A member not known before (or one that had left) is alive.
+    /// A member not known before is alive: a newcomer, a member that had left and rejoined, or
+    /// a new process that reclaimed a dead or left member's name from another address.
     MemberJoined(Member<A>),
-    /// A live member changed its metadata or (reclaimed) address.
+    /// A live member changed its metadata.
     MemberUpdated(Member<A>),
     /// A member is suspected of having failed.
     MemberSuspected {
@@ -29,7 +30,8 @@ pub enum Event<A> {
     /// A suspected or failed member proved it is alive (refuted, or came back after a
     /// partition).
     MemberAlive(Member<A>),
-    /// A dead or left member was forgotten after its retention time, or evicted to make room.
+    /// A dead or left member was forgotten: its retention ended, it was evicted to make room,
+    /// or a new process reclaimed its name (a `MemberJoined` follows).
     MemberRemoved(Member<A>),
     /// Two addresses claim one name; the claim was ignored.
     AddressConflict {

@@ -180,6 +180,24 @@ impl<A: Address> Membership<A> {
         }
     }
 
+    /// Remove the member at `i` (its index entry too) and return it.
+    pub(crate) fn remove(&mut self, i: usize) -> Member<A> {
+        let last = self.records.len() - 1;
+        if i != last {
+            self.swap(i, last);
+        }
+        let h = self.hasher.hash_one(self.records[last].member.name.as_str());
+        if let Ok(entry) = self.index.find_entry(h, |&k| k as usize == last) {
+            entry.remove();
+        }
+        let r = self.records.pop().expect("non-empty: `i` indexed it"); // i < len, so len >= 1
+        if !r.member.state.is_gone() {
+            self.live -= 1;
+        }
+        self.probe_pos = self.probe_pos.min(self.records.len());
+        r.member
+    }
+
     /// Remove the dead or left member that changed state longest ago, to make room.
     pub(crate) fn evict_oldest_gone(&mut self) -> Option<Member<A>> {
         let (i, _) = self
@@ -188,12 +206,7 @@ impl<A: Address> Membership<A> {
             .enumerate()
             .filter(|(_, r)| r.member.state.is_gone())
             .min_by_key(|(_, r)| r.member.state_changed)?;
-        let r = self.records.swap_remove(i);
-        if self.probe_pos > self.records.len() {
-            self.probe_pos = self.records.len();
-        }
-        self.rebuild_index();
-        Some(r.member)
+        Some(self.remove(i))
     }
 
     /// Up to `k` distinct random members accepted by `pred`, into `out` (cleared first).
@@ -340,6 +353,26 @@ mod tests {
         assert!(t.next_probe_target(&mut rng, |_| false, &mut removed).is_none());
         t.insert(member(1, State::Dead), &mut rng);
         assert!(t.next_probe_target(&mut rng, |_| false, &mut removed).is_none());
+    }
+
+    #[test]
+    fn remove_keeps_the_index_right() {
+        let mut rng = SwimRng::from_seed_u64(9);
+        let mut t = Membership::new(rng.hash_state());
+        for i in 0..30 {
+            t.insert(member(i, if i % 3 == 0 { State::Dead } else { State::Alive }), &mut rng);
+        }
+        for name in ["m7", "m0", "m29", "m15"] {
+            let i = t.find(name).unwrap();
+            assert_eq!(t.remove(i).name, name);
+            assert!(t.find(name).is_none());
+            t.check();
+        }
+        assert_eq!(t.len(), 26);
+        while t.len() > 0 {
+            t.remove(t.len() / 2);
+            t.check();
+        }
     }
 
     #[test]

@@ -1305,7 +1305,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.refute(a.incarnation);
             return;
         }
-        let Some(i) = self.members.find(a.name) else {
+        let mut found = self.members.find(a.name);
+        if let Some(i) = found {
+            let m = &self.members.get(i).member;
+            if m.addr != a.addr {
+                let reclaimable = m.state == State::Left
+                    || (m.state == State::Dead
+                        && self.config.dead_node_reclaim_time.is_some_and(|t| now - m.state_changed >= t));
+                if !reclaimable {
+                    let e = Event::AddressConflict { name: m.name.clone(), existing: m.addr.clone(), claimed: a.addr };
+                    self.emit(e);
+                    return;
+                }
+                // Another process has taken the name: forget the old member, admit the new one.
+                let old = self.members.remove(i);
+                self.emit(Event::MemberRemoved(old));
+                found = None;
+            }
+        }
+        let Some(i) = found else {
             if !self.make_room() {
                 self.stats.members_rejected += 1;
                 return;
@@ -1324,17 +1342,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return;
         };
         let m = &self.members.get(i).member;
-        let addr_changed = m.addr != a.addr;
-        if addr_changed {
-            let reclaimable = m.state == State::Left
-                || (m.state == State::Dead
-                    && self.config.dead_node_reclaim_time.is_some_and(|t| now - m.state_changed >= t));
-            if !reclaimable {
-                let e = Event::AddressConflict { name: m.name.clone(), existing: m.addr.clone(), claimed: a.addr };
-                self.emit(e);
-                return;
-            }
-        } else if !overrides(Claim::Alive(a.incarnation), m.state, m.incarnation) {
+        if !overrides(Claim::Alive(a.incarnation), m.state, m.incarnation) {
             self.stats.stale_updates += 1;
             return;
         }
@@ -1346,17 +1354,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if meta_changed {
             r.member.meta = Bytes::copy_from_slice(a.meta);
         }
-        if addr_changed {
-            r.member.addr = a.addr;
-        }
         self.members.set_state(i, State::Alive, now);
         self.gossip_member(i, None);
         let member = self.members.get(i).member.clone();
         let event = match old_state {
             State::Left => Some(Event::MemberJoined(member)),
-            State::Dead if addr_changed => Some(Event::MemberJoined(member)),
             State::Dead | State::Suspect => Some(Event::MemberAlive(member)),
-            State::Alive if meta_changed || addr_changed => Some(Event::MemberUpdated(member)),
+            State::Alive if meta_changed => Some(Event::MemberUpdated(member)),
             State::Alive => None,
         };
         if let Some(e) = event {

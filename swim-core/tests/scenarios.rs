@@ -248,13 +248,32 @@ fn dead_member_name_is_reclaimed_by_new_address_after_reclaim_time() {
     c.crash(5);
     assert!(c.run_until(S(60), |c| c.all_see(5, State::Dead)));
     c.run_for(S(11));
-    // node-5's name comes back at node 5's address slot... simulated here by injecting an alive
-    // at another address with a higher incarnation.
+    // A new process takes node-5's name from another address, starting at incarnation 0
+    // (below the incarnation node 5 died at).
     use swim_core::wire::{Alive, Message};
-    let buf = common::packet(&[Message::Alive(Alive { incarnation: 100, name: "node-5", addr: 55u32, meta: b"" })]);
-    c.with(0, |s, now| s.handle_datagram(now, 55, &buf)).unwrap();
+    let buf = common::packet(&[Message::Alive(Alive { incarnation: 0, name: "node-5", addr: 55u32, meta: b"" })]);
+    let events = c.with(0, |s, now| {
+        s.handle_datagram(now, 55, &buf).unwrap();
+        std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>()
+    });
     let m = c.node(0).member("node-5").unwrap();
-    assert_eq!((m.addr, m.state), (55, State::Alive));
+    assert_eq!((m.addr, m.state, m.incarnation), (55, State::Alive, 0));
+    assert!(
+        matches!(&events[..], [Event::MemberRemoved(old), Event::MemberJoined(new)]
+        if old.addr == 5 && new.addr == 55),
+        "{events:?}"
+    );
+
+    // Without dead_node_reclaim_time (the default, as in memberlist) the same claim is a conflict.
+    let mut c = Cluster::new(6, Config::lan(), 111);
+    c.converge(S(5));
+    c.crash(5);
+    assert!(c.run_until(S(60), |c| c.all_see(5, State::Dead)));
+    let e = c.with(0, |s, now| {
+        s.handle_datagram(now, 55, &buf).unwrap();
+        s.poll_event()
+    });
+    assert!(matches!(e, Some(Event::AddressConflict { .. })), "{e:?}");
 }
 
 #[test]
