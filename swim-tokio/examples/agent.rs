@@ -48,6 +48,13 @@ struct Args {
     /// Give up joining after this many failed attempts, one second apart (0: keep trying).
     #[arg(long, default_value_t = 0)]
     join_retries: u32,
+    /// Override the preset's retransmit multiplier: each update is gossiped
+    /// `mult * ceil(log10(n + 1))` times by each member.
+    #[arg(long)]
+    retransmit_mult: Option<u32>,
+    /// Print a `stats` line with the protocol's counters every this many seconds (0: never).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    stats: u64,
     /// How long to wait for the leave notice to spread on Ctrl-C or SIGTERM.
     #[arg(long, default_value = "5", value_name = "SECONDS")]
     leave_timeout: u64,
@@ -69,6 +76,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .with_bind_addr(args.bind)
     .with_meta(args.meta.clone().into_bytes());
     config.advertise_addr = args.advertise;
+    if let Some(mult) = args.retransmit_mult {
+        config.swim.retransmit_mult = mult;
+    }
 
     let start = Instant::now();
     let node = Node::start(config).await?;
@@ -102,12 +112,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stats_every = Duration::from_secs(args.stats.max(1));
+    let mut stats = tokio::time::interval_at(tokio::time::Instant::now() + stats_every, stats_every);
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Some(event) => say(start, describe(&event)),
                 None => break,
             },
+            _ = stats.tick(), if args.stats > 0 => {
+                let Ok(s) = node.stats().await else { break };
+                let c = &s.core;
+                say(start, format!(
+                    "stats members={} health={} probes={} probe_failures={} indirect_probes={} suspicions={} \
+                     refutations={} packets_in={} packets_out={}",
+                    s.members, s.health_score, c.probes, c.probe_failures, c.indirect_probes, c.suspicions,
+                    c.refutations, c.packets_in, c.packets_out
+                ));
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
         }

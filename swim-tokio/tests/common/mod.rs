@@ -119,3 +119,153 @@ pub fn dissemination_bound(c: &swim_core::Config, n: usize) -> Duration {
 pub fn convergence_bound(c: &swim_core::Config, n: usize) -> Duration {
     c.stream_timeout + dissemination_bound(c, n) + SLACK
 }
+
+/// The `agent` example's binary, built (or brought up to date) first with the cargo that
+/// runs the tests, in the same profile directory as the test binary.
+pub fn agent_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // <target>/<profile>/deps/<test> -> <target>/<profile>/examples/agent
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
+    let release = profile_dir.file_name().is_some_and(|p| p == "release");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "-p", "swim-tokio", "--example", "agent"]);
+    if release {
+        build.arg("--release");
+    }
+    if let Some(target) = profile_dir.parent() {
+        build.env("CARGO_TARGET_DIR", target);
+    }
+    let status = build.status().expect("run cargo build --example agent");
+    assert!(status.success(), "cargo build --example agent failed");
+    let agent = profile_dir.join("examples").join("agent");
+    assert!(agent.exists(), "no agent binary at {}", agent.display());
+    agent
+}
+
+/// A running `agent` process whose output lines are collected; killed (SIGKILL) on drop.
+pub struct Agent {
+    pub name: String,
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Agent {
+    /// Run `command` (the agent binary, possibly behind `ip netns exec`), collecting stdout.
+    pub fn spawn(name: &str, mut command: std::process::Command) -> Agent {
+        use std::io::BufRead;
+        command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit());
+        let mut child = command.spawn().expect("spawn agent");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let label = name.to_string();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("SWIM_TEST_VERBOSE").is_some() {
+                    println!("[{label}] {line}");
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Agent { name: name.to_string(), child, lines }
+    }
+
+    /// Whether a line reports event `what` about `member` (`<secs> <what> <member> ...`).
+    pub fn saw(&self, what: &str, member: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| {
+            let mut t = l.split_whitespace().skip(1);
+            t.next() == Some(what) && t.next() == Some(member)
+        })
+    }
+
+    /// How many lines report event `what` (about anyone).
+    pub fn count_events(&self, what: &str) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| l.split_whitespace().nth(1) == Some(what)).count()
+    }
+
+    /// The counter `key` in the latest `stats` line (the agent's `--stats` output).
+    pub fn stat(&self, key: &str) -> Option<u64> {
+        let lines = self.lines.lock().unwrap();
+        let line = lines.iter().rev().find(|l| l.split_whitespace().nth(1) == Some("stats"))?;
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+    }
+
+    /// Whether a line is exactly `<secs> <what>`.
+    pub fn said(&self, what: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            t.len() == 2 && t[1] == what
+        })
+    }
+
+    /// The index of the last line reporting any of `whats` about `member`, and its event.
+    pub fn last(&self, whats: &[&str], member: &str) -> Option<String> {
+        self.lines.lock().unwrap().iter().rev().find_map(|l| {
+            let mut t = l.split_whitespace().skip(1);
+            let what = t.next()?;
+            (whats.contains(&what) && t.next() == Some(member)).then(|| what.to_string())
+        })
+    }
+
+    /// The address in the `ready <name> <addr>` line, once printed.
+    pub fn ready(&self) -> Option<std::net::SocketAddr> {
+        self.lines.lock().unwrap().iter().find_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            (t.get(1) == Some(&"ready")).then(|| t.get(3)?.parse().ok()).flatten()
+        })
+    }
+
+    /// Everything printed so far, for failure messages.
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Send SIGTERM (the agent leaves gracefully) and wait for it to exit.
+    pub fn terminate(&mut self, within: Duration) -> bool {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(POLL);
+        }
+        false
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// [`eventually`] for plain threads: wait until `check` returns `Ok`, re-checking every
+/// [`POLL`]; panic with `what` and the last `Err` if `within` passes first.
+pub fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> Result<(), String>) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let last = match check() {
+            Ok(()) => {
+                println!("{what}: {:?} (bound {within:?})", start.elapsed());
+                return start.elapsed();
+            }
+            Err(e) => e,
+        };
+        if start.elapsed() >= within {
+            panic!("timed out after {within:?} waiting for {what}: {last}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
