@@ -156,6 +156,48 @@ pub mod names {
     pub const OUTBOUND_STREAMS: &str = "swim_outbound_streams";
     /// See the [module table](super).
     pub const CORE_MEMORY: &str = "swim_core_memory_bytes";
+
+    /// Every name above.
+    pub const ALL: &[&str] = &[
+        PACKETS_RECEIVED,
+        PACKETS_SENT,
+        BYTES_RECEIVED,
+        BYTES_SENT,
+        STREAM_MESSAGES_RECEIVED,
+        STREAM_MESSAGES_SENT,
+        STREAM_BYTES_RECEIVED,
+        STREAM_BYTES_SENT,
+        DECODE_ERRORS,
+        PROBES,
+        PROBE_FAILURES,
+        INDIRECT_PROBES,
+        RELAYS,
+        NACKS_SENT,
+        NACKS_RECEIVED,
+        SUSPICIONS,
+        SUSPICION_CONFIRMATIONS,
+        DEATHS_DECLARED,
+        REFUTATIONS,
+        PUSH_PULLS,
+        RECONNECTS,
+        USER_MESSAGES,
+        USER_BROADCASTS,
+        CORE_DROPS,
+        UDP_SEND_ERRORS,
+        UDP_RECV_ERRORS,
+        STREAMS_ACCEPTED,
+        STREAMS_REJECTED,
+        STREAM_ERRORS,
+        EVENTS_LAGGED,
+        MEMBERS,
+        MEMBERS_KNOWN,
+        HEALTH_SCORE,
+        GOSSIP_QUEUE_DEPTH,
+        USER_BROADCAST_QUEUE_DEPTH,
+        INBOUND_STREAMS,
+        OUTBOUND_STREAMS,
+        CORE_MEMORY,
+    ];
 }
 
 /// The state the driver publishes on each tick.
