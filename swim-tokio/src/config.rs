@@ -66,24 +66,30 @@ pub struct TransportConfig {
     /// adapter starts waiting for it). An idle inbound connection is closed after this time.
     /// `None` uses `swim.stream_timeout`.
     pub io_timeout: Option<Duration>,
-    /// Inbound TCP connections served at once. A connection accepted beyond this is closed at
-    /// once (counted in `streams_rejected`). Worst-case memory for inbound streams is this
-    /// many frames of `swim.limits.max_stream_message_size`, plus [`stream_queue`](Self::stream_queue)
+    /// Inbound TCP connections served at once. At the limit the adapter stops accepting, so
+    /// further connections wait in the kernel's accept queue (1,024 deep) until a stream
+    /// ends; a join storm of many members on one seed is served in turn rather than refused.
+    /// Worst-case memory for inbound streams is this many frames of
+    /// `swim.limits.max_stream_message_size`, plus [`stream_queue`](Self::stream_queue)
     /// frames waiting for the driver. Default 64.
     pub max_inbound_streams: usize,
-    /// Outbound TCP messages in flight at once (one connection each). A stream transmit beyond
-    /// this is not sent; the core is told it failed (counted in `streams_overloaded`).
-    /// Default 128.
+    /// Outbound TCP messages in flight at once (one connection each). Messages beyond this
+    /// wait in a queue of [`outbound_queue`](Self::outbound_queue). Default 128.
     pub max_outbound_streams: usize,
+    /// Outbound stream messages waiting for a free connection slot. A message that finds the
+    /// queue full is not sent and the core is told it failed (counted as `overloaded`).
+    /// Worst-case memory: this many push-pull states of the cluster. Default 1,024.
+    pub outbound_queue: usize,
     /// Complete inbound frames waiting for the driver task. Readers wait when it is full.
     /// Default 16.
     pub stream_queue: usize,
     /// Requests from handles waiting for the driver task. Callers wait when it is full.
     /// Default 256.
     pub command_queue: usize,
-    /// Events buffered per [`crate::Events`] subscriber. The driver never waits for a
+    /// Events buffered for [`crate::Events`] subscribers. The driver never waits for a
     /// subscriber: one that falls further behind loses the oldest events and is told how
-    /// many it missed ([`crate::Events::missed`]). Default 4,096.
+    /// many it missed ([`crate::Events::missed`]). The buffer (about 150 bytes a slot) is
+    /// allocated on the first subscription. Default 1,024.
     pub event_queue: usize,
     /// How long resolving one seed name through DNS may take in [`crate::Node::join`].
     /// Default 5 s.
@@ -103,9 +109,10 @@ impl Default for TransportConfig {
             io_timeout: None,
             max_inbound_streams: 64,
             max_outbound_streams: 128,
+            outbound_queue: 1024,
             stream_queue: 16,
             command_queue: 256,
-            event_queue: 4096,
+            event_queue: 1024,
             resolve_timeout: Duration::from_secs(5),
             max_addrs_per_seed: 16,
             metrics_interval: Duration::from_secs(1),
@@ -122,6 +129,7 @@ impl TransportConfig {
             (self.io_timeout.is_some_and(|d| d.is_zero()), "transport.io_timeout"),
             (self.max_inbound_streams == 0, "transport.max_inbound_streams"),
             (self.max_outbound_streams == 0, "transport.max_outbound_streams"),
+            (self.outbound_queue == 0, "transport.outbound_queue"),
             (self.stream_queue == 0, "transport.stream_queue"),
             (self.command_queue == 0, "transport.command_queue"),
             (self.event_queue == 0, "transport.event_queue"),

@@ -13,9 +13,10 @@
 //! broadcast channel that drops for slow subscribers, and replies are oneshots. So no
 //! consumer can stall failure detection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use swim_core::{Bytes, Event, JoinId, Swim, TransmitKind};
@@ -59,11 +60,47 @@ pub(crate) struct Settings {
     pub io_timeout: Duration,
     pub max_inbound: usize,
     pub max_outbound: usize,
+    pub outbound_queue: usize,
     pub max_frame: usize,
     pub metrics_interval: Duration,
 }
 
-type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<oneshot::Sender<Result<(), SendError>>>);
+/// The event channel, shared by the driver and the handles. It is created on the first
+/// subscription: a broadcast channel allocates its whole ring of `transport.event_queue`
+/// slots up front, and a member nobody listens to should not pay for it.
+#[derive(Debug)]
+pub(crate) struct EventHub {
+    capacity: usize,
+    state: Mutex<(Option<broadcast::Sender<Event<SocketAddr>>>, bool)>,
+}
+
+impl EventHub {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EventHub { capacity, state: Mutex::new((None, false)) }
+    }
+
+    /// A new subscription, or `None` once the driver has stopped.
+    pub(crate) fn subscribe(&self) -> Option<broadcast::Receiver<Event<SocketAddr>>> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (sender, closed) = &mut *state;
+        if *closed {
+            return None;
+        }
+        Some(sender.get_or_insert_with(|| broadcast::channel(self.capacity).0).subscribe())
+    }
+
+    fn sender(&self) -> Option<broadcast::Sender<Event<SocketAddr>>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    fn close(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state = (None, true);
+    }
+}
+
+type ReliableReply = oneshot::Sender<Result<(), SendError>>;
+type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<ReliableReply>);
 
 pub(crate) struct Driver {
     pub core: Swim<SocketAddr>,
@@ -74,11 +111,15 @@ pub(crate) struct Driver {
     pub commands: mpsc::Receiver<Command>,
     pub frames_tx: mpsc::Sender<Frame>,
     pub frames_rx: mpsc::Receiver<Frame>,
-    pub events: broadcast::Sender<Event<SocketAddr>>,
+    pub events: Arc<EventHub>,
+    /// The hub's sender, once someone has subscribed.
+    pub events_tx: Option<broadcast::Sender<Event<SocketAddr>>>,
     pub settings: Settings,
     pub metrics: Metrics,
     pub inbound: JoinSet<Inbound>,
     pub outbound: JoinSet<OutboundDone>,
+    /// Framed stream messages waiting for a connection slot, bounded by `outbound_queue`.
+    pub outbound_waiting: VecDeque<(SocketAddr, Vec<u8>, Option<ReliableReply>)>,
     pub stats: TransportStats,
     pub joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
     pub leave_waiters: Vec<oneshot::Sender<()>>,
@@ -86,7 +127,9 @@ pub(crate) struct Driver {
     /// The reply of a reliable send, waiting for its stream transmit in the next drain.
     pub pending_reliable: Option<(SocketAddr, oneshot::Sender<Result<(), SendError>>)>,
     pub send_buf: Vec<u8>,
-    pub recv_buf: Box<[u8]>,
+    /// Empty between reads; its capacity (65,536 bytes) is filled by the kernel without
+    /// being zeroed first, so only the pages datagrams actually reach become resident.
+    pub recv_buf: Vec<u8>,
     /// The deadline the timer is set to; `None` forces a re-arm.
     pub armed: Option<swim_core::Instant>,
     pub next_metrics: swim_core::Instant,
@@ -97,8 +140,8 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new_recv_buf() -> Box<[u8]> {
-        vec![0u8; RECV_BUF].into_boxed_slice()
+    pub(crate) fn new_recv_buf() -> Vec<u8> {
+        Vec::with_capacity(RECV_BUF)
     }
 
     fn now(&self) -> swim_core::Instant {
@@ -139,8 +182,10 @@ impl Driver {
                 Some((peer, body)) = self.frames_rx.recv() => self.on_frame(peer, &body),
                 Some(done) = self.outbound.join_next(), if !self.outbound.is_empty() => self.on_outbound(done),
                 Some(done) = self.inbound.join_next(), if !self.inbound.is_empty() => self.on_inbound(done),
-                accepted = self.listener.accept(), if !self.accept_paused => self.on_accept(accepted),
-                received = self.udp.recv_from(&mut self.recv_buf), if !self.udp_paused => self.on_datagram(received),
+                accepted = self.listener.accept(), if !self.accept_paused && self.inbound.len() < self.settings.max_inbound => {
+                    self.on_accept(accepted)
+                }
+                received = self.udp.recv_buf_from(&mut self.recv_buf), if !self.udp_paused => self.on_datagram(received),
             }
             self.drain();
         }
@@ -152,6 +197,9 @@ impl Driver {
         self.inbound.shutdown().await;
         self.outbound.shutdown().await;
         self.publish_metrics();
+        // Subscribers' streams end once every sender is gone.
+        self.events.close();
+        self.events_tx = None;
         let Driver { udp, listener, .. } = self;
         drop(udp);
         drop(listener);
@@ -230,6 +278,7 @@ impl Driver {
                 if let Err(e) = self.core.handle_datagram(now, from, &self.recv_buf[..len]) {
                     trace!(%from, len, error = %e, "datagram rejected");
                 }
+                self.recv_buf.clear();
             }
             Err(e) => {
                 self.stats.udp_recv_errors += 1;
@@ -257,17 +306,16 @@ impl Driver {
             }
         };
         let peer = transport::canonical(peer);
-        if self.inbound.len() >= self.settings.max_inbound {
-            self.stats.streams_rejected += 1;
-            debug!(%peer, limit = self.settings.max_inbound, "too many inbound streams; closing");
-            drop(stream);
-            return;
-        }
         self.stats.streams_accepted += 1;
         let span = tracing::debug_span!("inbound_stream", %peer);
         let task =
             stream::read(stream, peer, self.settings.max_frame, self.settings.io_timeout, self.frames_tx.clone());
         self.inbound.spawn(task.instrument(span));
+        if self.inbound.len() >= self.settings.max_inbound {
+            // Accepting pauses until a stream ends; newcomers wait in the kernel's queue.
+            self.stats.inbound_limit_reached += 1;
+            debug!(limit = self.settings.max_inbound, "inbound stream limit reached; accepting paused");
+        }
     }
 
     fn on_inbound(&mut self, done: Result<Inbound, tokio::task::JoinError>) {
@@ -298,9 +346,11 @@ impl Driver {
                 if !e.is_cancelled() {
                     warn!(error = %e, "outbound stream task panicked");
                 }
+                self.start_queued_streams();
                 return;
             }
         };
+        self.start_queued_streams();
         let failure = match result {
             Ok(()) => {
                 self.stats.outbound_delivered += 1;
@@ -373,17 +423,32 @@ impl Driver {
                 None
             }
         };
-        if self.outbound.len() >= self.settings.max_outbound {
+        let framed = stream::framed(&self.send_buf[..len]);
+        if self.outbound.len() < self.settings.max_outbound {
+            self.spawn_stream(dest, framed, reply);
+        } else if self.outbound_waiting.len() < self.settings.outbound_queue {
+            self.outbound_waiting.push_back((dest, framed, reply));
+        } else {
             self.stats.outbound_overloaded += 1;
-            debug!(%dest, limit = self.settings.max_outbound, "too many outbound streams; message dropped");
+            debug!(%dest, "outbound stream slots and queue full; message dropped");
             if let Some(reply) = reply {
                 let _ = reply.send(Err(SendError::Overloaded));
             }
             let now = self.now();
             self.core.handle_stream_failed(now, &dest);
-            return;
         }
-        let framed = stream::framed(&self.send_buf[..len]);
+    }
+
+    /// Start waiting stream messages while connection slots are free.
+    fn start_queued_streams(&mut self) {
+        while self.outbound.len() < self.settings.max_outbound {
+            let Some((dest, framed, reply)) = self.outbound_waiting.pop_front() else { break };
+            self.spawn_stream(dest, framed, reply);
+        }
+    }
+
+    fn spawn_stream(&mut self, dest: SocketAddr, framed: Vec<u8>, reply: Option<ReliableReply>) {
+        let len = framed.len();
         let (connect, io) = (self.settings.connect_timeout, self.settings.io_timeout);
         let span = tracing::debug_span!("outbound_stream", %dest, len);
         self.outbound.spawn(
@@ -411,8 +476,13 @@ impl Driver {
             }
             _ => {}
         }
-        // Err only means nobody is subscribed.
-        let _ = self.events.send(event);
+        if self.events_tx.is_none() {
+            self.events_tx = self.events.sender();
+        }
+        if let Some(tx) = &self.events_tx {
+            // Err only means nobody is subscribed right now.
+            let _ = tx.send(event);
+        }
     }
 
     fn publish_metrics(&self) {

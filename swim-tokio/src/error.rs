@@ -102,7 +102,8 @@ pub enum SendError {
     /// The core refused it (too large, or the transmit queue is full).
     #[error("refused: {0}")]
     Rejected(#[from] swim_core::CommandError),
-    /// `transport.max_outbound_streams` streams were already in flight.
+    /// `transport.max_outbound_streams` streams were in flight and
+    /// `transport.outbound_queue` more were waiting.
     #[error("too many outbound streams in flight")]
     Overloaded,
     /// Connecting to the destination failed or timed out.

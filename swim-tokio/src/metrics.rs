@@ -35,7 +35,7 @@
 //! | `swim_udp_send_errors_total` | counter | datagrams the socket refused or had no room for |
 //! | `swim_udp_recv_errors_total` | counter | errors reading the UDP socket |
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
-//! | `swim_streams_rejected_total` | counter | inbound connections closed at once (`max_inbound_streams` reached) |
+//! | `swim_inbound_stream_limit_reached_total` | counter | times `max_inbound_streams` were open, so accepting paused |
 //! | `swim_stream_errors_total{direction,reason}` | counter | inbound `timeout`/`too_large`/`io`, outbound `connect`/`write`/`overloaded` |
 //! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed |
 //! | `swim_members` | gauge | alive and suspect members, self included |
@@ -58,8 +58,8 @@ pub struct TransportStats {
     pub udp_recv_errors: u64,
     /// Inbound TCP connections accepted and served.
     pub streams_accepted: u64,
-    /// Inbound TCP connections closed at once because `max_inbound_streams` were open.
-    pub streams_rejected: u64,
+    /// Times `max_inbound_streams` connections were open, so accepting paused until one ended.
+    pub inbound_limit_reached: u64,
     /// Inbound connections closed because a frame did not arrive within the I/O timeout.
     pub inbound_timeouts: u64,
     /// Inbound connections closed because a frame header announced more than the size cap.
@@ -72,7 +72,8 @@ pub struct TransportStats {
     pub outbound_connect_errors: u64,
     /// Outbound stream messages whose write failed or timed out.
     pub outbound_write_errors: u64,
-    /// Outbound stream messages not sent because `max_outbound_streams` were in flight.
+    /// Outbound stream messages not sent because `max_outbound_streams` were in flight and
+    /// `outbound_queue` more were waiting.
     pub outbound_overloaded: u64,
     /// Commands or queries that arrived; a measure of how busy handles keep the driver.
     pub commands: u64,
@@ -135,7 +136,7 @@ pub mod names {
     /// See the [module table](super).
     pub const STREAMS_ACCEPTED: &str = "swim_streams_accepted_total";
     /// See the [module table](super).
-    pub const STREAMS_REJECTED: &str = "swim_streams_rejected_total";
+    pub const INBOUND_LIMIT_REACHED: &str = "swim_inbound_stream_limit_reached_total";
     /// See the [module table](super).
     pub const STREAM_ERRORS: &str = "swim_stream_errors_total";
     /// See the [module table](super).
@@ -186,7 +187,7 @@ pub mod names {
         UDP_SEND_ERRORS,
         UDP_RECV_ERRORS,
         STREAMS_ACCEPTED,
-        STREAMS_REJECTED,
+        INBOUND_LIMIT_REACHED,
         STREAM_ERRORS,
         EVENTS_LAGGED,
         MEMBERS,
@@ -257,7 +258,7 @@ const COUNTERS: &[CounterSpec] = {
         (UDP_SEND_ERRORS, &[], |s| s.transport.udp_send_errors),
         (UDP_RECV_ERRORS, &[], |s| s.transport.udp_recv_errors),
         (STREAMS_ACCEPTED, &[], |s| s.transport.streams_accepted),
-        (STREAMS_REJECTED, &[], |s| s.transport.streams_rejected),
+        (INBOUND_LIMIT_REACHED, &[], |s| s.transport.inbound_limit_reached),
         (STREAM_ERRORS, &[("direction", "inbound"), ("reason", "timeout")], |s| s.transport.inbound_timeouts),
         (STREAM_ERRORS, &[("direction", "inbound"), ("reason", "too_large")], |s| s.transport.inbound_too_large),
         (STREAM_ERRORS, &[("direction", "inbound"), ("reason", "io")], |s| s.transport.inbound_io_errors),
@@ -349,7 +350,7 @@ fn describe() {
         (UDP_SEND_ERRORS, Unit::Count, "datagrams the socket refused"),
         (UDP_RECV_ERRORS, Unit::Count, "errors reading the UDP socket"),
         (STREAMS_ACCEPTED, Unit::Count, "inbound TCP connections served"),
-        (STREAMS_REJECTED, Unit::Count, "inbound TCP connections refused at the limit"),
+        (INBOUND_LIMIT_REACHED, Unit::Count, "times the inbound stream limit paused accepting"),
         (STREAM_ERRORS, Unit::Count, "failed TCP streams by direction and reason"),
         (EVENTS_LAGGED, Unit::Count, "events a slow subscriber missed"),
     ];

@@ -1,6 +1,6 @@
 //! [`Node`], the handle to a running member, and [`Events`], its event stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use swim_core::{Bytes, Identity, MemoryUsage, Swim};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
@@ -16,7 +16,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tracing::{Instrument, info, warn};
 
 use crate::config::Config;
-use crate::driver::{Command, Driver, JoinOutcome, Settings};
+use crate::driver::{Command, Driver, EventHub, JoinOutcome, Settings};
 use crate::error::{Closed, CommandError, JoinError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
@@ -46,7 +46,7 @@ pub struct Node {
 #[derive(Debug)]
 struct Inner {
     commands: mpsc::Sender<Command>,
-    events: broadcast::WeakSender<Event>,
+    events: Arc<EventHub>,
     name: String,
     local_addr: SocketAddr,
     advertise_addr: SocketAddr,
@@ -96,8 +96,7 @@ impl Node {
 
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
         let (frames_tx, frames_rx) = mpsc::channel(config.transport.stream_queue);
-        let (events, _) = broadcast::channel(config.transport.event_queue);
-        let weak_events = events.downgrade();
+        let events = Arc::new(EventHub::new(config.transport.event_queue));
         let span = tracing::info_span!("swim", member = %config.name);
         span.in_scope(|| {
             info!(
@@ -126,18 +125,21 @@ impl Node {
             commands,
             frames_tx,
             frames_rx,
-            events,
+            events: events.clone(),
+            events_tx: None,
             settings: Settings {
                 connect_timeout: config.connect_timeout(),
                 io_timeout: config.io_timeout(),
                 max_inbound: config.transport.max_inbound_streams,
                 max_outbound: config.transport.max_outbound_streams,
+                outbound_queue: config.transport.outbound_queue,
                 max_frame: config.swim.limits.max_stream_message_size,
                 metrics_interval: config.transport.metrics_interval,
             },
             metrics: Metrics::register(&config.name),
             inbound: JoinSet::new(),
             outbound: JoinSet::new(),
+            outbound_waiting: VecDeque::new(),
             stats: TransportStats::default(),
             joins: HashMap::new(),
             leave_waiters: Vec::new(),
@@ -154,7 +156,7 @@ impl Node {
         Ok(Node {
             inner: Arc::new(Inner {
                 commands: commands_tx,
-                events: weak_events,
+                events,
                 name: config.name,
                 local_addr: bound.local,
                 advertise_addr: advertise,
@@ -280,7 +282,7 @@ impl Node {
     /// that falls `transport.event_queue` events behind loses the oldest. The stream ends
     /// when the member shuts down.
     pub fn events(&self) -> Events {
-        let rx = self.inner.events.upgrade().map(|tx| tx.subscribe());
+        let rx = self.inner.events.subscribe();
         Events { stream: rx.map(BroadcastStream::new), missed: 0, lagged: Metrics::lagged(&self.inner.name) }
     }
 

@@ -153,7 +153,7 @@ async fn inbound_streams_are_bounded() {
         async move { a.stats().await.unwrap().transport }
     };
 
-    // Two idle connections fill the limit; a third is closed at once.
+    // Two idle connections fill the limit; a third waits (unaccepted) until one of them ends.
     let idle = [TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap()];
     eventually("two streams accepted", Duration::from_secs(5), || async {
         let t = transport(&a).await;
@@ -161,17 +161,18 @@ async fn inbound_streams_are_bounded() {
     })
     .await;
     let mut third = TcpStream::connect(addr).await.unwrap();
-    assert!(closed_by_peer(&mut third).await, "closed at the limit");
     let t = transport(&a).await;
-    assert_eq!((t.streams_rejected, t.streams_accepted), (1, 2));
+    assert_eq!((t.inbound_limit_reached, t.streams_accepted), (1, 2), "the third is not served yet");
 
     // The idle ones are closed after the I/O timeout.
     for mut s in idle {
         assert!(closed_by_peer(&mut s).await, "idle stream closed");
     }
+    // Then the third is served, and times out in turn.
+    assert!(closed_by_peer(&mut third).await, "the waiting stream was served, then timed out");
     eventually("the timeouts to be counted", Duration::from_secs(5), || async {
         let t = transport(&a).await;
-        if t.inbound_timeouts == 2 { Ok(()) } else { Err(format!("{t:?}")) }
+        if t.inbound_timeouts == 3 && t.streams_accepted == 3 { Ok(()) } else { Err(format!("{t:?}")) }
     })
     .await;
 
