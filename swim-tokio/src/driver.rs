@@ -165,8 +165,9 @@ impl Driver {
                 self.armed = Some(deadline);
                 sleep.as_mut().reset(self.to_tokio(deadline));
             }
+            // Unbiased: tokio polls the branches from a random start each time, so no busy
+            // input (a datagram flood, a caller hammering queries) can starve the others.
             tokio::select! {
-                biased;
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         shutdown_reply = Some(reply);
