@@ -66,8 +66,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos((secs * 1e9).round() as u64))
 }
 
-/// The shortest exact rendering in one unit: `"1.5s"`, `"250ms"`, `"0"`.
+/// A rendering for people, rounded to three significant decimals: `"2m28.899s"` is
+/// `"148.899s"`, `"1.5s"`, `"250ms"`.
 pub fn format_duration(d: Duration) -> String {
+    let exact = format_exact(d);
+    if exact.len() <= 8 {
+        return exact;
+    }
+    let n = d.as_nanos() as f64;
+    if n >= 1e9 {
+        format!("{:.3}s", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.3}ms", n / 1e6)
+    } else {
+        format!("{:.3}us", n / 1e3)
+    }
+}
+
+/// The shortest exact rendering in one unit: `"1.5s"`, `"250ms"`, `"0"`.
+pub fn format_exact(d: Duration) -> String {
     let n = d.as_nanos();
     if n == 0 {
         return "0".into();
@@ -102,7 +119,7 @@ pub fn secs(d: Duration) -> String {
 
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
+        f.write_str(&format_exact(self.0))
     }
 }
 
@@ -115,7 +132,7 @@ impl std::str::FromStr for Dur {
 
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_duration(self.0))
+        s.serialize_str(&format_exact(self.0))
     }
 }
 
@@ -155,8 +172,9 @@ mod tests {
     fn formats_round_trip() {
         for s in ["1.5s", "250ms", "2m", "10us", "0", "1h", "1.25ms", "7ns"] {
             let d = parse_duration(s).unwrap();
-            assert_eq!(format_duration(d), s);
-            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+            assert_eq!(format_exact(d), s);
+            assert_eq!(parse_duration(&format_exact(d)).unwrap(), d);
+            assert_eq!(format_duration(d), s, "short ones print exactly");
         }
     }
 }

@@ -13,11 +13,17 @@ pub mod dist;
 pub mod duration;
 pub mod faults;
 pub mod invariants;
+pub mod metrics;
 pub mod network;
 pub mod node;
+pub mod plot;
 pub mod queue;
+pub mod report;
 pub mod rng;
+pub mod runner;
+pub mod scenario;
 pub mod sim;
+pub mod swarm;
 pub mod truth;
 
 pub use sim::{SimConfig, Simulation};

@@ -303,6 +303,16 @@ impl Network {
         self.holes > 0 && (self.hole_out[from as usize] > 0 || self.hole_in[to as usize] > 0)
     }
 
+    /// Whether a network fault touches `node` now: a partition, a blackhole, extra loss or a
+    /// clog.
+    pub fn impaired(&self, now: Instant, node: u32) -> bool {
+        let n = node as usize;
+        (self.part_active != 0 && (self.part_a[n] | self.part_b[n]) & self.part_active != 0)
+            || (self.holes > 0 && (self.hole_in[n] > 0 || self.hole_out[n] > 0))
+            || (self.node_loss > 0 && (self.loss_in[n] > 0.0 || self.loss_out[n] > 0.0))
+            || (self.clogs > 0 && self.clog_until[n] > now)
+    }
+
     /// Whether `from` can reach `to` right now (no partition or blackhole between them).
     pub fn reachable(&self, from: u32, to: u32) -> bool {
         !self.partitioned(from, to) && !self.blackholed(from, to)

@@ -268,6 +268,9 @@ pub struct Simulation {
     events_log: Option<EventLog>,
     samples: Vec<Sample>,
     metadata_version: u64,
+    /// Until when a member counts as cut off by a network fault that touched it.
+    impaired_until: Vec<Instant>,
+    started_by: Instant,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -345,6 +348,8 @@ impl Simulation {
             events_log: cfg.record_events.then(|| (0..n).map(|_| Vec::new()).collect()),
             samples: Vec::new(),
             metadata_version: 0,
+            impaired_until: vec![Instant::ZERO; n],
+            started_by: joined_by,
             cfg,
         };
         for (k, a) in sim.schedule.actions.iter().enumerate() {
@@ -414,6 +419,11 @@ impl Simulation {
         self.now
     }
 
+    /// When the next event is due, if any.
+    pub fn next_time(&self) -> Option<Instant> {
+        self.queue.peek_time()
+    }
+
     /// Members (running or not).
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -467,6 +477,11 @@ impl Simulation {
     /// The trace digest so far.
     pub fn digest(&self) -> u64 {
         self.digest.value()
+    }
+
+    /// When the last initially started member started (the end of the join window).
+    pub fn started_by(&self) -> Instant {
+        self.started_by
     }
 
     /// Member `i`'s traffic since the warm-up ended, and its up time in that window.
@@ -677,9 +692,12 @@ impl Simulation {
     fn take_sample(&mut self) {
         let s = self.truth.sample(self.now);
         self.samples.push(s);
-        for n in &mut self.nodes {
-            if let Some(swim) = &n.swim {
-                n.peak_table_bytes = n.peak_table_bytes.max(swim.memory_usage().member_table);
+        // Member tables change slowly; estimating them at every tenth sample is plenty.
+        if self.samples.len() % 10 == 1 {
+            for n in &mut self.nodes {
+                if let Some(swim) = &n.swim {
+                    n.peak_table_bytes = n.peak_table_bytes.max(swim.memory_usage().member_table);
+                }
             }
         }
     }
@@ -704,8 +722,10 @@ impl Simulation {
         }
         let now = self.now;
         let Some(s) = self.nodes[i as usize].swim.as_mut() else { return };
-        if let Err(e) = s.join(now, seeds) {
-            self.violate(Some(i), format!("join rejected: {e:?}"));
+        if s.join(now, seeds).is_err() {
+            // Too many joins in flight or a full transmit queue (tiny limits): try again later.
+            let life = self.nodes[i as usize].life;
+            self.queue.push(now + self.cfg.start.retry_join.0, Ev::RetryJoin { node: i, life });
         }
         self.after_input(i, 0);
     }
@@ -921,11 +941,13 @@ impl Simulation {
                 self.slab.put_buf(buf);
                 break;
             };
-            node.traffic.msgs_out += 1;
-            node.traffic.bytes_out += t.len as u64;
-            self.stats.transmitted += 1;
             let to = t.destination;
             let stream = t.kind == TransmitKind::Stream;
+            node.traffic.msgs_out += 1;
+            if !stream {
+                node.traffic.bytes_out += t.len as u64;
+            }
+            self.stats.transmitted += 1;
             self.digest.u64(now.as_nanos() ^ u64::from(stream));
             self.digest.u64(u64::from(i) << 32 | u64::from(to));
             self.digest.bytes(&buf[..t.len]);
@@ -945,6 +967,11 @@ impl Simulation {
             };
             match route {
                 Route::Deliver { at, dup } => {
+                    if stream {
+                        // A stream's bytes go on the wire once its connection is made; a
+                        // refused connection (down or unreachable peer) sends none.
+                        self.nodes[i as usize].traffic.bytes_out += t.len as u64;
+                    }
                     if let Some(d) = dup {
                         let mut copy = self.slab.take_buf();
                         copy.extend_from_slice(&buf[..t.len]);
@@ -1040,7 +1067,8 @@ impl Simulation {
                 Event::MemberFailed(_) => {
                     let own = *declared > 0;
                     *declared = declared.saturating_sub(1);
-                    self.truth.failed(now, i, t, own);
+                    let impaired = self.net.impaired(now, t) || now < self.impaired_until[t as usize];
+                    self.truth.failed(now, i, t, own, impaired);
                 }
                 Event::MemberLeft(_) | Event::MemberRemoved(_) => {
                     self.truth.set(now, i, t, View::Gone);
@@ -1080,8 +1108,39 @@ impl Simulation {
         self.apply_action(&action);
     }
 
+    /// Members touched by a network fault count as impaired until the stale window has passed
+    /// since (the suspicions it started may still run out).
+    fn mark_impaired(&mut self, nodes: &[u32], until: Instant) {
+        let until = until + self.truth_stale_window();
+        for &i in nodes {
+            let u = &mut self.impaired_until[i as usize];
+            *u = (*u).max(until);
+        }
+    }
+
+    fn truth_stale_window(&self) -> Duration {
+        self.cfg.stale_window()
+    }
+
     fn apply_action(&mut self, action: &Action) {
         let now = self.now;
+        match action {
+            Action::Partition { a, b, .. } => {
+                self.mark_impaired(a, now);
+                self.mark_impaired(b, now);
+            }
+            Action::HealPartition(_) | Action::HealAll => {
+                let all: Vec<u32> = (0..self.nodes.len() as u32).filter(|&i| self.net.impaired(now, i)).collect();
+                self.mark_impaired(&all, now);
+            }
+            Action::Blackhole { nodes, .. }
+            | Action::Loss { nodes: Some(nodes), .. }
+            | Action::RestoreLoss { nodes: Some(nodes) } => {
+                self.mark_impaired(nodes, now);
+            }
+            Action::Clog { nodes, until } => self.mark_impaired(nodes, *until),
+            _ => {}
+        }
         match action {
             Action::Crash(nodes) => {
                 for &i in nodes {

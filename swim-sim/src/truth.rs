@@ -14,7 +14,8 @@
 //! restarted within the last `stale_window` (a death notice about a previous life of a
 //! restarted member is counted as stale, not false). It is split by whether the observer was
 //! CPU-starved, and `declared` counts those where the observer's own suspicion timer ran out
-//! (it accused, rather than believed someone else's accusation). A **flap** is a member
+//! (it accused, rather than believed someone else's accusation), and by victim: healthy, slow,
+//! or *impaired* (cut off by a partition, blackhole, extra loss or clog). A **flap** is a member
 //! coming back alive at an observer that held it dead, without having restarted.
 
 use std::collections::HashSet;
@@ -53,6 +54,17 @@ pub struct FalsePositives {
     pub healthy_victims: u64,
     /// Events whose victim was slow.
     pub slow_victims: u64,
+    /// Events whose victim was cut off by a network fault (partition, blackhole, extra loss,
+    /// clog): the detector was arguably right.
+    pub impaired_victims: u64,
+    /// Healthy victims at healthy observers.
+    pub healthy_at_healthy: u64,
+    /// Healthy victims at slow observers.
+    pub healthy_at_slow: u64,
+    /// Slow victims at healthy observers.
+    pub slow_at_healthy: u64,
+    /// Slow victims at slow observers.
+    pub slow_at_slow: u64,
     /// Distinct (observer, victim) pairs.
     pub pairs: u64,
     /// Distinct pairs with a healthy observer.
@@ -143,6 +155,8 @@ pub struct Truth {
     up: Vec<bool>,
     slow: Vec<bool>,
     life_started: Vec<Instant>,
+    /// Whether the current life is a restart (a previous life's death notices may linger).
+    restarted: Vec<bool>,
     n_up: usize,
     n_alive: Vec<u32>,
     n_suspect: Vec<u32>,
@@ -216,6 +230,7 @@ impl Truth {
             up: vec![false; n],
             slow: vec![false; n],
             life_started: vec![Instant::ZERO; n],
+            restarted: vec![false; n],
             n_up: 0,
             n_alive: vec![0; n],
             n_suspect: vec![0; n],
@@ -402,6 +417,7 @@ impl Truth {
         self.up[oi] = true;
         self.n_up += 1;
         self.life_started[oi] = now;
+        self.restarted[oi] = kind == Some("restart");
         if let Some(r) = self.crash_track[oi].take() {
             let d = &mut self.detections[r];
             if d.all_failed.is_none() {
@@ -623,14 +639,15 @@ impl Truth {
         self.set(now, o, t, View::Suspect);
     }
 
-    /// Observer `o` emitted `MemberFailed` about `t`; `declared`: its own timer ran out.
-    pub fn failed(&mut self, now: Instant, o: u32, t: u32, declared: bool) {
+    /// Observer `o` emitted `MemberFailed` about `t`; `declared`: its own timer ran out;
+    /// `impaired`: a network fault cuts `t` off.
+    pub fn failed(&mut self, now: Instant, o: u32, t: u32, declared: bool, impaired: bool) {
         let (oi, ti) = (o as usize, t as usize);
         if !self.up[oi] {
             return;
         }
         if self.up[ti] {
-            if now.saturating_duration_since(self.life_started[ti]) < self.stale_window {
+            if self.recently_restarted(now, ti) {
                 self.fp.stale += 1;
             } else {
                 let slow_obs = self.slow[oi];
@@ -651,8 +668,20 @@ impl Truth {
                 }
                 if self.slow[ti] {
                     fp.slow_victims += 1;
+                    if slow_obs {
+                        fp.slow_at_slow += 1;
+                    } else {
+                        fp.slow_at_healthy += 1;
+                    }
+                } else if impaired {
+                    fp.impaired_victims += 1;
                 } else {
                     fp.healthy_victims += 1;
+                    if slow_obs {
+                        fp.healthy_at_slow += 1;
+                    } else {
+                        fp.healthy_at_healthy += 1;
+                    }
                 }
                 let set = if slow_obs { &mut self.fp_pairs_slow } else { &mut self.fp_pairs_healthy };
                 if set.insert((o, t)) {
@@ -698,6 +727,10 @@ impl Truth {
         }
     }
 
+    fn recently_restarted(&self, now: Instant, t: usize) -> bool {
+        self.restarted[t] && now.saturating_duration_since(self.life_started[t]) < self.stale_window
+    }
+
     /// A periodic sample.
     pub fn sample(&self, now: Instant) -> Sample {
         let mut min = usize::MAX;
@@ -729,13 +762,12 @@ impl Truth {
 
     /// First time at or after `from` when the cluster was converged.
     pub fn converged_after(&self, from: Instant) -> Option<Instant> {
-        if self.converged && self.convergence.last().is_some_and(|&(t, _)| t <= from) {
-            return Some(from);
-        }
         let mut state_at_from = false;
         for &(t, c) in &self.convergence {
             if t <= from {
                 state_at_from = c;
+            } else if state_at_from {
+                return Some(from);
             } else if c {
                 return Some(t);
             }
@@ -794,23 +826,34 @@ mod tests {
         t.stop(T(100), 2, true);
         assert!(!t.converged());
         t.suspected(T(101), 0, 2);
-        t.failed(T(105), 0, 2, true);
+        t.failed(T(105), 0, 2, true, false);
         assert_eq!(t.detections[0].first_failed, Some(5.0));
         assert_eq!(t.detections[0].all_failed, None);
-        t.failed(T(106), 1, 2, false);
+        t.failed(T(106), 1, 2, false, false);
         assert_eq!(t.detections[0].all_failed, Some(6.0));
         assert_eq!(t.detections[0].first_suspect, Some(1.0));
         assert!(t.converged());
         // A live member declared dead by a slow observer.
         t.set_slow(0, true);
-        t.failed(T(120), 0, 1, true);
+        t.failed(T(120), 0, 1, true, false);
         assert_eq!((t.fp.events, t.fp.at_slow, t.fp.declared_by_slow, t.fp.pairs), (1, 1, 1, 1));
         t.came_alive(T(125), 0, 1);
         assert_eq!(t.flaps[1], 1);
         // A restarted member's stale death notice is not a false positive.
         t.start(T(130), 2, &[0, 1], Some("restart"));
-        t.failed(T(131), 1, 2, false);
+        t.failed(T(131), 1, 2, false, false);
         assert_eq!((t.fp.events, t.fp.stale), (1, 1));
+    }
+
+    #[test]
+    fn converged_after_reads_the_state_at_the_start() {
+        let mut t = Truth::new(2, Duration::from_secs(10));
+        t.convergence = vec![(T(0), true), (T(40), false), (T(58), true), (T(70), false)];
+        assert_eq!(t.converged_after(T(0)), Some(T(0)));
+        assert_eq!(t.converged_after(T(10)), Some(T(10)));
+        assert_eq!(t.converged_after(T(45)), Some(T(58)));
+        assert_eq!(t.converged_after(T(80)), None);
+        assert_eq!(t.converged_after(T(60)), Some(T(60)));
     }
 
     #[test]

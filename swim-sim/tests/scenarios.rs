@@ -1,0 +1,89 @@
+//! Scenario files and the runner: built-ins parse, the smoke scenario passes its checks, a
+//! broken setup fails its liveness check with a replay command, and a small Lifeguard
+//! experiment shows the effect the full one measures.
+
+use std::sync::atomic::AtomicU64;
+
+use swim_sim::report::ScenarioReport;
+use swim_sim::runner::{self, PlanOptions};
+use swim_sim::scenario::Scenario;
+
+fn run(s: &Scenario, opts: &PlanOptions) -> ScenarioReport {
+    let plans = runner::plan(s, opts).unwrap();
+    let runs = runner::run_all(&plans, 2, &AtomicU64::new(0), &|_| {});
+    ScenarioReport::new(s, runs)
+}
+
+#[test]
+fn smoke_scenario_passes_and_replays_identically() {
+    let s = Scenario::builtin("smoke", &[]).unwrap().unwrap();
+    let opts = PlanOptions { source: "smoke".into(), ..PlanOptions::default() };
+    let a = run(&s, &opts);
+    let b = run(&s, &opts);
+    let r = &a.runs[0];
+    assert_eq!(r.violation, None, "{}", swim_sim::report::render(&a));
+    assert_eq!(r.digest, b.runs[0].digest, "same seed, same digest");
+    assert_eq!(r.detection.crashes, 2, "the crash and the restart's crash");
+    assert!(r.detection.all_failed.is_some());
+    assert!(r.convergence.at_end && r.convergence.after_heal.is_some());
+    assert_eq!(r.spread.joins, (16, 16), "every member (the seed too) reached every other");
+    assert!(r.replay.contains("swim-sim run smoke") && r.replay.contains("--seed 1"));
+    let text = swim_sim::report::render(&a);
+    assert!(text.contains("Failure detection") && text.contains("Membership"));
+}
+
+#[test]
+fn a_partition_that_never_heals_fails_liveness_with_a_replay_command() {
+    // Without the reconnect timer, halves that buried each other never meet again
+    // (memberlist's behaviour, its issue #222): the liveness check must catch it.
+    let text = r#"
+        name = "no-reconnect"
+        nodes = 8
+        duration = "400s"
+        [config]
+        reconnect_interval = "off"
+        [faults.split]
+        kind = "partition"
+        at = "10s"
+        duration = "100s"
+        nodes = [0, 1, 2, 3]
+    "#;
+    let s = Scenario::parse(text, &[]).unwrap();
+    let r = run(&s, &PlanOptions { source: "no-reconnect.toml".into(), ..PlanOptions::default() });
+    let v = r.runs[0].violation.as_deref().expect("liveness violation");
+    assert!(v.contains("liveness") && v.contains("seed 0"), "{v}");
+    assert!(v.contains("replay: swim-sim run no-reconnect.toml --seed 0 --repeat 1"), "{v}");
+}
+
+#[test]
+fn every_builtin_scenario_is_well_formed() {
+    for (name, _) in swim_sim::scenario::BUILTINS {
+        let s = Scenario::builtin(name, &[]).unwrap().unwrap();
+        let plans = runner::plan(&s, &PlanOptions { source: name.to_string(), ..PlanOptions::default() }).unwrap();
+        assert!(!plans.is_empty());
+        for p in &plans {
+            // The schedule expands (random node choices resolve) for every variant.
+            runner::describe(p).unwrap_or_else(|e| panic!("{name} / {}: {e}", p.variant));
+        }
+    }
+}
+
+#[test]
+fn lifeguard_protects_healthy_members_from_a_slow_accuser() {
+    // The built-in `lifeguard` experiment, scaled down: 40 members, 2 slow, 300 s.
+    let sets = ["nodes=40", "duration=\"300s\"", "faults.crashes.count=8", "faults.slow.nodes={ random = 2 }"]
+        .map(|s| swim_sim::scenario::parse_set(s).unwrap());
+    let s = Scenario::builtin("lifeguard", &sets).unwrap().unwrap();
+    let mut fp = std::collections::BTreeMap::new();
+    for v in ["swim / 2 slow", "lifeguard / 2 slow"] {
+        let r = run(&s, &PlanOptions { source: "lifeguard".into(), variant: Some(v.into()), ..PlanOptions::default() });
+        let run = &r.runs[0];
+        assert_eq!(run.violation, None);
+        assert!(run.detection.detected_by_all >= 7, "crashes are still detected: {:?}", run.detection);
+        fp.insert(v, (run.false_positives.healthy_victims, run.false_positives.false_suspicions));
+    }
+    let (swim, lg) = (fp["swim / 2 slow"], fp["lifeguard / 2 slow"]);
+    assert!(swim.1 > 0, "slow members make plain SWIM suspect healthy ones: {fp:?}");
+    assert!(lg.1 < swim.1, "Lifeguard suspects less: {fp:?}");
+    assert!(lg.0 <= swim.0, "and declares no more healthy members dead: {fp:?}");
+}

@@ -1,0 +1,41 @@
+//! Swarm testing: each seed draws a cluster size, configuration, network and faults; the
+//! safety invariants hold throughout and the cluster converges after the faults heal.
+//! `cargo test` runs a modest number of seeds; `swim-sim swarm --seeds 0..10000` runs more.
+
+mod common;
+
+use std::sync::atomic::AtomicU64;
+
+use common::{SeedGuard, seeds};
+use swim_sim::{runner, swarm};
+
+#[test]
+fn swarm_seeds_hold_every_invariant() {
+    let mut failures = Vec::new();
+    for seed in seeds(0, 24) {
+        let _g = SeedGuard { seed, test: "swarm_seeds_hold_every_invariant", file: "swarm" };
+        let plan = swarm::draw(seed);
+        let r = runner::run(&plan, &AtomicU64::new(0));
+        if let Some(v) = r.violation {
+            eprintln!("{}\n{v}\n", runner::describe(&plan).unwrap());
+            failures.push(seed);
+        }
+        assert!(r.sim.steps > 0);
+    }
+    assert!(
+        failures.is_empty(),
+        "swarm seeds failed: {failures:?} (replay: cargo run -p swim-sim --release -- swarm --seed <seed>)"
+    );
+}
+
+#[test]
+fn swarm_draws_vary() {
+    let plans: Vec<_> = (0..50).map(swarm::draw).collect();
+    let sizes: std::collections::BTreeSet<usize> = plans.iter().map(|p| p.sim.nodes).collect();
+    assert!(sizes.len() > 10, "cluster sizes vary: {sizes:?}");
+    assert!(plans.iter().any(|p| p.sim.faults.values().any(|f| f.kind == swim_sim::faults::FaultKind::Partition)));
+    assert!(
+        plans.iter().any(|p| !p.sim.config.lifeguard.awareness)
+            && plans.iter().any(|p| p.sim.config.lifeguard.awareness)
+    );
+}
