@@ -128,12 +128,36 @@ async fn run(args: Args) {
         if all {
             break started.elapsed();
         }
+        if started.elapsed() > Duration::from_secs(2) && std::env::var_os("SWIM_BENCH_DEBUG").is_some() {
+            for node in &nodes {
+                let m = node.all_members().await.unwrap();
+                if m.len() != n || m.iter().any(|m| m.state != State::Alive) {
+                    let odd: Vec<_> =
+                        m.iter().filter(|m| m.state != State::Alive).map(|m| (m.name.to_string(), m.state)).collect();
+                    println!("{:.1}s {} knows {} ({odd:?})", started.elapsed().as_secs_f64(), node.name(), m.len());
+                }
+            }
+        }
         assert!(started.elapsed() < Duration::from_secs(120), "no convergence within 120 s");
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     while let Some(j) = joins.join_next().await {
         j.unwrap().expect("join");
     }
+    let after_join = stats(&nodes).await;
+    let sum = |f: fn(&swim_tokio::NodeStats) -> u64| after_join.iter().map(f).sum::<u64>();
+    println!(
+        "after the joins: udp send errors {}, stream failures {}, streams overloaded {}, core drops {} \
+         (transmits {}, broadcasts {}), decode errors {}, suspicions {}",
+        sum(|s| s.transport.udp_send_errors),
+        sum(|s| s.transport.outbound_connect_errors + s.transport.outbound_write_errors),
+        sum(|s| s.transport.outbound_overloaded),
+        sum(|s| s.core.transmits_dropped + s.core.broadcasts_dropped + s.core.events_dropped),
+        sum(|s| s.core.transmits_dropped),
+        sum(|s| s.core.broadcasts_dropped),
+        sum(|s| s.core.decode_errors.total()),
+        sum(|s| s.core.suspicions),
+    );
 
     // 2. Steady state.
     tokio::time::sleep(Duration::from_secs(args.settle)).await;
