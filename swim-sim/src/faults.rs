@@ -3,7 +3,7 @@
 //! A scenario names its faults (`[faults.<name>]` tables, so variants can change one field of
 //! one fault). Each fault has a `kind`, a start time `at`, a node set, and optionally a
 //! `duration` after which it is undone and `every`/`count` to repeat it (each repetition
-//! draws its random nodes afresh, never the same node twice within one fault). Before the run
+//! draws its random nodes afresh; a `crash` or `leave` never picks the same node twice). Before the run
 //! the faults are expanded, with the fault stream of the seed, into a list of timed
 //! [`Action`]s; the run applies them in time order.
 //!
@@ -456,7 +456,9 @@ pub fn expand(
             if at > Instant::ZERO + duration {
                 break;
             }
-            let eligible = |i: u32| !excluded.contains(&i) && !chosen_here.contains(&i);
+            // A member crashes or leaves for good once per fault; other faults may hit it again.
+            let permanent = matches!(f.kind, FaultKind::Crash | FaultKind::Leave);
+            let eligible = |i: u32| !excluded.contains(&i) && !(permanent && chosen_here.contains(&i));
             let nodes = resolve(&f.nodes, n, &eligible, rng).map_err(err)?;
             chosen_here.extend(nodes.iter().copied());
             let end = f.duration.map(|d| at + d.0);

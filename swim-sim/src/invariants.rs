@@ -12,9 +12,9 @@
 //! Liveness (everyone agrees after faults heal) is checked by the runner, see
 //! [`crate::runner`].
 
-use std::collections::HashMap;
 use std::fmt;
 
+use rustc_hash::FxHashMap;
 use swim_core::{Instant, State, Swim};
 
 /// A broken invariant: the run failed.
@@ -52,19 +52,19 @@ impl std::error::Error for Violation {}
 #[derive(Debug, Default)]
 pub struct Checker {
     local_incarnation: Vec<u32>,
-    seen: Vec<HashMap<u32, u32>>,
+    seen: Vec<FxHashMap<u32, u32>>,
 }
 
 impl Checker {
     /// Checks for `n` members.
     pub fn new(n: usize) -> Self {
-        Checker { local_incarnation: vec![0; n], seen: (0..n).map(|_| HashMap::new()).collect() }
+        Checker { local_incarnation: vec![0; n], seen: (0..n).map(|_| FxHashMap::default()).collect() }
     }
 
     /// Member `i` started a new life at `incarnation`.
     pub fn started(&mut self, i: u32, incarnation: u32) {
         self.local_incarnation[i as usize] = incarnation;
-        self.seen[i as usize] = HashMap::new();
+        self.seen[i as usize] = FxHashMap::default();
     }
 
     /// The state checks, after an input to `i`.

@@ -12,9 +12,9 @@
 //! `stream_failure_delay`, when a partition or blackhole separates the ends or the destination
 //! is down.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use swim_core::Instant;
 
@@ -232,7 +232,7 @@ pub struct Network {
     loss_in: Vec<f64>,
     loss_out: Vec<f64>,
     node_loss: usize,
-    links: HashMap<(u32, u32), Link>,
+    links: FxHashMap<(u32, u32), Link>,
     part_a: Vec<u64>,
     part_b: Vec<u64>,
     part_active: u64,
@@ -249,7 +249,7 @@ pub struct Network {
 impl Network {
     /// The network for `nodes` nodes, drawing from `rng`.
     pub fn new(spec: &NetworkSpec, nodes: usize, rng: SimRng) -> Self {
-        let mut links = HashMap::new();
+        let mut links = FxHashMap::default();
         for l in &spec.links {
             let link = Link { loss: l.loss, extra: l.latency.sampler() };
             links.insert((l.from, l.to), link);

@@ -571,6 +571,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("partition-heal", include_str!("../scenarios/partition-heal.toml")),
     ("mass-restart", include_str!("../scenarios/mass-restart.toml")),
     ("scale", include_str!("../scenarios/scale.toml")),
+    ("load", include_str!("../scenarios/load.toml")),
     ("smoke", include_str!("../scenarios/smoke.toml")),
 ];
 

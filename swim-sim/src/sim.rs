@@ -11,7 +11,7 @@
 //! Nothing here reads a clock or a global random source: the master seed decides every
 //! choice (see [`crate::rng`]), so a run is a pure function of its [`SimConfig`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -257,7 +257,7 @@ pub struct Simulation {
     checker: Checker,
     digest: Digest,
     schedule: Schedule,
-    partitions: HashMap<u32, u32>,
+    partitions: BTreeMap<u32, u32>,
     fault_rng: SimRng,
     start_rng: SimRng,
     warmup_at: Instant,
@@ -271,6 +271,7 @@ pub struct Simulation {
     /// Until when a member counts as cut off by a network fault that touched it.
     impaired_until: Vec<Instant>,
     started_by: Instant,
+    next_memory_sample: Instant,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -337,7 +338,7 @@ impl Simulation {
             checker: Checker::new(n),
             digest: Digest::default(),
             schedule,
-            partitions: HashMap::new(),
+            partitions: BTreeMap::new(),
             fault_rng,
             start_rng,
             warmup_at: Instant::ZERO + cfg.warmup,
@@ -350,6 +351,7 @@ impl Simulation {
             metadata_version: 0,
             impaired_until: vec![Instant::ZERO; n],
             started_by: joined_by,
+            next_memory_sample: Instant::ZERO,
             cfg,
         };
         for (k, a) in sim.schedule.actions.iter().enumerate() {
@@ -692,8 +694,10 @@ impl Simulation {
     fn take_sample(&mut self) {
         let s = self.truth.sample(self.now);
         self.samples.push(s);
-        // Member tables change slowly; estimating them at every tenth sample is plenty.
-        if self.samples.len() % 10 == 1 {
+        // `memory_usage` walks the whole member table; member tables change slowly, so once
+        // a virtual minute is plenty.
+        if self.now >= self.next_memory_sample {
+            self.next_memory_sample = self.now + Duration::from_secs(60);
             for n in &mut self.nodes {
                 if let Some(swim) = &n.swim {
                     n.peak_table_bytes = n.peak_table_bytes.max(swim.memory_usage().member_table);

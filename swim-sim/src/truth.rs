@@ -18,9 +18,9 @@
 //! or *impaired* (cut off by a partition, blackhole, extra loss or clog). A **flap** is a member
 //! coming back alive at an observer that held it dead, without having restarted.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 use swim_core::Instant;
 
@@ -173,9 +173,9 @@ pub struct Truth {
     pub distinct_sizes: usize,
     /// False positives.
     pub fp: FalsePositives,
-    fp_pairs_healthy: HashSet<(u32, u32)>,
-    fp_pairs_slow: HashSet<(u32, u32)>,
-    fp_victims: HashSet<u32>,
+    fp_pairs_healthy: FxHashSet<(u32, u32)>,
+    fp_pairs_slow: FxHashSet<(u32, u32)>,
+    fp_victims: FxHashSet<u32>,
     /// Time of each false positive and whether its observer was slow.
     pub fp_times: Vec<(Instant, bool)>,
     crash_track: Vec<Option<usize>>,
@@ -244,9 +244,9 @@ impl Truth {
             sizes_seen: vec![false; n + 2],
             distinct_sizes: 0,
             fp: FalsePositives::default(),
-            fp_pairs_healthy: HashSet::new(),
-            fp_pairs_slow: HashSet::new(),
-            fp_victims: HashSet::new(),
+            fp_pairs_healthy: FxHashSet::default(),
+            fp_pairs_slow: FxHashSet::default(),
+            fp_victims: FxHashSet::default(),
             fp_times: Vec::new(),
             crash_track: vec![None; n],
             detections: Vec::new(),
