@@ -458,7 +458,7 @@ pub fn expand(
             }
             // A member crashes or leaves for good once per fault; other faults may hit it again.
             let permanent = matches!(f.kind, FaultKind::Crash | FaultKind::Leave);
-            let eligible = |i: u32| !excluded.contains(&i) && !(permanent && chosen_here.contains(&i));
+            let eligible = |i: u32| !(excluded.contains(&i) || permanent && chosen_here.contains(&i));
             let nodes = resolve(&f.nodes, n, &eligible, rng).map_err(err)?;
             chosen_here.extend(nodes.iter().copied());
             let end = f.duration.map(|d| at + d.0);
