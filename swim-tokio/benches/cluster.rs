@@ -112,6 +112,7 @@ async fn run(args: Args) {
         nodes.push(Node::start(config).await.expect("start"));
     }
 
+    let rss_started = rss();
     // 1. Join converged.
     let seed = nodes[0].local_addr();
     let started = Instant::now();
@@ -216,6 +217,11 @@ async fn run(args: Args) {
         all.as_secs_f64()
     );
     println!("suspicions during the steady window: {suspicions} (false positives would show here)");
+    println!(
+        "resident memory per member: {:.0} KiB once started (before joining), {:.0} KiB in the steady state",
+        rss_started.saturating_sub(rss_before) as f64 / n as f64 / 1024.0,
+        mem_per_node / 1024.0
+    );
     for node in &nodes {
         node.shutdown().await;
     }
