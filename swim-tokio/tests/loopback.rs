@@ -84,12 +84,12 @@ async fn twenty_members_life_cycle() {
     assert_eq!(members[0].name, "node-5", "the local member comes first");
     assert!(members.iter().all(|m| m.state == State::Alive && m.meta == "v1"));
 
-    // --- Crash: node-19 stops without a leave notice. Everyone else must declare it failed,
-    // having suspected it first.
+    // --- Crash: node-19's last handle is dropped, so it stops without a leave notice.
+    // Everyone else must declare it failed, having suspected it first.
     let victim = N - 1;
     let victim_addr = nodes[victim].local_addr();
     let victim_incarnation = nodes[victim].local_member().await.unwrap().incarnation;
-    nodes[victim].shutdown().await;
+    drop(nodes.pop());
     let bound = crash_detection_bound(&swim, N);
     let took = eventually("every live member to declare node-19 failed", bound, || async {
         match recorders[..victim].iter().position(|r| !r.any(failed("node-19"))) {
@@ -110,8 +110,12 @@ async fn twenty_members_life_cycle() {
 
     // --- Restart: node-19 comes back at the same address. Its incarnation (the clock, by
     // default) outranks its previous life, so everyone takes it back.
+    eventually("the dropped member's sockets to be closed", SLACK, || async {
+        std::net::UdpSocket::bind(victim_addr).map(drop).map_err(|e| e.to_string())
+    })
+    .await;
     let (restarted, rec) = start("node-19", victim_addr).await;
-    nodes[victim] = restarted;
+    nodes.push(restarted);
     recorders[victim] = rec;
     assert!(nodes[victim].local_member().await.unwrap().incarnation >= victim_incarnation);
     nodes[victim].join([nodes[0].local_addr()]).await.expect("restarted member joins");
