@@ -241,6 +241,9 @@ type EventLog = Vec<Vec<(Instant, Event<u32>)>>;
 /// A hook called with every member event: `(time, member, event)`.
 pub type EventHook = Box<dyn FnMut(Instant, u32, &Event<u32>) + Send>;
 
+/// A hook called with every message handed to a core: `(time, from, to, is_stream, bytes)`.
+pub type PacketHook = Box<dyn FnMut(Instant, u32, u32, bool, &[u8]) + Send>;
+
 /// Timer fires of one member at one instant before the run is declared livelocked.
 const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
 
@@ -265,6 +268,7 @@ pub struct Simulation {
     stats: SimStats,
     violation: Option<Violation>,
     hook: Option<EventHook>,
+    packet_hook: Option<PacketHook>,
     events_log: Option<EventLog>,
     samples: Vec<Sample>,
     metadata_version: u64,
@@ -346,6 +350,7 @@ impl Simulation {
             stats: SimStats::default(),
             violation: None,
             hook: None,
+            packet_hook: None,
             events_log: cfg.record_events.then(|| (0..n).map(|_| Vec::new()).collect()),
             samples: Vec::new(),
             metadata_version: 0,
@@ -533,6 +538,12 @@ impl Simulation {
     /// Call `hook` with every member event from now on.
     pub fn set_event_hook(&mut self, hook: EventHook) {
         self.hook = Some(hook);
+    }
+
+    /// Call `hook` with every message handed to a core from now on (a debugging aid: decode
+    /// the bytes with [`swim_core::wire`] to see what a member was told).
+    pub fn set_packet_hook(&mut self, hook: PacketHook) {
+        self.packet_hook = Some(hook);
     }
 
     /// Approximate heap bytes of the simulator's own structures (not the cores).
@@ -916,6 +927,9 @@ impl Simulation {
         self.digest.u64(now.as_nanos());
         self.digest.u64(u64::from(from) << 32 | u64::from(to));
         let before = s.stats().deaths_declared;
+        if let Some(h) = self.packet_hook.as_mut() {
+            h(now, from, to, stream, &pk.bytes);
+        }
         let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
         self.slab.release(p);
         if let Err(e) = r {
