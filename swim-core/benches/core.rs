@@ -1,0 +1,284 @@
+//! swim-core benchmarks: the codec, the hot paths of the state machine, and its data
+//! structures at 10,000 members. Figures and budgets: docs/performance.md.
+//!
+//!     cargo bench -p swim-core --bench core
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use swim_core::dissemination::BroadcastQueue;
+use swim_core::wire::{
+    Ack, Alive, Codec, Dead, DecodeLimits, IndirectPing, MemberState, Message, Nack, Ping, PostcardCodec, PushPull,
+    PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
+};
+use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
+
+type Addr = u32;
+
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("node-{i:05}")).collect()
+}
+
+fn member(name: &str, addr: Addr, now: Instant) -> Member<Addr> {
+    Member { name: Name::from(name), addr, meta: Bytes::new(), incarnation: 0, state: State::Alive, state_changed: now }
+}
+
+/// A member called node-00000 that knows `n - 1` others (warm start, nothing queued).
+fn core(n: usize, now: Instant) -> Swim<Addr> {
+    let names = names(n);
+    let mut s = Swim::new(Config::lan(), Identity::new(names[0].as_str(), 0), 1, now).unwrap();
+    s.restore(now, names.iter().enumerate().skip(1).map(|(i, name)| member(name, i as Addr, now)));
+    s
+}
+
+fn packet(msgs: &[Message<'_, Addr>]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    envelope::begin(&mut buf, b"", false);
+    for m in msgs {
+        PostcardCodec.encode(m, &mut buf);
+    }
+    buf
+}
+
+fn codec(c: &mut Criterion) {
+    let meta = [7u8; 32];
+    let payload = [1u8; 256];
+    let states: Vec<MemberState<'_, Addr>> = (0..10)
+        .map(|i| MemberState { name: "node-00042", addr: i, meta: &meta, incarnation: i, state: State::Alive })
+        .collect();
+    let kinds: Vec<(&str, Message<'_, Addr>)> = vec![
+        ("ping", Message::Ping(Ping { seq: 123_456, target: "node-00042" })),
+        (
+            "indirect_ping",
+            Message::IndirectPing(IndirectPing { seq: 123_456, target: "node-00042", target_addr: 42, nack: true }),
+        ),
+        ("ack", Message::Ack(Ack { seq: 123_456 })),
+        ("nack", Message::Nack(Nack { seq: 123_456 })),
+        ("alive", Message::Alive(Alive { incarnation: 7, name: "node-00042", addr: 42, meta: &meta })),
+        ("suspect", Message::Suspect(Suspect { incarnation: 7, name: "node-00042", from: "node-00001" })),
+        ("dead", Message::Dead(Dead { incarnation: 7, name: "node-00042", from: "node-00001" })),
+        ("user", Message::User(UserMessage { from: "node-00001", payload: &payload })),
+        (
+            "broadcast",
+            Message::Broadcast(UserBroadcast { origin: "node-00001", id: 99, key: b"deploy", payload: &payload }),
+        ),
+        (
+            "push_pull_10",
+            Message::PushPull(PushPull {
+                kind: PushPullKind::Periodic,
+                id: 1,
+                from: "node-00001",
+                from_addr: 1,
+                members: states,
+            }),
+        ),
+    ];
+    let limits = DecodeLimits::from_config(&Config::lan());
+    let mut g = c.benchmark_group("codec");
+    let mut buf = Vec::with_capacity(2048);
+    for (name, msg) in &kinds {
+        g.bench_function(format!("encode/{name}"), |b| {
+            b.iter(|| {
+                buf.clear();
+                PostcardCodec.encode(black_box(msg), &mut buf);
+                black_box(buf.len())
+            })
+        });
+        buf.clear();
+        PostcardCodec.encode(msg, &mut buf);
+        let bytes = buf.clone();
+        g.bench_function(format!("decode/{name}"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                PostcardCodec
+                    .decode(black_box(&bytes), &limits, &mut |m: Message<'_, Addr>| {
+                        black_box(&m);
+                        n += 1
+                    })
+                    .unwrap();
+                n
+            })
+        });
+    }
+    // A full datagram: a ping and 40 piggybacked alives, about 1,400 bytes with metadata.
+    let full: Vec<Message<'_, Addr>> = std::iter::once(Message::Ping(Ping { seq: 1, target: "node-00042" }))
+        .chain(
+            (0..40).map(|i| Message::Alive(Alive { incarnation: i, name: "node-00042", addr: i, meta: &meta[..20] })),
+        )
+        .collect();
+    let pkt = packet(&full);
+    g.bench_function(format!("encode/packet_{}B", pkt.len()), |b| {
+        b.iter(|| {
+            buf.clear();
+            envelope::begin(&mut buf, b"", false);
+            for m in &full {
+                PostcardCodec.encode(m, &mut buf);
+            }
+            black_box(buf.len())
+        })
+    });
+    g.bench_function(format!("decode/packet_{}B", pkt.len()), |b| {
+        b.iter(|| {
+            let (_, body) = envelope::parse(black_box(&pkt)).unwrap();
+            let mut n = 0;
+            PostcardCodec
+                .decode(body, &limits, &mut |m: Message<'_, Addr>| {
+                    black_box(&m);
+                    n += 1
+                })
+                .unwrap();
+            n
+        })
+    });
+    g.finish();
+}
+
+fn state_machine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("swim");
+    let now = Instant::from_secs(100);
+
+    // Inbound ping through to the ack, in steady state (nothing queued), the caller's buffer
+    // reused: handle_datagram + poll_transmit.
+    let mut s = core(10, now);
+    let ping = packet(&[Message::Ping(Ping { seq: 9, target: "node-00000" })]);
+    let mut buf = Vec::with_capacity(2048);
+    g.bench_function("ping_to_ack", |b| {
+        b.iter(|| {
+            s.handle_datagram(now, 3, black_box(&ping)).unwrap();
+            let t = s.poll_transmit(&mut buf).unwrap();
+            black_box(t.len)
+        })
+    });
+
+    // A probe tick at 10,000 members: the timer fires, a ping goes out (its ack comes back).
+    let mut s = core(10_000, now);
+    let mut t = s.poll_timeout();
+    g.bench_function("probe_tick_10k", |b| {
+        b.iter(|| {
+            // Advance to the next probe; answer the ping so the next round starts clean.
+            t = s.poll_timeout();
+            s.handle_timeout(t);
+            while let Some(tx) = s.poll_transmit(&mut buf) {
+                if let Ok((_, body)) = envelope::parse(&buf[..tx.len]) {
+                    let mut seq = None;
+                    let _ = PostcardCodec.decode(
+                        body,
+                        &DecodeLimits::from_config(&Config::lan()),
+                        &mut |m: Message<'_, Addr>| {
+                            if let Message::Ping(p) = m {
+                                seq = Some(p.seq)
+                            }
+                        },
+                    );
+                    if let Some(seq) = seq {
+                        let ack = packet(&[Message::Ack(Ack { seq })]);
+                        s.handle_datagram(t, tx.destination, &ack).unwrap();
+                    }
+                }
+            }
+            while s.poll_event().is_some() {}
+        })
+    });
+
+    // A gossip tick at 10,000 members with one fresh update queued: pick 3 targets, build 3
+    // datagrams.
+    let mut s = core(10_000, now);
+    let mut t = now;
+    let mut meta = 0u32;
+    g.bench_function("gossip_tick_10k", |b| {
+        b.iter_batched(
+            || (),
+            |_| {
+                meta += 1;
+                s.update_metadata(t, Bytes::copy_from_slice(&meta.to_le_bytes())).unwrap();
+                t += Duration::from_millis(200);
+                s.handle_timeout(t);
+                let mut n = 0;
+                while let Some(tx) = s.poll_transmit(&mut buf) {
+                    n += tx.len;
+                }
+                while s.poll_event().is_some() {}
+                n
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // Merging a 10,000-member push-pull: into a member that knows none of them (a join), and
+    // into one that already knows them all (the periodic case).
+    let all = names(10_001);
+    let states: Vec<MemberState<'_, Addr>> = all
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, n)| MemberState { name: n, addr: i as Addr, meta: b"", incarnation: 0, state: State::Alive })
+        .collect();
+    let pp = packet(&[Message::PushPull(PushPull {
+        kind: PushPullKind::Reply,
+        id: 0,
+        from: "node-00001",
+        from_addr: 1,
+        members: states,
+    })]);
+    g.sample_size(20);
+    g.bench_function("push_pull_merge_10k_new", |b| {
+        b.iter_batched(
+            || Swim::<Addr>::new(Config::lan(), Identity::new("node-00000", 0), 1, now).unwrap(),
+            |mut s| {
+                s.handle_stream(now, 1, black_box(&pp)).unwrap();
+                s
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut known = core(10_001, now);
+    g.bench_function("push_pull_merge_10k_known", |b| {
+        b.iter(|| {
+            known.handle_stream(now, 1, black_box(&pp)).unwrap();
+            while known.poll_transmit(&mut buf).is_some() {}
+        })
+    });
+    g.finish();
+}
+
+fn queue(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dissemination");
+    let names: Vec<Name> = names(10_000).into_iter().map(Name::from).collect();
+    let mut q: BroadcastQueue<Name> = BroadcastQueue::with_depth(32_768, 1);
+    for (i, n) in names.iter().enumerate() {
+        q.push(n.clone(), Bytes::from(vec![i as u8; 30]));
+    }
+    let mut i = 0;
+    g.bench_function("push_replace_depth_10k", |b| {
+        b.iter(|| {
+            i = (i + 1) % names.len();
+            q.push(names[i].clone(), Bytes::from_static(&[1u8; 30]))
+        })
+    });
+    let mut out = Vec::with_capacity(2048);
+    g.bench_function("fill_1400B_depth_10k", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut q: BroadcastQueue<Name> = BroadcastQueue::with_depth(32_768, 1);
+                for (i, n) in names.iter().enumerate() {
+                    q.push(n.clone(), Bytes::from(vec![i as u8; 30]));
+                }
+                q
+            },
+            |q| {
+                out.clear();
+                q.fill(1400, 16, &mut out)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = codec, state_machine, queue
+}
+criterion_main!(benches);
