@@ -73,6 +73,12 @@ impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
         }
     }
 
+    /// An empty queue holding at most `depth` updates, its key index hashed with a key drawn
+    /// from `seed` (for use outside a core, e.g. benchmarks).
+    pub fn with_depth(depth: usize, seed: u64) -> Self {
+        Self::new(depth, crate::rng::SwimRng::from_seed_u64(seed).hash_state())
+    }
+
     /// Updates waiting.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -107,6 +113,12 @@ impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
             result = Pushed::Evicted;
         }
         result
+    }
+
+    /// Make room in the key index for `additional` more updates (capped at the depth bound).
+    pub fn reserve(&mut self, additional: usize) {
+        let room = self.depth.saturating_sub(self.items.len());
+        self.by_key.reserve(additional.min(room));
     }
 
     /// Remove the update queued under `key`, if any.

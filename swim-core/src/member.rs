@@ -44,9 +44,18 @@ impl Name {
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Inline bytes are always copied from a `&str` whole, so they are valid UTF-8.
+            // Inline bytes are always copied from a `&str` whole, so they are valid UTF-8 and
+            // this never falls back to "" (validating costs a few ns; hot paths use `as_bytes`).
             Repr::Inline { len, bytes } => core::str::from_utf8(&bytes[..*len as usize]).unwrap_or(""),
             Repr::Shared(s) => s,
+        }
+    }
+
+    /// The name's UTF-8 bytes, without re-validating them: what hashing and comparison use.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..*len as usize],
+            Repr::Shared(s) => s.as_bytes(),
         }
     }
 
@@ -79,7 +88,7 @@ impl From<String> for Name {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -93,7 +102,8 @@ impl PartialOrd for Name {
 
 impl Ord for Name {
     fn cmp(&self, other: &Name) -> core::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        // Byte order is `str` order.
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
@@ -112,25 +122,27 @@ impl Borrow<str> for Name {
 
 impl Hash for Name {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
+        // Exactly what `str::hash` does, so `Borrow<str>` lookups find the same bucket.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
     }
 }
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<String> for Name {
     fn eq(&self, other: &String) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Name {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -240,6 +252,11 @@ mod tests {
         assert!(a < b);
         assert_eq!(Name::from(String::from("node-1")), short);
         assert_eq!(core::mem::size_of::<Name>(), 24);
+        // Hashes like `str`, so `Borrow<str>` lookups work.
+        let st = crate::rng::SwimRng::from_seed_u64(1).hash_state();
+        use core::hash::BuildHasher;
+        assert_eq!(st.hash_one(&short), st.hash_one("node-1"));
+        assert_eq!(st.hash_one(&long), st.hash_one("a-rather-long-hostname.example.internal:7946"));
     }
 
     #[test]

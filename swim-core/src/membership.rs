@@ -65,7 +65,7 @@ impl<A: Address> Membership<A> {
     pub(crate) fn find(&self, name: &str) -> Option<usize> {
         let h = self.hasher.hash_one(name);
         let records = &self.records;
-        self.index.find(h, |&i| records[i as usize].member.name.as_str() == name).map(|&i| i as usize)
+        self.index.find(h, |&i| records[i as usize].member.name.as_bytes() == name.as_bytes()).map(|&i| i as usize)
     }
 
     pub(crate) fn by_name(&self, name: &str) -> Option<&Record<A>> {
@@ -104,10 +104,10 @@ impl<A: Address> Membership<A> {
     }
 
     fn index_insert(&mut self, i: usize) {
-        let h = self.hasher.hash_one(self.records[i].member.name.as_str());
+        let h = self.hasher.hash_one(&self.records[i].member.name);
         let records = &self.records;
         let hasher = &self.hasher;
-        self.index.insert_unique(h, i as u32, |&k| hasher.hash_one(records[k as usize].member.name.as_str()));
+        self.index.insert_unique(h, i as u32, |&k| hasher.hash_one(&records[k as usize].member.name));
     }
 
     fn swap(&mut self, a: usize, b: usize) {
@@ -116,8 +116,8 @@ impl<A: Address> Membership<A> {
         }
         // Each index slot holds a distinct position, so "the slot holding `a` under the hash
         // of the name at `a`" identifies it exactly. Find both before changing either.
-        let ha = self.hasher.hash_one(self.records[a].member.name.as_str());
-        let hb = self.hasher.hash_one(self.records[b].member.name.as_str());
+        let ha = self.hasher.hash_one(&self.records[a].member.name);
+        let hb = self.hasher.hash_one(&self.records[b].member.name);
         let slot_a = self.index.find_bucket_index(ha, |&k| k as usize == a);
         let slot_b = self.index.find_bucket_index(hb, |&k| k as usize == b);
         if let Some(s) = slot_a.and_then(|i| self.index.get_bucket_mut(i)) {
@@ -186,7 +186,7 @@ impl<A: Address> Membership<A> {
         if i != last {
             self.swap(i, last);
         }
-        let h = self.hasher.hash_one(self.records[last].member.name.as_str());
+        let h = self.hasher.hash_one(&self.records[last].member.name);
         if let Ok(entry) = self.index.find_entry(h, |&k| k as usize == last) {
             entry.remove();
         }
@@ -240,7 +240,7 @@ impl<A: Address> Membership<A> {
         self.records.reserve(additional);
         let records = &self.records;
         let hasher = &self.hasher;
-        self.index.reserve(additional, |&k| hasher.hash_one(records[k as usize].member.name.as_str()));
+        self.index.reserve(additional, |&k| hasher.hash_one(&records[k as usize].member.name));
     }
 
     /// Approximate heap bytes: the record vector, the index, and what each record owns

@@ -101,7 +101,8 @@ impl rand_core::SeedableRng for SwimRng {
     }
 }
 
-/// A keyed SipHash-2-4 [`BuildHasher`] (the one `core` ships), keyed from the core's RNG.
+/// A [`BuildHasher`] for keyed SipHash-1-3 (the hash `std`'s `HashMap` uses), keyed from the
+/// core's RNG. `core` only ships the slower SipHash-2-4.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SeededState {
     k0: u64,
@@ -109,17 +110,139 @@ pub(crate) struct SeededState {
 }
 
 impl BuildHasher for SeededState {
-    #[allow(deprecated)] // core's SipHasher is deprecated only in favour of std's, which no_std lacks.
-    type Hasher = core::hash::SipHasher;
-    #[allow(deprecated)]
-    fn build_hasher(&self) -> Self::Hasher {
-        core::hash::SipHasher::new_with_keys(self.k0, self.k1)
+    type Hasher = SipHasher13;
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
+    }
+}
+
+/// SipHash-1-3 (Aumasson and Bernstein): one compression round per 8-byte block, three
+/// finalization rounds.
+#[derive(Clone, Debug)]
+pub(crate) struct SipHasher13 {
+    v: [u64; 4],
+    tail: u64,
+    ntail: usize,
+    length: usize,
+}
+
+impl SipHasher13 {
+    fn new_with_keys(k0: u64, k1: u64) -> Self {
+        SipHasher13 {
+            v: [
+                k0 ^ 0x736f_6d65_7073_6575,
+                k1 ^ 0x646f_7261_6e64_6f6d,
+                k0 ^ 0x6c79_6765_6e65_7261,
+                k1 ^ 0x7465_6462_7974_6573,
+            ],
+            tail: 0,
+            ntail: 0,
+            length: 0,
+        }
+    }
+
+    #[inline]
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13);
+        v[1] ^= v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16);
+        v[3] ^= v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21);
+        v[3] ^= v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17);
+        v[1] ^= v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+
+    #[inline]
+    fn block(&mut self, m: u64) {
+        self.v[3] ^= m;
+        Self::round(&mut self.v);
+        self.v[0] ^= m;
+    }
+}
+
+impl core::hash::Hasher for SipHasher13 {
+    fn write(&mut self, bytes: &[u8]) {
+        self.length += bytes.len();
+        let mut bytes = bytes;
+        if self.ntail != 0 {
+            let take = (8 - self.ntail).min(bytes.len());
+            for (i, b) in bytes[..take].iter().enumerate() {
+                self.tail |= u64::from(*b) << (8 * (self.ntail + i));
+            }
+            self.ntail += take;
+            bytes = &bytes[take..];
+            if self.ntail < 8 {
+                return;
+            }
+            let m = self.tail;
+            self.block(m);
+            self.tail = 0;
+            self.ntail = 0;
+        }
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.block(u64::from_le_bytes(w));
+        }
+        for (i, b) in chunks.remainder().iter().enumerate() {
+            self.tail |= u64::from(*b) << (8 * i);
+        }
+        self.ntail = chunks.remainder().len();
+    }
+
+    fn finish(&self) -> u64 {
+        let mut v = self.v;
+        let b = ((self.length as u64 & 0xff) << 56) | self.tail;
+        v[3] ^= b;
+        Self::round(&mut v);
+        v[0] ^= b;
+        v[2] ^= 0xff;
+        Self::round(&mut v);
+        Self::round(&mut v);
+        Self::round(&mut v);
+        v[0] ^ v[1] ^ v[2] ^ v[3]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn siphash13_matches_std() {
+        extern crate std;
+        use core::hash::Hasher;
+        // std's DefaultHasher is SipHash-1-3 keyed with (0, 0).
+        let inputs: [&[&[u8]]; 6] = [
+            &[],
+            &[b"a"],
+            &[b"node-1"],
+            &[b"12345678"],
+            &[b"a-rather-long-hostname.example.internal:7946"],
+            &[b"abc", b"defghij", b"k", b"lmnopqrstuvwxyz"],
+        ];
+        for parts in inputs {
+            let mut ours = SipHasher13::new_with_keys(0, 0);
+            #[allow(deprecated)]
+            let mut theirs = std::collections::hash_map::DefaultHasher::new();
+            for p in parts {
+                ours.write(p);
+                theirs.write(p);
+            }
+            assert_eq!(ours.finish(), theirs.finish(), "{parts:?}");
+        }
+        let a = SeededState { k0: 1, k1: 2 }.hash_one("x");
+        let b = SeededState { k0: 1, k1: 3 }.hash_one("x");
+        assert_ne!(a, b, "the key changes the hash");
+    }
 
     #[test]
     fn same_seed_same_stream() {

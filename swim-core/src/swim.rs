@@ -891,10 +891,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // Members that joined at the same time as this one were not in the seed's reply,
                 // and gossip misses a few members in a large join burst. One early exchange with
                 // a random member repairs both without waiting a whole push-pull period.
+                // It waits half the window first so that a join burst has settled and the partner
+                // has heard of the other newcomers.
                 if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.next_push_pull) {
-                    let window = base / sync::JOIN_FOLLOW_UP_DIVISOR;
-                    let nanos = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX).max(1);
-                    let at = now + self.config.gossip_interval + Duration::from_nanos(self.rng.next_u64() % nanos);
+                    let half = base / sync::JOIN_FOLLOW_UP_DIVISOR / 2;
+                    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
+                    let at = now + half + Duration::from_nanos(self.rng.next_u64() % nanos);
                     self.next_push_pull = Some(next.min(at));
                 }
             }
@@ -1419,6 +1421,14 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn on_push_pull(&mut self, now: Instant, p: wire::PushPull<'_, A>) {
         self.stats.push_pull_merges += 1;
+        // Size the tables once for the members this state could add (a join's reply is the
+        // whole cluster), instead of growing and rehashing them one insert at a time.
+        let additional = p.members.len().saturating_sub(self.members.len() + 1);
+        if additional > 0 {
+            let room = self.config.limits.max_members.saturating_sub(self.members.len());
+            self.members.reserve(additional.min(room));
+            self.gossip.reserve(additional);
+        }
         let local = self.local.name.clone();
         for m in &p.members {
             match m.state {

@@ -9,6 +9,12 @@
 //!
 //! The first periodic exchange happens at a random time within one interval of start, and a
 //! successful join brings the next one forward (see [`JOIN_FOLLOW_UP_DIVISOR`]).
+//!
+//! Everything a merge teaches a member is gossiped on, as memberlist does, including the
+//! reply to a join. Skipping that for joins saves a joiner of an n-member cluster about
+//! `n * retransmit limit / 45` datagrams of piggyback, but measured over 30 seeds it slowed a
+//! 50-member join burst's convergence from 0.3-0.75 s to a median of 3.5 s (worst 62 s): the
+//! re-gossip is what spreads concurrent newcomers.
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -17,9 +23,10 @@ use crate::event::JoinId;
 use crate::math;
 use crate::time::Instant;
 
-/// After a successful join the next push-pull is brought forward to a random time within
-/// `push_pull_interval / JOIN_FOLLOW_UP_DIVISOR` (plus one gossip interval), so members that
-/// joined concurrently learn of each other quickly. memberlist waits for the regular period.
+/// After a successful join the next push-pull is brought forward to a random time in the second
+/// half of `push_pull_interval / JOIN_FOLLOW_UP_DIVISOR` (1.9 s to 3.75 s on LAN), so members
+/// that joined concurrently learn of each other, and whatever gossip missed reaches them,
+/// without waiting a whole period. memberlist waits for the regular period.
 pub const JOIN_FOLLOW_UP_DIVISOR: u32 = 8;
 
 /// Members up to which the push-pull interval is not stretched.
