@@ -148,28 +148,32 @@ pub fn detection(r: &ScenarioReport, path: &Path) -> Res {
 }
 
 /// False positives per variant (or per first-axis variant, summed over the other axes),
-/// split into those at healthy and at slow observers.
+/// stacked by victim: healthy members (dark), slow members, members cut off by a network
+/// fault (light).
 pub fn false_positives(r: &ScenarioReport, path: &Path, groups: &[(String, Vec<String>)]) -> Res {
-    let mut bars: Vec<(String, u64, u64)> = Vec::new();
+    let mut bars: Vec<(String, [u64; 3])> = Vec::new();
     for (name, members) in groups {
-        let (mut h, mut s) = (0, 0);
-        for v in r.variants.iter().filter(|v| members.contains(&v.variant)) {
-            h += v.false_positives.at_healthy;
-            s += v.false_positives.at_slow;
+        let mut v = [0u64; 3];
+        for s in r.variants.iter().filter(|s| members.contains(&s.variant)) {
+            let fp = &s.false_positives;
+            v[0] += fp.healthy_victims;
+            v[1] += fp.slow_victims;
+            v[2] += fp.impaired_victims;
         }
-        bars.push((name.clone(), h, s));
+        bars.push((name.clone(), v));
     }
-    if bars.is_empty() || bars.iter().all(|(_, h, s)| h + s == 0) {
+    let total = |v: &[u64; 3]| v.iter().sum::<u64>();
+    if bars.is_empty() || bars.iter().all(|(_, v)| total(v) == 0) {
         return Ok(());
     }
-    let ymax = bars.iter().map(|(_, h, s)| (h + s) as f64).fold(1.0, f64::max) * 1.15;
+    let ymax = bars.iter().map(|(_, v)| total(v) as f64).fold(1.0, f64::max) * 1.15;
     let n = bars.len();
     let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("{}: false positives (healthy observers dark, slow observers light)", r.scenario),
+            format!("{}: false positives (healthy members dark, slow medium, cut off light)", r.scenario),
             ("sans-serif", 20),
         )
         .margin(12)
@@ -189,26 +193,26 @@ pub fn false_positives(r: &ScenarioReport, path: &Path, groups: &[(String, Vec<S
                 String::new()
             }
         })
-        .y_desc("false-positive events (summed over runs)")
+        .y_desc("members declared failed while alive (events, summed over runs)")
         .draw()
         .map_err(e)?;
-    for (i, (_, h, s)) in bars.iter().enumerate() {
+    let c = color(1);
+    let shades = [c.mix(1.0), c.mix(0.55), c.mix(0.2)];
+    for (i, (_, v)) in bars.iter().enumerate() {
         let x = i as f64;
-        let c = color(0);
-        chart
-            .draw_series(std::iter::once(Rectangle::new([(x - 0.35, 0.0), (x + 0.35, *h as f64)], c.filled())))
-            .map_err(e)?;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(x - 0.35, *h as f64), (x + 0.35, (*h + *s) as f64)],
-                c.mix(0.4).filled(),
-            )))
-            .map_err(e)?;
+        let mut base = 0.0;
+        for (k, &count) in v.iter().enumerate() {
+            let top = base + count as f64;
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(x - 0.35, base), (x + 0.35, top)], shades[k].filled())))
+                .map_err(e)?;
+            base = top;
+        }
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("{}", h + s),
-                (x - 0.1, (h + s) as f64 + ymax * 0.03),
-                ("sans-serif", 15),
+                format!("{} ({} healthy)", total(v), v[0]),
+                (x - 0.3, base + ymax * 0.03),
+                ("sans-serif", 14),
             )))
             .map_err(e)?;
     }

@@ -12,7 +12,7 @@ use swim_sim::{runner, swarm};
 #[test]
 fn swarm_seeds_hold_every_invariant() {
     let mut failures = Vec::new();
-    for seed in seeds(0, 24) {
+    for seed in seeds(0, 64) {
         let _g = SeedGuard { seed, test: "swarm_seeds_hold_every_invariant", file: "swarm" };
         let plan = swarm::draw(seed);
         let r = runner::run(&plan, &AtomicU64::new(0));
