@@ -76,7 +76,8 @@ impl Lab {
         run(&["ip", "netns", "add", &router])?;
         lab.namespaces.push(router.clone());
         run(&["ip", "-n", &router, "link", "set", "lo", "up"])?;
-        run(&["ip", "netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        // Through the shell rather than sysctl(8), which minimal images lack.
+        run(&["ip", "netns", "exec", &router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])?;
         for i in 0..n {
             let host = lab.host(i);
             run(&["ip", "netns", "add", &host])?;
@@ -161,7 +162,7 @@ fn remove_stale_labs() {
             // Its agents outlived it too.
             if let Ok(pids) = run(&["ip", "netns", "pids", ns]) {
                 for p in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
-                    let _ = run(&["kill", "-9", p]);
+                    let _ = run(&["sh", "-c", &format!("kill -9 {p}")]);
                 }
             }
             let _ = run(&["ip", "netns", "del", ns]);

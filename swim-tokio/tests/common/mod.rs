@@ -233,7 +233,9 @@ impl Agent {
 
     /// Send SIGTERM (the agent leaves gracefully) and wait for it to exit.
     pub fn terminate(&mut self, within: Duration) -> bool {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        // The shell's kill builtin: kill(1) is not in every minimal image.
+        let pid = self.child.id();
+        let _ = std::process::Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status();
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
