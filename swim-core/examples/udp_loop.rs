@@ -1,0 +1,139 @@
+//! A complete member on std's blocking sockets, with no async runtime: the whole run-loop
+//! contract of swim-core in one function.
+//!
+//! Start a few in separate terminals (or in the background), each joining the first:
+//!
+//!     cargo run -p swim-core --example udp_loop -- 127.0.0.1:7001 a
+//!     cargo run -p swim-core --example udp_loop -- 127.0.0.1:7002 b 127.0.0.1:7001
+//!     cargo run -p swim-core --example udp_loop -- 127.0.0.1:7003 c 127.0.0.1:7001
+//!
+//! Each prints its events; stop one with Ctrl-C and watch the others suspect it, then
+//! declare it failed. Arguments: `<bind addr> <name> [seed addr...]`. Optional `--for <secs>`
+//! exits after that many seconds.
+//!
+//! Datagrams go over one UDP socket; stream messages (push-pull, reliable user messages)
+//! over a fresh TCP connection each, framed with `swim_core::wire::frame`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant as StdInstant};
+
+use swim_core::wire::frame;
+use swim_core::{Config, Event, Identity, Instant, Swim, TransmitKind};
+
+fn main() -> std::io::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut run_for = None;
+    if let Some(i) = args.iter().position(|a| a == "--for") {
+        run_for = args.get(i + 1).and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+        args.drain(i..(i + 2).min(args.len()));
+    }
+    let (Some(bind), Some(name)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: udp_loop <bind addr> <name> [seed addr...] [--for <secs>]");
+        std::process::exit(2);
+    };
+    let bind: SocketAddr = bind.parse().expect("bind address");
+    let seeds: Vec<SocketAddr> = args[2..].iter().map(|s| s.parse().expect("seed address")).collect();
+    run(bind, name, &seeds, run_for)
+}
+
+/// Drive one member until `run_for` passes (forever if `None`).
+fn run(bind: SocketAddr, name: &str, seeds: &[SocketAddr], run_for: Option<Duration>) -> std::io::Result<()> {
+    let udp = UdpSocket::bind(bind)?;
+    let tcp = TcpListener::bind(bind)?;
+    tcp.set_nonblocking(true)?;
+    let config = Config::local();
+    let max_stream = config.limits.max_stream_message_size;
+
+    // The core's clock: nanoseconds since this process started.
+    let epoch = StdInstant::now();
+    let now = || Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
+    let seed = epoch.elapsed().as_nanos() as u64 ^ u64::from(bind.port()); // use a real RNG in production
+    let mut swim = Swim::new(config, Identity::new(name, bind), seed, now()).expect("valid config");
+    if !seeds.is_empty() {
+        swim.join(now(), seeds.iter().copied()).expect("join");
+    }
+
+    let mut out = Vec::with_capacity(1500);
+    let mut inbuf = vec![0u8; 65_535];
+    loop {
+        // 1. After every input: drain transmits...
+        while let Some(t) = swim.poll_transmit(&mut out) {
+            match t.kind {
+                TransmitKind::Datagram => {
+                    let _ = udp.send_to(&out[..t.len], t.destination);
+                }
+                TransmitKind::Stream => {
+                    if send_stream(t.destination, &out[..t.len]).is_err() {
+                        swim.handle_stream_failed(now(), &t.destination);
+                    }
+                }
+            }
+        }
+        // ...then events.
+        while let Some(e) = swim.poll_event() {
+            print_event(name, &e);
+        }
+        if run_for.is_some_and(|d| epoch.elapsed() >= d) {
+            return Ok(());
+        }
+
+        // 2. Wait for a datagram, but no longer than the core's next deadline (and briefly, so
+        //    that the TCP listener is polled too).
+        let deadline = swim.poll_timeout();
+        let wait = Duration::from_nanos(deadline.as_nanos().saturating_sub(now().as_nanos()));
+        udp.set_read_timeout(Some(wait.clamp(Duration::from_millis(1), Duration::from_millis(50))))?;
+        match udp.recv_from(&mut inbuf) {
+            Ok((n, from)) => {
+                let _ = swim.handle_datagram(now(), from, &inbuf[..n]); // errors are counted drops
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(e),
+        }
+
+        // 3. Stream messages: one frame per connection.
+        while let Ok((mut conn, from)) = tcp.accept() {
+            if let Ok(body) = read_frame(&mut conn, max_stream) {
+                let _ = swim.handle_stream(now(), from, &body);
+            }
+        }
+
+        // 4. Timers, whenever the deadline has passed.
+        if swim.poll_timeout() <= now() {
+            swim.handle_timeout(now());
+        }
+    }
+}
+
+fn send_stream(to: SocketAddr, message: &[u8]) -> std::io::Result<()> {
+    let mut conn = TcpStream::connect_timeout(&to, Duration::from_secs(1))?;
+    conn.set_write_timeout(Some(Duration::from_secs(1)))?;
+    let mut framed = Vec::with_capacity(message.len() + frame::HEADER_LEN);
+    frame::encode(message, &mut framed);
+    conn.write_all(&framed)
+}
+
+fn read_frame(conn: &mut TcpStream, max: usize) -> std::io::Result<Vec<u8>> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut header = [0u8; frame::HEADER_LEN];
+    conn.read_exact(&mut header)?;
+    let len = frame::parse_header(header, max).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body)?;
+    Ok(body)
+}
+
+fn print_event(me: &str, e: &Event<SocketAddr>) {
+    match e {
+        Event::MemberJoined(m) => println!("[{me}] joined: {} at {}", m.name, m.addr),
+        Event::MemberSuspected { member, accuser } => println!("[{me}] suspect: {} (by {accuser})", member.name),
+        Event::MemberFailed(m) => println!("[{me}] failed: {}", m.name),
+        Event::MemberLeft(m) => println!("[{me}] left: {}", m.name),
+        Event::MemberAlive(m) => println!("[{me}] alive again: {}", m.name),
+        Event::JoinCompleted { reached, attempted, .. } => {
+            println!("[{me}] join: reached {reached} of {attempted} seeds")
+        }
+        other => println!("[{me}] {other:?}"),
+    }
+}
