@@ -27,6 +27,7 @@ fn smoke_scenario_passes_and_replays_identically() {
     assert!(r.detection.all_failed.is_some());
     assert!(r.convergence.at_end && r.convergence.after_heal.is_some());
     assert_eq!(r.spread.joins, (16, 16), "every member (the seed too) reached every other");
+    assert_eq!(r.spread.updates, (2, 2), "both metadata updates reached every member");
     assert!(r.replay.contains("swim-sim run smoke") && r.replay.contains("--seed 1"));
     let text = swim_sim::report::render(&a);
     assert!(text.contains("Failure detection") && text.contains("Membership"));
