@@ -121,7 +121,8 @@ pub fn convergence_bound(c: &swim_core::Config, n: usize) -> Duration {
 }
 
 /// The `agent` example's binary, built (or brought up to date) first with the cargo that
-/// runs the tests, in the same profile directory as the test binary.
+/// runs the tests, in the same profile as the test binary (`cargo test` has usually built it
+/// already; `cargo test --test netns` alone has not).
 pub fn agent_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // <target>/<profile>/deps/<test> -> <target>/<profile>/examples/agent
@@ -129,9 +130,8 @@ pub fn agent_binary() -> std::path::PathBuf {
     let release = profile_dir.file_name().is_some_and(|p| p == "release");
     let mut build = std::process::Command::new(env!("CARGO"));
     build.args(["build", "--quiet", "-p", "swim-tokio", "--example", "agent"]);
-    if release {
-        build.arg("--release");
-    }
+    // The profile `cargo test` itself builds examples with, so the binary is usually fresh.
+    build.args(if release { ["--profile", "release"] } else { ["--profile", "test"] });
     if let Some(target) = profile_dir.parent() {
         build.env("CARGO_TARGET_DIR", target);
     }
