@@ -30,8 +30,9 @@ struct Args {
     /// Unique member name. Default: the host name.
     #[arg(long)]
     name: Option<String>,
-    /// Address to bind UDP and TCP to (port 0 picks a free port).
-    #[arg(long, default_value = "0.0.0.0:7946")]
+    /// Address to bind UDP and TCP to (port 0 picks a free port). Between hosts, bind the
+    /// host's address, or 0.0.0.0 together with --advertise.
+    #[arg(long, default_value = "127.0.0.1:7946")]
     bind: SocketAddr,
     /// Address other members reach this one at, if not the bound one (NAT, wildcard bind).
     #[arg(long)]
