@@ -457,6 +457,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Err(CommandError::TransmitQueueFull);
         }
         let id = self.joins.start();
+        // Announce ourselves too, as memberlist does on creation: the seed gossips us, but in
+        // a join burst most members hear of a newcomer from their own join reply and do not
+        // pass it on, so the newcomer's own gossip is what reaches the rest quickly.
+        self.gossip_local_alive();
         let deadline = now + self.config.stream_timeout;
         for seed in seeds {
             let request = self.push_pull_id();
@@ -635,8 +639,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    ///
+    /// The gossip tick counts only while something is queued, so an idle member wakes once
+    /// per probe interval, not every gossip interval; an update queued after an idle spell
+    /// goes out at once.
     pub fn poll_timeout(&self) -> Instant {
-        let mut t = self.next_probe.min(self.next_gossip);
+        let mut t = self.next_probe;
+        if !(self.gossip.is_empty() && self.user_gossip.is_empty()) {
+            t = t.min(self.next_gossip);
+        }
         if let Some(p) = &self.probe {
             t = t.min(p.deadline());
         }

@@ -315,3 +315,20 @@ fn restore_warm_starts_a_converged_cluster() {
     // Restoring again adds nothing.
     assert_eq!(c.with(0, |s, now| s.restore(now, all.iter().cloned())), 0);
 }
+
+#[test]
+fn an_idle_member_wakes_about_once_per_probe_interval() {
+    let mut c = Cluster::new(10, Config::lan(), 140);
+    c.converge(S(10));
+    c.run_for(S(20)); // let the join gossip run out
+    let before: Vec<u64> = c.nodes.iter().map(|n| n.wakeups).collect();
+    c.run_for(S(60));
+    for (i, n) in c.nodes.iter().enumerate() {
+        let woke = n.wakeups - before[i];
+        // 60 probe ticks, a few push-pull and reconnect ticks; not the 300 gossip ticks.
+        assert!(woke <= 75, "node {i} woke {woke} times in 60 idle seconds");
+    }
+    // And an update still goes out at once.
+    c.with(3, |s, now| s.update_metadata(now, &b"x"[..])).unwrap();
+    assert!(c.run_until(S(1), |c| c.up().all(|o| c.node(o).member("node-3").unwrap().meta.as_ref() == b"x")));
+}

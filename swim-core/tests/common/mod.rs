@@ -97,6 +97,8 @@ pub struct Node {
     timer: Option<(Instant, Instant)>,
     /// For a slow node: when the last queued input will be handled (FIFO backlog).
     backlog_until: Instant,
+    /// Times `handle_timeout` was called.
+    pub wakeups: u64,
     /// Highest incarnation this node ever reported for each member (invariant check).
     seen_incarnation: HashMap<Name, u32>,
 }
@@ -331,6 +333,7 @@ impl Cluster {
         for i in 0..self.nodes.len() {
             if self.nodes[i].up && self.timer_fire_time(i) <= now {
                 self.nodes[i].timer = None;
+                self.nodes[i].wakeups += 1;
                 self.nodes[i].swim.handle_timeout(now);
                 self.flush(i);
                 return true;
@@ -516,6 +519,7 @@ impl Node {
             inbox: BinaryHeap::new(),
             timer: None,
             backlog_until: Instant::ZERO,
+            wakeups: 0,
             seen_incarnation: HashMap::new(),
         }
     }
