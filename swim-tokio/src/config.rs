@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use swim_core::Bytes;
+use swim_core::security::{Cipher, Key};
 
 /// The port memberlist listens on by default, for UDP and TCP alike.
 pub const DEFAULT_PORT: u16 = 7946;
@@ -45,10 +46,26 @@ pub struct Config {
     /// Seed for the protocol's randomness (probe order, gossip targets). `None` (the default)
     /// draws one from the operating system; tests may fix it.
     pub seed: Option<u64>,
-    /// The protocol configuration.
+    /// The protocol configuration (its `label` is the cluster label).
     pub swim: swim_core::Config,
+    /// Authenticated encryption of every datagram and stream message; `None` sends
+    /// plaintext. See [`Config::with_keys`] and docs/security.md.
+    pub encryption: Option<Encryption>,
     /// Sockets, streams, channels and their bounds.
     pub transport: TransportConfig,
+}
+
+/// Encryption settings; see [`Config::with_keys`].
+#[derive(Clone, Debug)]
+pub struct Encryption {
+    /// The AEAD; every member must use the same one.
+    pub cipher: Cipher,
+    /// The keys, primary first (at most 16). Their `Debug` shows only fingerprints.
+    pub keys: Vec<Key>,
+    /// Migration switch: also accept plaintext packets (see docs/security.md).
+    pub accept_plaintext: bool,
+    /// Migration switch: send plaintext instead of encrypting (see docs/security.md).
+    pub send_plaintext: bool,
 }
 
 /// Socket settings and the bound on every resource the adapter holds.
@@ -154,8 +171,23 @@ impl Config {
             incarnation: None,
             seed: None,
             swim,
+            encryption: None,
             transport: TransportConfig::default(),
         }
+    }
+
+    /// Encrypt all traffic with `cipher`; the first key is the primary (it encrypts), every key
+    /// decrypts. Plaintext is neither sent nor accepted. Keys can be rotated at run time with
+    /// [`Node::add_key`](crate::Node::add_key), [`use_key`](crate::Node::use_key) and
+    /// [`remove_key`](crate::Node::remove_key).
+    pub fn with_keys(mut self, cipher: Cipher, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.encryption = Some(Encryption {
+            cipher,
+            keys: keys.into_iter().collect(),
+            accept_plaintext: false,
+            send_plaintext: false,
+        });
+        self
     }
 
     /// memberlist's `DefaultLANConfig` ([`swim_core::Config::lan`]).

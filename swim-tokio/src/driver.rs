@@ -35,6 +35,8 @@ const RECV_BUF: usize = 65_536;
 
 /// A read-only look at the core, answered by the driver.
 pub(crate) type Query = Box<dyn FnOnce(&Swim<SocketAddr>, &TransportStats) + Send>;
+/// A change to the core that is not a protocol command (keyring, plaintext switches).
+pub(crate) type Mutation = Box<dyn FnOnce(&mut Swim<SocketAddr>) + Send>;
 
 /// How a join ended, as the core reported it.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,7 @@ pub(crate) enum Command {
     Broadcast { key: Option<Bytes>, payload: Bytes, reply: oneshot::Sender<Result<(), swim_core::CommandError>> },
     Send { to: SocketAddr, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), SendError>> },
     Query(Query),
+    Mutate(Mutation),
     Shutdown { reply: oneshot::Sender<()> },
 }
 
@@ -255,6 +258,7 @@ impl Driver {
                 }
             }
             Command::Query(f) => f(&self.core, &self.stats),
+            Command::Mutate(f) => f(&mut self.core),
             // The loop intercepts shutdown before calling here.
             Command::Shutdown { .. } => {}
         }
@@ -466,9 +470,6 @@ impl Driver {
         log_event(&event);
         match &event {
             Event::JoinCompleted { join, reached, attempted } => {
-                if *reached > 0 {
-                    self.announce_after_join();
-                }
                 if let Some(reply) = self.joins.remove(join) {
                     let _ = reply.send(Ok(JoinOutcome { reached: *reached, attempted: *attempted }));
                 }
@@ -488,22 +489,6 @@ impl Driver {
             // Err only means nobody is subscribed right now.
             let _ = tx.send(event);
         }
-    }
-
-    /// WORKAROUND until swim-core announces a joining member itself: gossip our own alive
-    /// (through `update_metadata` with unchanged metadata, which raises the incarnation by
-    /// one and queues the alive like any update).
-    ///
-    /// Without it, members that join one seed at the same time learn of each other only
-    /// from the seed's gossip, and that gossip dies out: most of the seed's targets already
-    /// know the newcomer from their own join reply, so they do not pass it on, and an early
-    /// joiner misses later ones until its next push-pull (3.75 s to 60 s at 50 members, LAN).
-    /// memberlist gossips a member's own alive from the start for this reason.
-    fn announce_after_join(&mut self) {
-        let now = self.now();
-        let meta = self.core.local().meta.clone();
-        // Fails only while leaving, when there is nothing to announce.
-        let _ = self.core.update_metadata(now, meta);
     }
 
     fn publish_metrics(&self) {

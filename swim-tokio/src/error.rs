@@ -34,6 +34,9 @@ pub enum StartError {
     /// would not know where to reach this one.
     #[error("bind address {0} is a wildcard; set an advertise address other members can reach")]
     NoAdvertiseAddr(SocketAddr),
+    /// Encryption is configured without a key, or with more than the keyring holds.
+    #[error("invalid encryption settings: {0}")]
+    Keys(&'static str),
     /// The advertise address is IPv6 but the sockets are IPv4 (they cannot receive there).
     #[error("advertise address {advertise} is IPv6 but the sockets are bound to IPv4 address {bound}")]
     AddressFamily {
@@ -167,4 +170,18 @@ mod tests {
         let e = JoinError::Resolve(vec![ResolveFailure { seed: "x".into(), reason: "y".into() }]);
         assert_eq!(e.to_string(), "no seed could be resolved: x: y");
     }
+}
+
+/// A keyring operation failed. Nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    /// This member was started without encryption ([`crate::Config::with_keys`]).
+    #[error("encryption is not configured on this member")]
+    NotEncrypted,
+    /// The keyring refused the change.
+    #[error(transparent)]
+    Key(#[from] swim_core::security::KeyError),
+    /// The member has shut down.
+    #[error(transparent)]
+    Closed(#[from] Closed),
 }

@@ -82,11 +82,12 @@ mod resolve;
 mod stream;
 mod transport;
 
-pub use config::{Config, DEFAULT_PORT, TransportConfig};
-pub use error::{Closed, CommandError, JoinError, LeaveError, ResolveFailure, SendError, StartError};
+pub use config::{Config, DEFAULT_PORT, Encryption, TransportConfig};
+pub use error::{Closed, CommandError, JoinError, KeyringError, LeaveError, ResolveFailure, SendError, StartError};
 pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
+pub use swim_core::security::{Cipher, Fingerprint, Key};
 
 /// Re-exported so users need not depend on swim-core directly.
 pub use swim_core::{self, Bytes, Name, State};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
 use swim_core::{Bytes, Identity, MemoryUsage, Swim};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -17,7 +18,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::Config;
 use crate::driver::{Command, Driver, EventHub, JoinOutcome, Settings};
-use crate::error::{Closed, CommandError, JoinError, LeaveError, SendError, StartError};
+use crate::error::{Closed, CommandError, JoinError, KeyringError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
 use crate::transport;
@@ -92,7 +93,18 @@ impl Node {
             Identity::new(config.name.as_str(), advertise).with_meta(config.meta.clone()).with_incarnation(incarnation);
         let seed = config.seed.unwrap_or_else(random_seed);
         let epoch = tokio::time::Instant::now();
-        let core = Swim::new(config.swim.clone(), identity, seed, swim_core::Instant::ZERO)?;
+        let mut core = Swim::new(config.swim.clone(), identity, seed, swim_core::Instant::ZERO)?;
+        if let Some(enc) = &config.encryption {
+            let mut keys = enc.keys.iter().cloned();
+            let primary = keys.next().ok_or(StartError::Keys("no key given"))?;
+            // Nonces must never repeat under a key: their prefix comes from the OS, not the seed.
+            let mut ring = Keyring::new(enc.cipher, primary, random_seed().to_le_bytes());
+            for k in keys {
+                ring.add(k).map_err(|_| StartError::Keys("more keys than a keyring holds (16)"))?;
+            }
+            core.set_keyring(Some(ring));
+            core.set_plaintext(enc.accept_plaintext, enc.send_plaintext);
+        }
 
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
         let (frames_tx, frames_rx) = mpsc::channel(config.transport.stream_queue);
@@ -362,6 +374,54 @@ impl Node {
         let (tx, rx) = oneshot::channel();
         self.inner.commands.send(make(tx)).await.map_err(|_| Closed)?;
         rx.await.map_err(|_| Closed)
+    }
+
+    /// Add a key for decryption (step 1 of a rotation: do it on every member first).
+    pub async fn add_key(&self, key: Key) -> Result<(), KeyringError> {
+        self.keyring(move |ring| ring.add(key)).await
+    }
+
+    /// Make a key already added the one that encrypts (step 2 of a rotation).
+    pub async fn use_key(&self, key: Key) -> Result<(), KeyringError> {
+        self.keyring(move |ring| ring.make_primary(&key)).await
+    }
+
+    /// Remove a key that is not the primary (step 3 of a rotation).
+    pub async fn remove_key(&self, key: Key) -> Result<(), KeyringError> {
+        self.keyring(move |ring| ring.remove(&key)).await
+    }
+
+    /// Fingerprints of the keys held, primary first: compare them across members before
+    /// promoting a new key.
+    pub async fn key_fingerprints(&self) -> Result<Vec<Fingerprint>, KeyringError> {
+        self.keyring(|ring| Ok(ring.fingerprints())).await
+    }
+
+    /// The migration switches: also accept plaintext, and send plaintext instead of
+    /// encrypting (see docs/security.md for the procedure).
+    pub async fn set_plaintext(&self, accept: bool, send: bool) -> Result<(), Closed> {
+        self.mutate(move |core| core.set_plaintext(accept, send)).await
+    }
+
+    async fn keyring<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Keyring) -> Result<T, KeyError> + Send + 'static,
+    ) -> Result<T, KeyringError> {
+        let r = self.mutate(move |core| core.keyring_mut().map(f)).await?;
+        Ok(r.ok_or(KeyringError::NotEncrypted)??)
+    }
+
+    async fn mutate<T, F>(&self, f: F) -> Result<T, Closed>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Swim<SocketAddr>) -> T + Send + 'static,
+    {
+        self.request(|reply| {
+            Command::Mutate(Box::new(move |core| {
+                let _ = reply.send(f(core));
+            }))
+        })
+        .await
     }
 
     async fn query<T, F>(&self, f: F) -> Result<T, Closed>
