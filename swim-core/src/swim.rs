@@ -1,13 +1,13 @@
 //! The state machine: where probing, suspicion, awareness, dissemination and
 //! push-pull meet. See the crate docs for the run-loop contract.
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::hash::BuildHasher;
 use core::time::Duration;
 
 use bytes::Bytes;
+use hashbrown::HashMap;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
@@ -171,6 +171,10 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     next_seq: u32,
     probe: Option<InFlight<A>>,
     relays: Relays<A>,
+    /// Suspicions of members, by name, with their timers ordered in `suspicion_timers`.
+    suspicions: HashMap<Name, Suspicion, SeededState>,
+    /// The reconnect ping in flight to a dead member: (sequence number, its address).
+    reconnect: Option<(u32, A)>,
     suspicion_timers: BTreeMap<(Instant, u64), Name>,
     next_timer_id: u64,
     gossip: BroadcastQueue<Name>,
@@ -227,6 +231,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let gossip = BroadcastQueue::new(config.limits.broadcast_queue_depth, rng.hash_state());
         let user_gossip = BroadcastQueue::new(config.limits.user_broadcast_queue_depth, rng.hash_state());
         let seen = Seen::new(config.limits.seen_broadcasts, rng.hash_state());
+        let rng_hash = rng.hash_state();
         // Stagger the periodic timers so members started together do not tick together.
         let stagger = |rng: &mut SwimRng, d: Duration| {
             let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
@@ -257,6 +262,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             hasher,
             next_seq: 0,
             probe: None,
+            suspicions: HashMap::with_hasher(rng_hash),
+            reconnect: None,
             suspicion_timers: BTreeMap::new(),
             next_timer_id: 0,
             gossip,
@@ -320,7 +327,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// The current suspicion of `name`, if it is suspect here.
     pub fn suspicion(&self, name: &str) -> Option<&Suspicion> {
-        self.members.by_name(name).and_then(|r| r.suspicion.as_deref())
+        self.suspicions.get(name)
     }
 
     /// The local health score (Lifeguard awareness), `0..awareness_max_multiplier`.
@@ -376,6 +383,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
                 + self.relays.len() * core::mem::size_of::<Relay<A>>()
+                + self.suspicions.values().map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes()).sum::<usize>()
                 + self.suspicion_timers.len()
                     * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>())
                     * 2,
@@ -1178,8 +1186,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
             let Some(name) = self.suspicion_timers.remove(&(at, id)) else { break };
             let Some(i) = self.members.find(&name) else { continue };
-            let r = self.members.get(i);
-            if r.member.state != State::Suspect || r.suspicion.as_ref().is_none_or(|s| s.timer_id != id) {
+            let current = self.suspicions.get(name.as_str()).is_some_and(|s| s.timer_id == id);
+            if self.members.get(i).member.state != State::Suspect || !current {
                 continue;
             }
             self.suspicion_expired(now, i);
@@ -1196,7 +1204,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn cancel_suspicion(&mut self, i: usize) {
-        if let Some(s) = self.members.get_mut(i).suspicion.take() {
+        if self.suspicions.is_empty() {
+            return;
+        }
+        let name = &self.members.get(i).member.name;
+        if let Some(s) = self.suspicions.remove(name.as_str()) {
             self.suspicion_timers.remove(&(s.deadline(), s.timer_id));
         }
     }
@@ -1225,8 +1237,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
         let s = Suspicion::new(incarnation, now, min, max, k, accuser_name.clone(), id);
         let name = self.members.get(i).member.name.clone();
-        self.suspicion_timers.insert((s.deadline(), id), name);
-        self.members.get_mut(i).suspicion = Some(Box::new(s));
+        self.suspicion_timers.insert((s.deadline(), id), name.clone());
+        self.suspicions.insert(name, s);
         self.stats.suspicions += 1;
         self.gossip_member(i, Some(accuser));
         let member = self.members.get(i).member.clone();
@@ -1238,7 +1250,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if !self.config.lifeguard.dynamic_suspicion {
             return;
         }
-        let Some(s) = self.members.get_mut(i).suspicion.as_mut() else { return };
+        let name = &self.members.get(i).member.name;
+        let Some(s) = self.suspicions.get_mut(name.as_str()) else { return };
         let old = (s.deadline(), s.timer_id);
         if !s.confirm(from) {
             return;
