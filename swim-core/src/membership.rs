@@ -32,11 +32,12 @@ pub(crate) struct Membership<A> {
     hasher: SeededState,
     probe_pos: usize,
     live: usize,
+    dead: usize,
 }
 
 impl<A: Address> Membership<A> {
     pub(crate) fn new(hasher: SeededState) -> Self {
-        Membership { records: Vec::new(), index: HashTable::new(), hasher, probe_pos: 0, live: 0 }
+        Membership { records: Vec::new(), index: HashTable::new(), hasher, probe_pos: 0, live: 0, dead: 0 }
     }
 
     /// Members held, dead and left included.
@@ -47,6 +48,20 @@ impl<A: Address> Membership<A> {
     /// Alive and suspect members (not counting the local member).
     pub(crate) fn live(&self) -> usize {
         self.live
+    }
+
+    /// Dead members (not counting those that left).
+    pub(crate) fn dead(&self) -> usize {
+        self.dead
+    }
+
+    /// Adjust the counts for a record entering (`+1`) or leaving (`-1`) `state`.
+    fn count(&mut self, state: State, delta: isize) {
+        match state {
+            State::Alive | State::Suspect => self.live = self.live.wrapping_add_signed(delta),
+            State::Dead => self.dead = self.dead.wrapping_add_signed(delta),
+            State::Left => {}
+        }
     }
 
     pub(crate) fn records(&self) -> &[Record<A>] {
@@ -73,27 +88,23 @@ impl<A: Address> Membership<A> {
 
     /// Change a member's state, keeping the live count right.
     pub(crate) fn set_state(&mut self, i: usize, state: State, now: Instant) {
+        let old = self.records[i].member.state;
+        if old == state {
+            return;
+        }
         let m = &mut self.records[i].member;
-        let was_live = !m.state.is_gone();
-        if m.state != state {
-            m.state = state;
-            m.state_changed = now;
-        }
-        match (was_live, !state.is_gone()) {
-            (true, false) => self.live -= 1,
-            (false, true) => self.live += 1,
-            _ => {}
-        }
+        m.state = state;
+        m.state_changed = now;
+        self.count(old, -1);
+        self.count(state, 1);
     }
 
     /// Add a member not yet in the table at a random probe position. Returns its index.
     pub(crate) fn insert(&mut self, member: Member<A>, rng: &mut SwimRng) -> usize {
         debug_assert!(self.find(&member.name).is_none());
-        if !member.state.is_gone() {
-            self.live += 1;
-        }
+        self.count(member.state, 1);
         let n = self.records.len();
-        self.records.push(Record { member, suspicion: None });
+        self.records.push(Record { member });
         self.index_insert(n);
         let j = rng.below(n + 1);
         if j != n {
@@ -172,6 +183,7 @@ impl<A: Address> Membership<A> {
             let m = &self.records[i].member;
             if m.state.is_gone() && expired(m) {
                 let r = self.records.swap_remove(i);
+                self.count(r.member.state, -1);
                 removed.push(r.member);
             } else {
                 i += 1;
@@ -190,9 +202,7 @@ impl<A: Address> Membership<A> {
             entry.remove();
         }
         let r = self.records.pop().expect("non-empty: `i` indexed it"); // i < len, so len >= 1
-        if !r.member.state.is_gone() {
-            self.live -= 1;
-        }
+        self.count(r.member.state, -1);
         self.probe_pos = self.probe_pos.min(self.records.len());
         r.member
     }
@@ -258,6 +268,8 @@ impl<A: Address> Membership<A> {
         }
         let live = self.records.iter().filter(|r| !r.member.state.is_gone()).count();
         assert_eq!(live, self.live);
+        let dead = self.records.iter().filter(|r| r.member.state == State::Dead).count();
+        assert_eq!(dead, self.dead);
     }
 }
 

@@ -76,7 +76,8 @@ pub struct Stats {
     pub push_pulls: u64,
     /// Push-pull states merged (requests and replies).
     pub push_pull_merges: u64,
-    /// Push-pulls sent to dead members to heal partitions.
+    /// Reconnect pings sent to dead members to heal partitions (each one answered is followed
+    /// by a push-pull).
     pub reconnects: u64,
     /// User messages received.
     pub user_messages: u64,

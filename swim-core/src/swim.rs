@@ -1138,6 +1138,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.queue(r.requester, Out::Ack { seq: r.requester_seq });
             return;
         }
+        if let Some((_, to)) = self.reconnect.take_if(|(s, _)| *s == seq) {
+            // A member we hold dead answered: exchange state, which heals a partition.
+            let id = self.push_pull_id();
+            self.stats.push_pulls += 1;
+            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            return;
+        }
         self.stats.stale_acks += 1;
     }
 
@@ -1544,22 +1551,33 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.scratch_idx = pick;
     }
 
+    /// Partition healing: ping one random dead member; if it answers, push-pull with it
+    /// (`on_ack`). The ping is cheap where the push-pull carries the whole table, and most dead
+    /// members are really dead.
     fn reconnect_tick(&mut self, now: Instant) {
         let Some(interval) = self.config.reconnect_interval else { return };
         self.next_reconnect = Some(now + interval);
-        if self.leaving {
+        if self.leaving || self.members.dead() == 0 {
             return;
         }
         let window = self.config.reconnect_timeout;
-        let mut pick = core::mem::take(&mut self.scratch_idx);
-        self.members.sample(&mut self.rng, 1, &mut pick, |m| m.state == State::Dead && now - m.state_changed < window);
-        if let Some(&i) = pick.first() {
-            let to = self.members.get(i).member.addr.clone();
-            let id = self.push_pull_id();
+        let mut candidates = core::mem::take(&mut self.scratch_idx);
+        candidates.clear();
+        candidates.extend(
+            (0..self.members.len()).filter(|&i| {
+                let m = &self.members.get(i).member;
+                m.state == State::Dead && now - m.state_changed < window
+            }),
+        );
+        if !candidates.is_empty() {
+            let i = candidates[self.rng.below(candidates.len())];
+            let m = &self.members.get(i).member;
+            let (to, target) = (m.addr.clone(), m.name.clone());
+            let seq = self.next_seq();
+            self.reconnect = Some((seq, to.clone()));
             self.stats.reconnects += 1;
-            self.stats.push_pulls += 1;
-            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            self.queue(to, Out::Ping { seq, target, buddy: None });
         }
-        self.scratch_idx = pick;
+        self.scratch_idx = candidates;
     }
 }

@@ -332,3 +332,25 @@ fn an_idle_member_wakes_about_once_per_probe_interval() {
     c.with(3, |s, now| s.update_metadata(now, &b"x"[..])).unwrap();
     assert!(c.run_until(S(1), |c| c.up().all(|o| c.node(o).member("node-3").unwrap().meta.as_ref() == b"x")));
 }
+
+#[test]
+fn reconnect_pings_dead_members_and_sends_state_only_when_they_answer() {
+    let mut c = Cluster::new(4, Config::lan(), 150);
+    c.converge(S(10));
+    c.partition(&[0, 1], &[2, 3]);
+    assert!(c.run_until(S(120), |c| c.view(0, 2) == Some(State::Dead) && c.view(0, 3) == Some(State::Dead)));
+    // Past gossip_to_the_dead_time, only the reconnect timer contacts the other side.
+    c.run_for(S(40));
+    c.log = Some(Vec::new());
+    c.run_for(S(120));
+    let log = c.log.take().unwrap();
+    let across: Vec<_> = log.iter().filter(|(_, from, to, _)| *from < 2 && *to >= 2).collect();
+    assert!(!across.is_empty(), "reconnect pings were sent");
+    for (_, _, _, b) in &across {
+        let msgs = common::messages(b);
+        assert!(matches!(msgs[0], swim_core::wire::Message::Ping(_)), "only pings cross to dead members: {msgs:?}");
+    }
+    // Once the network heals, an answered ping brings a push-pull and the halves merge.
+    c.heal();
+    assert!(c.run_until(S(120), |c| c.converged()));
+}
