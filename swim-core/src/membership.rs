@@ -113,6 +113,37 @@ impl<A: Address> Membership<A> {
         j
     }
 
+    /// Add unknown members in bulk, up to `max` held in all, skipping those `accept` refuses;
+    /// then reshuffle the probe order once. Returns (added, refused for room).
+    pub(crate) fn extend(
+        &mut self,
+        members: impl Iterator<Item = Member<A>>,
+        max: usize,
+        mut accept: impl FnMut(&Member<A>) -> bool,
+        rng: &mut SwimRng,
+    ) -> (usize, usize) {
+        let (mut added, mut full) = (0, 0);
+        for m in members {
+            if !accept(&m) || self.find(&m.name).is_some() {
+                continue;
+            }
+            if self.records.len() >= max {
+                full += 1;
+                continue;
+            }
+            self.count(m.state, 1);
+            self.records.push(Record { member: m });
+            self.index_insert(self.records.len() - 1);
+            added += 1;
+        }
+        if added > 0 {
+            rng.shuffle(&mut self.records);
+            self.rebuild_index();
+            self.probe_pos = 0;
+        }
+        (added, full)
+    }
+
     fn index_insert(&mut self, i: usize) {
         let h = self.hasher.hash_one(&self.records[i].member.name);
         let records = &self.records;

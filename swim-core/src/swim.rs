@@ -584,22 +584,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     pub fn restore(&mut self, now: Instant, members: impl IntoIterator<Item = Member<A>>) -> usize {
         let members = members.into_iter();
         self.members.reserve(members.size_hint().0.min(self.config.limits.max_members));
-        let mut added = 0;
-        for m in members {
-            let bad_name = m.name.is_empty() || m.name.len() > self.config.limits.max_name_len;
-            if bad_name || m.meta.len() > self.config.max_metadata_size || m.name == self.local.name {
-                continue;
-            }
-            if self.members.find(&m.name).is_some() {
-                continue;
-            }
-            if !self.make_room() {
-                self.stats.members_rejected += 1;
-                continue;
-            }
+        let (max_name, max_meta) = (self.config.limits.max_name_len, self.config.max_metadata_size);
+        let local = self.local.name.clone();
+        let fresh = members.map(|m| {
             let state = if m.state == State::Suspect { State::Alive } else { m.state };
-            self.members.insert(Member { state, state_changed: now, ..m }, &mut self.rng);
-            added += 1;
+            Member { state, state_changed: now, ..m }
+        });
+        let (added, full) = self.members.extend(
+            fresh,
+            self.config.limits.max_members,
+            |m| !m.name.is_empty() && m.name.len() <= max_name && m.meta.len() <= max_meta && m.name != local,
+            &mut self.rng,
+        );
+        self.stats.members_rejected += full as u64;
+        // The first periodic push-pull was staggered within one unscaled interval; with a
+        // large restored table that would make every member exchange its whole state at once.
+        if added > 0
+            && let Some(base) = self.config.push_pull_interval
+        {
+            let scaled = sync::push_pull_interval(base, self.num_members());
+            let nanos = u64::try_from(scaled.as_nanos()).unwrap_or(u64::MAX).max(1);
+            self.next_push_pull = Some(now + Duration::from_nanos(self.rng.next_u64() % nanos));
         }
         added
     }
