@@ -383,7 +383,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
                 + self.relays.len() * core::mem::size_of::<Relay<A>>()
-                + self.suspicions.values().map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes()).sum::<usize>()
+                + self
+                    .suspicions
+                    .values()
+                    .map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes())
+                    .sum::<usize>()
                 + self.suspicion_timers.len()
                     * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>())
                     * 2,
@@ -1005,16 +1009,29 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn handle_messages(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
         let codec = self.codec.clone();
         let limits = self.limits;
-        // Pass 1: validate everything, so rejected input changes nothing.
+        if stream {
+            // Stream messages are few and large (push-pull states): decode once into a list,
+            // then apply, rather than decoding every member state twice.
+            let mut messages = Vec::new();
+            codec.decode(data, &limits, &mut |m| messages.push(m))?;
+            if messages.iter().any(|m| matches!(m, Message::Ping(p) if p.target != self.local.name.as_str())) {
+                return Err(DecodeError::Misdirected);
+            }
+            for m in messages {
+                self.handle_message(now, &from, m);
+            }
+            return Ok(());
+        }
+        // Datagrams: pass 1 validates everything, so rejected input changes nothing; pass 2
+        // applies. Decoding twice is cheaper than collecting, and allocates nothing.
         let mut fault = None;
         let local = &self.local.name;
         let validated = codec.decode(data, &limits, &mut |m| match m {
-            Message::PushPull(_) if !stream => fault = Some(DecodeError::WrongChannel),
+            Message::PushPull(_) => fault = Some(DecodeError::WrongChannel),
             Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
             _ => {}
         });
         validated.and_then(|_| fault.map_or(Ok(()), Err))?;
-        // Pass 2: apply.
         let _ = codec.decode(data, &limits, &mut |m| self.handle_message(now, &from, m));
         Ok(())
     }
@@ -1568,12 +1585,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let window = self.config.reconnect_timeout;
         let mut candidates = core::mem::take(&mut self.scratch_idx);
         candidates.clear();
-        candidates.extend(
-            (0..self.members.len()).filter(|&i| {
-                let m = &self.members.get(i).member;
-                m.state == State::Dead && now - m.state_changed < window
-            }),
-        );
+        candidates.extend((0..self.members.len()).filter(|&i| {
+            let m = &self.members.get(i).member;
+            m.state == State::Dead && now - m.state_changed < window
+        }));
         if !candidates.is_empty() {
             let i = candidates[self.rng.below(candidates.len())];
             let m = &self.members.get(i).member;
