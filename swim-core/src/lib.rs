@@ -20,6 +20,19 @@
 //! This crate has no sockets, no clock, no threads and no async. It is
 //! `#![no_std]` (with `alloc`) and `#![forbid(unsafe_code)]`.
 //!
+//! ## The other crates
+//!
+//! - [swim-tokio](../swim_tokio/index.html) runs this core over tokio UDP and TCP with an API
+//!   a memberlist user recognises (`Node::start`, `join`, `members`, `events`, `leave`).
+//! - [swim-sim](../swim_sim/index.html) runs many cores in virtual time over a modelled
+//!   network with faults, from one seed: for deterministic cluster tests of your own code and
+//!   for the published experiments (`swim-sim run lifeguard`).
+//! - Or drive it yourself: the loop below, or `examples/udp_loop.rs` for std's blocking
+//!   sockets with no async runtime.
+//!
+//! The protocol specification, architecture, tuning, security and performance guides are in
+//! the repository's `docs/` directory.
+//!
 //! ## Where things live
 //!
 //! | concern | module |

@@ -12,6 +12,9 @@
 //! The `swim-sim` binary runs built-in and user scenarios (`swim-sim run lifeguard`) and
 //! swarm tests (`swim-sim swarm --seeds 0..10000`); `docs/simulation.md` is the user guide.
 //!
+//! The protocol itself is [swim-core](swim_core); to run members over real sockets, use
+//! [swim-tokio](../swim_tokio/index.html), which drives the same core.
+//!
 //! ## As a library, in your own tests
 //!
 //! ```
