@@ -44,7 +44,9 @@ pub enum Event<A> {
     },
     /// A user message arrived.
     UserMessage {
-        /// Transport address it came from.
+        /// Transport address it came from. For a reliable (stream) message this is the
+        /// connection's source address, which is usually not where the sender listens: to
+        /// answer, look up `sender` with `Swim::member` and use its address.
         from: A,
         /// The name the sender gave.
         sender: Name,
