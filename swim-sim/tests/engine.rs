@@ -107,7 +107,10 @@ fn partition_splits_and_heals() {
 fn inbound_blackhole_only_drops_inbound() {
     let mut sim = Simulation::new(SimConfig::new(5, 4)).unwrap();
     sim.apply(&Action::Blackhole { nodes: vec![2], inbound: true, outbound: false, on: true }).unwrap();
-    sim.run_for(S(40)).unwrap();
+    // Node 2's health score climbs to its maximum (7), so it probes each of the 4 others at
+    // least once per 4 x 8 s pass, and each suspicion runs the full 24 s (6 x 4 s: no
+    // confirmations reach it): node 0 is declared dead within 56 s of the blackhole.
+    sim.run_for(S(80)).unwrap();
     // Node 2 hears nothing, so it suspects and then buries everyone; the others still hear
     // its pings but their acks never arrive, so it is suspected too.
     assert!(sim.network().stats.blackholed > 0);
