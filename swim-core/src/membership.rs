@@ -113,6 +113,24 @@ impl<A: Address> Membership<A> {
         j
     }
 
+    /// Append a member not yet in the table, without moving it to a random position; call
+    /// [`reshuffle`](Self::reshuffle) after a batch. Returns its index.
+    pub(crate) fn push(&mut self, member: Member<A>) -> usize {
+        debug_assert!(self.find(&member.name).is_none());
+        self.count(member.state, 1);
+        self.records.push(Record { member });
+        let i = self.records.len() - 1;
+        self.index_insert(i);
+        i
+    }
+
+    /// Shuffle the whole probe order (after a batch of [`push`](Self::push)es).
+    pub(crate) fn reshuffle(&mut self, rng: &mut SwimRng) {
+        rng.shuffle(&mut self.records);
+        self.rebuild_index();
+        self.probe_pos = 0;
+    }
+
     /// Add unknown members in bulk, up to `max` held in all, skipping those `accept` refuses;
     /// then reshuffle the probe order once. Returns (added, refused for room).
     pub(crate) fn extend(
@@ -137,9 +155,7 @@ impl<A: Address> Membership<A> {
             added += 1;
         }
         if added > 0 {
-            rng.shuffle(&mut self.records);
-            self.rebuild_index();
-            self.probe_pos = 0;
+            self.reshuffle(rng);
         }
         (added, full)
     }

@@ -27,6 +27,10 @@ use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKin
 #[cfg(feature = "encryption")]
 use crate::security::Keyring;
 
+/// A push-pull bringing more new members than this is merged by appending them and shuffling
+/// the probe order once, instead of placing each at a random position.
+const BATCH_INSERT_THRESHOLD: usize = 64;
+
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
 
@@ -175,6 +179,9 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     suspicions: HashMap<Name, Suspicion, SeededState>,
     /// The reconnect ping in flight to a dead member: (sequence number, its address).
     reconnect: Option<(u32, A)>,
+    /// While merging a push-pull that brings many new members: append newcomers and shuffle
+    /// the probe order once at the end, instead of a random swap per newcomer.
+    batch_insert: bool,
     suspicion_timers: BTreeMap<(Instant, u64), Name>,
     next_timer_id: u64,
     gossip: BroadcastQueue<Name>,
@@ -264,6 +271,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             probe: None,
             suspicions: HashMap::with_hasher(rng_hash),
             reconnect: None,
+            batch_insert: false,
             suspicion_timers: BTreeMap::new(),
             next_timer_id: 0,
             gossip,
@@ -1391,7 +1399,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
-            let i = self.members.insert(member.clone(), &mut self.rng);
+            let i = if self.batch_insert {
+                self.members.push(member.clone())
+            } else {
+                self.members.insert(member.clone(), &mut self.rng)
+            };
             self.gossip_member(i, None);
             self.emit(Event::MemberJoined(member));
             return;
@@ -1482,6 +1494,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.members.reserve(additional.min(room));
             self.gossip.reserve(additional);
         }
+        // Many newcomers (a join's reply): one shuffle at the end costs less than a random
+        // swap (two index look-ups) per newcomer.
+        self.batch_insert = additional > BATCH_INSERT_THRESHOLD;
         let local = self.local.name.clone();
         for m in &p.members {
             match m.state {
@@ -1495,6 +1510,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.on_suspect(now, wire::Suspect { incarnation: m.incarnation, name: m.name, from: &local })
                 }
             }
+        }
+        if self.batch_insert {
+            self.batch_insert = false;
+            self.members.reshuffle(&mut self.rng);
         }
         match p.kind {
             PushPullKind::Reply => {
