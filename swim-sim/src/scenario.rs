@@ -572,6 +572,8 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("mass-restart", include_str!("../scenarios/mass-restart.toml")),
     ("scale", include_str!("../scenarios/scale.toml")),
     ("load", include_str!("../scenarios/load.toml")),
+    ("bandwidth", include_str!("../scenarios/bandwidth.toml")),
+    ("tuning", include_str!("../scenarios/tuning.toml")),
     ("smoke", include_str!("../scenarios/smoke.toml")),
 ];
 
