@@ -71,6 +71,11 @@ struct RunArgs {
     /// Worker threads (each run is single-threaded).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Memory the runs in flight may hold together, in GiB, by their estimate (about 100 bytes
+    /// per pair of members); a run waits for others to finish rather than go past it. Default:
+    /// 80 % of the available memory.
+    #[arg(long, value_name = "GIB")]
+    memory_budget: Option<f64>,
     /// Skip the SVG plots.
     #[arg(long)]
     no_plots: bool,
@@ -114,7 +119,7 @@ fn load(name: &str, sets: &[toml::Table]) -> Result<Scenario, String> {
 }
 
 /// Run plans with a progress bar that appears after two seconds of wall time.
-fn run_with_progress(plans: &[RunPlan], jobs: usize, label: &str) -> Vec<RunReport> {
+fn run_with_progress(plans: &[RunPlan], jobs: usize, memory_budget: u64, label: &str) -> Vec<RunReport> {
     let total = runner::total_virtual_nanos(plans);
     let progress = AtomicU64::new(0);
     let done = AtomicBool::new(false);
@@ -128,7 +133,7 @@ fn run_with_progress(plans: &[RunPlan], jobs: usize, label: &str) -> Vec<RunRepo
     let start = std::time::Instant::now();
     let results = std::thread::scope(|s| {
         let worker = s.spawn(|| {
-            let r = runner::run_all(plans, jobs, &progress, &|_| {
+            let r = runner::run_all(plans, jobs, memory_budget, &progress, &|_| {
                 finished.fetch_add(1, Ordering::Relaxed);
             });
             done.store(true, Ordering::Release);
@@ -162,7 +167,19 @@ fn cmd_run(a: RunArgs) -> Result<bool, String> {
     };
     let plans = runner::plan(&sc, &opts)?;
     let jobs = jobs(a.jobs);
+    let memory_budget = match a.memory_budget {
+        Some(gib) if gib.is_finite() && gib > 0.0 => (gib * (1u64 << 30) as f64) as u64,
+        Some(gib) => return Err(format!("--memory-budget must be a positive number of GiB, not {gib}")),
+        None => runner::default_memory_budget(),
+    };
     println!("{} runs of `{}` on {jobs} thread(s)", plans.len(), sc.name);
+    if jobs > 1 && plans.iter().any(|p| runner::estimated_memory(p).saturating_mul(2) > memory_budget) {
+        println!(
+            "runs of this size are estimated at up to {:.1} GiB each; they run one at a time within the {:.1} GiB budget (--memory-budget)",
+            plans.iter().map(runner::estimated_memory).max().unwrap_or(0) as f64 / (1u64 << 30) as f64,
+            memory_budget as f64 / (1u64 << 30) as f64
+        );
+    }
     for (k, p) in plans.iter().enumerate() {
         if k == 0 || a.verbose {
             println!("{}", runner::describe(p)?);
@@ -172,11 +189,11 @@ fn cmd_run(a: RunArgs) -> Result<bool, String> {
         }
     }
     let wall = std::time::Instant::now();
-    let runs = run_with_progress(&plans, jobs, &sc.name);
+    let runs = run_with_progress(&plans, jobs, memory_budget, &sc.name);
     let elapsed = wall.elapsed();
     let mut ok = true;
     if a.check_determinism {
-        let again = run_with_progress(&plans, jobs, "determinism check");
+        let again = run_with_progress(&plans, jobs, memory_budget, "determinism check");
         for (x, y) in runs.iter().zip(&again) {
             if x.digest != y.digest {
                 ok = false;

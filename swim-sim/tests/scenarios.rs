@@ -10,7 +10,7 @@ use swim_sim::scenario::Scenario;
 
 fn run(s: &Scenario, opts: &PlanOptions) -> ScenarioReport {
     let plans = runner::plan(s, opts).unwrap();
-    let runs = runner::run_all(&plans, 2, &AtomicU64::new(0), &|_| {});
+    let runs = runner::run_all(&plans, 2, u64::MAX, &AtomicU64::new(0), &|_| {});
     ScenarioReport::new(s, runs)
 }
 
@@ -31,6 +31,26 @@ fn smoke_scenario_passes_and_replays_identically() {
     assert!(r.replay.contains("swim-sim run smoke") && r.replay.contains("--seed 1"));
     let text = swim_sim::report::render(&a);
     assert!(text.contains("Failure detection") && text.contains("Membership"));
+}
+
+#[test]
+fn runs_over_the_memory_budget_wait_their_turn_and_give_the_same_results() {
+    // A 1-byte budget admits one run at a time: all of them still run, in plan order, with
+    // the results they have when run side by side.
+    let s = Scenario::builtin("smoke", &[]).unwrap().unwrap();
+    let opts = PlanOptions { source: "smoke".into(), repeat: Some(4), ..PlanOptions::default() };
+    let plans = runner::plan(&s, &opts).unwrap();
+    assert_eq!(plans.len(), 4);
+    assert!(runner::estimated_memory(&plans[0]) > 1);
+    let side_by_side = runner::run_all(&plans, 2, u64::MAX, &AtomicU64::new(0), &|_| {});
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let one_by_one = runner::run_all(&plans, 3, 1, &AtomicU64::new(0), &|_| {
+        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(done.into_inner(), 4);
+    let digests =
+        |runs: &[swim_sim::metrics::RunReport]| runs.iter().map(|r| (r.seed, r.digest.clone())).collect::<Vec<_>>();
+    assert_eq!(digests(&one_by_one), digests(&side_by_side));
 }
 
 #[test]
