@@ -104,6 +104,7 @@ impl<A: Address> Membership<A> {
         debug_assert!(self.find(&member.name).is_none());
         self.count(member.state, 1);
         let n = self.records.len();
+        self.make_room();
         self.records.push(Record { member });
         self.index_insert(n);
         let j = rng.below(n + 1);
@@ -118,6 +119,7 @@ impl<A: Address> Membership<A> {
     pub(crate) fn push(&mut self, member: Member<A>) -> usize {
         debug_assert!(self.find(&member.name).is_none());
         self.count(member.state, 1);
+        self.make_room();
         self.records.push(Record { member });
         let i = self.records.len() - 1;
         self.index_insert(i);
@@ -150,6 +152,7 @@ impl<A: Address> Membership<A> {
                 continue;
             }
             self.count(m.state, 1);
+            self.make_room();
             self.records.push(Record { member: m });
             self.index_insert(self.records.len() - 1);
             added += 1;
@@ -291,9 +294,24 @@ impl<A: Address> Membership<A> {
         }
     }
 
+    /// Make room for one more record. The vector grows by an eighth of its length, not by
+    /// doubling: a table that grew one join at a time then holds at most 12.5 % spare
+    /// records (under 10 bytes per member) instead of up to 100 % (about 70). Copying stays
+    /// amortised constant: at most 9 record moves per insert.
+    fn make_room(&mut self) {
+        self.grow(1);
+    }
+
+    /// Make room for `additional` more records, growing by at least an eighth.
+    fn grow(&mut self, additional: usize) {
+        if self.records.capacity() - self.records.len() < additional {
+            self.records.reserve_exact(additional.max(self.records.len() / 8).max(4));
+        }
+    }
+
     /// Make room for `additional` more members without reallocating.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.records.reserve(additional);
+        self.grow(additional);
         let records = &self.records;
         let hasher = &self.hasher;
         self.index.reserve(additional, |&k| hasher.hash_one(&records[k as usize].member.name));
@@ -352,6 +370,24 @@ mod tests {
         // Positions are shuffled, not insertion order.
         let first: Vec<u32> = t.records().iter().take(10).map(|r| r.member.addr).collect();
         assert_ne!(first, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_table_grown_one_member_at_a_time_keeps_at_most_an_eighth_spare() {
+        let mut rng = SwimRng::from_seed_u64(3);
+        let mut t = Membership::new(rng.hash_state());
+        for i in 0..5_000 {
+            if i % 2 == 0 {
+                t.insert(member(i, State::Alive), &mut rng);
+            } else {
+                t.push(member(i, State::Alive));
+            }
+            let (len, cap) = (t.records.len(), t.records.capacity());
+            assert!(cap <= len + len / 8 + 4, "{len} records in room for {cap}");
+        }
+        // A bulk reservation is exact when it is the larger.
+        t.reserve(2_000);
+        assert_eq!(t.records.capacity(), 7_000);
     }
 
     #[test]
