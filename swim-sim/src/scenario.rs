@@ -401,14 +401,20 @@ pub struct Scenario {
     pub report: ReportSpec,
 }
 
-/// Merge `over` into `base`: tables key by key, anything else replaced. A one-key table over
-/// a one-key table with another key replaces it: those are choices (`{ uniform = .. }` over
-/// `{ exponential = .. }`, `{ fraction = .. }` over `{ random = .. }`), not records.
+/// The keys that name a choice rather than a field: a distribution's shape and a node
+/// selector. `{ uniform = .. }` over `{ exponential = .. }` replaces it.
+const CHOICES: &[&str] = &["uniform", "exponential", "normal", "lognormal", "pareto", "range", "random", "fraction"];
+
+/// Merge `over` into `base`: tables key by key, anything else replaced. A choice over another
+/// choice (see [`CHOICES`]) replaces it: `{ fraction = .. }` over `{ random = .. }` is not
+/// a record with both. Any other table merges, so `config = { suspicion_mult = 5 }` over
+/// `config = { lifeguard = "off" }` keeps both.
 pub fn merge(base: &mut toml::Table, over: &toml::Table) {
+    let choice = |t: &toml::Table| t.len() == 1 && t.keys().all(|k| CHOICES.contains(&k.as_str()));
     for (k, v) in over {
         match (base.get_mut(k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o))
-                if !(b.len() == 1 && o.len() == 1 && b.keys().next() != o.keys().next()) =>
+                if !(choice(b) && choice(o) && b.keys().next() != o.keys().next()) =>
             {
                 merge(b, o)
             }
@@ -628,6 +634,12 @@ mod tests {
         assert_eq!(base["d"].as_table().unwrap().len(), 1);
         merge(&mut base, &parse_set("d.exponential.mean=\"3s\"").unwrap());
         assert_eq!(base["d"]["exponential"]["mean"].as_str(), Some("3s"));
+        // One-key tables that are records merge: a setting on the command line does not
+        // wipe a variant's other settings of the same table.
+        let mut t: toml::Table = toml::from_str("config = { lifeguard = \"off\" }").unwrap();
+        merge(&mut t, &parse_set("config.suspicion_mult=5").unwrap());
+        assert_eq!(t["config"]["lifeguard"].as_str(), Some("off"));
+        assert_eq!(t["config"]["suspicion_mult"].as_integer(), Some(5));
     }
 
     #[test]
