@@ -406,8 +406,9 @@ pub struct Scenario {
 const CHOICES: &[&str] = &["uniform", "exponential", "normal", "lognormal", "pareto", "range", "random", "fraction"];
 
 /// Merge `over` into `base`: tables key by key, anything else replaced. A choice over another
-/// choice (see [`CHOICES`]) replaces it: `{ fraction = .. }` over `{ random = .. }` is not
-/// a record with both. Any other table merges, so `config = { suspicion_mult = 5 }` over
+/// choice (a distribution's shape or a node selector: `uniform`, `exponential`, `normal`,
+/// `lognormal`, `pareto`, `range`, `random`, `fraction`) replaces it: `{ fraction = .. }`
+/// over `{ random = .. }` is not a record with both. Any other table merges, so `config = { suspicion_mult = 5 }` over
 /// `config = { lifeguard = "off" }` keeps both.
 pub fn merge(base: &mut toml::Table, over: &toml::Table) {
     let choice = |t: &toml::Table| t.len() == 1 && t.keys().all(|k| CHOICES.contains(&k.as_str()));
