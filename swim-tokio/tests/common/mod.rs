@@ -124,22 +124,27 @@ pub fn convergence_bound(c: &swim_core::Config, n: usize) -> Duration {
 /// runs the tests, in the same profile as the test binary (`cargo test` has usually built it
 /// already; `cargo test --test netns` alone has not).
 pub fn agent_binary() -> std::path::PathBuf {
+    example_binary("swim-tokio", "agent")
+}
+
+/// Build (if needed) and locate example `example` of workspace package `package`.
+pub fn example_binary(package: &str, example: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // <target>/<profile>/deps/<test> -> <target>/<profile>/examples/agent
+    // <target>/<profile>/deps/<test> -> <target>/<profile>/examples/<example>
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
     let release = profile_dir.file_name().is_some_and(|p| p == "release");
     let mut build = std::process::Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "-p", "swim-tokio", "--example", "agent"]);
+    build.args(["build", "--quiet", "-p", package, "--example", example]);
     // The profile `cargo test` itself builds examples with, so the binary is usually fresh.
     build.args(if release { ["--profile", "release"] } else { ["--profile", "test"] });
     if let Some(target) = profile_dir.parent() {
         build.env("CARGO_TARGET_DIR", target);
     }
-    let status = build.status().expect("run cargo build --example agent");
-    assert!(status.success(), "cargo build --example agent failed");
-    let agent = profile_dir.join("examples").join("agent");
-    assert!(agent.exists(), "no agent binary at {}", agent.display());
-    agent
+    let status = build.status().unwrap_or_else(|e| panic!("run cargo build --example {example}: {e}"));
+    assert!(status.success(), "cargo build -p {package} --example {example} failed");
+    let binary = profile_dir.join("examples").join(example);
+    assert!(binary.exists(), "no {example} binary at {}", binary.display());
+    binary
 }
 
 /// A running `agent` process whose output lines are collected; killed (SIGKILL) on drop.
