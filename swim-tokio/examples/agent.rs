@@ -90,8 +90,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let start = Instant::now();
-    let node = Node::start(config).await?;
-    let mut events = node.events();
+    // Subscribed before the member runs: a member joining this one at once is not missed.
+    let (node, mut events) = Node::start_with_events(config).await?;
     say(start, format!("ready {} {}", node.name(), node.advertise_addr()));
 
     if !args.join.is_empty() {

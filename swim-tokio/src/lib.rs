@@ -41,7 +41,7 @@
 //! | `Create(config)` | [`Node::start`] |
 //! | `Join(existing)` | [`Node::join`] |
 //! | `Members()`, `NumMembers()`, `LocalNode()` | [`Node::members`], [`Node::num_members`], [`Node::local_member`] |
-//! | `EventDelegate` | [`Node::events`] |
+//! | `EventDelegate` | [`Node::start_with_events`] (every event from the start), [`Node::events`] (from now on) |
 //! | `UpdateNode(timeout)` | [`Node::update_metadata`] |
 //! | `SendBestEffort`, `SendReliable` | [`Node::send_best_effort`], [`Node::send_reliable`] |
 //! | `Delegate.GetBroadcasts` / `QueueBroadcast` | [`Node::broadcast`] |

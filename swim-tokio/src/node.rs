@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
 use swim_core::{Bytes, Identity, MemoryUsage, Swim};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
@@ -82,6 +82,21 @@ impl Node {
     /// it). Must be called from within a tokio runtime (any flavour). Nothing is left running
     /// when it fails.
     pub async fn start(config: Config) -> Result<Node, StartError> {
+        Ok(Node::launch(config, false)?.0)
+    }
+
+    /// [`start`](Node::start), and subscribe to the member's events before its driver runs,
+    /// so that no event is missed (a member that joins this one at once, say). memberlist's
+    /// equivalent is setting `Config.Events` before `Create`. [`events`](Node::events) only
+    /// sees events from the moment it is called.
+    pub async fn start_with_events(config: Config) -> Result<(Node, Events), StartError> {
+        let (node, events) = Node::launch(config, true)?;
+        // `launch` returns a subscription whenever it is asked for one.
+        let events = events.unwrap_or_else(|| node.events());
+        Ok((node, events))
+    }
+
+    fn launch(config: Config, subscribe: bool) -> Result<(Node, Option<Events>), StartError> {
         if let Some(field) = config.transport.zero_field() {
             return Err(StartError::Transport(field));
         }
@@ -164,8 +179,9 @@ impl Node {
             udp_paused: false,
             accept_paused: false,
         };
+        let first = subscribe.then(|| Events::from_subscription(events.subscribe(), &config.name));
         let handle = tokio::spawn(driver.run().instrument(span));
-        Ok(Node {
+        let node = Node {
             inner: Arc::new(Inner {
                 commands: commands_tx,
                 events,
@@ -176,7 +192,8 @@ impl Node {
                 max_addrs_per_seed: config.transport.max_addrs_per_seed,
                 driver: Mutex::new(Some(handle)),
             }),
-        })
+        };
+        Ok((node, first))
     }
 
     /// This member's name.
@@ -290,12 +307,12 @@ impl Node {
         .await
     }
 
-    /// Subscribe to this member's events from now on. Each subscriber gets every event; one
+    /// Subscribe to this member's events from now on (events from the very start:
+    /// [`start_with_events`](Node::start_with_events)). Each subscriber gets every event; one
     /// that falls `transport.event_queue` events behind loses the oldest. The stream ends
     /// when the member shuts down.
     pub fn events(&self) -> Events {
-        let rx = self.inner.events.subscribe();
-        Events { stream: rx.map(BroadcastStream::new), missed: 0, lagged: Metrics::lagged(&self.inner.name) }
+        Events::from_subscription(self.inner.events.subscribe(), &self.inner.name)
     }
 
     /// Replace this member's metadata (at most `max_metadata_size` bytes) and gossip it with
@@ -451,6 +468,10 @@ pub struct Events {
 }
 
 impl Events {
+    fn from_subscription(rx: Option<broadcast::Receiver<Event>>, member: &str) -> Events {
+        Events { stream: rx.map(BroadcastStream::new), missed: 0, lagged: Metrics::lagged(member) }
+    }
+
     /// The next event, or `None` once the member has shut down.
     pub async fn recv(&mut self) -> Option<Event> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await

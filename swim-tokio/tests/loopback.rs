@@ -28,8 +28,8 @@ fn config(name: &str, bind: SocketAddr) -> Config {
 }
 
 async fn start(name: &str, bind: SocketAddr) -> (Node, Recorder) {
-    let node = Node::start(config(name, bind)).await.expect("start");
-    let recorder = Recorder::attach(&node);
+    let (node, events) = Node::start_with_events(config(name, bind)).await.expect("start");
+    let recorder = Recorder::record(events);
     (node, recorder)
 }
 

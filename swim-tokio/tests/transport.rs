@@ -326,3 +326,33 @@ async fn ipv6_and_dual_stack() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn start_with_events_sees_what_happens_before_anyone_reads() {
+    // A subscription taken at start sees a join that completes before it is first read; one
+    // taken afterwards with `events()` starts from the moment it is taken.
+    let (a, mut from_start) =
+        Node::start_with_events(Config::local("a").with_bind_addr(loopback())).await.expect("start a");
+    let b = node("b").await;
+    assert_eq!(b.join([a.local_addr()]).await.expect("join"), 1);
+    eventually("a to hold b", SLACK, || async {
+        if a.member("b").await.map_err(|e| e.to_string())?.is_some() { Ok(()) } else { Err("not yet".into()) }
+    })
+    .await;
+    let mut late = a.events();
+    let joined = tokio::time::timeout(SLACK, async {
+        while let Some(e) = from_start.recv().await {
+            if matches!(&e, Event::MemberJoined(m) if m.name == "b") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(joined, Ok(true), "the subscription from start saw b join");
+    a.shutdown().await;
+    while let Some(e) = late.recv().await {
+        assert!(!matches!(&e, Event::MemberJoined(m) if m.name == "b"), "the late one did not");
+    }
+    b.shutdown().await;
+}

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_tokio::{Event, Node};
+use swim_tokio::{Event, Events, Node};
 
 /// Extra time on every bound for a loaded 2-core CI machine running other tests.
 pub const SLACK: Duration = Duration::from_secs(10);
@@ -47,8 +47,12 @@ pub struct Recorder(Arc<Mutex<Vec<Event>>>);
 impl Recorder {
     /// Record `node`'s events from now on.
     pub fn attach(node: &Node) -> Self {
+        Recorder::record(node.events())
+    }
+
+    /// Record the events of a subscription (from [`Node::start_with_events`]: every event).
+    pub fn record(mut events: Events) -> Self {
         let recorder = Recorder::default();
-        let mut events = node.events();
         let log = recorder.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
