@@ -42,6 +42,7 @@ fn run(bind: SocketAddr, name: &str, seeds: &[SocketAddr], run_for: Option<Durat
     let udp = UdpSocket::bind(bind)?;
     let tcp = TcpListener::bind(bind)?;
     tcp.set_nonblocking(true)?;
+    println!("[{name}] listening on {bind} (UDP and TCP)");
     let config = Config::local();
     let max_stream = config.limits.max_stream_message_size;
 

@@ -11,15 +11,18 @@ use std::process::Command;
 
 use common::*;
 
-/// A loopback port free for both UDP and TCP, as the example binds both on one address.
-fn free_port() -> SocketAddr {
-    loop {
+/// `n` distinct loopback ports, each free for both UDP and TCP (the example binds both on
+/// one address). All are held until all are chosen, so none is handed out twice.
+fn free_ports(n: usize) -> Vec<SocketAddr> {
+    let mut held = Vec::new();
+    while held.len() < n {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on loopback");
         let addr = udp.local_addr().expect("local address");
-        if TcpListener::bind(addr).is_ok() {
-            return addr;
+        if let Ok(tcp) = TcpListener::bind(addr) {
+            held.push((addr, udp, tcp));
         }
     }
+    held.into_iter().map(|(addr, _, _)| addr).collect()
 }
 
 fn member(binary: &std::path::Path, name: &str, bind: SocketAddr, seed: Option<SocketAddr>) -> Agent {
@@ -38,13 +41,16 @@ fn the_udp_loop_example_forms_a_cluster_and_detects_a_killed_member() {
     let binary = example_binary("swim-core", "udp_loop");
     let config = swim_core::Config::local(); // the example's configuration
     let names = ["a", "b", "c"];
-    let addrs: Vec<SocketAddr> = names.iter().map(|_| free_port()).collect();
-    let mut members: Vec<Agent> = names
-        .iter()
-        .zip(&addrs)
-        .enumerate()
-        .map(|(i, (name, &addr))| member(&binary, name, addr, (i > 0).then_some(addrs[0])))
-        .collect();
+    let addrs = free_ports(names.len());
+    // The others join `a`, so `a` must listen first (a join that finds nobody is not retried).
+    let first = member(&binary, names[0], addrs[0], None);
+    wait_until("a to listen", SLACK, || {
+        if first.output().contains("listening on") { Ok(()) } else { Err(first.output()) }
+    });
+    let mut members = vec![first];
+    for (name, &addr) in names.iter().zip(&addrs).skip(1) {
+        members.push(member(&binary, name, addr, Some(addrs[0])));
+    }
 
     // Lines look like `[a] joined: b at 127.0.0.1:40123`.
     wait_until("every member to report the other two joined", convergence_bound(&config, 3), || {
