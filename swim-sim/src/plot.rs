@@ -82,6 +82,18 @@ pub fn view_size(r: &ScenarioReport, path: &Path) -> Res {
             ))
             .map_err(e)?;
     }
+    legend_and_present(&mut chart, &root)
+}
+
+/// Draw the series legend in the lower right corner, then write the file.
+fn legend_and_present<'a>(
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+) -> Res {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
@@ -137,14 +149,7 @@ pub fn detection(r: &ScenarioReport, path: &Path) -> Res {
             .label(format!("{name} (n={})", lat.len()))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+    legend_and_present(&mut chart, &root)
 }
 
 /// False positives per variant (or per first-axis variant, summed over the other axes),
