@@ -402,7 +402,8 @@ pub struct Scenario {
 }
 
 /// The keys that name a choice rather than a field: a distribution's shape and a node
-/// selector. `{ uniform = .. }` over `{ exponential = .. }` replaces it.
+/// selector. `{ uniform = .. }` over `{ exponential = .. }` replaces it. A unit test checks
+/// that every `Shape` and `Selector` variant is listed.
 const CHOICES: &[&str] = &["uniform", "exponential", "normal", "lognormal", "pareto", "range", "random", "fraction"];
 
 /// Merge `over` into `base`: tables key by key, anything else replaced. A choice over another
@@ -626,6 +627,30 @@ mod tests {
         assert_eq!(v.faults["c"].kind, crate::faults::FaultKind::Crash, "merged, not replaced");
         assert!(v.config.build(v.preset).lifeguard.awareness);
         assert!(!s.variants[0].spec.config.build(Preset::Lan).lifeguard.awareness);
+    }
+
+    #[test]
+    fn every_distribution_shape_and_node_selector_is_a_choice() {
+        use crate::dist::Shape;
+        use crate::faults::Selector;
+        let d = Dur::secs(1);
+        let shapes = [
+            Shape::Uniform { min: d, max: d },
+            Shape::Exponential { mean: d },
+            Shape::Normal { mean: d, std_dev: d },
+            Shape::Lognormal { median: d, sigma: 1.0 },
+            Shape::Pareto { scale: d, shape: 2.0 },
+        ];
+        let selectors = [Selector::Range([0, 1]), Selector::Random(1), Selector::Fraction(0.5)];
+        let keys = shapes
+            .iter()
+            .map(|x| toml::Value::try_from(x).unwrap())
+            .chain(selectors.iter().map(|x| toml::Value::try_from(x).unwrap()));
+        for v in keys {
+            let t = v.as_table().expect("a one-key table");
+            let key = t.keys().next().unwrap();
+            assert!(CHOICES.contains(&key.as_str()), "`{key}` is missing from CHOICES");
+        }
     }
 
     #[test]
