@@ -104,7 +104,7 @@ impl<A: Address> Membership<A> {
         debug_assert!(self.find(&member.name).is_none());
         self.count(member.state, 1);
         let n = self.records.len();
-        self.make_room();
+        self.grow(1);
         self.records.push(Record { member });
         self.index_insert(n);
         let j = rng.below(n + 1);
@@ -119,7 +119,7 @@ impl<A: Address> Membership<A> {
     pub(crate) fn push(&mut self, member: Member<A>) -> usize {
         debug_assert!(self.find(&member.name).is_none());
         self.count(member.state, 1);
-        self.make_room();
+        self.grow(1);
         self.records.push(Record { member });
         let i = self.records.len() - 1;
         self.index_insert(i);
@@ -152,7 +152,7 @@ impl<A: Address> Membership<A> {
                 continue;
             }
             self.count(m.state, 1);
-            self.make_room();
+            self.grow(1);
             self.records.push(Record { member: m });
             self.index_insert(self.records.len() - 1);
             added += 1;
@@ -294,15 +294,10 @@ impl<A: Address> Membership<A> {
         }
     }
 
-    /// Make room for one more record. The vector grows by an eighth of its length, not by
-    /// doubling: a table that grew one join at a time then holds at most 12.5 % spare
-    /// records (under 10 bytes per member) instead of up to 100 % (about 70). Copying stays
-    /// amortised constant: at most 9 record moves per insert.
-    fn make_room(&mut self) {
-        self.grow(1);
-    }
-
-    /// Make room for `additional` more records, growing by at least an eighth.
+    /// Make room for `additional` more records. The vector grows by at least an eighth of its
+    /// length, not by doubling: a table that grew one join at a time then holds at most
+    /// 12.5 % spare records (under 10 bytes per member) instead of up to 100 % (about 70).
+    /// Copying stays amortised constant: at most 9 record moves per insert.
     fn grow(&mut self, additional: usize) {
         if self.records.capacity() - self.records.len() < additional {
             self.records.reserve_exact(additional.max(self.records.len() / 8).max(4));
