@@ -8,8 +8,8 @@
 //!     cargo run -p swim-core --example udp_loop -- 127.0.0.1:7003 c 127.0.0.1:7001
 //!
 //! Each prints `listening on ...` once bound, then its events; stop one with Ctrl-C and
-//! watch the others suspect it, then declare it failed. Arguments: `<bind addr> <name> [seed addr...]`. Optional `--for <secs>`
-//! exits after that many seconds.
+//! watch the others suspect it, then declare it failed. Arguments:
+//! `<bind addr> <name> [seed addr...]`. Optional `--for <secs>` exits after that many seconds.
 //!
 //! Datagrams go over one UDP socket; stream messages (push-pull, reliable user messages)
 //! over a fresh TCP connection each, framed with `swim_core::wire::frame`.
