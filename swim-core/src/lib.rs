@@ -155,7 +155,7 @@ pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
-pub use swim::{Identity, MemoryUsage, Swim, Transmit, TransmitKind};
+pub use swim::{Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
 pub use time::Instant;
 
 /// Re-exported so callers can build payloads without naming the `bytes` crate.

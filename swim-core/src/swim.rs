@@ -87,7 +87,16 @@ pub struct Transmit<A> {
     pub kind: TransmitKind,
     /// Bytes written to the buffer.
     pub len: usize,
+    /// The user message this transmit carries, as returned by
+    /// [`Swim::send_user_message`]; `None` for protocol traffic. A driver that reports the
+    /// outcome of a reliable send pairs it by this id.
+    pub message: Option<MessageId>,
 }
+
+/// Identifies one user message from [`Swim::send_user_message`] to the [`Transmit`] that
+/// carries it. Ids count up from 0 per member and never repeat within 2^64 messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub u64);
 
 /// Approximate heap use of one core, by part; see [`Swim::memory_usage`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -122,7 +131,7 @@ enum Out<A> {
     Nack { seq: u32 },
     Gossip,
     PushPull { kind: PushPullKind, id: u32 },
-    User { payload: Bytes, reliable: bool },
+    User { payload: Bytes, reliable: bool, id: MessageId },
 }
 
 #[derive(Clone, Debug)]
@@ -188,6 +197,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     user_gossip: BroadcastQueue<BroadcastKey>,
     seen: Seen<u64>,
     next_broadcast_id: u64,
+    next_message_id: u64,
     joins: Joins<A>,
     next_push_pull_id: u32,
     next_probe: Instant,
@@ -278,6 +288,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             user_gossip,
             seen,
             next_broadcast_id: 0,
+            next_message_id: 0,
             joins: Joins::new(),
             next_push_pull_id: 0,
             next_probe,
@@ -564,14 +575,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     /// Send `payload` to the member at `to`: in one datagram (best effort, with gossip
-    /// piggybacked) or over the reliable stream.
+    /// piggybacked) or over the reliable stream. The returned id is on the [`Transmit`] that
+    /// carries the message; if the transmit queue drops it, no transmit carries it.
     pub fn send_user_message(
         &mut self,
         _now: Instant,
         to: A,
         payload: impl Into<Bytes>,
         reliable: bool,
-    ) -> Result<(), CommandError> {
+    ) -> Result<MessageId, CommandError> {
         let payload = payload.into();
         let max = if reliable {
             self.config.limits.max_user_message_size
@@ -584,8 +596,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.transmits.len() >= self.config.limits.max_pending_transmits {
             return Err(CommandError::TransmitQueueFull);
         }
-        self.queue(to, Out::User { payload, reliable });
-        Ok(())
+        let id = MessageId(self.next_message_id);
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        self.queue(to, Out::User { payload, reliable, id });
+        Ok(id)
     }
 
     /// Insert members from a snapshot (a previous run's member list, or a simulator's warm
@@ -628,6 +642,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         loop {
             let out = self.transmits.pop_front()?;
             let kind = out.kind();
+            let message = match out.body {
+                Out::User { id, .. } => Some(id),
+                _ => None,
+            };
             let encrypt = self.encrypting();
             envelope::begin(buf, &self.config.label, encrypt);
             let body = self.begin_body(buf, encrypt);
@@ -654,7 +672,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.stats.stream_bytes_out += buf.len() as u64;
                 }
             }
-            return Some(Transmit { destination: out.to, kind, len: buf.len() });
+            return Some(Transmit { destination: out.to, kind, len: buf.len(), message });
         }
     }
 

@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, SeedGuard, name, seeds};
-use swim_core::{Config, Event, State};
+use common::{Addr, Cluster, SeedGuard, name, seeds};
+use swim_core::{Config, Event, Identity, Instant, State, Swim, TransmitKind};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -353,4 +353,27 @@ fn reconnect_pings_dead_members_and_sends_state_only_when_they_answer() {
     // Once the network heals, an answered ping brings a push-pull and the halves merge.
     c.heal();
     assert!(c.run_until(S(120), |c| c.converged()));
+}
+
+#[test]
+fn a_user_message_transmit_carries_the_id_its_send_returned() {
+    let mut s: Swim<Addr> = Swim::new(Config::lan(), Identity::new("a", 1), 7, Instant::ZERO).unwrap();
+    let now = Instant::ZERO;
+    let best_effort = s.send_user_message(now, 2, &b"hi"[..], false).unwrap();
+    let reliable = s.send_user_message(now, 3, &b"there"[..], true).unwrap();
+    assert_ne!(best_effort, reliable, "every message has its own id");
+    s.join(now, [4]).unwrap(); // a push-pull: protocol traffic carries no id
+    let mut buf = Vec::new();
+    let mut seen = Vec::new();
+    while let Some(t) = s.poll_transmit(&mut buf) {
+        seen.push((t.destination, t.kind, t.message));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (2, TransmitKind::Datagram, Some(best_effort)),
+            (3, TransmitKind::Stream, Some(reliable)),
+            (4, TransmitKind::Stream, None),
+        ]
+    );
 }

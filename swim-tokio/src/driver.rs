@@ -127,8 +127,9 @@ pub(crate) struct Driver {
     pub joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
     pub leave_waiters: Vec<oneshot::Sender<()>>,
     pub leave_done: bool,
-    /// The reply of a reliable send, waiting for its stream transmit in the next drain.
-    pub pending_reliable: Option<(SocketAddr, oneshot::Sender<Result<(), SendError>>)>,
+    /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
+    /// that carries each in the next drain (at most the commands handled since the last one).
+    pub pending_reliable: HashMap<swim_core::MessageId, ReliableReply>,
     pub send_buf: Vec<u8>,
     /// Empty between reads; its capacity (65,536 bytes) is filled by the kernel without
     /// being zeroed first, so only the pages datagrams actually reach become resident.
@@ -251,8 +252,10 @@ impl Driver {
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
                     }
-                    Ok(()) if reliable => self.pending_reliable = Some((to, reply)),
-                    Ok(()) => {
+                    Ok(id) if reliable => {
+                        self.pending_reliable.insert(id, reply);
+                    }
+                    Ok(_) => {
                         let _ = reply.send(Ok(()));
                     }
                 }
@@ -390,13 +393,13 @@ impl Driver {
         while let Some(t) = self.core.poll_transmit(&mut self.send_buf) {
             match t.kind {
                 TransmitKind::Datagram => self.send_datagram(t.destination, t.len),
-                TransmitKind::Stream => self.send_stream(t.destination, t.len),
+                TransmitKind::Stream => self.send_stream(t.destination, t.len, t.message),
             }
         }
         while let Some(event) = self.core.poll_event() {
             self.on_event(event);
         }
-        if let Some((_, reply)) = self.pending_reliable.take() {
+        for (_, reply) in self.pending_reliable.drain() {
             // The core accepted the message but produced no transmit for it: it was dropped
             // at the transmit-queue bound.
             let _ = reply.send(Err(SendError::Rejected(swim_core::CommandError::TransmitQueueFull)));
@@ -421,14 +424,8 @@ impl Driver {
         }
     }
 
-    fn send_stream(&mut self, dest: SocketAddr, len: usize) {
-        let reply = match self.pending_reliable.take() {
-            Some((to, reply)) if to == dest => Some(reply),
-            other => {
-                self.pending_reliable = other;
-                None
-            }
-        };
+    fn send_stream(&mut self, dest: SocketAddr, len: usize, message: Option<swim_core::MessageId>) {
+        let reply = message.and_then(|id| self.pending_reliable.remove(&id));
         let framed = stream::framed(&self.send_buf[..len]);
         if self.outbound.len() < self.settings.max_outbound {
             self.spawn_stream(dest, framed, reply);

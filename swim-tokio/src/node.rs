@@ -171,7 +171,7 @@ impl Node {
             joins: HashMap::new(),
             leave_waiters: Vec::new(),
             leave_done: false,
-            pending_reliable: None,
+            pending_reliable: HashMap::new(),
             send_buf: Vec::with_capacity(config.swim.packet_budget),
             recv_buf: Driver::new_recv_buf(),
             armed: None,
