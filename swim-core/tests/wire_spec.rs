@@ -1,0 +1,308 @@
+//! The worked examples of docs/protocol.md, byte for byte.
+//!
+//! Every block between `<!-- wire-example: NAME -->` and `<!-- /wire-example -->` in
+//! docs/protocol.md is read out of the document (one field per line: hex bytes, then two
+//! spaces and an annotation), decoded with the public envelope, codec and frame API with every
+//! field checked, and compared with the bytes the same messages encode to. The examples are
+//! also fed to a real member, which must accept them and answer as the document says. A change
+//! to the wire format without the document, or to the document without the code, fails here.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use swim_core::wire::{
+    Ack, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, envelope, frame,
+};
+use swim_core::{Bytes, Config, DecodeError, Identity, Instant, State, Swim, TransmitKind};
+
+const DOC: &str = include_str!("../../docs/protocol.md");
+const OPEN: &str = "<!-- wire-example: ";
+const CLOSE: &str = "<!-- /wire-example -->";
+
+/// Every example the document holds; each is checked by a test below.
+const EXAMPLES: [&str; 6] = [
+    "ping-datagram",
+    "ping-datagram-labelled",
+    "ack-datagram-labelled",
+    "ping-datagram-encrypted",
+    "push-pull-frame",
+    "push-pull-frame-labelled",
+];
+
+/// The label of the labelled examples.
+const LABEL: &[u8] = b"prod";
+
+/// The bytes of the example called `name`.
+fn example(name: &str) -> Vec<u8> {
+    let marker = format!("{OPEN}{name} -->");
+    let start = DOC.find(&marker).unwrap_or_else(|| panic!("docs/protocol.md has no example {name}")) + marker.len();
+    let len = DOC[start..].find(CLOSE).unwrap_or_else(|| panic!("example {name} is not closed"));
+    let mut lines = DOC[start..start + len].lines().map(str::trim_end).filter(|l| !l.is_empty());
+    assert_eq!(lines.next(), Some("```text"), "example {name} must be one ```text block");
+    let mut bytes = Vec::new();
+    for line in lines.by_ref() {
+        if line == "```" {
+            break;
+        }
+        // Hex bytes separated by single spaces, then (after two spaces) the annotation.
+        let hex = line.split("  ").next().unwrap_or_default();
+        for token in hex.split(' ') {
+            let byte = (token.len() == 2).then(|| u8::from_str_radix(token, 16).ok()).flatten();
+            bytes.push(byte.unwrap_or_else(|| panic!("example {name}: {token:?} is not a hex byte in {line:?}")));
+        }
+    }
+    assert_eq!(lines.next(), None, "example {name}: text after its block");
+    bytes
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn a() -> SocketAddr {
+    addr("10.0.0.1:7946")
+}
+
+fn b() -> SocketAddr {
+    addr("10.0.0.2:7946")
+}
+
+fn limits() -> DecodeLimits {
+    DecodeLimits::from_config(&Config::lan())
+}
+
+/// Every message of a packet body, in order.
+fn decode(messages: &[u8]) -> Vec<Message<'_, SocketAddr>> {
+    let mut out = Vec::new();
+    let n = Codec::<SocketAddr>::decode(&PostcardCodec, messages, &limits(), &mut |m| out.push(m))
+        .unwrap_or_else(|e| panic!("{e:?} decoding {messages:02x?}"));
+    assert_eq!(n, out.len());
+    out
+}
+
+/// A plaintext packet with `label` holding `messages`.
+fn encode(label: &[u8], messages: &[Message<'_, SocketAddr>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    envelope::begin(&mut out, label, false);
+    for m in messages {
+        Codec::<SocketAddr>::encode(&PostcardCodec, m, &mut out);
+    }
+    out
+}
+
+/// Split a plaintext packet, checking its header.
+fn open<'p>(packet: &'p [u8], label: &[u8]) -> &'p [u8] {
+    let (header, body) = envelope::parse(packet).unwrap_or_else(|e| panic!("{e:?} parsing {packet:02x?}"));
+    assert_eq!(header.label, label);
+    assert!(!header.encrypted);
+    let header_len = if label.is_empty() { 2 } else { 3 + label.len() };
+    assert_eq!(header.len, header_len);
+    assert_eq!(&packet[header.len..], body);
+    body
+}
+
+/// Member `name` at 10.0.0.2:7946 with `label`, LAN settings.
+fn member(name: &str, label: &'static [u8]) -> Swim<SocketAddr> {
+    let config = Config { label: Bytes::from_static(label), ..Config::lan() };
+    Swim::new(config, Identity::new(name, b()), 1, Instant::ZERO).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn ping() -> Message<'static, SocketAddr> {
+    Message::Ping(Ping { seq: 300, target: "b" })
+}
+
+fn push_pull() -> Message<'static, SocketAddr> {
+    Message::PushPull(PushPull {
+        kind: PushPullKind::Periodic,
+        id: 7,
+        from: "a",
+        from_addr: a(),
+        members: vec![
+            MemberState { name: "a", addr: a(), meta: b"dc1", incarnation: 2, state: State::Alive },
+            MemberState { name: "c", addr: addr("[fd00::3]:7946"), meta: b"", incarnation: 5, state: State::Suspect },
+        ],
+    })
+}
+
+#[test]
+fn every_example_in_the_document_is_checked() {
+    let found: BTreeSet<&str> =
+        DOC.match_indices(OPEN).filter_map(|(i, _)| DOC[i + OPEN.len()..].split(" -->").next()).collect();
+    assert_eq!(found, EXAMPLES.into_iter().collect::<BTreeSet<_>>());
+    assert_eq!(DOC.matches(OPEN).count(), EXAMPLES.len(), "an example name is used twice");
+    assert_eq!(DOC.matches(CLOSE).count(), EXAMPLES.len());
+}
+
+#[test]
+fn ping_datagrams_decode_and_encode_as_documented() {
+    let plain = example("ping-datagram");
+    let labelled = example("ping-datagram-labelled");
+    assert_eq!((plain.len(), labelled.len()), (8, 13));
+    for (bytes, label) in [(&plain, &b""[..]), (&labelled, LABEL)] {
+        let body = open(bytes, label);
+        assert_eq!(decode(body), [ping()]);
+        assert_eq!(&encode(label, &[ping()]), bytes);
+    }
+    // The label changes the header only.
+    assert_eq!(open(&plain, b""), open(&labelled, LABEL));
+}
+
+#[test]
+fn the_documented_ack_decodes_and_encodes() {
+    let bytes = example("ack-datagram-labelled");
+    let ack = || Message::Ack(Ack { seq: 300 });
+    assert_eq!(decode(open(&bytes, LABEL)), [ack()]);
+    assert_eq!(encode(LABEL, &[ack()]), bytes);
+}
+
+#[test]
+fn a_member_answers_the_documented_ping_with_the_documented_ack() {
+    let now = Instant::from_secs(1);
+    let mut buf = Vec::new();
+    let mut m = member("b", LABEL);
+    assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-labelled")), Ok(()));
+    let t = m.poll_transmit(&mut buf).expect("the ack");
+    assert_eq!((t.destination, t.kind, t.len), (a(), TransmitKind::Datagram, buf.len()));
+    assert_eq!(buf, example("ack-datagram-labelled"));
+    assert!(m.poll_transmit(&mut buf).is_none());
+
+    // Without a label, the same exchange without the label's bytes.
+    let mut m = member("b", b"");
+    assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram")), Ok(()));
+    assert!(m.poll_transmit(&mut buf).is_some());
+    assert_eq!(decode(open(&buf, b"")), [Message::Ack(Ack { seq: 300 })]);
+
+    // A label on one side only, or a ping for another name, is rejected.
+    let mut m = member("b", b"");
+    assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-labelled")), Err(DecodeError::LabelMismatch));
+    let mut m = member("b", LABEL);
+    assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram")), Err(DecodeError::LabelMismatch));
+    let mut m = member("z", b"");
+    assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram")), Err(DecodeError::Misdirected));
+    assert!(m.poll_transmit(&mut buf).is_none());
+}
+
+#[test]
+fn push_pull_frames_decode_and_encode_as_documented() {
+    let max = Config::lan().limits.max_stream_message_size;
+    let plain = example("push-pull-frame");
+    let labelled = example("push-pull-frame-labelled");
+    assert_eq!((plain.len(), labelled.len()), (4 + 55, 4 + 60));
+    let mut bodies = Vec::new();
+    for (bytes, label) in [(&plain, &b""[..]), (&labelled, LABEL)] {
+        let header: [u8; frame::HEADER_LEN] = bytes[..frame::HEADER_LEN].try_into().expect("4 bytes");
+        assert_eq!(frame::parse_header(header, max), Ok(bytes.len() - frame::HEADER_LEN));
+        let mut frames = frame::FrameDecoder::new(max);
+        frames.push(bytes);
+        let packet = frames.next_frame().expect("within the limit").expect("one whole frame");
+        assert_eq!(frames.buffered(), 0);
+        let body = open(&packet, label).to_vec();
+        assert_eq!(decode(&body), [push_pull()]);
+        let mut framed = Vec::new();
+        frame::encode(&encode(label, &[push_pull()]), &mut framed);
+        assert_eq!(&framed, bytes);
+        bodies.push(body);
+    }
+    assert_eq!(bodies[0], bodies[1], "the label changes the header only");
+}
+
+#[test]
+fn a_member_merges_the_documented_push_pull_and_replies_to_from_addr() {
+    let now = Instant::from_secs(1);
+    let max = Config::lan().limits.max_stream_message_size;
+    let ephemeral = addr("10.0.0.1:51234");
+    for (name, label) in [("push-pull-frame", &b""[..]), ("push-pull-frame-labelled", LABEL)] {
+        let mut frames = frame::FrameDecoder::new(max);
+        frames.push(&example(name));
+        let packet = frames.next_frame().expect("within the limit").expect("one whole frame");
+        let mut m = member("b", if label.is_empty() { b"" } else { LABEL });
+        assert_eq!(m.handle_stream(now, ephemeral, &packet), Ok(()));
+
+        let got = m.member("a").expect("a merged");
+        assert_eq!((got.addr, got.incarnation, got.state, &got.meta[..]), (a(), 2, State::Alive, &b"dc1"[..]));
+        assert!(m.member("c").is_none(), "a suspicion of an unknown member is ignored");
+
+        let mut buf = Vec::new();
+        let t = m.poll_transmit(&mut buf).expect("the reply");
+        assert_eq!((t.destination, t.kind), (a(), TransmitKind::Stream));
+        let messages = decode(open(&buf, label));
+        let [Message::PushPull(reply)] = &messages[..] else { panic!("not one push-pull: {messages:?}") };
+        assert_eq!((reply.kind, reply.id, reply.from, reply.from_addr), (PushPullKind::Reply, 7, "b", b()));
+        let members: Vec<_> = reply.members.iter().map(|s| (s.name, s.addr, s.meta, s.incarnation, s.state)).collect();
+        assert_eq!(members, [("b", b(), &b""[..], 0, State::Alive), ("a", a(), &b"dc1"[..], 2, State::Alive)]);
+        assert!(m.poll_transmit(&mut buf).is_none());
+    }
+}
+
+/// The encrypted example's layout, which holds with or without the `encryption` feature.
+#[test]
+fn the_documented_encrypted_ping_has_the_documented_layout() {
+    let bytes = example("ping-datagram-encrypted");
+    let plain = example("ping-datagram-labelled");
+    let messages = open(&plain, LABEL);
+    let (header, payload) = envelope::parse(&bytes).expect("an envelope");
+    assert_eq!((header.label, header.encrypted, header.len), (LABEL, true, 3 + LABEL.len()));
+    assert_eq!(bytes[1], envelope::FLAG_ENCRYPTED | envelope::FLAG_LABELLED);
+    assert_eq!(payload.len(), 1 + 12 + messages.len() + 16);
+    assert_eq!(payload[0], 1, "cipher 1: AES-256-GCM");
+    assert_eq!(&payload[1..13], &NONCE, "the nonce: prefix, then counter 0");
+}
+
+/// The nonce of the encrypted example: the keyring's prefix, then its counter (0).
+const NONCE: [u8; 12] = [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0, 0, 0, 0];
+
+#[cfg(feature = "encryption")]
+mod encrypted {
+    use super::*;
+    use swim_core::security::{Cipher, Key, Keyring};
+
+    /// The example's key: the bytes 0 to 31.
+    fn key() -> Key {
+        Key::from_bytes(core::array::from_fn(|i| i as u8))
+    }
+
+    fn ring(entropy: [u8; 8]) -> Keyring {
+        Keyring::new(Cipher::Aes256Gcm, key(), entropy)
+    }
+
+    #[test]
+    fn the_documented_encrypted_ping_seals_and_opens() {
+        let bytes = example("ping-datagram-encrypted");
+        let plain = example("ping-datagram-labelled");
+        let messages = open(&plain, LABEL);
+        assert_eq!(Cipher::Aes256Gcm.id(), 1);
+        let prefix: [u8; 8] = NONCE[..8].try_into().expect("8 bytes");
+        let mut sealer = ring(prefix);
+        assert_eq!(sealer.seal_packet(LABEL, messages), bytes);
+        let mut out = Vec::new();
+        assert!(ring([0; 8]).open_packet(&bytes, &mut out));
+        assert_eq!(out, messages);
+        // The label is associated data and the nonce an input: neither can change.
+        for i in [3, 6, 8, 19] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x20;
+            assert!(!ring([0; 8]).open_packet(&bad, &mut out), "byte {i} is not authenticated");
+        }
+    }
+
+    #[test]
+    fn a_member_with_the_key_answers_the_documented_encrypted_ping() {
+        let now = Instant::from_secs(1);
+        let mut m = member("b", LABEL);
+        m.set_keyring(Some(ring([9; 8])));
+        assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-encrypted")), Ok(()));
+        let mut buf = Vec::new();
+        let t = m.poll_transmit(&mut buf).expect("the ack");
+        assert_eq!((t.destination, t.kind), (a(), TransmitKind::Datagram));
+        let mut out = Vec::new();
+        assert!(ring([0; 8]).open_packet(&buf, &mut out));
+        assert_eq!(out, open(&example("ack-datagram-labelled"), LABEL));
+
+        // Another key, or no keyring, cannot open it.
+        let mut m = member("b", LABEL);
+        m.set_keyring(Some(Keyring::new(Cipher::Aes256Gcm, Key::from_bytes([7; 32]), [9; 8])));
+        assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-encrypted")), Err(DecodeError::Decrypt));
+        let mut m = member("b", LABEL);
+        assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-encrypted")), Err(DecodeError::Decrypt));
+    }
+}
