@@ -6,14 +6,18 @@
 //! field checked, and compared with the bytes the same messages encode to. The examples are
 //! also fed to a real member, which must accept them and answer as the document says. A change
 //! to the wire format without the document, or to the document without the code, fails here.
+//!
+//! The two behaviours the document once described differently from the code, the reconnect
+//! and the join follow-up (section 5), are pinned here too, with the timings the document gives.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use swim_core::wire::{
     Ack, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, envelope, frame,
 };
-use swim_core::{Bytes, Config, DecodeError, Identity, Instant, State, Swim, TransmitKind};
+use swim_core::{Address, Bytes, Config, DecodeError, Identity, Instant, State, Swim, TransmitKind};
 
 const DOC: &str = include_str!("../../docs/protocol.md");
 const OPEN: &str = "<!-- wire-example: ";
@@ -72,20 +76,20 @@ fn limits() -> DecodeLimits {
 }
 
 /// Every message of a packet body, in order.
-fn decode(messages: &[u8]) -> Vec<Message<'_, SocketAddr>> {
+fn decode<A: Address>(messages: &[u8]) -> Vec<Message<'_, A>> {
     let mut out = Vec::new();
-    let n = Codec::<SocketAddr>::decode(&PostcardCodec, messages, &limits(), &mut |m| out.push(m))
+    let n = Codec::<A>::decode(&PostcardCodec, messages, &limits(), &mut |m| out.push(m))
         .unwrap_or_else(|e| panic!("{e:?} decoding {messages:02x?}"));
     assert_eq!(n, out.len());
     out
 }
 
 /// A plaintext packet with `label` holding `messages`.
-fn encode(label: &[u8], messages: &[Message<'_, SocketAddr>]) -> Vec<u8> {
+fn encode<A: Address>(label: &[u8], messages: &[Message<'_, A>]) -> Vec<u8> {
     let mut out = Vec::new();
     envelope::begin(&mut out, label, false);
     for m in messages {
-        Codec::<SocketAddr>::encode(&PostcardCodec, m, &mut out);
+        Codec::<A>::encode(&PostcardCodec, m, &mut out);
     }
     out
 }
@@ -150,7 +154,7 @@ fn ping_datagrams_decode_and_encode_as_documented() {
 #[test]
 fn the_documented_ack_decodes_and_encodes() {
     let bytes = example("ack-datagram-labelled");
-    let ack = || Message::Ack(Ack { seq: 300 });
+    let ack = || Message::<SocketAddr>::Ack(Ack { seq: 300 });
     assert_eq!(decode(open(&bytes, LABEL)), [ack()]);
     assert_eq!(encode(LABEL, &[ack()]), bytes);
 }
@@ -170,7 +174,7 @@ fn a_member_answers_the_documented_ping_with_the_documented_ack() {
     let mut m = member("b", b"");
     assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram")), Ok(()));
     assert!(m.poll_transmit(&mut buf).is_some());
-    assert_eq!(decode(open(&buf, b"")), [Message::Ack(Ack { seq: 300 })]);
+    assert_eq!(decode::<SocketAddr>(open(&buf, b"")), [Message::Ack(Ack { seq: 300 })]);
 
     // A label on one side only, or a ping for another name, is rejected.
     let mut m = member("b", b"");
@@ -304,5 +308,179 @@ mod encrypted {
         assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-encrypted")), Err(DecodeError::Decrypt));
         let mut m = member("b", LABEL);
         assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram-encrypted")), Err(DecodeError::Decrypt));
+    }
+}
+
+/// One member driven alone, with `u32` addresses; the test plays every other member by hand.
+struct Solo {
+    m: Swim<u32>,
+    now: Instant,
+    buf: Vec<u8>,
+}
+
+/// A transmit: when, where to, datagram or stream, the packet.
+type Sent = (Instant, u32, TransmitKind, Vec<u8>);
+
+impl Solo {
+    fn new(seed: u64) -> Self {
+        let m = Swim::new(Config::lan(), Identity::new("a", 1u32), seed, Instant::ZERO).expect("valid");
+        Solo { m, now: Instant::ZERO, buf: Vec::new() }
+    }
+
+    fn drain(&mut self) -> Vec<Sent> {
+        let mut out = Vec::new();
+        while let Some(t) = self.m.poll_transmit(&mut self.buf) {
+            out.push((self.now, t.destination, t.kind, self.buf.clone()));
+        }
+        out
+    }
+
+    /// Jump to the next deadline if it is before `end`, handle it, and return what was sent.
+    fn step(&mut self, end: Instant) -> Option<Vec<Sent>> {
+        let t = self.m.poll_timeout();
+        if t >= end {
+            return None;
+        }
+        self.now = self.now.max(t);
+        self.m.handle_timeout(self.now);
+        Some(self.drain())
+    }
+
+    /// Deliver `messages` from `from`, as a datagram or a stream message.
+    fn deliver(&mut self, from: u32, kind: TransmitKind, messages: &[Message<'_, u32>]) -> Vec<Sent> {
+        let packet = encode(b"", messages);
+        let r = match kind {
+            TransmitKind::Datagram => self.m.handle_datagram(self.now, from, &packet),
+            TransmitKind::Stream => self.m.handle_stream(self.now, from, &packet),
+        };
+        assert_eq!(r, Ok(()));
+        self.drain()
+    }
+
+    /// A push-pull reply from member `name` at `addr`, holding only itself.
+    fn reply(&mut self, id: u32, name: &str, addr: u32) -> Vec<Sent> {
+        let me = MemberState { name, addr, meta: b"", incarnation: 0, state: State::Alive };
+        let pp = PushPull { kind: PushPullKind::Reply, id, from: name, from_addr: addr, members: vec![me] };
+        self.deliver(addr, TransmitKind::Stream, &[Message::PushPull(pp)])
+    }
+}
+
+/// The sequence number of the ping in `packet`, and whether a message came before it.
+fn ping_in(packet: &[u8]) -> Option<(u32, bool)> {
+    let messages = decode::<u32>(open(packet, b""));
+    let i = messages.iter().position(|m| matches!(m, Message::Ping(_)))?;
+    let Message::Ping(p) = &messages[i] else { unreachable!("found above") };
+    Some((p.seq, i > 0))
+}
+
+/// The kind and id of the push-pull in `packet`.
+fn push_pull_in(packet: &[u8]) -> Option<(PushPullKind, u32)> {
+    match &decode::<u32>(open(packet, b""))[..] {
+        [Message::PushPull(p)] => Some((p.kind, p.id)),
+        _ => None,
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn at(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).expect("no overflow")
+}
+
+/// Section 5, "Reconnect": a dead member gets a ping, first in `[interval, 2 × interval)` and
+/// then every interval, never a push-pull; a periodic push-pull follows only the ack of the
+/// reconnect ping in flight.
+#[test]
+fn reconnect_pings_a_dead_member_and_push_pulls_only_after_its_ack() {
+    let interval = Config::lan().reconnect_interval.expect("on in the LAN preset");
+    for seed in 1..=8 {
+        let mut s = Solo::new(seed);
+        // Member d (address 4) introduces itself, then never answers.
+        let me = MemberState { name: "d", addr: 4, meta: b"", incarnation: 0, state: State::Alive };
+        let pp = PushPull { kind: PushPullKind::Periodic, id: 1, from: "d", from_addr: 4, members: vec![me] };
+        let sent = s.deliver(4, TransmitKind::Stream, &[Message::PushPull(pp)]);
+        assert_eq!(sent.len(), 1, "the reply");
+        // Reconnect pings: pings to d while a holds it dead.
+        let mut pings = Vec::new();
+        // The first reconnect ping comes in [interval, 2 × interval), the second one interval
+        // later: exactly two before 3 × interval.
+        let end = Instant::ZERO + 3 * interval;
+        while let Some(sent) = s.step(end) {
+            for (now, to, kind, packet) in sent {
+                assert!(to == 4, "only d is known");
+                assert_eq!(kind, TransmitKind::Datagram, "no stream to d before an ack (seed {seed})");
+                let dead = s.m.member("d").is_some_and(|m| m.state == State::Dead);
+                if let (true, Some((seq, buddy))) = (dead, ping_in(&packet)) {
+                    assert!(!buddy, "a reconnect ping carries no suspicion first");
+                    pings.push((now, seq));
+                }
+            }
+        }
+        assert_eq!(pings.len(), 2, "seed {seed}: {pings:?}");
+        let (first, second) = (pings[0], pings[1]);
+        assert!(first.0 >= Instant::ZERO + interval && first.0 < Instant::ZERO + 2 * interval, "seed {seed}");
+        assert_eq!(second.0, at(first.0, interval), "then every interval");
+        // The ack of the first ping is stale: the second replaced it.
+        assert!(s.deliver(4, TransmitKind::Datagram, &[Message::Ack(Ack { seq: first.1 })]).is_empty());
+        // The ack of the ping in flight brings a periodic push-pull to d, at once.
+        let sent = s.deliver(4, TransmitKind::Datagram, &[Message::Ack(Ack { seq: second.1 })]);
+        let [(_, 4, TransmitKind::Stream, packet)] = &sent[..] else { panic!("seed {seed}: {sent:?}") };
+        assert!(matches!(push_pull_in(packet), Some((PushPullKind::Periodic, _))));
+        // Once answered, the reconnect is over: another ack brings nothing.
+        assert!(s.deliver(4, TransmitKind::Datagram, &[Message::Ack(Ack { seq: second.1 })]).is_empty());
+    }
+}
+
+/// Section 5, "Follow-up": a join that reached a seed brings the next periodic push-pull
+/// forward into `[h, 2h)` with `h = push_pull_interval / 16`; one that reached none does not.
+#[test]
+fn a_successful_join_brings_the_next_push_pull_forward() {
+    let interval = Config::lan().push_pull_interval.expect("on in the LAN preset");
+    let h = interval / 16;
+    for seed in 1..=8 {
+        let mut s = Solo::new(seed);
+        // Run until the next periodic push-pull, acking every ping to a live member (b at 2,
+        // c at 3) and answering joins; returns its time.
+        let periodic = |s: &mut Solo, until: Instant| -> Instant {
+            while let Some(sent) = s.step(until) {
+                let mut found = None;
+                for (now, to, kind, packet) in sent {
+                    if let Some((seq, _)) = ping_in(&packet) {
+                        assert!(s.deliver(to, TransmitKind::Datagram, &[Message::Ack(Ack { seq })]).is_empty());
+                    }
+                    if kind == TransmitKind::Stream {
+                        assert!(to == 2 || to == 3, "to a live member");
+                        assert!(matches!(push_pull_in(&packet), Some((PushPullKind::Periodic, _))));
+                        found = Some(now);
+                    }
+                }
+                if let Some(t) = found {
+                    return t;
+                }
+            }
+            panic!("seed {seed}: no periodic push-pull before {until:?}")
+        };
+        let join = |s: &mut Solo, seed_addr: u32| -> u32 {
+            s.m.join(s.now, [seed_addr]).expect("accepted");
+            let sent = s.drain();
+            let [(_, to, TransmitKind::Stream, packet)] = &sent[..] else { panic!("{sent:?}") };
+            assert_eq!(*to, seed_addr);
+            let Some((PushPullKind::Join, id)) = push_pull_in(packet) else { panic!("not a join request") };
+            id
+        };
+        // Join through b; then the first periodic push-pull, after which the period restarts.
+        let id = join(&mut s, 2);
+        assert!(s.reply(id, "b", 2).is_empty());
+        let t1 = periodic(&mut s, Instant::ZERO + interval);
+        // A join through c that c answers: the next one comes h to 2h later, not a period later.
+        let id = join(&mut s, 3);
+        assert!(s.reply(id, "c", 3).is_empty());
+        let t2 = periodic(&mut s, at(t1, interval));
+        assert!(t2 >= at(t1, h) && t2 < at(t1, 2 * h), "seed {seed}: {t1:?} then {t2:?}");
+        // A join whose only seed fails brings nothing forward: the period resumes from t2.
+        let _ = join(&mut s, 5);
+        s.m.handle_stream_failed(s.now, &5);
+        let t3 = periodic(&mut s, at(t2, interval + SECOND));
+        assert_eq!(t3, at(t2, interval), "seed {seed}");
     }
 }
