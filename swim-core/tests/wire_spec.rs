@@ -44,17 +44,21 @@ fn example(name: &str) -> Vec<u8> {
     let mut lines = DOC[start..start + len].lines().map(str::trim_end).filter(|l| !l.is_empty());
     assert_eq!(lines.next(), Some("```text"), "example {name} must be one ```text block");
     let mut bytes = Vec::new();
+    let mut closed = false;
     for line in lines.by_ref() {
         if line == "```" {
+            closed = true;
             break;
         }
         // Hex bytes separated by single spaces, then (after two spaces) the annotation.
         let hex = line.split("  ").next().unwrap_or_default();
         for token in hex.split(' ') {
-            let byte = (token.len() == 2).then(|| u8::from_str_radix(token, 16).ok()).flatten();
+            let is_hex = token.len() == 2 && token.bytes().all(|c| c.is_ascii_hexdigit());
+            let byte = is_hex.then(|| u8::from_str_radix(token, 16).ok()).flatten();
             bytes.push(byte.unwrap_or_else(|| panic!("example {name}: {token:?} is not a hex byte in {line:?}")));
         }
     }
+    assert!(closed, "example {name}: its block is not closed");
     assert_eq!(lines.next(), None, "example {name}: text after its block");
     bytes
 }
