@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::wire::{
-    Ack, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, envelope, frame,
+    Ack, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, Suspect, envelope,
+    frame,
 };
 use swim_core::{Address, Bytes, Config, DecodeError, Identity, Instant, State, Swim, TransmitKind};
 
@@ -24,10 +25,11 @@ const OPEN: &str = "<!-- wire-example: ";
 const CLOSE: &str = "<!-- /wire-example -->";
 
 /// Every example the document holds; each is checked by a test below.
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "ping-datagram",
     "ping-datagram-labelled",
     "ack-datagram-labelled",
+    "buddy-ping-datagram",
     "ping-datagram-encrypted",
     "push-pull-frame",
     "push-pull-frame-labelled",
@@ -486,5 +488,34 @@ fn a_successful_join_brings_the_next_push_pull_forward() {
         s.m.handle_stream_failed(s.now, &5);
         let t3 = periodic(&mut s, at(t2, interval + SECOND));
         assert_eq!(t3, at(t2, interval), "seed {seed}");
+    }
+}
+
+/// Section 8, "Several messages in one datagram": a member that holds `b` as suspect probes it
+/// with the suspicion first, then the ping, then its piggybacked updates.
+#[test]
+fn a_member_that_suspects_b_sends_the_documented_buddy_ping() {
+    let bytes = example("buddy-ping-datagram");
+    let suspect = || Message::<u32>::Suspect(Suspect { incarnation: 0, name: "b", from: "a" });
+    let expected = [suspect(), Message::Ping(Ping { seq: 2, target: "b" }), suspect()];
+    assert_eq!(decode::<u32>(open(&bytes, b"")), expected);
+    assert_eq!(encode(b"", &expected), bytes);
+    // The datagram carries no address, so a member with `u32` addresses sends the same bytes.
+    for seed in 1..=4 {
+        let mut s = Solo::new(seed);
+        // b (address 2) introduces itself, then never answers.
+        let me = MemberState { name: "b", addr: 2, meta: b"", incarnation: 0, state: State::Alive };
+        let pp = PushPull { kind: PushPullKind::Periodic, id: 1, from: "b", from_addr: 2, members: vec![me] };
+        assert_eq!(s.deliver(2, TransmitKind::Stream, &[Message::PushPull(pp)]).len(), 1, "the reply");
+        let buddy = loop {
+            let sent = s.step(Instant::from_secs(5)).expect("a buddy ping within 5 s");
+            let found = sent.into_iter().find(|(_, _, _, p)| matches!(ping_in(p), Some((_, true))));
+            if let Some((_, to, kind, packet)) = found {
+                assert_eq!((to, kind), (2, TransmitKind::Datagram));
+                break packet;
+            }
+        };
+        assert_eq!(s.m.member("b").map(|m| m.state), Some(State::Suspect));
+        assert_eq!(buddy, bytes, "seed {seed}");
     }
 }
