@@ -325,6 +325,8 @@ pub struct ReportSpec {
     pub compare: Option<[String; 2]>,
     /// The candidate must have at least this many times fewer false positives.
     pub target_fp_ratio: Option<f64>,
+    /// Where the target comes from, printed next to it (e.g. the paper's figure).
+    pub target_note: Option<String>,
 }
 
 /// A scenario after its variant has been merged in.
