@@ -25,6 +25,8 @@ pub struct ScenarioReport {
     pub axes: Vec<String>,
     /// One summary per variant, in variant order.
     pub variants: Vec<VariantSummary>,
+    /// The name on each axis of each of `variants` (the plots colour by the first).
+    pub parts: Vec<Vec<String>>,
     /// The comparison the scenario asks for.
     pub comparison: Option<Comparison>,
     /// Whether some variant checks convergence (`[check] converge` is not `"off"`): the
@@ -95,11 +97,13 @@ impl ScenarioReport {
     /// Summarise `runs` of `scenario`.
     pub fn new(scenario: &Scenario, runs: Vec<RunReport>) -> ScenarioReport {
         let mut variants = Vec::new();
+        let mut parts = Vec::new();
         for v in &scenario.variants {
             let mine: Vec<&RunReport> = runs.iter().filter(|r| r.variant == v.name).collect();
             if mine.is_empty() {
                 continue;
             }
+            parts.push(v.parts.clone());
             let period = v.spec.config.build(v.spec.preset).probe_interval;
             variants.push(VariantSummary::of(&v.name, &mine, period));
         }
@@ -160,6 +164,7 @@ impl ScenarioReport {
             description: scenario.description.clone(),
             axes: scenario.axes.clone(),
             variants,
+            parts,
             comparison,
             convergence_checked: scenario
                 .variants
