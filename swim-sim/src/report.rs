@@ -261,10 +261,14 @@ pub fn render(r: &ScenarioReport) -> String {
         if slow {
             let _ = writeln!(
                 out,
-                "  FP: at healthy / at slow (CPU-starved) observers; declared h/s: first declared by a healthy / slow \
-                 member's own timer"
+                "  @healthy / @slow: FP at healthy / slow (CPU-starved) observers; declared h/s: FP declared by a \
+                 healthy / slow observer's own suspicion timer"
             );
         }
+        let _ = writeln!(
+            out,
+            "  healthy victims: live members declared failed that were neither slow nor cut off by a network fault"
+        );
         if crashes {
             let _ = writeln!(
                 out,
@@ -293,7 +297,7 @@ pub fn render(r: &ScenarioReport) -> String {
                     slow,
                 ),
                 ("FP pairs", fp(|f| f.pairs), true),
-                ("healthy victims", fp(|f| f.healthy_victims), slow),
+                ("healthy victims", fp(|f| f.healthy_victims), true),
                 ("false susp.", fp(|f| f.false_suspicions), true),
                 ("detected", Box::new(|v| format!("{}/{}", v.detection.detected_by_all, v.detection.crashes)), crashes),
                 ("1st susp. (T)", det(|d| &d.first_suspect_periods, |s| s.mean), crashes),
@@ -818,6 +822,6 @@ mod tests {
         let text = TEXT.replace("kind = \"slow\"", "kind = \"crash\"").replace("delay = \"100ms\"", "");
         let r = render(&report(&text, &[], [(2, 2), (0, 0)]));
         assert!(!r.contains("@slow") && !r.contains("declared h/s"), "{r}");
-        assert!(r.contains("FP pairs"), "{r}");
+        assert!(r.contains("FP pairs") && r.contains("healthy victims"), "{r}");
     }
 }
