@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use swim_sim::metrics::RunReport;
 use swim_sim::report::{self, ScenarioReport};
 use swim_sim::runner::{self, PlanOptions, RunPlan};
-use swim_sim::scenario::{self, BUILTINS, Scenario};
+use swim_sim::scenario::{BUILTINS, Scenario, Setting};
 use swim_sim::{plot, swarm};
 
 #[derive(Parser)]
@@ -107,15 +107,15 @@ fn jobs(j: Option<usize>) -> usize {
     j.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
 }
 
-fn load(name: &str, sets: &[toml::Table]) -> Result<Scenario, String> {
-    if let Some(s) = Scenario::builtin(name, sets) {
+fn load(name: &str, sets: &[Setting]) -> Result<Scenario, String> {
+    if let Some(s) = Scenario::builtin_with(name, sets) {
         return s;
     }
     let text = std::fs::read_to_string(name).map_err(|e| {
         let names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
         format!("`{name}` is neither a built-in scenario ({}) nor a readable file: {e}", names.join(", "))
     })?;
-    Scenario::parse(&text, sets)
+    Scenario::parse_source(&text, name, sets)
 }
 
 /// Run plans with a progress bar that appears after two seconds of wall time.
@@ -156,7 +156,7 @@ fn run_with_progress(plans: &[RunPlan], jobs: usize, memory_budget: u64, label: 
 }
 
 fn cmd_run(a: RunArgs) -> Result<bool, String> {
-    let sets: Vec<toml::Table> = a.sets.iter().map(|s| scenario::parse_set(s)).collect::<Result<_, _>>()?;
+    let sets: Vec<Setting> = a.sets.iter().map(|s| Setting::parse(s)).collect::<Result<_, _>>()?;
     let sc = load(&a.scenario, &sets)?;
     let opts = PlanOptions {
         source: a.scenario.clone(),

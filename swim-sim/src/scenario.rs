@@ -38,13 +38,14 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use swim_core::{Config, Lifeguard};
 
 use crate::duration::Dur;
-use crate::faults::FaultSpec;
+use crate::faults::{FaultKind, FaultSpec};
 use crate::network::NetworkSpec;
 use crate::sim::{SimConfig, StartSpec};
 
@@ -324,6 +325,8 @@ pub struct ReportSpec {
     pub compare: Option<[String; 2]>,
     /// The candidate must have at least this many times fewer false positives.
     pub target_fp_ratio: Option<f64>,
+    /// Where the target comes from, printed next to it (e.g. the paper's figure).
+    pub target_note: Option<String>,
 }
 
 /// A scenario after its variant has been merged in.
@@ -448,45 +451,612 @@ pub fn parse_set(s: &str) -> Result<toml::Table, String> {
     Ok(table)
 }
 
-impl Scenario {
-    /// Parse a scenario file, applying `sets` (from [`parse_set`]) over the base.
-    pub fn parse(text: &str, sets: &[toml::Table]) -> Result<Scenario, String> {
-        let mut base: toml::Table = toml::from_str(text).map_err(|e| format!("scenario: {e}"))?;
-        for s in sets {
-            merge(&mut base, s);
+/// Largest cluster a scenario may ask for. Every member keeps a record of every other, so a run
+/// holds about 100 bytes per pair of members ([`crate::runner::estimated_memory`]): 10,000
+/// members take 8.3 GiB, 50,000 about 230 GiB, more than any machine this was run on.
+pub const MAX_NODES: usize = 50_000;
+
+/// Most runs per variant (`repeat`).
+pub const MAX_REPEAT: u32 = 10_000;
+
+/// Longest virtual run (`duration`): 30 days.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Most periodic samples one run keeps (`duration / metrics.sample_interval`); each is a few
+/// dozen bytes.
+pub const MAX_SAMPLES: u128 = 1_000_000;
+
+/// Largest datagram the network may carry (`network.mtu`): UDP's limit.
+pub const MAX_MTU: usize = 65_535;
+
+/// One `--set` argument: as typed (named in error messages) and as the table merged over the
+/// scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// The argument as given: `network.loss=0.05`.
+    pub arg: String,
+    /// What [`parse_set`] made of it.
+    pub table: toml::Table,
+}
+
+impl Setting {
+    /// Parse a `key.path=value` argument.
+    pub fn parse(arg: &str) -> Result<Setting, String> {
+        Ok(Setting { arg: arg.to_string(), table: parse_set(arg)? })
+    }
+
+    /// A setting known only by its table: its argument is rebuilt as `key.path=value`.
+    fn from_table(table: &toml::Table) -> Setting {
+        let mut keys = Vec::new();
+        let mut t = table;
+        let value = loop {
+            match t.iter().next() {
+                Some((k, toml::Value::Table(inner))) if t.len() == 1 && inner.len() == 1 => {
+                    keys.push(k.as_str());
+                    t = inner;
+                }
+                Some((k, v)) if t.len() == 1 => {
+                    keys.push(k.as_str());
+                    break v.to_string();
+                }
+                _ => break toml::Value::Table(t.clone()).to_string(),
+            }
+        };
+        Setting { arg: format!("{}={value}", keys.join(".")), table: table.clone() }
+    }
+}
+
+/// One step of a field's path in a scenario: a key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn keys(path: &[&str]) -> Vec<Seg> {
+    path.iter().map(|k| Seg::Key(k.to_string())).collect()
+}
+
+/// `faults.slow.nodes`, `network.links[0].loss`.
+fn show(field: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in field {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => {
+                let _ = write!(s, "[{i}]");
+            }
         }
+    }
+    s
+}
+
+/// A value that does not make sense, in one field of one variant.
+#[derive(Debug)]
+struct Problem {
+    field: Vec<Seg>,
+    message: String,
+}
+
+/// How far `field` reaches into a table with spans: the span of the deepest key (or array
+/// element) found, and whether this table decides the field's value (it holds the whole path,
+/// or a plain value at a prefix of it that replaces everything below).
+fn reach_spanned(root: &toml::de::DeTable<'_>, field: &[Seg]) -> (Option<std::ops::Range<usize>>, bool) {
+    use toml::de::DeValue;
+    let mut deepest = None;
+    let mut table = Some(root);
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    for seg in field {
+        let value = match (seg, table, array) {
+            (Seg::Key(k), Some(t), _) => match t.iter().find(|(key, _)| key.get_ref() == k) {
+                Some((key, v)) => {
+                    deepest = Some(key.span());
+                    v
+                }
+                None => return (deepest, false),
+            },
+            (Seg::Index(i), _, Some(a)) => match a.get(*i) {
+                Some(v) => {
+                    deepest = Some(v.span());
+                    v
+                }
+                None => return (deepest, false),
+            },
+            // A plain value where the path goes on: it replaced everything below.
+            _ => return (deepest, true),
+        };
+        (table, array) = match value.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(&a[..])),
+            _ => (None, None),
+        };
+    }
+    (deepest, true)
+}
+
+/// Whether a `--set` table decides `field` (see [`reach_spanned`]).
+fn reach_plain(root: &toml::Table, field: &[Seg]) -> bool {
+    let mut v: Option<&toml::Value> = None;
+    for seg in field {
+        let next = match (seg, v) {
+            (Seg::Key(k), None) => root.get(k),
+            (Seg::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (Seg::Index(i), Some(toml::Value::Array(a))) => a.get(*i),
+            (_, Some(_)) => return true,
+            (Seg::Index(_), None) => return false,
+        };
+        match next {
+            Some(n) => v = Some(n),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Finds where a field's value came from: a line of the scenario file or a `--set` argument.
+struct Locator<'a> {
+    /// How to name the file: its path, or `built-in <name>.toml`.
+    file: &'a str,
+    text: &'a str,
+    /// The file with spans (absent only if it did not parse, and then nothing is located).
+    doc: Option<&'a toml::de::DeTable<'a>>,
+    sets: &'a [Setting],
+}
+
+impl Locator<'_> {
+    fn line(&self, span: &std::ops::Range<usize>) -> usize {
+        self.text.get(..span.start).map_or(0, |t| t.matches('\n').count()) + 1
+    }
+
+    /// The table of variant `j` of axis `axis`, with spans.
+    fn variant_table(&self, axis: usize, j: usize) -> Option<&toml::de::DeTable<'_>> {
+        use toml::de::DeValue;
+        let (_, axes) = self.doc?.iter().find(|(k, _)| k.get_ref() == "axes")?;
+        let DeValue::Array(axes) = axes.get_ref() else { return None };
+        let DeValue::Table(a) = axes.get(axis)?.get_ref() else { return None };
+        let (_, vs) = a.iter().find(|(k, _)| k.get_ref() == "variants")?;
+        let DeValue::Array(vs) = vs.get_ref() else { return None };
+        match vs.get(j)?.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// `my.toml, line 12` or `--set network.loss=5`: where the value of `field` in the variant
+    /// made of `combo` (one variant index per axis) was set. Settings win over variants, later
+    /// axes over earlier ones, variants over the base; a field no layer sets is located at the
+    /// nearest enclosing table the file has.
+    fn origin(&self, combo: &[usize], field: &[Seg]) -> String {
+        if let Some(s) = self.sets.iter().rev().find(|s| reach_plain(&s.table, field)) {
+            return format!("--set {}", s.arg);
+        }
+        for (axis, &j) in combo.iter().enumerate().rev() {
+            if let Some(t) = self.variant_table(axis, j)
+                && let (Some(span), true) = reach_spanned(t, field)
+            {
+                return format!("{}, line {}", self.file, self.line(&span));
+            }
+        }
+        match self.doc.map(|d| reach_spanned(d, field)) {
+            Some((Some(span), _)) => format!("{}, line {}", self.file, self.line(&span)),
+            _ => self.file.to_string(),
+        }
+    }
+
+    /// The error message for `message` about `field` of the variant `variant` (`combo`).
+    fn error(&self, scenario: &str, variant: &str, combo: &[usize], field: &[Seg], message: &str) -> String {
+        let v = if variant.is_empty() { String::new() } else { format!(", variant `{variant}`") };
+        let f = if field.is_empty() { String::new() } else { format!(", field `{}`", show(field)) };
+        format!("{}: scenario `{scenario}`{v}{f}: {message}", self.origin(combo, field))
+    }
+}
+
+/// serde's "data did not match any variant of untagged enum X", said with the forms X takes.
+fn explain(message: &str) -> String {
+    const FORMS: &[(&str, &str)] = &[
+        (
+            "untagged enum Dist",
+            "expected a duration (\"1ms\") or one distribution table: { uniform = { min, max } }, \
+             { exponential = { mean } }, { normal = { mean, std_dev } }, { lognormal = { median, sigma } } \
+             or { pareto = { scale, shape } }",
+        ),
+        (
+            "untagged enum NodeSet",
+            "expected a list of node indices ([0, 3]), \"all\", \"none\", { random = k }, { fraction = f } \
+             or { range = [a, b] }",
+        ),
+        ("untagged enum OptDur", "expected a duration (\"30s\") or \"off\""),
+        (
+            "untagged enum LifeguardSpec",
+            "expected \"on\", \"off\" or a table of switches ({ base = \"off\", nack = true })",
+        ),
+        ("untagged enum ConvergeCheck", "expected \"auto\", \"off\" or a duration (\"120s\")"),
+    ];
+    match FORMS.iter().find(|(e, _)| message.ends_with(e)) {
+        Some((_, forms)) => forms.to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The field a [`swim_core::ConfigError`]'s message names: the `[config]` knob named first.
+fn config_field(message: &str) -> Vec<Seg> {
+    const KNOBS: &[&str] = &[
+        "probe_interval",
+        "probe_timeout",
+        "indirect_checks",
+        "retransmit_mult",
+        "suspicion_mult",
+        "suspicion_max_timeout_mult",
+        "push_pull_interval",
+        "gossip_interval",
+        "gossip_nodes",
+        "gossip_to_the_dead_time",
+        "stream_timeout",
+        "packet_budget",
+        "dead_node_reclaim_time",
+        "reconnect_interval",
+        "reconnect_timeout",
+        "max_metadata_size",
+        "lifeguard.awareness_max_multiplier",
+        "lifeguard.nack_timeout_share",
+        "lifeguard.suspicion_confirmations",
+        "limits.max_members",
+        "limits.broadcast_queue_depth",
+        "limits.max_pending_transmits",
+        "limits.max_pending_events",
+        "limits.max_relays",
+        "limits.max_stream_message_size",
+        "nack_timeout_share",
+        "awareness_max_multiplier",
+    ];
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let found = KNOBS
+        .iter()
+        .filter_map(|k| {
+            message.match_indices(k).find(|(i, _)| {
+                let before = message[..*i].chars().next_back();
+                let after = message[i + k.len()..].chars().next();
+                !before.is_some_and(word) && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
+        .min_by_key(|(i, _)| *i);
+    let mut field = keys(&["config"]);
+    if let Some((_, k)) = found {
+        let k = match k {
+            "nack_timeout_share" | "awareness_max_multiplier" => format!("lifeguard.{k}"),
+            k => k.to_string(),
+        };
+        field.extend(k.split('.').map(|s| Seg::Key(s.to_string())));
+    }
+    field
+}
+
+/// The node indices or selector `set` of a cluster of `n`: each index must exist.
+fn check_nodes(set: &crate::faults::NodeSet, n: usize) -> Result<(), String> {
+    use crate::faults::{NodeSet, Selector};
+    match set {
+        NodeSet::List(v) => match v.iter().find(|&&i| i as usize >= n) {
+            Some(bad) => Err(format!("node {bad} does not exist: the cluster has nodes 0..{n}")),
+            None => Ok(()),
+        },
+        NodeSet::Named(_) => Ok(()),
+        NodeSet::Select(Selector::Range([a, b])) if a > b || *b as usize > n => {
+            Err(format!("range [{a}, {b}) is not within the cluster's nodes 0..{n}"))
+        }
+        NodeSet::Select(Selector::Random(k)) if *k as usize > n => {
+            Err(format!("{k} random nodes of a cluster of {n}: at most {n}"))
+        }
+        NodeSet::Select(Selector::Fraction(f)) if !(0.0..=1.0).contains(f) => {
+            Err(format!("fraction must be between 0 and 1, not {f}"))
+        }
+        NodeSet::Select(_) => Ok(()),
+    }
+}
+
+/// The fields of a fault that only some kinds use, with those kinds.
+fn kind_fields(f: &FaultSpec) -> [(&'static str, bool, &'static [FaultKind]); 11] {
+    use FaultKind as K;
+    [
+        ("delay", f.delay.is_some(), &[K::Slow]),
+        ("in_order", f.in_order.is_some(), &[K::Slow]),
+        ("other", f.other.is_some(), &[K::Partition]),
+        ("one_way", f.one_way.is_some(), &[K::Partition]),
+        ("inbound", f.inbound.is_some(), &[K::Blackhole, K::Loss]),
+        ("outbound", f.outbound.is_some(), &[K::Blackhole, K::Loss]),
+        ("loss", f.loss.is_some(), &[K::Loss]),
+        ("on", f.on.is_some(), &[K::FlipFlop]),
+        ("off", f.off.is_some(), &[K::FlipFlop]),
+        ("down", f.down.is_some(), &[K::Restart]),
+        ("incarnation", f.incarnation.is_some(), &[K::Restart]),
+    ]
+}
+
+/// A duration as a scenario author writes run times: `300s`, `1.5s`, `250ms`.
+fn in_secs(d: Duration) -> String {
+    if d >= Duration::from_secs(1) && d.subsec_millis() * 1_000_000 == d.subsec_nanos() {
+        let mut s = format!("{:.3}", d.as_secs_f64());
+        while s.ends_with('0') {
+            s.pop();
+        }
+        format!("{}s", s.trim_end_matches('.'))
+    } else {
+        Dur(d).to_string()
+    }
+}
+
+fn kind_name(k: FaultKind) -> String {
+    toml::Value::try_from(k).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{k:?}"))
+}
+
+/// Check the ranges of a merged variant and that its faults happen within the run. `at(field)`
+/// says where another field was set, for messages that name two.
+fn check(s: &ScenarioSpec, at: &dyn Fn(&[&str]) -> String) -> Result<(), Problem> {
+    fn bad(field: &[&str], message: String) -> Result<(), Problem> {
+        Err(Problem { field: keys(field), message })
+    }
+    let prob = |p: f64| (0.0..=1.0).contains(&p);
+    let n = s.nodes;
+    if n == 0 || n > MAX_NODES {
+        return bad(&["nodes"], format!("must be between 1 and {MAX_NODES}, not {n}"));
+    }
+    if s.repeat == 0 || s.repeat > MAX_REPEAT {
+        return bad(&["repeat"], format!("must be between 1 and {MAX_REPEAT}, not {}", s.repeat));
+    }
+    let run = s.duration.0;
+    if run.is_zero() || run > MAX_DURATION {
+        return bad(&["duration"], format!("must be positive and at most 30 days, not {}", s.duration));
+    }
+    let end = || format!("the run ends at {} (`duration`, {})", in_secs(run), at(&["duration"]));
+    if let Err(e) = s.config.build(s.preset).validate() {
+        let msg = e.to_string();
+        return Err(Problem { field: config_field(&msg), message: msg });
+    }
+    // network
+    let net = &s.network;
+    for (p, name) in [(net.loss, "loss"), (net.duplicate, "duplicate"), (net.reorder, "reorder")] {
+        if !prob(p) {
+            return bad(&["network", name], format!("a probability must be between 0 and 1, not {p}"));
+        }
+    }
+    for (d, name) in [
+        (&net.latency, "latency"),
+        (&net.jitter, "jitter"),
+        (&net.reorder_delay, "reorder_delay"),
+        (&net.stream_latency, "stream_latency"),
+    ] {
+        d.validate().or_else(|e| bad(&["network", name], e))?;
+    }
+    if net.mtu == 0 || net.mtu > MAX_MTU {
+        return bad(&["network", "mtu"], format!("must be between 1 and {MAX_MTU} bytes, not {}", net.mtu));
+    }
+    if !(net.stream_bytes_per_sec.is_finite() && net.stream_bytes_per_sec >= 0.0) {
+        return bad(
+            &["network", "stream_bytes_per_sec"],
+            format!("must be a finite number >= 0 (0: unlimited), not {}", net.stream_bytes_per_sec),
+        );
+    }
+    for (i, l) in net.links.iter().enumerate() {
+        let field =
+            |k: &str| vec![Seg::Key("network".into()), Seg::Key("links".into()), Seg::Index(i), Seg::Key(k.into())];
+        let problem = |k: &str, message: String| Err(Problem { field: field(k), message });
+        for (node, k) in [(l.from, "from"), (l.to, "to")] {
+            if node as usize >= n {
+                return problem(k, format!("node {node} does not exist: the cluster has nodes 0..{n}"));
+            }
+        }
+        if !prob(l.loss) {
+            return problem("loss", format!("a probability must be between 0 and 1, not {}", l.loss));
+        }
+        if let Err(e) = l.latency.validate() {
+            return problem("latency", e);
+        }
+    }
+    // start
+    let st = &s.start;
+    if let Some(bad_seed) = st.seeds.iter().find(|&&i| i as usize >= n) {
+        return bad(&["start", "seeds"], format!("node {bad_seed} does not exist: the cluster has nodes 0..{n}"));
+    }
+    if st.mode == crate::sim::StartMode::Join && st.seeds.is_empty() {
+        return bad(&["start", "seeds"], "a join start needs at least one seed".into());
+    }
+    if let Some(i) = st.initial
+        && i > n
+    {
+        return bad(&["start", "initial"], format!("{i} members started of a cluster of {n}: at most {n}"));
+    }
+    if st.window.0 > run {
+        return bad(&["start", "window"], format!("{} is longer than the run: {}", in_secs(st.window.0), end()));
+    }
+    if st.retry_join.0.is_zero() {
+        return bad(&["start", "retry_join"], "must be positive".into());
+    }
+    // faults
+    for (name, f) in &s.faults {
+        let kind = kind_name(f.kind);
+        if f.at.0 >= run {
+            return bad(
+                &["faults", name, "at"],
+                format!(
+                    "{} is not before the end of the run, so the fault would never happen: {}",
+                    in_secs(f.at.0),
+                    end()
+                ),
+            );
+        }
+        let count = f.count.unwrap_or(1);
+        if count == 0 || count > crate::faults::MAX_REPEATS {
+            return bad(
+                &["faults", name, "count"],
+                format!("must be between 1 and {}, not {count}", crate::faults::MAX_REPEATS),
+            );
+        }
+        if count > 1 {
+            let Some(every) = f.every else {
+                return bad(&["faults", name, "count"], format!("{count} repetitions need `every`"));
+            };
+            if every.0.is_zero() {
+                return bad(&["faults", name, "every"], "must be positive".into());
+            }
+            let last = f.at.0.saturating_add(every.0.saturating_mul(count - 1));
+            if last >= run {
+                let fit = (run - f.at.0).as_nanos().div_ceil(every.0.as_nanos());
+                return bad(
+                    &["faults", name, "count"],
+                    format!(
+                        "the last of {count} repetitions would start at {}, after the end of the run, so it would \
+                         never happen: {}; at most {fit} fit",
+                        in_secs(last),
+                        end()
+                    ),
+                );
+            }
+        }
+        if let Some(d) = f.duration
+            && d.0.is_zero()
+        {
+            return bad(
+                &["faults", name, "duration"],
+                "must be positive (leave it out for a fault that lasts to the end)".into(),
+            );
+        }
+        for (field, set, kinds) in kind_fields(f) {
+            if set && !kinds.contains(&f.kind) {
+                let to: Vec<String> = kinds.iter().map(|k| format!("`{}`", kind_name(*k))).collect();
+                return bad(
+                    &["faults", name, field],
+                    format!("does not apply to a `{kind}` fault (only to {})", to.join(", ")),
+                );
+            }
+        }
+        let needs = |field: &str| bad(&["faults", name, field], format!("a `{kind}` fault needs `{field}`"));
+        match f.kind {
+            FaultKind::Slow => match &f.delay {
+                None => needs("delay")?,
+                Some(d) => d.validate().or_else(|e| bad(&["faults", name, "delay"], e))?,
+            },
+            FaultKind::FlipFlop => {
+                for (v, field) in [(f.on, "on"), (f.off, "off")] {
+                    match v {
+                        None => needs(field)?,
+                        Some(d) if d.0.is_zero() => bad(&["faults", name, field], "must be positive".into())?,
+                        Some(_) => {}
+                    }
+                }
+            }
+            FaultKind::Clog if f.duration.is_none() => needs("duration")?,
+            FaultKind::Loss => match f.loss {
+                None => needs("loss")?,
+                Some(p) if !prob(p) => {
+                    bad(&["faults", name, "loss"], format!("a probability must be between 0 and 1, not {p}"))?
+                }
+                Some(_) => {}
+            },
+            _ => {}
+        }
+        check_nodes(&f.nodes, n).or_else(|e| bad(&["faults", name, "nodes"], e))?;
+        if let Some(o) = &f.other {
+            check_nodes(o, n).or_else(|e| bad(&["faults", name, "other"], e))?;
+        }
+        for e in &f.exclude {
+            if e != "seeds" && !s.faults.contains_key(e) {
+                let names: Vec<&str> = s.faults.keys().map(String::as_str).collect();
+                return bad(
+                    &["faults", name, "exclude"],
+                    format!("no fault is named `{e}` (faults: {}; or \"seeds\")", names.join(", ")),
+                );
+            }
+        }
+    }
+    // metrics
+    let m = &s.metrics;
+    if !m.sample_interval.0.is_zero() && run.as_nanos() / m.sample_interval.0.as_nanos() > MAX_SAMPLES {
+        return bad(
+            &["metrics", "sample_interval"],
+            format!(
+                "{} would take more than {MAX_SAMPLES} samples in the run ({}); make it longer, or 0 for none",
+                m.sample_interval, s.duration
+            ),
+        );
+    }
+    if m.warmup.0 >= run {
+        return bad(&["metrics", "warmup"], format!("{} leaves nothing to measure: {}", in_secs(m.warmup.0), end()));
+    }
+    if let Some(ConvergeCheck::Within(d)) = s.check.converge
+        && d.0.is_zero()
+    {
+        return bad(&["check", "converge"], "must be positive, \"auto\" or \"off\"".into());
+    }
+    if let Some(t) = s.report.target_fp_ratio
+        && !(t.is_finite() && t > 0.0)
+    {
+        return bad(&["report", "target_fp_ratio"], format!("must be a positive number, not {t}"));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Parse a scenario file, applying `sets` (from [`parse_set`]) over the base. Errors name
+    /// the file as "the scenario"; [`Scenario::parse_source`] names it.
+    pub fn parse(text: &str, sets: &[toml::Table]) -> Result<Scenario, String> {
+        let sets: Vec<Setting> = sets.iter().map(Setting::from_table).collect();
+        Scenario::parse_source(text, "the scenario", &sets)
+    }
+
+    /// Parse the scenario file `file` (its name, for messages) whose text is `text`, applying
+    /// `sets` over the base and every variant, and check every variant before anything runs:
+    /// types, ranges, node indices, and that every fault (each repetition) starts before the
+    /// end of the run. An error names the scenario, the variant, the field, and the line of
+    /// the file or the `--set` argument that set it.
+    pub fn parse_source(text: &str, file: &str, sets: &[Setting]) -> Result<Scenario, String> {
+        let mut base: toml::Table = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+        let doc = toml::de::DeTable::parse(text).ok();
+        let loc = Locator { file, text, doc: doc.as_ref().map(|d| d.get_ref()), sets };
+        for s in sets {
+            merge(&mut base, &s.table);
+        }
+        let scenario_name = base.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let structure = |path: Vec<Seg>, message: String| loc.error(&scenario_name, "", &[], &path, &message);
         let axes = match base.remove("axes") {
             None => Vec::new(),
             Some(toml::Value::Array(a)) => a,
-            Some(_) => return Err("scenario: `axes` must be an array of tables ([[axes]])".into()),
+            Some(_) => return Err(structure(keys(&["axes"]), "must be an array of tables ([[axes]])".into())),
         };
         let mut axis_names = Vec::new();
         let mut axis_variants: Vec<Vec<(String, toml::Table)>> = Vec::new();
         for (k, a) in axes.into_iter().enumerate() {
-            let toml::Value::Table(mut a) = a else { return Err(format!("axes[{k}] must be a table")) };
+            let here = |rest: &[Seg]| [vec![Seg::Key("axes".into()), Seg::Index(k)], rest.to_vec()].concat();
+            let toml::Value::Table(mut a) = a else {
+                return Err(structure(here(&[]), "must be a table ([[axes]])".into()));
+            };
             let name = match a.remove("name") {
                 Some(toml::Value::String(s)) => s,
                 _ => format!("axis{k}"),
             };
             let Some(toml::Value::Array(vs)) = a.remove("variants") else {
-                return Err(format!("axis `{name}` needs [[axes.variants]]"));
+                return Err(structure(here(&[]), format!("axis `{name}` needs [[axes.variants]]")));
             };
             if let Some(extra) = a.keys().next() {
-                return Err(format!("axis `{name}`: unknown key `{extra}`"));
+                return Err(structure(here(&keys(&[extra])), format!("axis `{name}`: unknown key `{extra}`")));
             }
             let mut list = Vec::new();
             for (j, v) in vs.into_iter().enumerate() {
+                let at = here(&[Seg::Key("variants".into()), Seg::Index(j)]);
                 let toml::Value::Table(mut v) = v else {
-                    return Err(format!("axis `{name}` variant {j} must be a table"));
+                    return Err(structure(at, format!("axis `{name}` variant {j} must be a table")));
                 };
                 let vname = match v.remove("name") {
                     Some(toml::Value::String(s)) => s,
-                    _ => return Err(format!("axis `{name}` variant {j} needs a name")),
+                    _ => return Err(structure(at, format!("axis `{name}` variant {j} needs a name"))),
                 };
                 list.push((vname, v));
             }
             if list.is_empty() {
-                return Err(format!("axis `{name}` has no variants"));
+                return Err(structure(here(&[]), format!("axis `{name}` has no variants")));
             }
             axis_names.push(name);
             axis_variants.push(list);
@@ -507,14 +1077,47 @@ impl Scenario {
                 parts.push(vname.clone());
             }
             for s in sets {
-                merge(&mut t, s); // command-line settings win over variants
+                merge(&mut t, &s.table); // command-line settings win over variants
             }
             let name = parts.join(" / ");
-            let spec: ScenarioSpec =
-                t.try_into().map_err(|e: toml::de::Error| format!("scenario variant `{name}`: {}", e.message()))?;
+            let error = |field: &[Seg], message: &str| loc.error(&scenario_name, &name, &combo, field, message);
+            let spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+                let mut field: Vec<Seg> = e
+                    .path()
+                    .iter()
+                    .filter_map(|s| match s {
+                        serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                        serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                        serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => None,
+                    })
+                    .collect();
+                let message = e.inner().message().to_string();
+                // The path of an unknown key ends at its table; the key is in the message.
+                if let Some(k) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next())
+                    && field.last() != Some(&Seg::Key(k.to_string()))
+                {
+                    field.push(Seg::Key(k.to_string()));
+                }
+                error(&field, &explain(&message))
+            })?;
+            check(&spec, &|f| loc.origin(&combo, &keys(f))).map_err(|p| error(&p.field, &p.message))?;
             variants.push(Variant { name, parts, spec });
         }
         let first = &variants[0].spec;
+        if let Some(pair) = &first.report.compare {
+            let heads: Vec<&str> =
+                axis_variants.first().map_or(Vec::new(), |l| l.iter().map(|(n, _)| n.as_str()).collect());
+            if let Some(missing) = pair.iter().find(|p| !heads.contains(&p.as_str())) {
+                let first_axis = axis_names.first().map_or("none".to_string(), |a| format!("`{a}`"));
+                return Err(structure(
+                    keys(&["report", "compare"]),
+                    format!(
+                        "`{missing}` is not a variant of the first axis ({first_axis}: {})",
+                        if heads.is_empty() { "no variants".to_string() } else { heads.join(", ") }
+                    ),
+                ));
+            }
+        }
         Ok(Scenario {
             name: first.name.clone(),
             description: first.description.clone(),
@@ -526,7 +1129,16 @@ impl Scenario {
 
     /// Parse a built-in scenario by name.
     pub fn builtin(name: &str, sets: &[toml::Table]) -> Option<Result<Scenario, String>> {
-        BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, text)| Scenario::parse(text, sets))
+        let sets: Vec<Setting> = sets.iter().map(Setting::from_table).collect();
+        Scenario::builtin_with(name, &sets)
+    }
+
+    /// Parse a built-in scenario by name with `--set` arguments.
+    pub fn builtin_with(name: &str, sets: &[Setting]) -> Option<Result<Scenario, String>> {
+        BUILTINS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Scenario::parse_source(text, &format!("built-in {n}.toml"), sets))
     }
 }
 
