@@ -14,12 +14,22 @@
 //! `C` counts confirmations from members other than the first accuser, each
 //! once, capped at `K`. Without dynamic suspicion the timeout is `min` and
 //! confirmations are ignored (plain SWIM).
+//!
+//! [`Suspicions`] is the table of every suspicion this member holds, with
+//! their timers ordered by deadline: starting one, counting confirmations,
+//! cancelling one when a refutation or death overrides it, and handing
+//! expired ones to the hub, which declares those members dead.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use hashbrown::HashMap;
+
+use crate::config::Config;
 use crate::math;
 use crate::member::Name;
+use crate::rng::SeededState;
 use crate::time::Instant;
 
 /// `(min, max)` suspicion timeouts for a cluster of `n` members (self included).
@@ -136,6 +146,118 @@ impl Suspicion {
     /// When the suspicion started.
     pub fn started(&self) -> Instant {
         self.started
+    }
+}
+
+/// What a confirmation did to a suspicion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Confirmed {
+    /// Not counted: no suspicion, plain SWIM, a repeat, the first accuser, or past `K`.
+    Ignored,
+    /// Counted: the timeout got shorter.
+    Shortened,
+    /// Counted, and the shorter timeout has already passed: the member must be declared dead
+    /// now (its timer is gone; the suspicion stays until the death cancels it).
+    Expired,
+}
+
+/// Every suspicion this member holds, by name, with their timers ordered by deadline.
+/// At most one per member in the table, so bounded by `limits.max_members`.
+#[derive(Debug)]
+pub(crate) struct Suspicions {
+    by_name: HashMap<Name, Suspicion, SeededState>,
+    timers: BTreeMap<(Instant, u64), Name>,
+    next_id: u64,
+}
+
+impl Suspicions {
+    /// An empty table, its index hashed with `hasher`.
+    pub fn new(hasher: SeededState) -> Self {
+        Suspicions { by_name: HashMap::with_hasher(hasher), timers: BTreeMap::new(), next_id: 0 }
+    }
+
+    /// The suspicion of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Suspicion> {
+        self.by_name.get(name)
+    }
+
+    /// Suspect `name` at `incarnation` from `now`, accused by `accuser`, in a cluster of `n`
+    /// members: with dynamic suspicion the timeout starts at the maximum and needs
+    /// [`needed_confirmations`] to reach the minimum; without, it is the minimum.
+    /// The caller has cancelled any older suspicion of `name`.
+    pub fn start(&mut self, config: &Config, n: usize, now: Instant, name: Name, incarnation: u32, accuser: Name) {
+        let lg = &config.lifeguard;
+        let (min, max) =
+            timeout_bounds(config.suspicion_mult, config.suspicion_max_timeout_mult, n, config.probe_interval);
+        let (max, k) = if lg.dynamic_suspicion {
+            let configured = lg.suspicion_confirmations.unwrap_or(config.suspicion_mult.saturating_sub(2));
+            (max, needed_confirmations(configured, n))
+        } else {
+            (min, 0)
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let s = Suspicion::new(incarnation, now, min, max, k, accuser, id);
+        self.timers.insert((s.deadline(), id), name.clone());
+        self.by_name.insert(name, s);
+    }
+
+    /// A confirmation of the suspicion of `name` from `from`, at `now`. Only counted with
+    /// `dynamic` (Lifeguard's dynamic suspicion); moves the timer to the shorter deadline.
+    pub fn confirm(&mut self, dynamic: bool, now: Instant, name: &str, from: &str) -> Confirmed {
+        if !dynamic {
+            return Confirmed::Ignored;
+        }
+        let Some(s) = self.by_name.get_mut(name) else { return Confirmed::Ignored };
+        let old = (s.deadline(), s.timer_id);
+        if !s.confirm(from) {
+            return Confirmed::Ignored;
+        }
+        let new = (s.deadline(), s.timer_id);
+        if let Some(name) = self.timers.remove(&old) {
+            self.timers.insert(new, name);
+        }
+        if new.0 <= now {
+            self.timers.remove(&new);
+            return Confirmed::Expired;
+        }
+        Confirmed::Shortened
+    }
+
+    /// Forget the suspicion of `name` (refuted, or overridden by a death) and its timer.
+    pub fn cancel(&mut self, name: &str) {
+        if self.by_name.is_empty() {
+            return;
+        }
+        if let Some(s) = self.by_name.remove(name) {
+            self.timers.remove(&(s.deadline(), s.timer_id));
+        }
+    }
+
+    /// The next suspicion whose timer has run out by `now`, its timer removed; the hub declares
+    /// the member dead if it is still suspect. Call until `None`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<Name> {
+        while let Some((&(at, id), _)) = self.timers.first_key_value() {
+            if at > now {
+                return None;
+            }
+            let name = self.timers.remove(&(at, id))?;
+            if self.by_name.get(name.as_str()).is_some_and(|s| s.timer_id == id) {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    /// The earliest suspicion deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.keys().next().map(|k| k.0)
+    }
+
+    /// Approximate heap bytes: suspicions, their confirmations and their timers.
+    pub fn heap_bytes(&self) -> usize {
+        self.by_name.values().map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes()).sum::<usize>()
+            + self.timers.len() * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>()) * 2
     }
 }
 

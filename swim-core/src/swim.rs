@@ -1,13 +1,12 @@
 //! The state machine: where probing, suspicion, awareness, dissemination and
 //! push-pull meet. See the crate docs for the run-loop contract.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::hash::BuildHasher;
 use core::time::Duration;
 
 use bytes::Bytes;
-use hashbrown::HashMap;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
@@ -16,10 +15,10 @@ use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
-use crate::probe::{InFlight, Relay, Relays};
+use crate::probe::{AckFor, ProbeDue, Prober};
 use crate::rng::{SeededState, SwimRng};
 use crate::stats::Stats;
-use crate::suspicion::{self, Suspicion};
+use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::sync::{self, Finished, Joins};
 use crate::time::Instant;
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
@@ -181,18 +180,11 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     rng: SwimRng,
     hasher: SeededState,
     awareness: Awareness,
-    next_seq: u32,
-    probe: Option<InFlight<A>>,
-    relays: Relays<A>,
-    /// Suspicions of members, by name, with their timers ordered in `suspicion_timers`.
-    suspicions: HashMap<Name, Suspicion, SeededState>,
-    /// The reconnect ping in flight to a dead member: (sequence number, its address).
-    reconnect: Option<(u32, A)>,
+    prober: Prober<A>,
+    suspicions: Suspicions,
     /// While merging a push-pull that brings many new members: append newcomers and shuffle
     /// the probe order once at the end, instead of a random swap per newcomer.
     batch_insert: bool,
-    suspicion_timers: BTreeMap<(Instant, u64), Name>,
-    next_timer_id: u64,
     gossip: BroadcastQueue<Name>,
     user_gossip: BroadcastQueue<BroadcastKey>,
     seen: Seen<u64>,
@@ -269,7 +261,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
             awareness: Awareness::new(config.lifeguard.awareness_max_multiplier, config.lifeguard.awareness),
-            relays: Relays::new(config.limits.max_relays),
+            prober: Prober::new(config.limits.max_relays),
             codec,
             local,
             leaving: false,
@@ -277,13 +269,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             members,
             rng,
             hasher,
-            next_seq: 0,
-            probe: None,
-            suspicions: HashMap::with_hasher(rng_hash),
-            reconnect: None,
+            suspicions: Suspicions::new(rng_hash),
             batch_insert: false,
-            suspicion_timers: BTreeMap::new(),
-            next_timer_id: 0,
             gossip,
             user_gossip,
             seen,
@@ -385,7 +372,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// Indirect probes this member is serving for others.
     pub fn relays_in_progress(&self) -> usize {
-        self.relays.len()
+        self.prober.relays()
     }
 
     /// Approximate heap bytes held (an estimate from sizes and capacities, not an allocator
@@ -401,15 +388,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             queues: self.gossip.heap_bytes() + self.user_gossip.heap_bytes() + seen * 24,
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
-                + self.relays.len() * core::mem::size_of::<Relay<A>>()
-                + self
-                    .suspicions
-                    .values()
-                    .map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes())
-                    .sum::<usize>()
-                + self.suspicion_timers.len()
-                    * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>())
-                    * 2,
+                + self.prober.heap_bytes()
+                + self.suspicions.heap_bytes(),
         }
     }
 
@@ -452,9 +432,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// Time passed. Call at (or after) [`poll_timeout`](Self::poll_timeout); extra calls are
     /// harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.probe_timers(now);
+        match self.prober.poll_due(now) {
+            Some(ProbeDue::AskHelpers) => self.send_ping_reqs(),
+            Some(ProbeDue::Failed(p)) => {
+                self.stats.probe_failures += 1;
+                self.set_health(p.failure_penalty());
+                let from = self.local.name.clone();
+                self.on_suspect(now, wire::Suspect { incarnation: p.incarnation, name: &p.target, from: &from });
+            }
+            None => {}
+        }
         self.relay_timers(now);
-        self.suspicion_timers(now);
+        while let Some(name) = self.suspicions.pop_expired(now) {
+            let Some(i) = self.members.find(&name) else { continue };
+            if self.members.get(i).member.state == State::Suspect {
+                self.suspicion_expired(now, i);
+            }
+        }
         let mut done = Vec::new();
         self.joins.expire(now, &mut done);
         self.finish_joins(now, done);
@@ -512,7 +506,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Ok(());
         }
         self.leaving = true;
-        self.probe = None;
+        self.prober.stop();
         self.local.state = State::Left;
         self.local.state_changed = now;
         let name = self.local.name.clone();
@@ -691,12 +685,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if !(self.gossip.is_empty() && self.user_gossip.is_empty()) {
             t = t.min(self.next_gossip);
         }
-        if let Some(p) = &self.probe {
-            t = t.min(p.deadline());
-        }
         for d in [
-            self.relays.deadline(),
-            self.suspicion_timers.keys().next().map(|k| k.0),
+            self.prober.deadline(),
+            self.suspicions.deadline(),
             self.joins.deadline(),
             self.next_push_pull,
             self.next_reconnect,
@@ -854,11 +845,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if let Some(score) = self.awareness.apply(delta) {
             self.emit(Event::HealthChanged { score });
         }
-    }
-
-    fn next_seq(&mut self) -> u32 {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.next_seq
     }
 
     fn push_pull_id(&mut self) -> u32 {
@@ -1115,117 +1101,66 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let m = &self.members.get(i).member;
         let (target, addr, incarnation) = (m.name.clone(), m.addr.clone(), m.incarnation);
         let buddy = (self.config.lifeguard.buddy && m.state == State::Suspect).then_some(incarnation);
-        let seq = self.next_seq();
-        self.probe = Some(InFlight {
-            seq,
-            target: target.clone(),
-            addr: addr.clone(),
-            incarnation,
-            ack_deadline: Some(now + self.probe_timeout()),
-            end: now + self.probe_interval(),
-            expected_nacks: 0,
-            nacks: 0,
-        });
+        let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
+        let seq = self.prober.start(target.clone(), addr.clone(), incarnation, ack_deadline, end);
         self.stats.probes += 1;
         self.queue(addr, Out::Ping { seq, target, buddy });
     }
 
-    fn probe_timers(&mut self, now: Instant) {
-        let Some(p) = &mut self.probe else { return };
-        if p.ack_deadline.is_some_and(|d| d <= now) {
-            p.ack_deadline = None;
-            if p.end > now {
-                self.send_indirect_probes();
-            }
-        }
-        if self.probe.as_ref().is_some_and(|p| p.end <= now)
-            && let Some(p) = self.probe.take()
-        {
-            self.probe_failed(now, p);
-        }
-    }
-
-    fn send_indirect_probes(&mut self) {
-        let Some(p) = &self.probe else { return };
-        let target = p.target.clone();
+    fn send_ping_reqs(&mut self) {
         let mut helpers = core::mem::take(&mut self.scratch_idx);
-        self.members.sample(&mut self.rng, self.config.indirect_checks, &mut helpers, |m| {
-            m.state == State::Alive && m.name != target
-        });
-        let nack = self.config.lifeguard.nack;
-        let (seq, target_addr) = match &self.probe {
-            Some(p) => (p.seq, p.addr.clone()),
-            None => return,
-        };
-        for &h in &helpers {
-            let to = self.members.get(h).member.addr.clone();
-            self.stats.indirect_probes += 1;
-            self.queue(to, Out::IndirectPing { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
-        }
-        if let Some(p) = &mut self.probe {
-            p.expected_nacks = if nack { helpers.len() as u32 } else { 0 };
+        let (k, nack) = (self.config.indirect_checks, self.config.lifeguard.nack);
+        if let Some((seq, target, target_addr)) =
+            self.prober.choose_helpers(&self.members, &mut self.rng, k, nack, &mut helpers)
+        {
+            for &h in &helpers {
+                let to = self.members.get(h).member.addr.clone();
+                self.stats.indirect_probes += 1;
+                self.queue(
+                    to,
+                    Out::IndirectPing { seq, target: target.clone(), target_addr: target_addr.clone(), nack },
+                );
+            }
         }
         self.scratch_idx = helpers;
     }
 
-    fn probe_failed(&mut self, now: Instant, p: InFlight<A>) {
-        self.stats.probe_failures += 1;
-        self.set_health(p.failure_penalty());
-        let from = self.local.name.clone();
-        self.on_suspect(now, wire::Suspect { incarnation: p.incarnation, name: &p.target, from: &from });
-    }
-
     fn on_ack(&mut self, seq: u32) {
-        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
-            self.probe = None;
-            self.set_health(-1);
-            return;
+        match self.prober.on_ack(seq) {
+            AckFor::Probe => self.set_health(-1),
+            AckFor::Relay { requester, requester_seq } => {
+                self.stats.acks_relayed += 1;
+                self.queue(requester, Out::Ack { seq: requester_seq });
+            }
+            AckFor::Reconnect(to) => {
+                // A member we hold dead answered: exchange state, which heals a partition.
+                let id = self.push_pull_id();
+                self.stats.push_pulls += 1;
+                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            }
+            AckFor::Stale => self.stats.stale_acks += 1,
         }
-        if let Some(r) = self.relays.take(seq) {
-            self.stats.acks_relayed += 1;
-            self.queue(r.requester, Out::Ack { seq: r.requester_seq });
-            return;
-        }
-        if let Some((_, to)) = self.reconnect.take_if(|(s, _)| *s == seq) {
-            // A member we hold dead answered: exchange state, which heals a partition.
-            let id = self.push_pull_id();
-            self.stats.push_pulls += 1;
-            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
-            return;
-        }
-        self.stats.stale_acks += 1;
     }
 
     fn on_nack(&mut self, seq: u32) {
-        if let Some(p) = &mut self.probe
-            && p.seq == seq
-            && p.ack_deadline.is_none()
-            && p.record_nack()
-        {
+        if self.prober.on_nack(seq) {
             self.stats.nacks_received += 1;
         }
     }
 
     fn on_indirect_ping(&mut self, now: Instant, from: &A, p: wire::IndirectPing<'_, A>) {
-        let seq = self.next_seq();
-        let relay = Relay {
-            local_seq: seq,
-            requester: from.clone(),
-            requester_seq: p.seq,
-            nack_at: p.nack.then(|| now + self.config.nack_timeout()),
-            expires: now + self.config.probe_interval,
-        };
-        if !self.relays.add(relay) {
+        let nack_at = p.nack.then(|| now + self.config.nack_timeout());
+        let Some(seq) = self.prober.relay(from.clone(), p.seq, nack_at, now + self.config.probe_interval) else {
             self.stats.relays_dropped += 1;
             return;
-        }
+        };
         self.stats.relays += 1;
         self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None });
     }
 
     fn relay_timers(&mut self, now: Instant) {
         let mut due: Vec<(A, u32)> = Vec::new(); // allocates only when a nack is due
-        self.relays.expire(now, |a, s| due.push((a.clone(), s)));
+        self.prober.relay_timers(now, |a, s| due.push((a.clone(), s)));
         for (a, seq) in due {
             self.stats.nacks_sent += 1;
             self.queue(a, Out::Nack { seq });
@@ -1233,21 +1168,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     // ------------------------------------------------------------------ suspicion
-
-    fn suspicion_timers(&mut self, now: Instant) {
-        while let Some((&(at, id), _)) = self.suspicion_timers.first_key_value() {
-            if at > now {
-                break;
-            }
-            let Some(name) = self.suspicion_timers.remove(&(at, id)) else { break };
-            let Some(i) = self.members.find(&name) else { continue };
-            let current = self.suspicions.get(name.as_str()).is_some_and(|s| s.timer_id == id);
-            if self.members.get(i).member.state != State::Suspect || !current {
-                continue;
-            }
-            self.suspicion_expired(now, i);
-        }
-    }
 
     fn suspicion_expired(&mut self, now: Instant, i: usize) {
         let m = &self.members.get(i).member;
@@ -1259,13 +1179,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn cancel_suspicion(&mut self, i: usize) {
-        if self.suspicions.is_empty() {
-            return;
-        }
-        let name = &self.members.get(i).member.name;
-        if let Some(s) = self.suspicions.remove(name.as_str()) {
-            self.suspicion_timers.remove(&(s.deadline(), s.timer_id));
-        }
+        self.suspicions.cancel(&self.members.get(i).member.name);
     }
 
     fn start_suspicion(&mut self, now: Instant, i: usize, incarnation: u32, accuser: &str) {
@@ -1273,27 +1187,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.members.get_mut(i).member.incarnation = incarnation;
         self.members.set_state(i, State::Suspect, now);
         let n = self.num_members();
-        let lg = &self.config.lifeguard;
-        let (min, max) = suspicion::timeout_bounds(
-            self.config.suspicion_mult,
-            self.config.suspicion_max_timeout_mult,
-            n,
-            self.config.probe_interval,
-        );
-        let (max, k) = if lg.dynamic_suspicion {
-            let configured = lg.suspicion_confirmations.unwrap_or(self.config.suspicion_mult.saturating_sub(2));
-            (max, suspicion::needed_confirmations(configured, n))
-        } else {
-            (min, 0)
-        };
-        let id = self.next_timer_id;
-        self.next_timer_id += 1;
         let accuser_name =
             if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
-        let s = Suspicion::new(incarnation, now, min, max, k, accuser_name.clone(), id);
         let name = self.members.get(i).member.name.clone();
-        self.suspicion_timers.insert((s.deadline(), id), name.clone());
-        self.suspicions.insert(name, s);
+        self.suspicions.start(&self.config, n, now, name, incarnation, accuser_name.clone());
         self.stats.suspicions += 1;
         self.gossip_member(i, Some(accuser));
         let member = self.members.get(i).member.clone();
@@ -1302,24 +1199,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// A suspicion about member `i` at its current incarnation from `from`.
     fn confirm_suspicion(&mut self, now: Instant, i: usize, from: &str) {
-        if !self.config.lifeguard.dynamic_suspicion {
-            return;
-        }
+        let dynamic = self.config.lifeguard.dynamic_suspicion;
         let name = &self.members.get(i).member.name;
-        let Some(s) = self.suspicions.get_mut(name.as_str()) else { return };
-        let old = (s.deadline(), s.timer_id);
-        if !s.confirm(from) {
+        let confirmed = self.suspicions.confirm(dynamic, now, name, from);
+        if confirmed == Confirmed::Ignored {
             return;
         }
-        let new = (s.deadline(), s.timer_id);
         self.stats.suspicion_confirmations += 1;
-        if let Some(name) = self.suspicion_timers.remove(&old) {
-            self.suspicion_timers.insert(new, name);
-        }
         // Re-gossip the confirmation so others can count it too.
         self.gossip_member(i, Some(from));
-        if new.0 <= now {
-            self.suspicion_timers.remove(&new);
+        if confirmed == Confirmed::Expired {
             self.suspicion_expired(now, i);
         }
     }
@@ -1630,8 +1519,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let i = candidates[self.rng.below(candidates.len())];
             let m = &self.members.get(i).member;
             let (to, target) = (m.addr.clone(), m.name.clone());
-            let seq = self.next_seq();
-            self.reconnect = Some((seq, to.clone()));
+            let seq = self.prober.start_reconnect(to.clone());
             self.stats.reconnects += 1;
             self.queue(to, Out::Ping { seq, target, buddy: None });
         }
