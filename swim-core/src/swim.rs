@@ -3,20 +3,20 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::hash::BuildHasher;
+
 use core::time::Duration;
 
 use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
-use crate::dissemination::{BroadcastQueue, Pushed, Seen, retransmit_limit};
+use crate::dissemination::{Dissemination, Pushed, gossip_targets, retransmit_limit, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{AckFor, ProbeDue, Prober};
-use crate::rng::{SeededState, SwimRng};
+use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::sync::{self, Finished, Joins};
@@ -115,13 +115,6 @@ impl MemoryUsage {
     }
 }
 
-/// Invalidation key of a user broadcast.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum BroadcastKey {
-    Keyed(Name, Bytes),
-    Unique(Name, u64),
-}
-
 #[derive(Clone, Debug)]
 enum Out<A> {
     Ping { seq: u32, target: Name, buddy: Option<u32> },
@@ -178,17 +171,13 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     leave_done: bool,
     members: Membership<A>,
     rng: SwimRng,
-    hasher: SeededState,
     awareness: Awareness,
     prober: Prober<A>,
     suspicions: Suspicions,
     /// While merging a push-pull that brings many new members: append newcomers and shuffle
     /// the probe order once at the end, instead of a random swap per newcomer.
     batch_insert: bool,
-    gossip: BroadcastQueue<Name>,
-    user_gossip: BroadcastQueue<BroadcastKey>,
-    seen: Seen<u64>,
-    next_broadcast_id: u64,
+    dissemination: Dissemination,
     next_message_id: u64,
     joins: Joins<A>,
     next_push_pull_id: u32,
@@ -235,11 +224,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Err(NewError::MetadataTooLarge);
         }
         let mut rng = SwimRng::from_seed_u64(seed);
-        let hasher = rng.hash_state();
+        // The hashers are drawn in this order; changing it changes every trace.
+        let broadcast_hasher = rng.hash_state();
         let members = Membership::new(rng.hash_state());
-        let gossip = BroadcastQueue::new(config.limits.broadcast_queue_depth, rng.hash_state());
-        let user_gossip = BroadcastQueue::new(config.limits.user_broadcast_queue_depth, rng.hash_state());
-        let seen = Seen::new(config.limits.seen_broadcasts, rng.hash_state());
+        let (membership_hasher, user_hasher) = (rng.hash_state(), rng.hash_state());
+        let seen_hasher = rng.hash_state();
+        let dissemination =
+            Dissemination::new(&config.limits, broadcast_hasher, membership_hasher, user_hasher, seen_hasher);
         let rng_hash = rng.hash_state();
         // Stagger the periodic timers so members started together do not tick together.
         let stagger = |rng: &mut SwimRng, d: Duration| {
@@ -268,13 +259,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             leave_done: false,
             members,
             rng,
-            hasher,
             suspicions: Suspicions::new(rng_hash),
             batch_insert: false,
-            gossip,
-            user_gossip,
-            seen,
-            next_broadcast_id: 0,
+            dissemination,
             next_message_id: 0,
             joins: Joins::new(),
             next_push_pull_id: 0,
@@ -362,7 +349,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// Updates waiting in the membership and user dissemination queues.
     pub fn queue_depth(&self) -> (usize, usize) {
-        (self.gossip.len(), self.user_gossip.len())
+        self.dissemination.depths()
     }
 
     /// Transmits and events waiting to be polled.
@@ -382,10 +369,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             .config
             .limits
             .seen_broadcasts
-            .min(self.stats.user_broadcasts as usize + self.next_broadcast_id as usize);
+            .min(self.stats.user_broadcasts as usize + self.dissemination.broadcasts_originated() as usize);
         MemoryUsage {
             member_table: self.members.heap_bytes(),
-            queues: self.gossip.heap_bytes() + self.user_gossip.heap_bytes() + seen * 24,
+            queues: self.dissemination.heap_bytes(seen),
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
                 + self.prober.heap_bytes()
@@ -551,18 +538,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.leaving {
             return Err(CommandError::Leaving);
         }
-        let id = self.next_broadcast_id;
-        self.next_broadcast_id += 1;
+        let id = self.dissemination.next_broadcast_id();
         let origin = self.local.name.clone();
-        self.seen.insert(self.broadcast_hash(&origin, id));
+        self.dissemination.first_sight(&origin, id);
         let msg = Message::Broadcast(wire::UserBroadcast { origin: &origin, id, key, payload: &payload });
         let bytes = self.encode_one(&msg);
-        let k = if key.is_empty() {
-            BroadcastKey::Unique(origin, id)
-        } else {
-            BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key))
-        };
-        if self.user_gossip.push(k, bytes) == Pushed::Evicted {
+        if self.dissemination.push_user(origin, id, key, bytes) == Pushed::Evicted {
             self.stats.broadcasts_dropped += 1;
         }
         Ok(())
@@ -648,8 +629,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - if encrypt { crate::config::ENCRYPTION_OVERHEAD } else { 0 };
                 let limit = retransmit_limit(self.config.retransmit_mult, self.num_members());
-                self.gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
-                self.user_gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
+                self.dissemination.fill(budget, limit, buf);
                 self.check_leave_done();
             }
             if buf.len() == body {
@@ -682,7 +662,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// goes out at once.
     pub fn poll_timeout(&self) -> Instant {
         let mut t = self.next_probe;
-        if !(self.gossip.is_empty() && self.user_gossip.is_empty()) {
+        if !self.dissemination.is_empty() {
             t = t.min(self.next_gossip);
         }
         for d in [
@@ -852,10 +832,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.next_push_pull_id
     }
 
-    fn broadcast_hash(&self, origin: &str, id: u64) -> u64 {
-        self.hasher.hash_one((origin, id))
-    }
-
     fn encode_one(&mut self, msg: &Message<'_, A>) -> Bytes {
         let mut buf = core::mem::take(&mut self.scratch_buf);
         buf.clear();
@@ -866,7 +842,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn push_gossip(&mut self, key: Name, bytes: Bytes) {
-        if self.gossip.push(key, bytes) == Pushed::Evicted {
+        if self.dissemination.push_update(key, bytes) == Pushed::Evicted {
             self.stats.broadcasts_dropped += 1;
         }
     }
@@ -890,36 +866,18 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn gossip_member(&mut self, i: usize, msg_from: Option<&str>) {
         let m = &self.members.get(i).member;
-        let name = m.name.clone();
-        let msg = match m.state {
-            State::Alive => Message::Alive(wire::Alive {
-                incarnation: m.incarnation,
-                name: &name,
-                addr: m.addr.clone(),
-                meta: &m.meta,
-            }),
-            State::Suspect => Message::Suspect(wire::Suspect {
-                incarnation: m.incarnation,
-                name: &name,
-                from: msg_from.unwrap_or(&name),
-            }),
-            State::Dead => Message::Dead(wire::Dead {
-                incarnation: m.incarnation,
-                name: &name,
-                from: msg_from.unwrap_or(&self.local.name),
-            }),
-            State::Left => Message::Dead(wire::Dead { incarnation: m.incarnation, name: &name, from: &name }),
-        };
+        let msg = update_of(m, msg_from, &self.local.name);
         let mut buf = core::mem::take(&mut self.scratch_buf);
         buf.clear();
         self.codec.encode(&msg, &mut buf);
         let bytes = Bytes::copy_from_slice(&buf);
         self.scratch_buf = buf;
+        let name = m.name.clone();
         self.push_gossip(name, bytes);
     }
 
     fn check_leave_done(&mut self) {
-        if self.leaving && !self.leave_done && !self.gossip.contains(&self.local.name) {
+        if self.leaving && !self.leave_done && !self.dissemination.pending_update(&self.local.name) {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
         }
@@ -1399,7 +1357,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if additional > 0 {
             let room = self.config.limits.max_members.saturating_sub(self.members.len());
             self.members.reserve(additional.min(room));
-            self.gossip.reserve(additional);
+            self.dissemination.reserve(additional);
         }
         // Many newcomers (a join's reply): one shuffle at the end costs less than a random
         // swap (two index look-ups) per newcomer.
@@ -1438,7 +1396,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.local.name == b.origin {
             return;
         }
-        if !self.seen.insert(self.broadcast_hash(b.origin, b.id)) {
+        if !self.dissemination.first_sight(b.origin, b.id) {
             self.stats.duplicate_broadcasts += 1;
             return;
         }
@@ -1446,12 +1404,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let origin = Name::from(b.origin);
         let payload = Bytes::copy_from_slice(b.payload);
         let bytes = self.encode_one(&Message::Broadcast(b));
-        let key = if b.key.is_empty() {
-            BroadcastKey::Unique(origin.clone(), b.id)
-        } else {
-            BroadcastKey::Keyed(origin.clone(), Bytes::copy_from_slice(b.key))
-        };
-        if self.user_gossip.push(key, bytes) == Pushed::Evicted {
+        if self.dissemination.push_user(origin.clone(), b.id, b.key, bytes) == Pushed::Evicted {
             self.stats.broadcasts_dropped += 1;
         }
         self.emit(Event::UserBroadcast { origin, payload });
@@ -1465,16 +1418,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
         }
-        if self.gossip.is_empty() && self.user_gossip.is_empty() {
+        if self.dissemination.is_empty() {
             return;
         }
-        let dead_window = self.config.gossip_to_the_dead_time;
+        let (fanout, dead_window) = (self.config.gossip_nodes, self.config.gossip_to_the_dead_time);
         let mut targets = core::mem::take(&mut self.scratch_idx);
-        self.members.sample(&mut self.rng, self.config.gossip_nodes, &mut targets, |m| match m.state {
-            State::Alive | State::Suspect => true,
-            State::Dead => now - m.state_changed < dead_window,
-            State::Left => false,
-        });
+        gossip_targets(&self.members, &mut self.rng, now, fanout, dead_window, &mut targets);
         for &t in &targets {
             let to = self.members.get(t).member.addr.clone();
             self.queue(to, Out::Gossip);
