@@ -34,7 +34,7 @@ pub struct Config {
     /// Only used with [`Lifeguard::dynamic_suspicion`]. LAN: 6.
     pub suspicion_max_timeout_mult: u32,
     /// Period of full-state push-pull with one random member, scaled up with the cluster size
-    /// beyond 32 members (see [`crate::sync::push_pull_interval`]). `None` disables periodic
+    /// beyond 32 members (see [`crate::push_pull::push_pull_interval`]). `None` disables periodic
     /// push-pull (joins still use it). LAN: 30 s.
     pub push_pull_interval: Option<Duration>,
     /// Period of the gossip tick that sends queued updates to `gossip_nodes` random members.

@@ -140,15 +140,19 @@ mod math;
 pub mod member;
 mod membership;
 mod probe;
+pub mod push_pull;
 pub mod rng;
 #[cfg(feature = "encryption")]
 pub mod security;
 pub mod stats;
 pub mod suspicion;
 pub mod swim;
-pub mod sync;
 pub mod time;
+mod timers;
 pub mod wire;
+
+/// The former name of [`push_pull`], kept so that existing paths still resolve.
+pub use push_pull as sync;
 
 pub use config::{Config, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};

@@ -16,19 +16,16 @@ use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{AckFor, ProbeDue, Prober};
+use crate::push_pull::{self, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up, snapshot};
 use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
-use crate::sync::{self, Finished, Joins};
 use crate::time::Instant;
+use crate::timers::stagger;
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
 
 #[cfg(feature = "encryption")]
 use crate::security::Keyring;
-
-/// A push-pull bringing more new members than this is merged by appending them and shuffling
-/// the probe order once, instead of placing each at a random position.
-const BATCH_INSERT_THRESHOLD: usize = 64;
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -174,13 +171,9 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     awareness: Awareness,
     prober: Prober<A>,
     suspicions: Suspicions,
-    /// While merging a push-pull that brings many new members: append newcomers and shuffle
-    /// the probe order once at the end, instead of a random swap per newcomer.
-    batch_insert: bool,
     dissemination: Dissemination,
     next_message_id: u64,
-    joins: Joins<A>,
-    next_push_pull_id: u32,
+    exchanges: Exchanges<A>,
     next_probe: Instant,
     next_gossip: Instant,
     next_push_pull: Option<Instant>,
@@ -233,10 +226,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Dissemination::new(&config.limits, broadcast_hasher, membership_hasher, user_hasher, seen_hasher);
         let rng_hash = rng.hash_state();
         // Stagger the periodic timers so members started together do not tick together.
-        let stagger = |rng: &mut SwimRng, d: Duration| {
-            let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
-            Duration::from_nanos(rng.next_u64() % nanos)
-        };
         let next_probe = now + stagger(&mut rng, config.probe_interval);
         let next_gossip = now + stagger(&mut rng, config.gossip_interval);
         let next_push_pull = config.push_pull_interval.map(|d| now + stagger(&mut rng, d));
@@ -260,11 +249,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             members,
             rng,
             suspicions: Suspicions::new(rng_hash),
-            batch_insert: false,
             dissemination,
             next_message_id: 0,
-            joins: Joins::new(),
-            next_push_pull_id: 0,
+            exchanges: Exchanges::new(),
             next_probe,
             next_gossip,
             next_push_pull,
@@ -412,7 +399,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// waiting on that address count it as unreached.
     pub fn handle_stream_failed(&mut self, now: Instant, to: &A) {
         let mut done = Vec::new();
-        self.joins.failed(to, &mut done);
+        self.exchanges.joins.failed(to, &mut done);
         self.finish_joins(now, done);
     }
 
@@ -437,7 +424,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
         }
         let mut done = Vec::new();
-        self.joins.expire(now, &mut done);
+        self.exchanges.joins.expire(now, &mut done);
         self.finish_joins(now, done);
         if self.next_probe <= now {
             self.start_probe(now);
@@ -462,25 +449,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Err(CommandError::Leaving);
         }
         let seeds: Vec<A> = seeds.into_iter().filter(|s| *s != self.local.addr).collect();
-        if self.joins.pending() + seeds.len() > self.config.limits.max_pending_joins {
+        if self.exchanges.joins.pending() + seeds.len() > self.config.limits.max_pending_joins {
             return Err(CommandError::TooManyJoins);
         }
         if self.transmits.len() + seeds.len() > self.config.limits.max_pending_transmits {
             return Err(CommandError::TransmitQueueFull);
         }
-        let id = self.joins.start();
+        let id = self.exchanges.joins.start();
         // Announce ourselves too, as memberlist does on creation: the seed gossips us, but in
         // a join burst most members hear of a newcomer from their own join reply and do not
         // pass it on, so the newcomer's own gossip is what reaches the rest quickly.
         self.gossip_local_alive();
         let deadline = now + self.config.stream_timeout;
         for seed in seeds {
-            let request = self.push_pull_id();
-            self.joins.add(id, seed.clone(), request, deadline);
+            let request = self.exchanges.next_id();
+            self.exchanges.joins.add(id, seed.clone(), request, deadline);
             self.stats.push_pulls += 1;
             self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request });
         }
-        if let Some(f) = self.joins.finish_if_empty(id) {
+        if let Some(f) = self.exchanges.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
         }
         Ok(id)
@@ -603,9 +590,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if added > 0
             && let Some(base) = self.config.push_pull_interval
         {
-            let scaled = sync::push_pull_interval(base, self.num_members());
-            let nanos = u64::try_from(scaled.as_nanos()).unwrap_or(u64::MAX).max(1);
-            self.next_push_pull = Some(now + Duration::from_nanos(self.rng.next_u64() % nanos));
+            let scaled = push_pull::push_pull_interval(base, self.num_members());
+            self.next_push_pull = Some(now + stagger(&mut self.rng, scaled));
         }
         added
     }
@@ -668,7 +654,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         for d in [
             self.prober.deadline(),
             self.suspicions.deadline(),
-            self.joins.deadline(),
+            self.exchanges.joins.deadline(),
             self.next_push_pull,
             self.next_reconnect,
         ]
@@ -827,11 +813,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn push_pull_id(&mut self) -> u32 {
-        self.next_push_pull_id = self.next_push_pull_id.wrapping_add(1);
-        self.next_push_pull_id
-    }
-
     fn encode_one(&mut self, msg: &Message<'_, A>) -> Bytes {
         let mut buf = core::mem::take(&mut self.scratch_buf);
         buf.clear();
@@ -892,10 +873,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // It waits half the window first so that a join burst has settled and the partner
                 // has heard of the other newcomers.
                 if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.next_push_pull) {
-                    let half = base / sync::JOIN_FOLLOW_UP_DIVISOR / 2;
-                    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
-                    let at = now + half + Duration::from_nanos(self.rng.next_u64() % nanos);
-                    self.next_push_pull = Some(next.min(at));
+                    self.next_push_pull = Some(follow_up(now, base, next, &mut self.rng));
                 }
             }
             self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
@@ -922,48 +900,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
             Out::Gossip => {}
             Out::PushPull { kind, id } => {
-                let msg = self.push_pull_state(kind, id);
+                let msg = snapshot(&self.local, &self.members, &self.config.limits, kind, id);
                 codec.encode(&msg, buf);
             }
             Out::User { payload, .. } => {
                 codec.encode(&Message::User(wire::UserMessage { from: &self.local.name, payload: &payload }), buf);
             }
         }
-    }
-
-    /// The local view as a push-pull message: the local member, then live members, then dead
-    /// and left ones, stopping before `limits.max_stream_message_size` would be exceeded.
-    fn push_pull_state(&self, kind: PushPullKind, id: u32) -> Message<'_, A> {
-        let budget =
-            self.config.limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + self.local.name.len());
-        let mut used = 0usize;
-        fn state<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
-            wire::MemberState {
-                name: m.name.as_str(),
-                addr: m.addr.clone(),
-                meta: &m.meta[..],
-                incarnation: m.incarnation,
-                state: m.state,
-            }
-        }
-        let mut members = Vec::with_capacity(self.members.len() + 1);
-        let live = self.members.records().iter().filter(|r| !r.member.state.is_gone());
-        let gone = self.members.records().iter().filter(|r| r.member.state.is_gone());
-        for m in core::iter::once(&self.local).chain(live.chain(gone).map(|r| &r.member)) {
-            // Conservative size estimate: name, metadata, address and numbers.
-            used += m.name.len() + m.meta.len() + 48;
-            if used > budget {
-                break;
-            }
-            members.push(state(m));
-        }
-        Message::PushPull(wire::PushPull {
-            kind,
-            id,
-            from: &self.local.name,
-            from_addr: self.local.addr.clone(),
-            members,
-        })
     }
 
     // ------------------------------------------------------------------ internals: input
@@ -1092,7 +1035,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
             AckFor::Reconnect(to) => {
                 // A member we hold dead answered: exchange state, which heals a partition.
-                let id = self.push_pull_id();
+                let id = self.exchanges.next_id();
                 self.stats.push_pulls += 1;
                 self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
             }
@@ -1264,7 +1207,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
-            let i = if self.batch_insert {
+            let i = if self.exchanges.batch_insert() {
                 self.members.push(member.clone())
             } else {
                 self.members.insert(member.clone(), &mut self.rng)
@@ -1361,28 +1304,21 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         // Many newcomers (a join's reply): one shuffle at the end costs less than a random
         // swap (two index look-ups) per newcomer.
-        self.batch_insert = additional > BATCH_INSERT_THRESHOLD;
+        self.exchanges.begin_merge(additional);
         let local = self.local.name.clone();
         for m in &p.members {
-            match m.state {
-                State::Alive => self.on_alive(
-                    now,
-                    wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta },
-                ),
-                State::Left => self.on_dead(now, wire::Dead { incarnation: m.incarnation, name: m.name, from: m.name }),
-                // A remote death becomes a local suspicion: the accused may still refute.
-                State::Suspect | State::Dead => {
-                    self.on_suspect(now, wire::Suspect { incarnation: m.incarnation, name: m.name, from: &local })
-                }
+            match as_update(m, &local) {
+                Update::Alive(a) => self.on_alive(now, a),
+                Update::Left(d) => self.on_dead(now, d),
+                Update::Suspect(s) => self.on_suspect(now, s),
             }
         }
-        if self.batch_insert {
-            self.batch_insert = false;
+        if self.exchanges.end_merge() {
             self.members.reshuffle(&mut self.rng);
         }
         match p.kind {
             PushPullKind::Reply => {
-                if let Some(f) = self.joins.replied(p.id) {
+                if let Some(f) = self.exchanges.joins.replied(p.id) {
                     self.finish_joins(now, [f]);
                 }
             }
@@ -1433,7 +1369,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn push_pull_tick(&mut self, now: Instant) {
         let Some(base) = self.config.push_pull_interval else { return };
-        self.next_push_pull = Some(now + sync::push_pull_interval(base, self.num_members()));
+        self.next_push_pull = Some(now + push_pull::push_pull_interval(base, self.num_members()));
         if self.leaving {
             return;
         }
@@ -1441,7 +1377,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.members.sample(&mut self.rng, 1, &mut pick, |m| m.state == State::Alive);
         if let Some(&i) = pick.first() {
             let to = self.members.get(i).member.addr.clone();
-            let id = self.push_pull_id();
+            let id = self.exchanges.next_id();
             self.stats.push_pulls += 1;
             self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
         }
@@ -1459,13 +1395,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         let window = self.config.reconnect_timeout;
         let mut candidates = core::mem::take(&mut self.scratch_idx);
-        candidates.clear();
-        candidates.extend((0..self.members.len()).filter(|&i| {
-            let m = &self.members.get(i).member;
-            m.state == State::Dead && now - m.state_changed < window
-        }));
-        if !candidates.is_empty() {
-            let i = candidates[self.rng.below(candidates.len())];
+        if let Some(i) = choose_reconnect(&self.members, &mut self.rng, now, window, &mut candidates) {
             let m = &self.members.get(i).member;
             let (to, target) = (m.addr.clone(), m.name.clone());
             let seq = self.prober.start_reconnect(to.clone());

@@ -15,13 +15,29 @@
 //! `n * retransmit limit / 45` datagrams of piggyback, but measured over 30 seeds it slowed a
 //! 50-member join burst's convergence from 0.3-0.75 s to a median of 3.5 s (worst 62 s): the
 //! re-gossip is what spreads concurrent newcomers.
+//!
+//! This module owns the push-pull state of a member ([`Exchanges`]: joins in flight, request
+//! ids, the batching of large merges), builds the state snapshot a push-pull carries
+//! ([`snapshot`]), turns a received member state into the update the hub merges
+//! ([`as_update`]), schedules the join follow-up ([`follow_up`]) and chooses the dead member a
+//! reconnect pings ([`choose_reconnect`]).
 
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use crate::config::{Limits, MESSAGE_OVERHEAD};
 use crate::event::JoinId;
 use crate::math;
+use crate::member::{Address, Member, State};
+use crate::membership::Membership;
+use crate::rng::SwimRng;
 use crate::time::Instant;
+use crate::timers::stagger;
+use crate::wire::{self, Message, PushPullKind};
+
+/// A push-pull bringing more new members than this is merged by appending them and shuffling
+/// the probe order once, instead of placing each at a random position.
+pub const BATCH_INSERT_THRESHOLD: usize = 64;
 
 /// After a successful join the next push-pull is brought forward to a random time in the second
 /// half of `push_pull_interval / JOIN_FOLLOW_UP_DIVISOR` (1.9 s to 3.75 s on LAN), so members
@@ -41,6 +57,134 @@ pub fn push_pull_interval(base: Duration, n: usize) -> Duration {
     // ceil(log2(n) - 5) == ceil(log2(n)) - 5 because 5 is an integer.
     let mult = math::ceil_log2(n) - 5 + 1;
     base.saturating_mul(mult)
+}
+
+/// A member's push-pull state: joins in flight, the ids of its push-pull requests, and whether
+/// a large merge is under way. Joins are bounded by `limits.max_pending_joins`.
+#[derive(Debug)]
+pub(crate) struct Exchanges<A> {
+    /// Joins in flight.
+    pub joins: Joins<A>,
+    next_id: u32,
+    batch_insert: bool,
+}
+
+impl<A: PartialEq> Exchanges<A> {
+    /// No join in flight.
+    pub fn new() -> Self {
+        Exchanges { joins: Joins::new(), next_id: 0, batch_insert: false }
+    }
+
+    /// The id of a new push-pull request.
+    pub fn next_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// A merge that may add `additional` members begins: returns whether newcomers are
+    /// appended and shuffled once at the end ([`BATCH_INSERT_THRESHOLD`]) rather than each
+    /// placed at a random position.
+    pub fn begin_merge(&mut self, additional: usize) -> bool {
+        self.batch_insert = additional > BATCH_INSERT_THRESHOLD;
+        self.batch_insert
+    }
+
+    /// Whether the merge under way appends newcomers.
+    pub fn batch_insert(&self) -> bool {
+        self.batch_insert
+    }
+
+    /// The merge ended: returns whether the probe order must be reshuffled once.
+    pub fn end_merge(&mut self) -> bool {
+        core::mem::take(&mut self.batch_insert)
+    }
+}
+
+/// One member state of a received push-pull, as the update the hub merges.
+pub(crate) enum Update<'a, A> {
+    /// Alive at an incarnation.
+    Alive(wire::Alive<'a, A>),
+    /// Suspect; also a remote death, which the accused may still refute.
+    Suspect(wire::Suspect<'a>),
+    /// Left (a death notice from the member itself).
+    Left(wire::Dead<'a>),
+}
+
+/// The update member state `m` from a push-pull makes, accused by `local` if it is a suspicion.
+/// A remote death becomes a local suspicion, never a death: the accused gets its chance to refute.
+pub(crate) fn as_update<'a, A: Clone>(m: &wire::MemberState<'a, A>, local: &'a str) -> Update<'a, A> {
+    match m.state {
+        State::Alive => {
+            Update::Alive(wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta })
+        }
+        State::Left => Update::Left(wire::Dead { incarnation: m.incarnation, name: m.name, from: m.name }),
+        State::Suspect | State::Dead => {
+            Update::Suspect(wire::Suspect { incarnation: m.incarnation, name: m.name, from: local })
+        }
+    }
+}
+
+/// The local view as a push-pull message: the local member, then live members, then dead
+/// and left ones, stopping before `limits.max_stream_message_size` would be exceeded.
+pub(crate) fn snapshot<'a, A: Address>(
+    local: &'a Member<A>,
+    members: &'a Membership<A>,
+    limits: &Limits,
+    kind: PushPullKind,
+    id: u32,
+) -> Message<'a, A> {
+    let budget = limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + local.name.len());
+    let mut used = 0usize;
+    fn state<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
+        wire::MemberState {
+            name: m.name.as_str(),
+            addr: m.addr.clone(),
+            meta: &m.meta[..],
+            incarnation: m.incarnation,
+            state: m.state,
+        }
+    }
+    let mut out = Vec::with_capacity(members.len() + 1);
+    let live = members.records().iter().filter(|r| !r.member.state.is_gone());
+    let gone = members.records().iter().filter(|r| r.member.state.is_gone());
+    for m in core::iter::once(local).chain(live.chain(gone).map(|r| &r.member)) {
+        // Conservative size estimate: name, metadata, address and numbers.
+        used += m.name.len() + m.meta.len() + 48;
+        if used > budget {
+            break;
+        }
+        out.push(state(m));
+    }
+    Message::PushPull(wire::PushPull { kind, id, from: &local.name, from_addr: local.addr.clone(), members: out })
+}
+
+/// The join follow-up: after a join that reached a seed, the next push-pull (due at `next`)
+/// is brought forward to a random time in the second half of
+/// `base / JOIN_FOLLOW_UP_DIVISOR`, if that is sooner.
+pub(crate) fn follow_up(now: Instant, base: Duration, next: Instant, rng: &mut SwimRng) -> Instant {
+    let half = base / JOIN_FOLLOW_UP_DIVISOR / 2;
+    let at = now + half + stagger(rng, half);
+    next.min(at)
+}
+
+/// The reconnect choice: one random member dead for less than `window` (not one that left),
+/// or `None`. `candidates` is scratch space.
+pub(crate) fn choose_reconnect<A: Address>(
+    members: &Membership<A>,
+    rng: &mut SwimRng,
+    now: Instant,
+    window: Duration,
+    candidates: &mut Vec<usize>,
+) -> Option<usize> {
+    candidates.clear();
+    candidates.extend((0..members.len()).filter(|&i| {
+        let m = &members.get(i).member;
+        m.state == State::Dead && now - m.state_changed < window
+    }));
+    if candidates.is_empty() {
+        return None;
+    }
+    Some(candidates[rng.below(candidates.len())])
 }
 
 #[derive(Clone, Debug)]
