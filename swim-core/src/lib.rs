@@ -142,7 +142,6 @@ mod membership;
 mod probe;
 pub mod push_pull;
 pub mod rng;
-#[cfg(feature = "encryption")]
 pub mod security;
 pub mod stats;
 pub mod suspicion;

@@ -22,10 +22,11 @@ use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
 use crate::timers::stagger;
-use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
+use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
 use crate::security::Keyring;
+use crate::security::{Opened, Sealer};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -184,13 +185,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
     scratch_buf: Vec<u8>,
-    /// Decrypted packets are opened here.
-    #[cfg(feature = "encryption")]
-    open_buf: Vec<u8>,
-    #[cfg(feature = "encryption")]
-    keyring: Option<Keyring>,
-    accept_plaintext: bool,
-    send_plaintext: bool,
+    sealer: Sealer,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -262,12 +257,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
-            #[cfg(feature = "encryption")]
-            open_buf: Vec::new(),
-            #[cfg(feature = "encryption")]
-            keyring: None,
-            accept_plaintext: true,
-            send_plaintext: true,
+            sealer: Sealer::new(),
             config,
         })
     }
@@ -607,21 +597,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
-            let encrypt = self.encrypting();
-            envelope::begin(buf, &self.config.label, encrypt);
-            let body = self.begin_body(buf, encrypt);
+            let sealing = self.sealer.begin(buf, &self.config.label);
             self.encode_out(out.body, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
-                let budget = self.config.packet_budget - if encrypt { crate::config::ENCRYPTION_OVERHEAD } else { 0 };
+                let budget = self.config.packet_budget - sealing.trailer_room();
                 let limit = retransmit_limit(self.config.retransmit_mult, self.num_members());
                 self.dissemination.fill(budget, limit, buf);
                 self.check_leave_done();
             }
-            if buf.len() == body {
+            if buf.len() == sealing.body {
                 continue; // a gossip slot with nothing left to gossip
             }
-            self.seal(buf, body, encrypt);
+            self.sealer.seal(buf, sealing);
             match kind {
                 TransmitKind::Datagram => {
                     self.stats.packets_out += 1;
@@ -673,22 +661,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// [`set_plaintext`](Self::set_plaintext) says otherwise.
     #[cfg(feature = "encryption")]
     pub fn set_keyring(&mut self, keyring: Option<Keyring>) {
-        let on = keyring.is_some();
-        self.keyring = keyring;
-        self.accept_plaintext = !on;
-        self.send_plaintext = !on;
+        self.sealer.set_keyring(keyring);
     }
 
     /// The keyring, if encryption is on.
     #[cfg(feature = "encryption")]
     pub fn keyring(&self) -> Option<&Keyring> {
-        self.keyring.as_ref()
+        self.sealer.keyring()
     }
 
     /// The keyring, to add, promote or remove keys at runtime (see [`crate::security`]).
     #[cfg(feature = "encryption")]
     pub fn keyring_mut(&mut self) -> Option<&mut Keyring> {
-        self.keyring.as_mut()
+        self.sealer.keyring_mut()
     }
 
     /// Migration switches, meaningful only with a keyring: `accept` plaintext packets as well
@@ -696,92 +681,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// cluster to encryption: install keyrings with both on, then turn `send` off everywhere,
     /// then `accept` off everywhere (see docs/security.md).
     pub fn set_plaintext(&mut self, accept: bool, send: bool) {
-        self.accept_plaintext = accept;
-        self.send_plaintext = send;
+        self.sealer.set_plaintext(accept, send);
     }
 
     /// `(accept, send)` plaintext, as set by [`set_plaintext`](Self::set_plaintext).
     pub fn plaintext(&self) -> (bool, bool) {
-        (self.accept_plaintext, self.send_plaintext)
-    }
-
-    fn encrypting(&self) -> bool {
-        #[cfg(feature = "encryption")]
-        {
-            self.keyring.is_some() && !self.send_plaintext
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            false
-        }
-    }
-
-    fn has_keyring(&self) -> bool {
-        #[cfg(feature = "encryption")]
-        {
-            self.keyring.is_some()
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            false
-        }
-    }
-
-    /// Write what goes between the envelope header and the messages (cipher id and nonce when
-    /// encrypting); returns where the messages start.
-    #[cfg(feature = "encryption")]
-    fn begin_body(&mut self, buf: &mut Vec<u8>, encrypt: bool) -> usize {
-        match &mut self.keyring {
-            Some(k) if encrypt => k.begin(buf),
-            _ => buf.len(),
-        }
-    }
-
-    #[cfg(not(feature = "encryption"))]
-    fn begin_body(&mut self, buf: &[u8], _encrypt: bool) -> usize {
-        buf.len()
-    }
-
-    /// Encrypt the messages after `body` in place and append the tag, when encrypting.
-    #[cfg(feature = "encryption")]
-    fn seal(&self, buf: &mut Vec<u8>, body: usize, encrypt: bool) {
-        if let Some(k) = &self.keyring
-            && encrypt
-        {
-            k.seal(buf, body);
-        }
-    }
-
-    #[cfg(not(feature = "encryption"))]
-    fn seal(&self, _buf: &mut [u8], _body: usize, _encrypt: bool) {}
-
-    /// Check the envelope of an inbound packet and hand its plaintext messages to `f`
-    /// (decrypting into `open_buf` if needed).
-    fn open<R>(&mut self, data: &[u8], f: impl FnOnce(&mut Self, &[u8]) -> R) -> Result<R, DecodeError> {
-        let (header, body) = envelope::parse(data)?;
-        if header.label != &self.config.label[..] {
-            return Err(DecodeError::LabelMismatch);
-        }
-        if !header.encrypted {
-            if self.has_keyring() && !self.accept_plaintext {
-                return Err(DecodeError::Unencrypted);
-            }
-            return Ok(f(self, body));
-        }
-        #[cfg(feature = "encryption")]
-        {
-            let mut plain = core::mem::take(&mut self.open_buf);
-            let opened = self.keyring.as_ref().is_some_and(|k| k.open(&data[..header.len], body, &mut plain));
-            let r = if opened { Ok(f(self, &plain)) } else { Err(DecodeError::Decrypt) };
-            plain.clear();
-            self.open_buf = plain;
-            r
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            let _ = f;
-            Err(DecodeError::Decrypt)
-        }
+        self.sealer.plaintext()
     }
 
     // ------------------------------------------------------------------ internals: plumbing
@@ -912,8 +817,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
-        let r = self.open(data, |this, plain| this.handle_messages(now, from, plain, stream));
-        match r.and_then(|r| r) {
+        let r = match self.sealer.open(&self.config.label, data) {
+            Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
+            Ok(Opened::Decrypted(plain)) => {
+                let r = self.handle_messages(now, from, &plain, stream);
+                self.sealer.recycle(plain);
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match r {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),
         }
