@@ -21,7 +21,7 @@ use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
-use crate::timers::stagger;
+use crate::timers::{Timer, TimerTable, stagger};
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
@@ -175,10 +175,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     dissemination: Dissemination,
     next_message_id: u64,
     exchanges: Exchanges<A>,
-    next_probe: Instant,
-    next_gossip: Instant,
-    next_push_pull: Option<Instant>,
-    next_reconnect: Option<Instant>,
+    timers: TimerTable,
     transmits: VecDeque<Outgoing<A>>,
     events: VecDeque<Event<A>>,
     stats: Stats,
@@ -221,10 +218,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Dissemination::new(&config.limits, broadcast_hasher, membership_hasher, user_hasher, seen_hasher);
         let rng_hash = rng.hash_state();
         // Stagger the periodic timers so members started together do not tick together.
-        let next_probe = now + stagger(&mut rng, config.probe_interval);
-        let next_gossip = now + stagger(&mut rng, config.gossip_interval);
-        let next_push_pull = config.push_pull_interval.map(|d| now + stagger(&mut rng, d));
-        let next_reconnect = config.reconnect_interval.map(|d| now + d + stagger(&mut rng, d));
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Probe, now + stagger(&mut rng, config.probe_interval));
+        timers.set(Timer::Gossip, now + stagger(&mut rng, config.gossip_interval));
+        if let Some(d) = config.push_pull_interval {
+            timers.set(Timer::PushPull, now + stagger(&mut rng, d));
+        }
+        if let Some(d) = config.reconnect_interval {
+            timers.set(Timer::Reconnect, now + d + stagger(&mut rng, d));
+        }
         let local = Member {
             name: identity.name,
             addr: identity.addr,
@@ -247,10 +249,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             dissemination,
             next_message_id: 0,
             exchanges: Exchanges::new(),
-            next_probe,
-            next_gossip,
-            next_push_pull,
-            next_reconnect,
+            timers,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -416,17 +415,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let mut done = Vec::new();
         self.exchanges.joins.expire(now, &mut done);
         self.finish_joins(now, done);
-        if self.next_probe <= now {
-            self.start_probe(now);
-        }
-        if self.next_gossip <= now {
-            self.gossip_tick(now);
-        }
-        if self.next_push_pull.is_some_and(|t| t <= now) {
-            self.push_pull_tick(now);
-        }
-        if self.next_reconnect.is_some_and(|t| t <= now) {
-            self.reconnect_tick(now);
+        for timer in Timer::ALL {
+            if self.timers.is_due(timer, now) {
+                match timer {
+                    Timer::Probe => self.start_probe(now),
+                    Timer::Gossip => self.gossip_tick(now),
+                    Timer::PushPull => self.push_pull_tick(now),
+                    Timer::Reconnect => self.reconnect_tick(now),
+                }
+            }
         }
     }
 
@@ -581,7 +578,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             && let Some(base) = self.config.push_pull_interval
         {
             let scaled = push_pull::push_pull_interval(base, self.num_members());
-            self.next_push_pull = Some(now + stagger(&mut self.rng, scaled));
+            self.timers.set(Timer::PushPull, now + stagger(&mut self.rng, scaled));
         }
         added
     }
@@ -635,23 +632,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// per probe interval, not every gossip interval; an update queued after an idle spell
     /// goes out at once.
     pub fn poll_timeout(&self) -> Instant {
-        let mut t = self.next_probe;
-        if !self.dissemination.is_empty() {
-            t = t.min(self.next_gossip);
-        }
-        for d in [
-            self.prober.deadline(),
-            self.suspicions.deadline(),
-            self.exchanges.joins.deadline(),
-            self.next_push_pull,
-            self.next_reconnect,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            t = t.min(d);
-        }
-        t
+        let idle = self.dissemination.is_empty();
+        let ticks = self.timers.next(|t| !(idle && t == Timer::Gossip));
+        let leaves = [self.prober.deadline(), self.suspicions.deadline(), self.exchanges.joins.deadline()];
+        // The probe timer is always armed, so the minimum exists; MAX only satisfies the type.
+        ticks.into_iter().chain(leaves.into_iter().flatten()).min().unwrap_or(Instant::MAX)
     }
 
     // ------------------------------------------------------------------ encryption
@@ -777,8 +762,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // a random member repairs both without waiting a whole push-pull period.
                 // It waits half the window first so that a join burst has settled and the partner
                 // has heard of the other newcomers.
-                if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.next_push_pull) {
-                    self.next_push_pull = Some(follow_up(now, base, next, &mut self.rng));
+                if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.timers.get(Timer::PushPull)) {
+                    self.timers.set(Timer::PushPull, follow_up(now, base, next, &mut self.rng));
                 }
             }
             self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
@@ -887,7 +872,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ probing
 
     fn start_probe(&mut self, now: Instant) {
-        self.next_probe = now + self.probe_interval();
+        self.timers.set(Timer::Probe, now + self.probe_interval());
         if self.leaving {
             return;
         }
@@ -1262,7 +1247,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ periodic ticks
 
     fn gossip_tick(&mut self, now: Instant) {
-        self.next_gossip = now + self.config.gossip_interval;
+        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
         if self.leaving && !self.leave_done && self.members.live() == 0 {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
@@ -1282,7 +1267,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn push_pull_tick(&mut self, now: Instant) {
         let Some(base) = self.config.push_pull_interval else { return };
-        self.next_push_pull = Some(now + push_pull::push_pull_interval(base, self.num_members()));
+        self.timers.set(Timer::PushPull, now + push_pull::push_pull_interval(base, self.num_members()));
         if self.leaving {
             return;
         }
@@ -1302,7 +1287,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// members are really dead.
     fn reconnect_tick(&mut self, now: Instant) {
         let Some(interval) = self.config.reconnect_interval else { return };
-        self.next_reconnect = Some(now + interval);
+        self.timers.set(Timer::Reconnect, now + interval);
         if self.leaving || self.members.dead() == 0 {
             return;
         }
