@@ -148,6 +148,7 @@ pub mod suspicion;
 pub mod swim;
 pub mod time;
 mod timers;
+mod transmit;
 pub mod wire;
 
 /// The former name of [`push_pull`], kept so that existing paths still resolve.

@@ -19,7 +19,8 @@
 
 use alloc::vec::Vec;
 
-use crate::member::{Address, Name, State};
+use crate::config::Config;
+use crate::member::{Address, Member, Name, State};
 use crate::membership::Membership;
 use crate::rng::SwimRng;
 use crate::time::Instant;
@@ -200,6 +201,30 @@ impl<A: Address> Prober<A> {
             (p, r) => p.or(r),
         }
     }
+}
+
+/// The next probe target in the round-robin order, or `None` if no member is alive or
+/// suspect. When the order wraps, members gone past their retention are reaped into `removed`
+/// (left members after `gossip_to_the_dead_time`; dead ones after `reconnect_timeout` when
+/// reconnect is on, else the same) and the order is reshuffled.
+pub(crate) fn next_target<A: Address>(
+    members: &mut Membership<A>,
+    rng: &mut SwimRng,
+    config: &Config,
+    now: Instant,
+    removed: &mut Vec<Member<A>>,
+) -> Option<usize> {
+    let left_after = config.gossip_to_the_dead_time;
+    let dead_after = if config.reconnect_interval.is_some() { config.reconnect_timeout } else { left_after };
+    let expired = |m: &Member<A>| {
+        let age = now - m.state_changed;
+        match m.state {
+            State::Left => age >= left_after,
+            State::Dead => age >= dead_after,
+            _ => false,
+        }
+    };
+    members.next_probe_target(rng, expired, removed)
 }
 
 /// The probe in flight.

@@ -15,8 +15,8 @@ use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
-use crate::probe::{AckFor, ProbeDue, Prober};
-use crate::push_pull::{self, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up, snapshot};
+use crate::probe::{self, AckFor, ProbeDue, Prober};
+use crate::push_pull::{self, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
 use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
@@ -28,116 +28,12 @@ use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKin
 use crate::security::Keyring;
 use crate::security::{Opened, Sealer};
 
+pub use crate::member::Identity;
+pub use crate::transmit::{MemoryUsage, MessageId, Transmit, TransmitKind};
+use crate::transmit::{Out, Outgoing};
+
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
-
-/// The local member's identity and starting state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity<A> {
-    /// Unique name in the cluster.
-    pub name: Name,
-    /// The address other members reach this member at (the advertise address).
-    pub addr: A,
-    /// Initial metadata.
-    pub meta: Bytes,
-    /// Initial incarnation. 0 is fine; a member that restarts often can start from a
-    /// clock reading so that its first announcement already outranks its previous life.
-    pub incarnation: u32,
-}
-
-impl<A> Identity<A> {
-    /// A member called `name` at `addr`, with no metadata, at incarnation 0.
-    pub fn new(name: impl Into<Name>, addr: A) -> Self {
-        Identity { name: name.into(), addr, meta: Bytes::new(), incarnation: 0 }
-    }
-
-    /// With metadata.
-    pub fn with_meta(mut self, meta: impl Into<Bytes>) -> Self {
-        self.meta = meta.into();
-        self
-    }
-
-    /// Starting at `incarnation`.
-    pub fn with_incarnation(mut self, incarnation: u32) -> Self {
-        self.incarnation = incarnation;
-        self
-    }
-}
-
-/// How a transmit must travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransmitKind {
-    /// One unreliable datagram (UDP). At most `packet_budget` bytes.
-    Datagram,
-    /// One message on a reliable stream (TCP), framed with [`crate::wire::frame`]. At most
-    /// `limits.max_stream_message_size` bytes. If it cannot be delivered, tell the core with
-    /// [`Swim::handle_stream_failed`].
-    Stream,
-}
-
-/// Something to send, returned by [`Swim::poll_transmit`]; its bytes are in the caller's buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit<A> {
-    /// Where to send it.
-    pub destination: A,
-    /// Datagram or stream.
-    pub kind: TransmitKind,
-    /// Bytes written to the buffer.
-    pub len: usize,
-    /// The user message this transmit carries, as returned by
-    /// [`Swim::send_user_message`]; `None` for protocol traffic. A driver that reports the
-    /// outcome of a reliable send pairs it by this id.
-    pub message: Option<MessageId>,
-}
-
-/// Identifies one user message from [`Swim::send_user_message`] to the [`Transmit`] that
-/// carries it. Ids count up from 0 per member and never repeat within 2^64 messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageId(pub u64);
-
-/// Approximate heap use of one core, by part; see [`Swim::memory_usage`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// The member table: records, index, names, metadata, suspicion timers.
-    pub member_table: usize,
-    /// Both dissemination queues and the duplicate-broadcast memory.
-    pub queues: usize,
-    /// Transmits and events waiting to be polled, relays, timers.
-    pub other: usize,
-}
-
-impl MemoryUsage {
-    /// All parts together.
-    pub fn total(&self) -> usize {
-        self.member_table + self.queues + self.other
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Out<A> {
-    Ping { seq: u32, target: Name, buddy: Option<u32> },
-    IndirectPing { seq: u32, target: Name, target_addr: A, nack: bool },
-    Ack { seq: u32 },
-    Nack { seq: u32 },
-    Gossip,
-    PushPull { kind: PushPullKind, id: u32 },
-    User { payload: Bytes, reliable: bool, id: MessageId },
-}
-
-#[derive(Clone, Debug)]
-struct Outgoing<A> {
-    to: A,
-    body: Out<A>,
-}
-
-impl<A> Outgoing<A> {
-    fn kind(&self) -> TransmitKind {
-        match self.body {
-            Out::PushPull { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
-            _ => TransmitKind::Datagram,
-        }
-    }
-}
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -595,7 +491,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 _ => None,
             };
             let sealing = self.sealer.begin(buf, &self.config.label);
-            self.encode_out(out.body, buf);
+            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
@@ -704,12 +600,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn encode_one(&mut self, msg: &Message<'_, A>) -> Bytes {
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
-        bytes
+        encode(&self.codec, &mut self.scratch_buf, msg)
     }
 
     fn push_gossip(&mut self, key: Name, bytes: Bytes) {
@@ -726,11 +617,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             addr: l.addr.clone(),
             meta: &l.meta,
         });
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(&msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
+        let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let key = self.local.name.clone();
         self.push_gossip(key, bytes);
     }
@@ -738,11 +625,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn gossip_member(&mut self, i: usize, msg_from: Option<&str>) {
         let m = &self.members.get(i).member;
         let msg = update_of(m, msg_from, &self.local.name);
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(&msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
+        let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let name = m.name.clone();
         self.push_gossip(name, bytes);
     }
@@ -767,35 +650,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 }
             }
             self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
-        }
-    }
-
-    fn encode_out(&mut self, body: Out<A>, buf: &mut Vec<u8>) {
-        let codec = self.codec.clone();
-        match body {
-            Out::Ping { seq, target, buddy } => {
-                if let Some(incarnation) = buddy {
-                    let from = &self.local.name;
-                    codec.encode(&Message::Suspect(wire::Suspect { incarnation, name: &target, from }), buf);
-                }
-                codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
-            }
-            Out::IndirectPing { seq, target, target_addr, nack } => {
-                codec.encode(
-                    &Message::IndirectPing(wire::IndirectPing { seq, target: &target, target_addr, nack }),
-                    buf,
-                );
-            }
-            Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
-            Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
-            Out::Gossip => {}
-            Out::PushPull { kind, id } => {
-                let msg = snapshot(&self.local, &self.members, &self.config.limits, kind, id);
-                codec.encode(&msg, buf);
-            }
-            Out::User { payload, .. } => {
-                codec.encode(&Message::User(wire::UserMessage { from: &self.local.name, payload: &payload }), buf);
-            }
         }
     }
 
@@ -876,22 +730,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.leaving {
             return;
         }
-        let left_after = self.config.gossip_to_the_dead_time;
-        let dead_after =
-            if self.config.reconnect_interval.is_some() { self.config.reconnect_timeout } else { left_after };
         let mut removed = core::mem::take(&mut self.scratch_removed);
-        let target = self.members.next_probe_target(
-            &mut self.rng,
-            |m| {
-                let age = now - m.state_changed;
-                match m.state {
-                    State::Left => age >= left_after,
-                    State::Dead => age >= dead_after,
-                    _ => false,
-                }
-            },
-            &mut removed,
-        );
+        let target = probe::next_target(&mut self.members, &mut self.rng, &self.config, now, &mut removed);
         for m in removed.drain(..) {
             self.emit(Event::MemberRemoved(m));
         }
@@ -1302,4 +1142,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         self.scratch_idx = candidates;
     }
+}
+
+/// Encode one message with `codec` through the `scratch` buffer, into bytes of its own.
+fn encode<A: Address, C: Codec<A>>(codec: &C, scratch: &mut Vec<u8>, msg: &Message<'_, A>) -> Bytes {
+    scratch.clear();
+    codec.encode(msg, scratch);
+    Bytes::copy_from_slice(scratch)
 }
