@@ -26,17 +26,12 @@ use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
 use crate::config::Limits;
-use crate::math;
 use crate::member::{Address, Member, Name, State};
 use crate::membership::Membership;
 use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
+pub use crate::timing::retransmit_limit;
 use crate::wire::{self, Message};
-
-/// The retransmit limit for a cluster of `n` members: `mult * ceil(log10(n + 1))`.
-pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
-    mult.saturating_mul(math::ceil_log10_plus_one(n)).max(1)
-}
 
 /// Sort key: fewest transmits, then largest, then newest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -380,15 +375,6 @@ mod tests {
 
     fn msg(tag: u8, len: usize) -> Bytes {
         Bytes::from(vec![tag; len])
-    }
-
-    #[test]
-    fn retransmit_limit_matches_memberlist() {
-        assert_eq!(retransmit_limit(4, 1), 4);
-        assert_eq!(retransmit_limit(4, 9), 4);
-        assert_eq!(retransmit_limit(4, 10), 8);
-        assert_eq!(retransmit_limit(4, 1000), 16);
-        assert_eq!(retransmit_limit(4, 0), 1);
     }
 
     #[test]

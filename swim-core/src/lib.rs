@@ -148,6 +148,7 @@ pub mod suspicion;
 pub mod swim;
 pub mod time;
 mod timers;
+pub mod timing;
 mod transmit;
 pub mod wire;
 
@@ -161,6 +162,7 @@ pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
 pub use time::Instant;
+pub use timing::Timings;
 
 /// Re-exported so callers can build payloads without naming the `bytes` crate.
 pub use bytes::Bytes;

@@ -27,12 +27,12 @@ use core::time::Duration;
 
 use crate::config::{Limits, MESSAGE_OVERHEAD};
 use crate::event::JoinId;
-use crate::math;
 use crate::member::{Address, Member, State};
 use crate::membership::Membership;
 use crate::rng::SwimRng;
 use crate::time::Instant;
 use crate::timers::stagger;
+pub use crate::timing::{PUSH_PULL_SCALE_THRESHOLD, push_pull_interval};
 use crate::wire::{self, Message, PushPullKind};
 
 /// A push-pull bringing more new members than this is merged by appending them and shuffling
@@ -44,20 +44,6 @@ pub const BATCH_INSERT_THRESHOLD: usize = 64;
 /// that joined concurrently learn of each other, and whatever gossip missed reaches them,
 /// without waiting a whole period. memberlist waits for the regular period.
 pub const JOIN_FOLLOW_UP_DIVISOR: u32 = 8;
-
-/// Members up to which the push-pull interval is not stretched.
-pub const PUSH_PULL_SCALE_THRESHOLD: usize = 32;
-
-/// The push-pull period for `n` members: `base` up to 32 members, then
-/// `(ceil(log2(n) - log2(32)) + 1) * base`, as memberlist scales it.
-pub fn push_pull_interval(base: Duration, n: usize) -> Duration {
-    if n <= PUSH_PULL_SCALE_THRESHOLD {
-        return base;
-    }
-    // ceil(log2(n) - 5) == ceil(log2(n)) - 5 because 5 is an integer.
-    let mult = math::ceil_log2(n) - 5 + 1;
-    base.saturating_mul(mult)
-}
 
 /// A member's push-pull state: joins in flight, the ids of its push-pull requests, and whether
 /// a large merge is under way. Joins are bounded by `limits.max_pending_joins`.
@@ -297,18 +283,6 @@ impl<A: PartialEq> Joins<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interval_scales_like_memberlist() {
-        let b = Duration::from_secs(30);
-        assert_eq!(push_pull_interval(b, 1), b);
-        assert_eq!(push_pull_interval(b, 32), b);
-        assert_eq!(push_pull_interval(b, 33), b * 2);
-        assert_eq!(push_pull_interval(b, 64), b * 2);
-        assert_eq!(push_pull_interval(b, 65), b * 3);
-        assert_eq!(push_pull_interval(b, 1000), b * 6);
-        assert_eq!(push_pull_interval(b, 10_000), b * 10);
-    }
 
     #[test]
     fn join_settles_on_replies_failures_and_deadlines() {

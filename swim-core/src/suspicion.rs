@@ -31,25 +31,7 @@ use crate::math;
 use crate::member::Name;
 use crate::rng::SeededState;
 use crate::time::Instant;
-
-/// `(min, max)` suspicion timeouts for a cluster of `n` members (self included).
-pub fn timeout_bounds(
-    suspicion_mult: u32,
-    max_timeout_mult: u32,
-    n: usize,
-    probe_interval: Duration,
-) -> (Duration, Duration) {
-    let scale = math::log10(n.max(1) as f64).max(1.0);
-    let min = probe_interval.mul_f64(f64::from(suspicion_mult) * scale);
-    let max = min.saturating_mul(max_timeout_mult);
-    (min, max)
-}
-
-/// The confirmations needed to reach `min`: `configured` (memberlist: `suspicion_mult - 2`),
-/// or 0 when fewer than `K + 2` members exist (too few to confirm).
-pub fn needed_confirmations(configured: u32, n: usize) -> u32 {
-    if (n as u64) < u64::from(configured) + 2 { 0 } else { configured }
-}
+pub use crate::timing::{needed_confirmations, timeout_bounds};
 
 /// The timeout after `c` confirmations out of `k` needed.
 pub fn timeout(min: Duration, max: Duration, k: u32, c: u32) -> Duration {
@@ -186,15 +168,9 @@ impl Suspicions {
     /// [`needed_confirmations`] to reach the minimum; without, it is the minimum.
     /// The caller has cancelled any older suspicion of `name`.
     pub fn start(&mut self, config: &Config, n: usize, now: Instant, name: Name, incarnation: u32, accuser: Name) {
-        let lg = &config.lifeguard;
-        let (min, max) =
-            timeout_bounds(config.suspicion_mult, config.suspicion_max_timeout_mult, n, config.probe_interval);
-        let (max, k) = if lg.dynamic_suspicion {
-            let configured = lg.suspicion_confirmations.unwrap_or(config.suspicion_mult.saturating_sub(2));
-            (max, needed_confirmations(configured, n))
-        } else {
-            (min, 0)
-        };
+        let (min, max) = config.suspicion_timeouts(n);
+        let (max, k) =
+            if config.lifeguard.dynamic_suspicion { (max, config.suspicion_confirmations(n)) } else { (min, 0) };
         let id = self.next_id;
         self.next_id += 1;
         let s = Suspicion::new(incarnation, now, min, max, k, accuser, id);
@@ -267,34 +243,6 @@ mod tests {
     use super::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
-
-    #[test]
-    fn bounds_follow_memberlist_at_the_edges() {
-        let i = S(1);
-        // n = 1, 2, 3, 10: log10(n) <= 1, so min = alpha * interval.
-        for n in [0, 1, 2, 3, 10] {
-            assert_eq!(timeout_bounds(4, 6, n, i), (S(4), S(24)), "n={n}");
-        }
-        assert_eq!(timeout_bounds(4, 6, 100, i), (S(8), S(48)));
-        assert_eq!(timeout_bounds(4, 6, 1000, i), (S(12), S(72)));
-        assert_eq!(timeout_bounds(4, 6, 10_000, i), (S(16), S(96)));
-        // A non-power of ten uses the fractional log.
-        let (min, _) = timeout_bounds(4, 6, 50, i);
-        let want = 4.0 * 50f64.log10();
-        assert!((min.as_secs_f64() - want).abs() < 1e-9, "{min:?}");
-    }
-
-    #[test]
-    fn needed_confirmations_drop_to_zero_in_small_clusters() {
-        assert_eq!(needed_confirmations(2, 1), 0);
-        assert_eq!(needed_confirmations(2, 2), 0);
-        assert_eq!(needed_confirmations(2, 3), 0);
-        assert_eq!(needed_confirmations(2, 4), 2);
-        assert_eq!(needed_confirmations(2, 1000), 2);
-        assert_eq!(needed_confirmations(3, 4), 0);
-        assert_eq!(needed_confirmations(3, 5), 3);
-        assert_eq!(needed_confirmations(0, 100), 0);
-    }
 
     #[test]
     fn timeout_formula_for_every_c() {

@@ -10,13 +10,13 @@ use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
-use crate::dissemination::{Dissemination, Pushed, gossip_targets, retransmit_limit, update_of};
+use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{self, AckFor, ProbeDue, Prober};
-use crate::push_pull::{self, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
+use crate::push_pull::{Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
 use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
@@ -471,9 +471,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         // The first periodic push-pull was staggered within one unscaled interval; with a
         // large restored table that would make every member exchange its whole state at once.
         if added > 0
-            && let Some(base) = self.config.push_pull_interval
+            && let Some(scaled) = self.config.push_pull_interval_for(self.num_members())
         {
-            let scaled = push_pull::push_pull_interval(base, self.num_members());
             self.timers.set(Timer::PushPull, now + stagger(&mut self.rng, scaled));
         }
         added
@@ -495,7 +494,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
-                let limit = retransmit_limit(self.config.retransmit_mult, self.num_members());
+                let limit = self.config.retransmit_limit(self.num_members());
                 self.dissemination.fill(budget, limit, buf);
                 self.check_leave_done();
             }
@@ -1106,8 +1105,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn push_pull_tick(&mut self, now: Instant) {
-        let Some(base) = self.config.push_pull_interval else { return };
-        self.timers.set(Timer::PushPull, now + push_pull::push_pull_interval(base, self.num_members()));
+        let Some(interval) = self.config.push_pull_interval_for(self.num_members()) else { return };
+        self.timers.set(Timer::PushPull, now + interval);
         if self.leaving {
             return;
         }
