@@ -10,11 +10,11 @@
 //! User broadcasts use a second queue of the same kind and fill only the space
 //! the protocol's own updates leave.
 //!
-//! [`Dissemination`] owns both queues, the memory of user broadcasts already
+//! `Dissemination` owns both queues, the memory of user broadcasts already
 //! delivered and their keys; with it live the rule that fills a datagram with
 //! piggybacked updates, the gossip-target rule of the gossip tick
-//! ([`gossip_targets`]) and the encoding of one member's current state as an
-//! update ([`update_of`]).
+//! (`gossip_targets`) and the encoding of one member's current state as an
+//! update (`update_of`).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -49,7 +49,7 @@ struct Item<K> {
 
 /// A bounded, transmit-limited queue of encoded updates keyed by `K`.
 #[derive(Debug)]
-pub struct BroadcastQueue<K> {
+pub struct PiggybackQueue<K> {
     items: BTreeMap<Order, Item<K>>,
     by_key: HashMap<K, Order, SeededState>,
     next_id: u64,
@@ -57,7 +57,7 @@ pub struct BroadcastQueue<K> {
     scratch: Vec<(Order, Item<K>)>,
 }
 
-/// What [`BroadcastQueue::push`] did besides queueing.
+/// What [`PiggybackQueue::push`] did besides queueing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pushed {
     /// Queued; nothing else changed.
@@ -68,10 +68,10 @@ pub enum Pushed {
     Evicted,
 }
 
-impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
+impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
     /// An empty queue holding at most `depth` updates.
     pub(crate) fn new(depth: usize, hasher: SeededState) -> Self {
-        BroadcastQueue {
+        PiggybackQueue {
             items: BTreeMap::new(),
             by_key: HashMap::with_hasher(hasher),
             next_id: 0,
@@ -236,8 +236,8 @@ pub(crate) enum BroadcastKey {
 /// `limits.seen_broadcasts`.
 #[derive(Debug)]
 pub(crate) struct Dissemination {
-    membership: BroadcastQueue<Name>,
-    user: BroadcastQueue<BroadcastKey>,
+    membership: PiggybackQueue<Name>,
+    user: PiggybackQueue<BroadcastKey>,
     seen: Seen<u64>,
     /// Hashes (origin, id) of user broadcasts for `seen`.
     hasher: SeededState,
@@ -254,8 +254,8 @@ impl Dissemination {
         seen: SeededState,
     ) -> Self {
         Dissemination {
-            membership: BroadcastQueue::new(limits.broadcast_queue_depth, membership),
-            user: BroadcastQueue::new(limits.user_broadcast_queue_depth, user),
+            membership: PiggybackQueue::new(limits.broadcast_queue_depth, membership),
+            user: PiggybackQueue::new(limits.user_broadcast_queue_depth, user),
             seen: Seen::new(limits.seen_broadcasts, seen),
             hasher,
             next_broadcast_id: 0,
@@ -369,8 +369,8 @@ mod tests {
     use crate::rng::SwimRng;
     use alloc::vec;
 
-    fn q(depth: usize) -> BroadcastQueue<u32> {
-        BroadcastQueue::new(depth, SwimRng::from_seed_u64(0).hash_state())
+    fn q(depth: usize) -> PiggybackQueue<u32> {
+        PiggybackQueue::new(depth, SwimRng::from_seed_u64(0).hash_state())
     }
 
     fn msg(tag: u8, len: usize) -> Bytes {

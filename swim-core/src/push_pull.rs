@@ -16,11 +16,11 @@
 //! 50-member join burst's convergence from 0.3-0.75 s to a median of 3.5 s (worst 62 s): the
 //! re-gossip is what spreads concurrent newcomers.
 //!
-//! This module owns the push-pull state of a member ([`Exchanges`]: joins in flight, request
+//! This module owns the push-pull state of a member (`Exchanges`: joins in flight, request
 //! ids, the batching of large merges), builds the state snapshot a push-pull carries
-//! ([`snapshot`]), turns a received member state into the update the hub merges
-//! ([`as_update`]), schedules the join follow-up ([`follow_up`]) and chooses the dead member a
-//! reconnect pings ([`choose_reconnect`]).
+//! (`snapshot`), turns a received member state into the update the hub merges
+//! (`as_update`), schedules the join follow-up (`follow_up`) and chooses the dead member a
+//! reconnect pings (`choose_reconnect`).
 
 use alloc::vec::Vec;
 use core::time::Duration;

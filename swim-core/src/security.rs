@@ -20,7 +20,7 @@
 //! Keys are zeroized when dropped (the cipher states too) and never printed by `Debug`.
 
 //!
-//! Whatever the features, the core seals and opens every packet through one [`Sealer`]
+//! Whatever the features, the core seals and opens every packet through one `Sealer`
 //! (crate-private): it holds the keyring and the two plaintext switches, writes the envelope
 //! (and, when encrypting, the cipher id and nonce) before the messages, seals them after, and
 //! checks and opens inbound packets. Without the `encryption` feature it holds no keyring:

@@ -15,7 +15,7 @@
 //! once, capped at `K`. Without dynamic suspicion the timeout is `min` and
 //! confirmations are ignored (plain SWIM).
 //!
-//! [`Suspicions`] is the table of every suspicion this member holds, with
+//! `Suspicions` is the table of every suspicion this member holds, with
 //! their timers ordered by deadline: starting one, counting confirmations,
 //! cancelling one when a refutation or death overrides it, and handing
 //! expired ones to the hub, which declares those members dead.

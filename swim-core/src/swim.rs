@@ -1,5 +1,11 @@
-//! The state machine: where probing, suspicion, awareness, dissemination and
+//! The state machine's hub: where probing, suspicion, awareness, dissemination and
 //! push-pull meet. See the crate docs for the run-loop contract.
+//!
+//! Each concern's module owns its state and rules and answers with decisions (the prober's
+//! `AckFor` and `ProbeDue`, the suspicion table's `Confirmed`, ...); this file
+//! keeps construction, queries, the `handle_*` inputs with decoding and dispatch, the commands,
+//! the `poll_*` outputs, and the claim rules (alive, suspect, dead, refute) that tie the member
+//! table to them.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -219,7 +225,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         &self.stats
     }
 
-    /// Updates waiting in the membership and user dissemination queues.
+    /// Updates waiting in the membership and user piggyback queues.
     pub fn queue_depth(&self) -> (usize, usize) {
         self.dissemination.depths()
     }
@@ -229,7 +235,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         (self.transmits.len(), self.events.len())
     }
 
-    /// Indirect probes this member is serving for others.
+    /// Ping-reqs this member is relaying for others (relays in progress).
     pub fn relays_in_progress(&self) -> usize {
         self.prober.relays()
     }
@@ -295,7 +301,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Some(ProbeDue::AskHelpers) => self.send_ping_reqs(),
             Some(ProbeDue::Failed(p)) => {
                 self.stats.probe_failures += 1;
-                self.set_health(p.failure_penalty());
+                self.adjust_health_score(p.failure_penalty());
                 let from = self.local.name.clone();
                 self.on_suspect(now, wire::Suspect { incarnation: p.incarnation, name: &p.target, from: &from });
             }
@@ -414,7 +420,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let msg = Message::Broadcast(wire::UserBroadcast { origin: &origin, id, key, payload: &payload });
         let bytes = self.encode_one(&msg);
         if self.dissemination.push_user(origin, id, key, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+            self.stats.user_broadcasts_dropped += 1;
         }
         Ok(())
     }
@@ -592,7 +598,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.events.push_back(e);
     }
 
-    fn set_health(&mut self, delta: i64) {
+    fn adjust_health_score(&mut self, delta: i64) {
         if let Some(score) = self.awareness.apply(delta) {
             self.emit(Event::HealthChanged { score });
         }
@@ -604,7 +610,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn push_gossip(&mut self, key: Name, bytes: Bytes) {
         if self.dissemination.push_update(key, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+            self.stats.membership_updates_dropped += 1;
         }
     }
 
@@ -703,7 +709,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn handle_message(&mut self, now: Instant, from: &A, msg: Message<'_, A>) {
         match msg {
             Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }),
-            Message::IndirectPing(p) => self.on_indirect_ping(now, from, p),
+            Message::PingReq(p) => self.on_ping_req(now, from, p),
             Message::Ack(a) => self.on_ack(a.seq),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::Alive(a) => self.on_alive(now, a),
@@ -753,11 +759,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         {
             for &h in &helpers {
                 let to = self.members.get(h).member.addr.clone();
-                self.stats.indirect_probes += 1;
-                self.queue(
-                    to,
-                    Out::IndirectPing { seq, target: target.clone(), target_addr: target_addr.clone(), nack },
-                );
+                self.stats.ping_reqs_sent += 1;
+                self.queue(to, Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
             }
         }
         self.scratch_idx = helpers;
@@ -765,7 +768,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn on_ack(&mut self, seq: u32) {
         match self.prober.on_ack(seq) {
-            AckFor::Probe => self.set_health(-1),
+            AckFor::Probe => self.adjust_health_score(-1),
             AckFor::Relay { requester, requester_seq } => {
                 self.stats.acks_relayed += 1;
                 self.queue(requester, Out::Ack { seq: requester_seq });
@@ -786,7 +789,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn on_indirect_ping(&mut self, now: Instant, from: &A, p: wire::IndirectPing<'_, A>) {
+    fn on_ping_req(&mut self, now: Instant, from: &A, p: wire::PingReq<'_, A>) {
         let nack_at = p.nack.then(|| now + self.config.nack_timeout());
         let Some(seq) = self.prober.relay(from.clone(), p.seq, nack_at, now + self.config.probe_interval) else {
             self.stats.relays_dropped += 1;
@@ -858,7 +861,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.local.incarnation = inc;
         self.stats.refutations += 1;
         self.gossip_local_alive();
-        self.set_health(1);
+        self.adjust_health_score(1);
     }
 
     /// A suspicion or death notice about the local member at `incarnation`.
@@ -1078,7 +1081,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let payload = Bytes::copy_from_slice(b.payload);
         let bytes = self.encode_one(&Message::Broadcast(b));
         if self.dissemination.push_user(origin.clone(), b.id, b.key, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+            self.stats.user_broadcasts_dropped += 1;
         }
         self.emit(Event::UserBroadcast { origin, payload });
     }

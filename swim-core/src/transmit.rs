@@ -47,7 +47,7 @@ pub struct MessageId(pub u64);
 pub struct MemoryUsage {
     /// The member table: records, index, names, metadata, suspicion timers.
     pub member_table: usize,
-    /// Both dissemination queues and the duplicate-broadcast memory.
+    /// Both piggyback queues and the duplicate-broadcast memory.
     pub queues: usize,
     /// Transmits and events waiting to be polled, relays, timers.
     pub other: usize,
@@ -65,7 +65,7 @@ impl MemoryUsage {
 #[derive(Clone, Debug)]
 pub(crate) enum Out<A> {
     Ping { seq: u32, target: Name, buddy: Option<u32> },
-    IndirectPing { seq: u32, target: Name, target_addr: A, nack: bool },
+    PingReq { seq: u32, target: Name, target_addr: A, nack: bool },
     Ack { seq: u32 },
     Nack { seq: u32 },
     Gossip,
@@ -110,11 +110,8 @@ impl<A: Address> Out<A> {
                 }
                 codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
             }
-            Out::IndirectPing { seq, target, target_addr, nack } => {
-                codec.encode(
-                    &Message::IndirectPing(wire::IndirectPing { seq, target: &target, target_addr, nack }),
-                    buf,
-                );
+            Out::PingReq { seq, target, target_addr, nack } => {
+                codec.encode(&Message::PingReq(wire::PingReq { seq, target: &target, target_addr, nack }), buf);
             }
             Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
