@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use swim_core::dissemination::BroadcastQueue;
+use swim_core::dissemination::PiggybackQueue;
 use swim_core::wire::{
-    Ack, Alive, Codec, Dead, DecodeLimits, IndirectPing, MemberState, Message, Nack, Ping, PostcardCodec, PushPull,
+    Ack, Alive, Codec, Dead, DecodeLimits, MemberState, Message, Nack, Ping, PingReq, PostcardCodec, PushPull,
     PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
 };
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
@@ -51,7 +51,7 @@ fn codec(c: &mut Criterion) {
         ("ping", Message::Ping(Ping { seq: 123_456, target: "node-00042" })),
         (
             "indirect_ping",
-            Message::IndirectPing(IndirectPing { seq: 123_456, target: "node-00042", target_addr: 42, nack: true }),
+            Message::PingReq(PingReq { seq: 123_456, target: "node-00042", target_addr: 42, nack: true }),
         ),
         ("ack", Message::Ack(Ack { seq: 123_456 })),
         ("nack", Message::Nack(Nack { seq: 123_456 })),
@@ -265,7 +265,7 @@ fn state_machine(c: &mut Criterion) {
 fn queue(c: &mut Criterion) {
     let mut g = c.benchmark_group("dissemination");
     let names: Vec<Name> = names(10_000).into_iter().map(Name::from).collect();
-    let mut q: BroadcastQueue<Name> = BroadcastQueue::with_depth(32_768, 1);
+    let mut q: PiggybackQueue<Name> = PiggybackQueue::with_depth(32_768, 1);
     for (i, n) in names.iter().enumerate() {
         q.push(n.clone(), Bytes::from(vec![i as u8; 30]));
     }
@@ -280,7 +280,7 @@ fn queue(c: &mut Criterion) {
     g.bench_function("fill_1400B_depth_10k", |b| {
         b.iter_batched_ref(
             || {
-                let mut q: BroadcastQueue<Name> = BroadcastQueue::with_depth(32_768, 1);
+                let mut q: PiggybackQueue<Name> = PiggybackQueue::with_depth(32_768, 1);
                 for (i, n) in names.iter().enumerate() {
                     q.push(n.clone(), Bytes::from(vec![i as u8; 30]));
                 }

@@ -1,4 +1,5 @@
-//! Lifeguard's Local Health Multiplier ("awareness").
+//! Lifeguard's awareness (the paper's Local Health Multiplier); its value is the
+//! *health score*.
 //!
 //! A member that misses acks it should have received, or that keeps having to
 //! refute suspicions about itself, is more likely the slow party than its
@@ -16,7 +17,7 @@
 
 use core::time::Duration;
 
-/// The score and its bound.
+/// Awareness: the health score and its bound.
 #[derive(Clone, Debug)]
 pub struct Awareness {
     score: u32,

@@ -15,10 +15,10 @@ use crate::error::ConfigError;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Time between two probes of this member (one target per probe). Scaled by the local
-    /// health multiplier when [`Lifeguard::awareness`] is on. LAN: 1 s.
+    /// health score (`score + 1`) when [`Lifeguard::awareness`] is on. LAN: 1 s.
     pub probe_interval: Duration,
-    /// How long a direct ping waits for its ack before indirect probes are sent.
-    /// Must be below `probe_interval`. Scaled by the local health multiplier when
+    /// How long a direct ping waits for its ack before ping-reqs are sent (the indirect probe).
+    /// Must be below `probe_interval`. Scaled by the health score when
     /// [`Lifeguard::scale_probe_timeout`] is on. LAN: 500 ms.
     pub probe_timeout: Duration,
     /// Number of members asked to ping an unresponsive target on our behalf (SWIM's `k`).
@@ -34,7 +34,7 @@ pub struct Config {
     /// Only used with [`Lifeguard::dynamic_suspicion`]. LAN: 6.
     pub suspicion_max_timeout_mult: u32,
     /// Period of full-state push-pull with one random member, scaled up with the cluster size
-    /// beyond 32 members (see [`crate::sync::push_pull_interval`]). `None` disables periodic
+    /// beyond 32 members (see [`crate::push_pull::push_pull_interval`]). `None` disables periodic
     /// push-pull (joins still use it). LAN: 30 s.
     pub push_pull_interval: Option<Duration>,
     /// Period of the gossip tick that sends queued updates to `gossip_nodes` random members.
@@ -78,7 +78,8 @@ pub struct Config {
 /// in the presets; all off gives plain SWIM with a fixed suspicion timeout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lifeguard {
-    /// Local Health Multiplier: failed probes, missed nacks and refutations raise a score in
+    /// Awareness (the paper's Local Health Multiplier): failed probes, missed nacks and
+    /// refutations raise the health score in
     /// `0..awareness_max_multiplier`; successful probes lower it. The probe interval is
     /// multiplied by `score + 1`.
     pub awareness: bool,
@@ -118,10 +119,11 @@ pub struct Limits {
     pub max_members: usize,
     /// Longest member name, in bytes. Default 128.
     pub max_name_len: usize,
-    /// Updates waiting in the membership dissemination queue (at most one per member). When
-    /// full, the update sent most often is dropped (`Stats::broadcasts_dropped`). Default 32,768.
+    /// Updates waiting in the membership piggyback queue (at most one per member). When
+    /// full, the update sent most often is dropped (`Stats::membership_updates_dropped`). Default 32,768.
     pub broadcast_queue_depth: usize,
-    /// User broadcasts waiting in their queue. Same drop rule. Default 1,024.
+    /// User broadcasts waiting in their queue. Same drop rule (`Stats::user_broadcasts_dropped`).
+    /// Default 1,024.
     pub user_broadcast_queue_depth: usize,
     /// Largest user broadcast payload, in bytes; it must fit in one datagram with the label
     /// and encryption overhead. Default 768 (room for any label up to 255 bytes).

@@ -9,22 +9,29 @@
 //!
 //! User broadcasts use a second queue of the same kind and fill only the space
 //! the protocol's own updates leave.
+//!
+//! `Dissemination` owns both queues, the memory of user broadcasts already
+//! delivered and their keys; with it live the rule that fills a datagram with
+//! piggybacked updates, the gossip-target rule of the gossip tick
+//! (`gossip_targets`) and the encoding of one member's current state as an
+//! update (`update_of`).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
-use core::hash::Hash;
+use core::hash::{BuildHasher, Hash};
+use core::time::Duration;
 
 use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
-use crate::math;
-use crate::rng::SeededState;
-
-/// The retransmit limit for a cluster of `n` members: `mult * ceil(log10(n + 1))`.
-pub fn retransmit_limit(mult: u32, n: usize) -> u32 {
-    mult.saturating_mul(math::ceil_log10_plus_one(n)).max(1)
-}
+use crate::config::Limits;
+use crate::member::{Address, Member, Name, State};
+use crate::membership::Membership;
+use crate::rng::{SeededState, SwimRng};
+use crate::time::Instant;
+pub use crate::timing::retransmit_limit;
+use crate::wire::{self, Message};
 
 /// Sort key: fewest transmits, then largest, then newest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,7 +49,7 @@ struct Item<K> {
 
 /// A bounded, transmit-limited queue of encoded updates keyed by `K`.
 #[derive(Debug)]
-pub struct BroadcastQueue<K> {
+pub struct PiggybackQueue<K> {
     items: BTreeMap<Order, Item<K>>,
     by_key: HashMap<K, Order, SeededState>,
     next_id: u64,
@@ -50,7 +57,7 @@ pub struct BroadcastQueue<K> {
     scratch: Vec<(Order, Item<K>)>,
 }
 
-/// What [`BroadcastQueue::push`] did besides queueing.
+/// What [`PiggybackQueue::push`] did besides queueing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pushed {
     /// Queued; nothing else changed.
@@ -61,10 +68,10 @@ pub enum Pushed {
     Evicted,
 }
 
-impl<K: Eq + Hash + Clone> BroadcastQueue<K> {
+impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
     /// An empty queue holding at most `depth` updates.
     pub(crate) fn new(depth: usize, hasher: SeededState) -> Self {
-        BroadcastQueue {
+        PiggybackQueue {
             items: BTreeMap::new(),
             by_key: HashMap::with_hasher(hasher),
             next_id: 0,
@@ -217,27 +224,157 @@ impl<K: Eq + Hash + Clone> Seen<K> {
     }
 }
 
+/// Invalidation key of a user broadcast: its origin and either its key or its id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum BroadcastKey {
+    Keyed(Name, Bytes),
+    Unique(Name, u64),
+}
+
+/// Both piggyback queues and the memory of user broadcasts already delivered. Bounded by
+/// `limits.broadcast_queue_depth`, `limits.user_broadcast_queue_depth` and
+/// `limits.seen_broadcasts`.
+#[derive(Debug)]
+pub(crate) struct Dissemination {
+    membership: PiggybackQueue<Name>,
+    user: PiggybackQueue<BroadcastKey>,
+    seen: Seen<u64>,
+    /// Hashes (origin, id) of user broadcasts for `seen`.
+    hasher: SeededState,
+    next_broadcast_id: u64,
+}
+
+impl Dissemination {
+    /// Empty queues; each hashed with its own key (drawn by the caller in a fixed order).
+    pub fn new(
+        limits: &Limits,
+        hasher: SeededState,
+        membership: SeededState,
+        user: SeededState,
+        seen: SeededState,
+    ) -> Self {
+        Dissemination {
+            membership: PiggybackQueue::new(limits.broadcast_queue_depth, membership),
+            user: PiggybackQueue::new(limits.user_broadcast_queue_depth, user),
+            seen: Seen::new(limits.seen_broadcasts, seen),
+            hasher,
+            next_broadcast_id: 0,
+        }
+    }
+
+    /// Queue a membership update about member `name`, replacing an older one about it.
+    pub fn push_update(&mut self, name: Name, bytes: Bytes) -> Pushed {
+        self.membership.push(name, bytes)
+    }
+
+    /// An id for a new local user broadcast.
+    pub fn next_broadcast_id(&mut self) -> u64 {
+        let id = self.next_broadcast_id;
+        self.next_broadcast_id += 1;
+        id
+    }
+
+    /// User broadcasts originated here so far.
+    pub fn broadcasts_originated(&self) -> u64 {
+        self.next_broadcast_id
+    }
+
+    /// Remember user broadcast `id` from `origin`; false if it was already delivered.
+    pub fn first_sight(&mut self, origin: &str, id: u64) -> bool {
+        self.seen.insert(self.hasher.hash_one((origin, id)))
+    }
+
+    /// Queue user broadcast `id` from `origin` (encoded as `bytes`); a non-empty `key`
+    /// replaces the origin's older broadcast with the same key.
+    pub fn push_user(&mut self, origin: Name, id: u64, key: &[u8], bytes: Bytes) -> Pushed {
+        let key = if key.is_empty() {
+            BroadcastKey::Unique(origin, id)
+        } else {
+            BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key))
+        };
+        self.user.push(key, bytes)
+    }
+
+    /// Append piggybacked updates to `buf` until it is `budget` bytes long: membership
+    /// updates first, then user broadcasts in the space left. Each update goes out at most
+    /// `limit` times (the retransmit limit).
+    pub fn fill(&mut self, budget: usize, limit: u32, buf: &mut Vec<u8>) {
+        self.membership.fill(budget.saturating_sub(buf.len()), limit, buf);
+        self.user.fill(budget.saturating_sub(buf.len()), limit, buf);
+    }
+
+    /// Nothing waits in either queue.
+    pub fn is_empty(&self) -> bool {
+        self.membership.is_empty() && self.user.is_empty()
+    }
+
+    /// Updates waiting: (membership, user).
+    pub fn depths(&self) -> (usize, usize) {
+        (self.membership.len(), self.user.len())
+    }
+
+    /// Whether an update about `name` still waits (a leave is done once its notice has gone
+    /// out as often as any update).
+    pub fn pending_update(&self, name: &Name) -> bool {
+        self.membership.contains(name)
+    }
+
+    /// Make room for `additional` more membership updates.
+    pub fn reserve(&mut self, additional: usize) {
+        self.membership.reserve(additional);
+    }
+
+    /// Approximate heap bytes, with `seen` entries in the delivered-broadcast memory.
+    pub fn heap_bytes(&self, seen: usize) -> usize {
+        self.membership.heap_bytes() + self.user.heap_bytes() + seen * 24
+    }
+}
+
+/// The gossip tick's targets: up to `fanout` random members that are alive, suspect, or dead
+/// for less than `dead_window` (so they can learn it and refute), into `out`.
+pub(crate) fn gossip_targets<A: Address>(
+    members: &Membership<A>,
+    rng: &mut SwimRng,
+    now: Instant,
+    fanout: usize,
+    dead_window: Duration,
+    out: &mut Vec<usize>,
+) {
+    members.sample(rng, fanout, out, |m| match m.state {
+        State::Alive | State::Suspect => true,
+        State::Dead => now - m.state_changed < dead_window,
+        State::Left => false,
+    });
+}
+
+/// The update announcing member `m`'s current state. `from` is the accuser of a suspicion or
+/// death (defaults: the member itself for a suspicion, `local` for a death).
+pub(crate) fn update_of<'a, A: Address>(m: &'a Member<A>, from: Option<&'a str>, local: &'a str) -> Message<'a, A> {
+    let name = m.name.as_str();
+    match m.state {
+        State::Alive => {
+            Message::Alive(wire::Alive { incarnation: m.incarnation, name, addr: m.addr.clone(), meta: &m.meta })
+        }
+        State::Suspect => {
+            Message::Suspect(wire::Suspect { incarnation: m.incarnation, name, from: from.unwrap_or(name) })
+        }
+        State::Dead => Message::Dead(wire::Dead { incarnation: m.incarnation, name, from: from.unwrap_or(local) }),
+        State::Left => Message::Dead(wire::Dead { incarnation: m.incarnation, name, from: name }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::SwimRng;
     use alloc::vec;
 
-    fn q(depth: usize) -> BroadcastQueue<u32> {
-        BroadcastQueue::new(depth, SwimRng::from_seed_u64(0).hash_state())
+    fn q(depth: usize) -> PiggybackQueue<u32> {
+        PiggybackQueue::new(depth, SwimRng::from_seed_u64(0).hash_state())
     }
 
     fn msg(tag: u8, len: usize) -> Bytes {
         Bytes::from(vec![tag; len])
-    }
-
-    #[test]
-    fn retransmit_limit_matches_memberlist() {
-        assert_eq!(retransmit_limit(4, 1), 4);
-        assert_eq!(retransmit_limit(4, 9), 4);
-        assert_eq!(retransmit_limit(4, 10), 8);
-        assert_eq!(retransmit_limit(4, 1000), 16);
-        assert_eq!(retransmit_limit(4, 0), 1);
     }
 
     #[test]

@@ -35,20 +35,29 @@
 //!
 //! ## Where things live
 //!
-//! | concern | module |
-//! |---|---|
-//! | the state machine, inputs and outputs | [`swim`] ([`Swim`]) |
-//! | config, presets, validation | [`config`] |
-//! | identity, state, incarnation precedence | [`member`] |
-//! | member table and round-robin probe order | `membership` |
-//! | probe cycle: ping, ack, indirect probe, nack | `probe` |
-//! | suspicion timers (Lifeguard's dynamic timeout) | [`suspicion`] |
-//! | local health (Lifeguard's awareness) | [`awareness`] |
-//! | piggyback queues with retransmit limits | [`dissemination`] |
-//! | push-pull state exchange and joins | [`sync`] |
-//! | messages, envelope (label), codec, stream framing | [`wire`] |
-//! | encryption and keyring (feature `encryption`) | `security` |
-//! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] |
+//! Each protocol concern's module owns its state and its rules; [`swim`] is the hub where
+//! they meet, turning the leaves' decisions into transmits, claims and events.
+//!
+//! | concern | module | owns |
+//! |---|---|---|
+//! | the hub: inputs, outputs, commands, queries, claim rules (alive, suspect, dead, refute) | [`swim`] | [`Swim`] |
+//! | the probe cycle: ping, ping-req (the indirect probe), nacks, relays | `probe` | `Prober` |
+//! | suspicion: start, confirmation, expiry (Lifeguard's dynamic timeout) | [`suspicion`] | `Suspicions` |
+//! | awareness: the health score | [`awareness`] | [`awareness::Awareness`] |
+//! | the piggyback queues, filling a packet, gossip targets | [`dissemination`] | `Dissemination` |
+//! | push-pull and joins: snapshots, merges, follow-ups, reconnect choice | [`push_pull`] | `Exchanges` |
+//! | sealing and opening packets; keyring (feature `encryption`) | [`security`] | `Sealer` |
+//! | the periodic ticks and their stagger | `timers` | `TimerTable` |
+//! | every timing derived from the config | [`timing`] | [`Timings`] |
+//! | transmits handed to the driver | `transmit` (re-exported from [`swim`]) | |
+//! | config, presets, validation | [`config`] | |
+//! | identity, state, incarnation precedence | [`member`] | |
+//! | member table and round-robin probe order | `membership` | |
+//! | messages, envelope (label), codec, stream framing | [`wire`] | |
+//! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] | |
+//!
+//! `docs/architecture.md` follows a datagram and a timeout through these modules and answers
+//! the questions a newcomer asks ("where is a suspicion timed out?") with a file and a function.
 //!
 //! ## The run-loop contract
 //!
@@ -140,15 +149,20 @@ mod math;
 pub mod member;
 mod membership;
 mod probe;
+pub mod push_pull;
 pub mod rng;
-#[cfg(feature = "encryption")]
 pub mod security;
 pub mod stats;
 pub mod suspicion;
 pub mod swim;
-pub mod sync;
 pub mod time;
+mod timers;
+pub mod timing;
+mod transmit;
 pub mod wire;
+
+/// The former name of [`push_pull`], kept so that existing paths still resolve.
+pub use push_pull as sync;
 
 pub use config::{Config, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
@@ -157,6 +171,7 @@ pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
 pub use time::Instant;
+pub use timing::Timings;
 
 /// Re-exported so callers can build payloads without naming the `bytes` crate.
 pub use bytes::Bytes;

@@ -234,6 +234,39 @@ pub fn overrides(claim: Claim, state: State, incarnation: u32) -> bool {
     }
 }
 
+/// The local member's identity and starting state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity<A> {
+    /// Unique name in the cluster.
+    pub name: Name,
+    /// The address other members reach this member at (the advertise address).
+    pub addr: A,
+    /// Initial metadata.
+    pub meta: Bytes,
+    /// Initial incarnation. 0 is fine; a member that restarts often can start from a
+    /// clock reading so that its first announcement already outranks its previous life.
+    pub incarnation: u32,
+}
+
+impl<A> Identity<A> {
+    /// A member called `name` at `addr`, with no metadata, at incarnation 0.
+    pub fn new(name: impl Into<Name>, addr: A) -> Self {
+        Identity { name: name.into(), addr, meta: Bytes::new(), incarnation: 0 }
+    }
+
+    /// With metadata.
+    pub fn with_meta(mut self, meta: impl Into<Bytes>) -> Self {
+        self.meta = meta.into();
+        self
+    }
+
+    /// Starting at `incarnation`.
+    pub fn with_incarnation(mut self, incarnation: u32) -> Self {
+        self.incarnation = incarnation;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,231 @@
-//! The probe cycle: ping, ack, indirect probe, nack bookkeeping.
+//! The probe cycle: ping, ack, indirect probe, nack bookkeeping, relaying ping-reqs.
 //!
 //! One probe is in flight at a time. It starts with a direct ping; if no ack
-//! arrives within the probe timeout, `indirect_checks` helpers are asked to
-//! ping the target and relay its ack, and (with Lifeguard's nack) to say so if
-//! the target stays silent. If nothing acks by the end of the probe interval,
-//! the probe failed: the target becomes suspect and the local health score
-//! rises by the nacks that did not come.
+//! arrives within the probe timeout, `indirect_checks` helpers are sent a
+//! ping-req asking them to ping the target and relay its ack (the indirect
+//! probe), and (with Lifeguard's nack) to say so if the target stays silent. If
+//! nothing acks by the end of the probe interval, the probe failed: the target
+//! becomes suspect and the local health score rises by the nacks that did not
+//! come.
 //!
-//! A helper keeps a [`Relay`] per request until the target acks (the ack is
+//! A helper keeps a [`Relay`] per ping-req until the target acks (the ack is
 //! relayed) or the relay expires; its nack goes out when the nack timeout
 //! passes first.
+//!
+//! [`Prober`] owns all of that state (the probe in flight, the relays, the
+//! sequence numbers, the reconnect ping in flight) and answers the hub with
+//! decisions ([`ProbeDue`], [`AckFor`]); the hub (`swim.rs`) turns them into
+//! transmits, claims and events.
 
 use alloc::vec::Vec;
 
-use crate::member::Name;
+use crate::config::Config;
+use crate::member::{Address, Member, Name, State};
+use crate::membership::Membership;
+use crate::rng::SwimRng;
 use crate::time::Instant;
+
+/// What a probe timer asks of the hub.
+#[derive(Debug)]
+pub(crate) enum ProbeDue<A> {
+    /// The direct phase ended without an ack: send ping-reqs (see [`Prober::choose_helpers`]).
+    AskHelpers,
+    /// The probe ended without an ack: suspect its target, raise the health score.
+    Failed(InFlight<A>),
+}
+
+/// Whom an ack is for.
+#[derive(Debug)]
+pub(crate) enum AckFor<A> {
+    /// The probe in flight (now over).
+    Probe,
+    /// A relay: send `requester` an ack with its own sequence number.
+    Relay {
+        /// Who sent the ping-req.
+        requester: A,
+        /// Their sequence number.
+        requester_seq: u32,
+    },
+    /// The reconnect ping to a dead member at this address: it answered.
+    Reconnect(A),
+    /// Nothing waits for it any more.
+    Stale,
+}
+
+/// The prober: the probe in flight, the relays served for others, the reconnect ping in
+/// flight and the sequence numbers they all draw from. Bounded by `limits.max_relays`.
+#[derive(Debug)]
+pub(crate) struct Prober<A> {
+    next_seq: u32,
+    probe: Option<InFlight<A>>,
+    relays: Relays<A>,
+    /// The reconnect ping in flight to a dead member: (sequence number, its address).
+    reconnect: Option<(u32, A)>,
+}
+
+impl<A: Address> Prober<A> {
+    /// A prober with nothing in flight, serving at most `max_relays` ping-reqs at a time.
+    pub fn new(max_relays: usize) -> Self {
+        Prober { next_seq: 0, probe: None, relays: Relays::new(max_relays), reconnect: None }
+    }
+
+    /// The next sequence number (pings and ping-reqs share them).
+    pub fn next_seq(&mut self) -> u32 {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.next_seq
+    }
+
+    /// Start a probe of `target` (at `addr`, `incarnation`): the direct phase ends at
+    /// `ack_deadline`, the probe at `end`. Returns the ping's sequence number.
+    pub fn start(&mut self, target: Name, addr: A, incarnation: u32, ack_deadline: Instant, end: Instant) -> u32 {
+        let seq = self.next_seq();
+        self.probe = Some(InFlight {
+            seq,
+            target,
+            addr,
+            incarnation,
+            ack_deadline: Some(ack_deadline),
+            end,
+            expected_nacks: 0,
+            nacks: 0,
+        });
+        seq
+    }
+
+    /// Forget the probe in flight (the member is leaving).
+    pub fn stop(&mut self) {
+        self.probe = None;
+    }
+
+    /// The probe timers at `now`: at most one decision per call.
+    pub fn poll_due(&mut self, now: Instant) -> Option<ProbeDue<A>> {
+        let p = self.probe.as_mut()?;
+        if p.ack_deadline.is_some_and(|d| d <= now) {
+            p.ack_deadline = None;
+            if p.end > now {
+                return Some(ProbeDue::AskHelpers);
+            }
+        }
+        if self.probe.as_ref().is_some_and(|p| p.end <= now)
+            && let Some(p) = self.probe.take()
+        {
+            return Some(ProbeDue::Failed(p));
+        }
+        None
+    }
+
+    /// Choose up to `k` alive helpers other than the target into `helpers` and expect a nack
+    /// from each if `nack`. Returns the probe's (sequence number, target, target address) for
+    /// the ping-reqs, or `None` if no probe is in flight.
+    pub fn choose_helpers(
+        &mut self,
+        members: &Membership<A>,
+        rng: &mut SwimRng,
+        k: usize,
+        nack: bool,
+        helpers: &mut Vec<usize>,
+    ) -> Option<(u32, Name, A)> {
+        let target = self.probe.as_ref()?.target.clone();
+        members.sample(rng, k, helpers, |m| m.state == State::Alive && m.name != target);
+        let p = self.probe.as_mut()?;
+        p.expected_nacks = if nack { helpers.len() as u32 } else { 0 };
+        Some((p.seq, target, p.addr.clone()))
+    }
+
+    /// An ack with `seq` arrived: whom it is for.
+    pub fn on_ack(&mut self, seq: u32) -> AckFor<A> {
+        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
+            self.probe = None;
+            return AckFor::Probe;
+        }
+        if let Some(r) = self.relays.take(seq) {
+            return AckFor::Relay { requester: r.requester, requester_seq: r.requester_seq };
+        }
+        if let Some((_, to)) = self.reconnect.take_if(|(s, _)| *s == seq) {
+            return AckFor::Reconnect(to);
+        }
+        AckFor::Stale
+    }
+
+    /// A nack with `seq` arrived; true if it counted (it is for the probe in flight, whose
+    /// indirect phase has begun, and fewer than the expected nacks came so far).
+    pub fn on_nack(&mut self, seq: u32) -> bool {
+        match &mut self.probe {
+            Some(p) if p.seq == seq && p.ack_deadline.is_none() => p.record_nack(),
+            _ => false,
+        }
+    }
+
+    /// Serve a ping-req from `requester` (its sequence number `requester_seq`): returns the
+    /// sequence number of our ping to the target, or `None` if `max_relays` are in progress.
+    /// A nack is due at `nack_at` if asked for; the relay is forgotten at `expires`.
+    pub fn relay(
+        &mut self,
+        requester: A,
+        requester_seq: u32,
+        nack_at: Option<Instant>,
+        expires: Instant,
+    ) -> Option<u32> {
+        let seq = self.next_seq();
+        let relay = Relay { local_seq: seq, requester, requester_seq, nack_at, expires };
+        self.relays.add(relay).then_some(seq)
+    }
+
+    /// Hand every nack due by `now` to `nack` (requester, requester's seq), drop expired relays.
+    pub fn relay_timers(&mut self, now: Instant, nack: impl FnMut(&A, u32)) {
+        self.relays.expire(now, nack);
+    }
+
+    /// Ping dead member at `to` to heal a partition: returns the ping's sequence number.
+    pub fn start_reconnect(&mut self, to: A) -> u32 {
+        let seq = self.next_seq();
+        self.reconnect = Some((seq, to));
+        seq
+    }
+
+    /// Relays in progress.
+    pub fn relays(&self) -> usize {
+        self.relays.len()
+    }
+
+    /// Heap bytes held for relays.
+    pub fn heap_bytes(&self) -> usize {
+        self.relays.len() * core::mem::size_of::<Relay<A>>()
+    }
+
+    /// The earliest probe or relay deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        let probe = self.probe.as_ref().map(InFlight::deadline);
+        match (probe, self.relays.deadline()) {
+            (Some(p), Some(r)) => Some(p.min(r)),
+            (p, r) => p.or(r),
+        }
+    }
+}
+
+/// The next probe target in the round-robin order, or `None` if no member is alive or
+/// suspect. When the order wraps, members gone past their retention are reaped into `removed`
+/// (left members after `gossip_to_the_dead_time`; dead ones after `reconnect_timeout` when
+/// reconnect is on, else the same) and the order is reshuffled.
+pub(crate) fn next_target<A: Address>(
+    members: &mut Membership<A>,
+    rng: &mut SwimRng,
+    config: &Config,
+    now: Instant,
+    removed: &mut Vec<Member<A>>,
+) -> Option<usize> {
+    let left_after = config.gossip_to_the_dead_time;
+    let dead_after = if config.reconnect_interval.is_some() { config.reconnect_timeout } else { left_after };
+    let expired = |m: &Member<A>| {
+        let age = now - m.state_changed;
+        match m.state {
+            State::Left => age >= left_after,
+            State::Dead => age >= dead_after,
+            _ => false,
+        }
+    };
+    members.next_probe_target(rng, expired, removed)
+}
 
 /// The probe in flight.
 #[derive(Clone, Debug)]
@@ -60,7 +271,7 @@ impl<A> InFlight<A> {
     }
 }
 
-/// An indirect probe served for another member.
+/// A ping-req served for another member.
 #[derive(Clone, Debug)]
 pub(crate) struct Relay<A> {
     /// The sequence number of our ping to the target.

@@ -52,11 +52,11 @@ pub struct Stats {
     pub probes: u64,
     /// Probes that ended without an ack (each one suspects its target).
     pub probe_failures: u64,
-    /// Indirect pings this member sent to helpers.
-    pub indirect_probes: u64,
-    /// Indirect pings this member served for others.
+    /// Ping-reqs this member sent to helpers (the indirect step of its probes).
+    pub ping_reqs_sent: u64,
+    /// Ping-reqs this member served for others (relays started).
     pub relays: u64,
-    /// Acks this member relayed back to an indirect prober.
+    /// Acks this member relayed back to the member that sent the ping-req.
     pub acks_relayed: u64,
     /// Nacks sent as a helper.
     pub nacks_sent: u64,
@@ -85,8 +85,12 @@ pub struct Stats {
     pub user_broadcasts: u64,
     /// Duplicate user broadcasts ignored.
     pub duplicate_broadcasts: u64,
-    /// Queued updates dropped because a dissemination queue was full.
-    pub broadcasts_dropped: u64,
+    /// Membership updates dropped because the membership piggyback queue was full
+    /// (`limits.broadcast_queue_depth`).
+    pub membership_updates_dropped: u64,
+    /// User broadcasts dropped because the user piggyback queue was full
+    /// (`limits.user_broadcast_queue_depth`).
+    pub user_broadcasts_dropped: u64,
     /// Transmits dropped because the transmit queue was full.
     pub transmits_dropped: u64,
     /// Events dropped because the event queue was full (oldest first).

@@ -14,32 +14,24 @@
 //! `C` counts confirmations from members other than the first accuser, each
 //! once, capped at `K`. Without dynamic suspicion the timeout is `min` and
 //! confirmations are ignored (plain SWIM).
+//!
+//! `Suspicions` is the table of every suspicion this member holds, with
+//! their timers ordered by deadline: starting one, counting confirmations,
+//! cancelling one when a refutation or death overrides it, and handing
+//! expired ones to the hub, which declares those members dead.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use hashbrown::HashMap;
+
+use crate::config::Config;
 use crate::math;
 use crate::member::Name;
+use crate::rng::SeededState;
 use crate::time::Instant;
-
-/// `(min, max)` suspicion timeouts for a cluster of `n` members (self included).
-pub fn timeout_bounds(
-    suspicion_mult: u32,
-    max_timeout_mult: u32,
-    n: usize,
-    probe_interval: Duration,
-) -> (Duration, Duration) {
-    let scale = math::log10(n.max(1) as f64).max(1.0);
-    let min = probe_interval.mul_f64(f64::from(suspicion_mult) * scale);
-    let max = min.saturating_mul(max_timeout_mult);
-    (min, max)
-}
-
-/// The confirmations needed to reach `min`: `configured` (memberlist: `suspicion_mult - 2`),
-/// or 0 when fewer than `K + 2` members exist (too few to confirm).
-pub fn needed_confirmations(configured: u32, n: usize) -> u32 {
-    if (n as u64) < u64::from(configured) + 2 { 0 } else { configured }
-}
+pub use crate::timing::{needed_confirmations, timeout_bounds};
 
 /// The timeout after `c` confirmations out of `k` needed.
 pub fn timeout(min: Duration, max: Duration, k: u32, c: u32) -> Duration {
@@ -139,40 +131,118 @@ impl Suspicion {
     }
 }
 
+/// What a confirmation did to a suspicion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Confirmed {
+    /// Not counted: no suspicion, plain SWIM, a repeat, the first accuser, or past `K`.
+    Ignored,
+    /// Counted: the timeout got shorter.
+    Shortened,
+    /// Counted, and the shorter timeout has already passed: the member must be declared dead
+    /// now (its timer is gone; the suspicion stays until the death cancels it).
+    Expired,
+}
+
+/// Every suspicion this member holds, by name, with their timers ordered by deadline.
+/// At most one per member in the table, so bounded by `limits.max_members`.
+#[derive(Debug)]
+pub(crate) struct Suspicions {
+    by_name: HashMap<Name, Suspicion, SeededState>,
+    timers: BTreeMap<(Instant, u64), Name>,
+    next_id: u64,
+}
+
+impl Suspicions {
+    /// An empty table, its index hashed with `hasher`.
+    pub fn new(hasher: SeededState) -> Self {
+        Suspicions { by_name: HashMap::with_hasher(hasher), timers: BTreeMap::new(), next_id: 0 }
+    }
+
+    /// The suspicion of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Suspicion> {
+        self.by_name.get(name)
+    }
+
+    /// Suspect `name` at `incarnation` from `now`, accused by `accuser`, in a cluster of `n`
+    /// members: with dynamic suspicion the timeout starts at the maximum and needs
+    /// [`needed_confirmations`] to reach the minimum; without, it is the minimum.
+    /// The caller has cancelled any older suspicion of `name`.
+    pub fn start(&mut self, config: &Config, n: usize, now: Instant, name: Name, incarnation: u32, accuser: Name) {
+        let (min, max) = config.suspicion_timeouts(n);
+        let (max, k) =
+            if config.lifeguard.dynamic_suspicion { (max, config.suspicion_confirmations(n)) } else { (min, 0) };
+        let id = self.next_id;
+        self.next_id += 1;
+        let s = Suspicion::new(incarnation, now, min, max, k, accuser, id);
+        self.timers.insert((s.deadline(), id), name.clone());
+        self.by_name.insert(name, s);
+    }
+
+    /// A confirmation of the suspicion of `name` from `from`, at `now`. Only counted with
+    /// `dynamic` (Lifeguard's dynamic suspicion); moves the timer to the shorter deadline.
+    pub fn confirm(&mut self, dynamic: bool, now: Instant, name: &str, from: &str) -> Confirmed {
+        if !dynamic {
+            return Confirmed::Ignored;
+        }
+        let Some(s) = self.by_name.get_mut(name) else { return Confirmed::Ignored };
+        let old = (s.deadline(), s.timer_id);
+        if !s.confirm(from) {
+            return Confirmed::Ignored;
+        }
+        let new = (s.deadline(), s.timer_id);
+        if let Some(name) = self.timers.remove(&old) {
+            self.timers.insert(new, name);
+        }
+        if new.0 <= now {
+            self.timers.remove(&new);
+            return Confirmed::Expired;
+        }
+        Confirmed::Shortened
+    }
+
+    /// Forget the suspicion of `name` (refuted, or overridden by a death) and its timer.
+    pub fn cancel(&mut self, name: &str) {
+        if self.by_name.is_empty() {
+            return;
+        }
+        if let Some(s) = self.by_name.remove(name) {
+            self.timers.remove(&(s.deadline(), s.timer_id));
+        }
+    }
+
+    /// The next suspicion whose timer has run out by `now`, its timer removed; the hub declares
+    /// the member dead if it is still suspect. Call until `None`.
+    pub fn pop_expired(&mut self, now: Instant) -> Option<Name> {
+        while let Some((&(at, id), _)) = self.timers.first_key_value() {
+            if at > now {
+                return None;
+            }
+            let name = self.timers.remove(&(at, id))?;
+            if self.by_name.get(name.as_str()).is_some_and(|s| s.timer_id == id) {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    /// The earliest suspicion deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timers.keys().next().map(|k| k.0)
+    }
+
+    /// Approximate heap bytes: suspicions, their confirmations and their timers.
+    pub fn heap_bytes(&self) -> usize {
+        self.by_name.values().map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes()).sum::<usize>()
+            + self.timers.len() * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>()) * 2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
-
-    #[test]
-    fn bounds_follow_memberlist_at_the_edges() {
-        let i = S(1);
-        // n = 1, 2, 3, 10: log10(n) <= 1, so min = alpha * interval.
-        for n in [0, 1, 2, 3, 10] {
-            assert_eq!(timeout_bounds(4, 6, n, i), (S(4), S(24)), "n={n}");
-        }
-        assert_eq!(timeout_bounds(4, 6, 100, i), (S(8), S(48)));
-        assert_eq!(timeout_bounds(4, 6, 1000, i), (S(12), S(72)));
-        assert_eq!(timeout_bounds(4, 6, 10_000, i), (S(16), S(96)));
-        // A non-power of ten uses the fractional log.
-        let (min, _) = timeout_bounds(4, 6, 50, i);
-        let want = 4.0 * 50f64.log10();
-        assert!((min.as_secs_f64() - want).abs() < 1e-9, "{min:?}");
-    }
-
-    #[test]
-    fn needed_confirmations_drop_to_zero_in_small_clusters() {
-        assert_eq!(needed_confirmations(2, 1), 0);
-        assert_eq!(needed_confirmations(2, 2), 0);
-        assert_eq!(needed_confirmations(2, 3), 0);
-        assert_eq!(needed_confirmations(2, 4), 2);
-        assert_eq!(needed_confirmations(2, 1000), 2);
-        assert_eq!(needed_confirmations(3, 4), 0);
-        assert_eq!(needed_confirmations(3, 5), 3);
-        assert_eq!(needed_confirmations(0, 100), 0);
-    }
 
     #[test]
     fn timeout_formula_for_every_c() {

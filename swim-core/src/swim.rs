@@ -1,153 +1,45 @@
-//! The state machine: where probing, suspicion, awareness, dissemination and
+//! The state machine's hub: where probing, suspicion, awareness, dissemination and
 //! push-pull meet. See the crate docs for the run-loop contract.
+//!
+//! Each concern's module owns its state and rules and answers with decisions (the prober's
+//! `AckFor` and `ProbeDue`, the suspicion table's `Confirmed`, ...); this file
+//! keeps construction, queries, the `handle_*` inputs with decoding and dispatch, the commands,
+//! the `poll_*` outputs, and the claim rules (alive, suspect, dead, refute) that tie the member
+//! table to them.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::hash::BuildHasher;
+
 use core::time::Duration;
 
 use bytes::Bytes;
-use hashbrown::HashMap;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
-use crate::dissemination::{BroadcastQueue, Pushed, Seen, retransmit_limit};
+use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
-use crate::probe::{InFlight, Relay, Relays};
-use crate::rng::{SeededState, SwimRng};
+use crate::probe::{self, AckFor, ProbeDue, Prober};
+use crate::push_pull::{Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
+use crate::rng::SwimRng;
 use crate::stats::Stats;
-use crate::suspicion::{self, Suspicion};
-use crate::sync::{self, Finished, Joins};
+use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
-use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
+use crate::timers::{Timer, TimerTable, stagger};
+use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
 use crate::security::Keyring;
+use crate::security::{Opened, Sealer};
 
-/// A push-pull bringing more new members than this is merged by appending them and shuffling
-/// the probe order once, instead of placing each at a random position.
-const BATCH_INSERT_THRESHOLD: usize = 64;
+pub use crate::member::Identity;
+pub use crate::transmit::{MemoryUsage, MessageId, Transmit, TransmitKind};
+use crate::transmit::{Out, Outgoing};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
-
-/// The local member's identity and starting state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity<A> {
-    /// Unique name in the cluster.
-    pub name: Name,
-    /// The address other members reach this member at (the advertise address).
-    pub addr: A,
-    /// Initial metadata.
-    pub meta: Bytes,
-    /// Initial incarnation. 0 is fine; a member that restarts often can start from a
-    /// clock reading so that its first announcement already outranks its previous life.
-    pub incarnation: u32,
-}
-
-impl<A> Identity<A> {
-    /// A member called `name` at `addr`, with no metadata, at incarnation 0.
-    pub fn new(name: impl Into<Name>, addr: A) -> Self {
-        Identity { name: name.into(), addr, meta: Bytes::new(), incarnation: 0 }
-    }
-
-    /// With metadata.
-    pub fn with_meta(mut self, meta: impl Into<Bytes>) -> Self {
-        self.meta = meta.into();
-        self
-    }
-
-    /// Starting at `incarnation`.
-    pub fn with_incarnation(mut self, incarnation: u32) -> Self {
-        self.incarnation = incarnation;
-        self
-    }
-}
-
-/// How a transmit must travel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransmitKind {
-    /// One unreliable datagram (UDP). At most `packet_budget` bytes.
-    Datagram,
-    /// One message on a reliable stream (TCP), framed with [`crate::wire::frame`]. At most
-    /// `limits.max_stream_message_size` bytes. If it cannot be delivered, tell the core with
-    /// [`Swim::handle_stream_failed`].
-    Stream,
-}
-
-/// Something to send, returned by [`Swim::poll_transmit`]; its bytes are in the caller's buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit<A> {
-    /// Where to send it.
-    pub destination: A,
-    /// Datagram or stream.
-    pub kind: TransmitKind,
-    /// Bytes written to the buffer.
-    pub len: usize,
-    /// The user message this transmit carries, as returned by
-    /// [`Swim::send_user_message`]; `None` for protocol traffic. A driver that reports the
-    /// outcome of a reliable send pairs it by this id.
-    pub message: Option<MessageId>,
-}
-
-/// Identifies one user message from [`Swim::send_user_message`] to the [`Transmit`] that
-/// carries it. Ids count up from 0 per member and never repeat within 2^64 messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageId(pub u64);
-
-/// Approximate heap use of one core, by part; see [`Swim::memory_usage`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// The member table: records, index, names, metadata, suspicion timers.
-    pub member_table: usize,
-    /// Both dissemination queues and the duplicate-broadcast memory.
-    pub queues: usize,
-    /// Transmits and events waiting to be polled, relays, timers.
-    pub other: usize,
-}
-
-impl MemoryUsage {
-    /// All parts together.
-    pub fn total(&self) -> usize {
-        self.member_table + self.queues + self.other
-    }
-}
-
-/// Invalidation key of a user broadcast.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum BroadcastKey {
-    Keyed(Name, Bytes),
-    Unique(Name, u64),
-}
-
-#[derive(Clone, Debug)]
-enum Out<A> {
-    Ping { seq: u32, target: Name, buddy: Option<u32> },
-    IndirectPing { seq: u32, target: Name, target_addr: A, nack: bool },
-    Ack { seq: u32 },
-    Nack { seq: u32 },
-    Gossip,
-    PushPull { kind: PushPullKind, id: u32 },
-    User { payload: Bytes, reliable: bool, id: MessageId },
-}
-
-#[derive(Clone, Debug)]
-struct Outgoing<A> {
-    to: A,
-    body: Out<A>,
-}
-
-impl<A> Outgoing<A> {
-    fn kind(&self) -> TransmitKind {
-        match self.body {
-            Out::PushPull { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
-            _ => TransmitKind::Datagram,
-        }
-    }
-}
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -179,44 +71,20 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     leave_done: bool,
     members: Membership<A>,
     rng: SwimRng,
-    hasher: SeededState,
     awareness: Awareness,
-    next_seq: u32,
-    probe: Option<InFlight<A>>,
-    relays: Relays<A>,
-    /// Suspicions of members, by name, with their timers ordered in `suspicion_timers`.
-    suspicions: HashMap<Name, Suspicion, SeededState>,
-    /// The reconnect ping in flight to a dead member: (sequence number, its address).
-    reconnect: Option<(u32, A)>,
-    /// While merging a push-pull that brings many new members: append newcomers and shuffle
-    /// the probe order once at the end, instead of a random swap per newcomer.
-    batch_insert: bool,
-    suspicion_timers: BTreeMap<(Instant, u64), Name>,
-    next_timer_id: u64,
-    gossip: BroadcastQueue<Name>,
-    user_gossip: BroadcastQueue<BroadcastKey>,
-    seen: Seen<u64>,
-    next_broadcast_id: u64,
+    prober: Prober<A>,
+    suspicions: Suspicions,
+    dissemination: Dissemination,
     next_message_id: u64,
-    joins: Joins<A>,
-    next_push_pull_id: u32,
-    next_probe: Instant,
-    next_gossip: Instant,
-    next_push_pull: Option<Instant>,
-    next_reconnect: Option<Instant>,
+    exchanges: Exchanges<A>,
+    timers: TimerTable,
     transmits: VecDeque<Outgoing<A>>,
     events: VecDeque<Event<A>>,
     stats: Stats,
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
     scratch_buf: Vec<u8>,
-    /// Decrypted packets are opened here.
-    #[cfg(feature = "encryption")]
-    open_buf: Vec<u8>,
-    #[cfg(feature = "encryption")]
-    keyring: Option<Keyring>,
-    accept_plaintext: bool,
-    send_plaintext: bool,
+    sealer: Sealer,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -243,21 +111,24 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Err(NewError::MetadataTooLarge);
         }
         let mut rng = SwimRng::from_seed_u64(seed);
-        let hasher = rng.hash_state();
+        // The hashers are drawn in this order; changing it changes every trace.
+        let broadcast_hasher = rng.hash_state();
         let members = Membership::new(rng.hash_state());
-        let gossip = BroadcastQueue::new(config.limits.broadcast_queue_depth, rng.hash_state());
-        let user_gossip = BroadcastQueue::new(config.limits.user_broadcast_queue_depth, rng.hash_state());
-        let seen = Seen::new(config.limits.seen_broadcasts, rng.hash_state());
+        let (membership_hasher, user_hasher) = (rng.hash_state(), rng.hash_state());
+        let seen_hasher = rng.hash_state();
+        let dissemination =
+            Dissemination::new(&config.limits, broadcast_hasher, membership_hasher, user_hasher, seen_hasher);
         let rng_hash = rng.hash_state();
         // Stagger the periodic timers so members started together do not tick together.
-        let stagger = |rng: &mut SwimRng, d: Duration| {
-            let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
-            Duration::from_nanos(rng.next_u64() % nanos)
-        };
-        let next_probe = now + stagger(&mut rng, config.probe_interval);
-        let next_gossip = now + stagger(&mut rng, config.gossip_interval);
-        let next_push_pull = config.push_pull_interval.map(|d| now + stagger(&mut rng, d));
-        let next_reconnect = config.reconnect_interval.map(|d| now + d + stagger(&mut rng, d));
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Probe, now + stagger(&mut rng, config.probe_interval));
+        timers.set(Timer::Gossip, now + stagger(&mut rng, config.gossip_interval));
+        if let Some(d) = config.push_pull_interval {
+            timers.set(Timer::PushPull, now + stagger(&mut rng, d));
+        }
+        if let Some(d) = config.reconnect_interval {
+            timers.set(Timer::Reconnect, now + d + stagger(&mut rng, d));
+        }
         let local = Member {
             name: identity.name,
             addr: identity.addr,
@@ -269,44 +140,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
             awareness: Awareness::new(config.lifeguard.awareness_max_multiplier, config.lifeguard.awareness),
-            relays: Relays::new(config.limits.max_relays),
+            prober: Prober::new(config.limits.max_relays),
             codec,
             local,
             leaving: false,
             leave_done: false,
             members,
             rng,
-            hasher,
-            next_seq: 0,
-            probe: None,
-            suspicions: HashMap::with_hasher(rng_hash),
-            reconnect: None,
-            batch_insert: false,
-            suspicion_timers: BTreeMap::new(),
-            next_timer_id: 0,
-            gossip,
-            user_gossip,
-            seen,
-            next_broadcast_id: 0,
+            suspicions: Suspicions::new(rng_hash),
+            dissemination,
             next_message_id: 0,
-            joins: Joins::new(),
-            next_push_pull_id: 0,
-            next_probe,
-            next_gossip,
-            next_push_pull,
-            next_reconnect,
+            exchanges: Exchanges::new(),
+            timers,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
-            #[cfg(feature = "encryption")]
-            open_buf: Vec::new(),
-            #[cfg(feature = "encryption")]
-            keyring: None,
-            accept_plaintext: true,
-            send_plaintext: true,
+            sealer: Sealer::new(),
             config,
         })
     }
@@ -373,9 +225,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         &self.stats
     }
 
-    /// Updates waiting in the membership and user dissemination queues.
+    /// Updates waiting in the membership and user piggyback queues.
     pub fn queue_depth(&self) -> (usize, usize) {
-        (self.gossip.len(), self.user_gossip.len())
+        self.dissemination.depths()
     }
 
     /// Transmits and events waiting to be polled.
@@ -383,9 +235,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         (self.transmits.len(), self.events.len())
     }
 
-    /// Indirect probes this member is serving for others.
+    /// Ping-reqs this member is relaying for others (relays in progress).
     pub fn relays_in_progress(&self) -> usize {
-        self.relays.len()
+        self.prober.relays()
     }
 
     /// Approximate heap bytes held (an estimate from sizes and capacities, not an allocator
@@ -395,21 +247,14 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             .config
             .limits
             .seen_broadcasts
-            .min(self.stats.user_broadcasts as usize + self.next_broadcast_id as usize);
+            .min(self.stats.user_broadcasts as usize + self.dissemination.broadcasts_originated() as usize);
         MemoryUsage {
             member_table: self.members.heap_bytes(),
-            queues: self.gossip.heap_bytes() + self.user_gossip.heap_bytes() + seen * 24,
+            queues: self.dissemination.heap_bytes(seen),
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
-                + self.relays.len() * core::mem::size_of::<Relay<A>>()
-                + self
-                    .suspicions
-                    .values()
-                    .map(|s| core::mem::size_of::<(Name, Suspicion)>() + s.heap_bytes())
-                    .sum::<usize>()
-                + self.suspicion_timers.len()
-                    * (core::mem::size_of::<(Instant, u64)>() + core::mem::size_of::<Name>())
-                    * 2,
+                + self.prober.heap_bytes()
+                + self.suspicions.heap_bytes(),
         }
     }
 
@@ -445,30 +290,42 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// waiting on that address count it as unreached.
     pub fn handle_stream_failed(&mut self, now: Instant, to: &A) {
         let mut done = Vec::new();
-        self.joins.failed(to, &mut done);
+        self.exchanges.joins.failed(to, &mut done);
         self.finish_joins(now, done);
     }
 
     /// Time passed. Call at (or after) [`poll_timeout`](Self::poll_timeout); extra calls are
     /// harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.probe_timers(now);
+        match self.prober.poll_due(now) {
+            Some(ProbeDue::AskHelpers) => self.send_ping_reqs(),
+            Some(ProbeDue::Failed(p)) => {
+                self.stats.probe_failures += 1;
+                self.adjust_health_score(p.failure_penalty());
+                let from = self.local.name.clone();
+                self.on_suspect(now, wire::Suspect { incarnation: p.incarnation, name: &p.target, from: &from });
+            }
+            None => {}
+        }
         self.relay_timers(now);
-        self.suspicion_timers(now);
+        while let Some(name) = self.suspicions.pop_expired(now) {
+            let Some(i) = self.members.find(&name) else { continue };
+            if self.members.get(i).member.state == State::Suspect {
+                self.suspicion_expired(now, i);
+            }
+        }
         let mut done = Vec::new();
-        self.joins.expire(now, &mut done);
+        self.exchanges.joins.expire(now, &mut done);
         self.finish_joins(now, done);
-        if self.next_probe <= now {
-            self.start_probe(now);
-        }
-        if self.next_gossip <= now {
-            self.gossip_tick(now);
-        }
-        if self.next_push_pull.is_some_and(|t| t <= now) {
-            self.push_pull_tick(now);
-        }
-        if self.next_reconnect.is_some_and(|t| t <= now) {
-            self.reconnect_tick(now);
+        for timer in Timer::ALL {
+            if self.timers.is_due(timer, now) {
+                match timer {
+                    Timer::Probe => self.start_probe(now),
+                    Timer::Gossip => self.gossip_tick(now),
+                    Timer::PushPull => self.push_pull_tick(now),
+                    Timer::Reconnect => self.reconnect_tick(now),
+                }
+            }
         }
     }
 
@@ -481,25 +338,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Err(CommandError::Leaving);
         }
         let seeds: Vec<A> = seeds.into_iter().filter(|s| *s != self.local.addr).collect();
-        if self.joins.pending() + seeds.len() > self.config.limits.max_pending_joins {
+        if self.exchanges.joins.pending() + seeds.len() > self.config.limits.max_pending_joins {
             return Err(CommandError::TooManyJoins);
         }
         if self.transmits.len() + seeds.len() > self.config.limits.max_pending_transmits {
             return Err(CommandError::TransmitQueueFull);
         }
-        let id = self.joins.start();
+        let id = self.exchanges.joins.start();
         // Announce ourselves too, as memberlist does on creation: the seed gossips us, but in
         // a join burst most members hear of a newcomer from their own join reply and do not
         // pass it on, so the newcomer's own gossip is what reaches the rest quickly.
         self.gossip_local_alive();
         let deadline = now + self.config.stream_timeout;
         for seed in seeds {
-            let request = self.push_pull_id();
-            self.joins.add(id, seed.clone(), request, deadline);
+            let request = self.exchanges.next_id();
+            self.exchanges.joins.add(id, seed.clone(), request, deadline);
             self.stats.push_pulls += 1;
             self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request });
         }
-        if let Some(f) = self.joins.finish_if_empty(id) {
+        if let Some(f) = self.exchanges.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
         }
         Ok(id)
@@ -512,7 +369,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Ok(());
         }
         self.leaving = true;
-        self.probe = None;
+        self.prober.stop();
         self.local.state = State::Left;
         self.local.state_changed = now;
         let name = self.local.name.clone();
@@ -557,19 +414,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.leaving {
             return Err(CommandError::Leaving);
         }
-        let id = self.next_broadcast_id;
-        self.next_broadcast_id += 1;
+        let id = self.dissemination.next_broadcast_id();
         let origin = self.local.name.clone();
-        self.seen.insert(self.broadcast_hash(&origin, id));
+        self.dissemination.first_sight(&origin, id);
         let msg = Message::Broadcast(wire::UserBroadcast { origin: &origin, id, key, payload: &payload });
         let bytes = self.encode_one(&msg);
-        let k = if key.is_empty() {
-            BroadcastKey::Unique(origin, id)
-        } else {
-            BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key))
-        };
-        if self.user_gossip.push(k, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+        if self.dissemination.push_user(origin, id, key, bytes) == Pushed::Evicted {
+            self.stats.user_broadcasts_dropped += 1;
         }
         Ok(())
     }
@@ -626,11 +477,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         // The first periodic push-pull was staggered within one unscaled interval; with a
         // large restored table that would make every member exchange its whole state at once.
         if added > 0
-            && let Some(base) = self.config.push_pull_interval
+            && let Some(scaled) = self.config.push_pull_interval_for(self.num_members())
         {
-            let scaled = sync::push_pull_interval(base, self.num_members());
-            let nanos = u64::try_from(scaled.as_nanos()).unwrap_or(u64::MAX).max(1);
-            self.next_push_pull = Some(now + Duration::from_nanos(self.rng.next_u64() % nanos));
+            self.timers.set(Timer::PushPull, now + stagger(&mut self.rng, scaled));
         }
         added
     }
@@ -646,22 +495,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
-            let encrypt = self.encrypting();
-            envelope::begin(buf, &self.config.label, encrypt);
-            let body = self.begin_body(buf, encrypt);
-            self.encode_out(out.body, buf);
+            let sealing = self.sealer.begin(buf, &self.config.label);
+            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
-                let budget = self.config.packet_budget - if encrypt { crate::config::ENCRYPTION_OVERHEAD } else { 0 };
-                let limit = retransmit_limit(self.config.retransmit_mult, self.num_members());
-                self.gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
-                self.user_gossip.fill(budget.saturating_sub(buf.len()), limit, buf);
+                let budget = self.config.packet_budget - sealing.trailer_room();
+                let limit = self.config.retransmit_limit(self.num_members());
+                self.dissemination.fill(budget, limit, buf);
                 self.check_leave_done();
             }
-            if buf.len() == body {
+            if buf.len() == sealing.body {
                 continue; // a gossip slot with nothing left to gossip
             }
-            self.seal(buf, body, encrypt);
+            self.sealer.seal(buf, sealing);
             match kind {
                 TransmitKind::Datagram => {
                     self.stats.packets_out += 1;
@@ -687,26 +533,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// per probe interval, not every gossip interval; an update queued after an idle spell
     /// goes out at once.
     pub fn poll_timeout(&self) -> Instant {
-        let mut t = self.next_probe;
-        if !(self.gossip.is_empty() && self.user_gossip.is_empty()) {
-            t = t.min(self.next_gossip);
-        }
-        if let Some(p) = &self.probe {
-            t = t.min(p.deadline());
-        }
-        for d in [
-            self.relays.deadline(),
-            self.suspicion_timers.keys().next().map(|k| k.0),
-            self.joins.deadline(),
-            self.next_push_pull,
-            self.next_reconnect,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            t = t.min(d);
-        }
-        t
+        let idle = self.dissemination.is_empty();
+        let ticks = self.timers.next(|t| !(idle && t == Timer::Gossip));
+        let leaves = [self.prober.deadline(), self.suspicions.deadline(), self.exchanges.joins.deadline()];
+        // The probe timer is always armed, so the minimum exists; MAX only satisfies the type.
+        ticks.into_iter().chain(leaves.into_iter().flatten()).min().unwrap_or(Instant::MAX)
     }
 
     // ------------------------------------------------------------------ encryption
@@ -716,22 +547,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// [`set_plaintext`](Self::set_plaintext) says otherwise.
     #[cfg(feature = "encryption")]
     pub fn set_keyring(&mut self, keyring: Option<Keyring>) {
-        let on = keyring.is_some();
-        self.keyring = keyring;
-        self.accept_plaintext = !on;
-        self.send_plaintext = !on;
+        self.sealer.set_keyring(keyring);
     }
 
     /// The keyring, if encryption is on.
     #[cfg(feature = "encryption")]
     pub fn keyring(&self) -> Option<&Keyring> {
-        self.keyring.as_ref()
+        self.sealer.keyring()
     }
 
     /// The keyring, to add, promote or remove keys at runtime (see [`crate::security`]).
     #[cfg(feature = "encryption")]
     pub fn keyring_mut(&mut self) -> Option<&mut Keyring> {
-        self.keyring.as_mut()
+        self.sealer.keyring_mut()
     }
 
     /// Migration switches, meaningful only with a keyring: `accept` plaintext packets as well
@@ -739,92 +567,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// cluster to encryption: install keyrings with both on, then turn `send` off everywhere,
     /// then `accept` off everywhere (see docs/security.md).
     pub fn set_plaintext(&mut self, accept: bool, send: bool) {
-        self.accept_plaintext = accept;
-        self.send_plaintext = send;
+        self.sealer.set_plaintext(accept, send);
     }
 
     /// `(accept, send)` plaintext, as set by [`set_plaintext`](Self::set_plaintext).
     pub fn plaintext(&self) -> (bool, bool) {
-        (self.accept_plaintext, self.send_plaintext)
-    }
-
-    fn encrypting(&self) -> bool {
-        #[cfg(feature = "encryption")]
-        {
-            self.keyring.is_some() && !self.send_plaintext
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            false
-        }
-    }
-
-    fn has_keyring(&self) -> bool {
-        #[cfg(feature = "encryption")]
-        {
-            self.keyring.is_some()
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            false
-        }
-    }
-
-    /// Write what goes between the envelope header and the messages (cipher id and nonce when
-    /// encrypting); returns where the messages start.
-    #[cfg(feature = "encryption")]
-    fn begin_body(&mut self, buf: &mut Vec<u8>, encrypt: bool) -> usize {
-        match &mut self.keyring {
-            Some(k) if encrypt => k.begin(buf),
-            _ => buf.len(),
-        }
-    }
-
-    #[cfg(not(feature = "encryption"))]
-    fn begin_body(&mut self, buf: &[u8], _encrypt: bool) -> usize {
-        buf.len()
-    }
-
-    /// Encrypt the messages after `body` in place and append the tag, when encrypting.
-    #[cfg(feature = "encryption")]
-    fn seal(&self, buf: &mut Vec<u8>, body: usize, encrypt: bool) {
-        if let Some(k) = &self.keyring
-            && encrypt
-        {
-            k.seal(buf, body);
-        }
-    }
-
-    #[cfg(not(feature = "encryption"))]
-    fn seal(&self, _buf: &mut [u8], _body: usize, _encrypt: bool) {}
-
-    /// Check the envelope of an inbound packet and hand its plaintext messages to `f`
-    /// (decrypting into `open_buf` if needed).
-    fn open<R>(&mut self, data: &[u8], f: impl FnOnce(&mut Self, &[u8]) -> R) -> Result<R, DecodeError> {
-        let (header, body) = envelope::parse(data)?;
-        if header.label != &self.config.label[..] {
-            return Err(DecodeError::LabelMismatch);
-        }
-        if !header.encrypted {
-            if self.has_keyring() && !self.accept_plaintext {
-                return Err(DecodeError::Unencrypted);
-            }
-            return Ok(f(self, body));
-        }
-        #[cfg(feature = "encryption")]
-        {
-            let mut plain = core::mem::take(&mut self.open_buf);
-            let opened = self.keyring.as_ref().is_some_and(|k| k.open(&data[..header.len], body, &mut plain));
-            let r = if opened { Ok(f(self, &plain)) } else { Err(DecodeError::Decrypt) };
-            plain.clear();
-            self.open_buf = plain;
-            r
-        }
-        #[cfg(not(feature = "encryption"))]
-        {
-            let _ = f;
-            Err(DecodeError::Decrypt)
-        }
+        self.sealer.plaintext()
     }
 
     // ------------------------------------------------------------------ internals: plumbing
@@ -850,38 +598,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.events.push_back(e);
     }
 
-    fn set_health(&mut self, delta: i64) {
+    fn adjust_health_score(&mut self, delta: i64) {
         if let Some(score) = self.awareness.apply(delta) {
             self.emit(Event::HealthChanged { score });
         }
     }
 
-    fn next_seq(&mut self) -> u32 {
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.next_seq
-    }
-
-    fn push_pull_id(&mut self) -> u32 {
-        self.next_push_pull_id = self.next_push_pull_id.wrapping_add(1);
-        self.next_push_pull_id
-    }
-
-    fn broadcast_hash(&self, origin: &str, id: u64) -> u64 {
-        self.hasher.hash_one((origin, id))
-    }
-
     fn encode_one(&mut self, msg: &Message<'_, A>) -> Bytes {
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
-        bytes
+        encode(&self.codec, &mut self.scratch_buf, msg)
     }
 
     fn push_gossip(&mut self, key: Name, bytes: Bytes) {
-        if self.gossip.push(key, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+        if self.dissemination.push_update(key, bytes) == Pushed::Evicted {
+            self.stats.membership_updates_dropped += 1;
         }
     }
 
@@ -893,47 +622,21 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             addr: l.addr.clone(),
             meta: &l.meta,
         });
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(&msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
+        let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let key = self.local.name.clone();
         self.push_gossip(key, bytes);
     }
 
     fn gossip_member(&mut self, i: usize, msg_from: Option<&str>) {
         let m = &self.members.get(i).member;
+        let msg = update_of(m, msg_from, &self.local.name);
+        let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let name = m.name.clone();
-        let msg = match m.state {
-            State::Alive => Message::Alive(wire::Alive {
-                incarnation: m.incarnation,
-                name: &name,
-                addr: m.addr.clone(),
-                meta: &m.meta,
-            }),
-            State::Suspect => Message::Suspect(wire::Suspect {
-                incarnation: m.incarnation,
-                name: &name,
-                from: msg_from.unwrap_or(&name),
-            }),
-            State::Dead => Message::Dead(wire::Dead {
-                incarnation: m.incarnation,
-                name: &name,
-                from: msg_from.unwrap_or(&self.local.name),
-            }),
-            State::Left => Message::Dead(wire::Dead { incarnation: m.incarnation, name: &name, from: &name }),
-        };
-        let mut buf = core::mem::take(&mut self.scratch_buf);
-        buf.clear();
-        self.codec.encode(&msg, &mut buf);
-        let bytes = Bytes::copy_from_slice(&buf);
-        self.scratch_buf = buf;
         self.push_gossip(name, bytes);
     }
 
     fn check_leave_done(&mut self) {
-        if self.leaving && !self.leave_done && !self.gossip.contains(&self.local.name) {
+        if self.leaving && !self.leave_done && !self.dissemination.pending_update(&self.local.name) {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
         }
@@ -947,86 +650,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // a random member repairs both without waiting a whole push-pull period.
                 // It waits half the window first so that a join burst has settled and the partner
                 // has heard of the other newcomers.
-                if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.next_push_pull) {
-                    let half = base / sync::JOIN_FOLLOW_UP_DIVISOR / 2;
-                    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1);
-                    let at = now + half + Duration::from_nanos(self.rng.next_u64() % nanos);
-                    self.next_push_pull = Some(next.min(at));
+                if let (Some(base), Some(next)) = (self.config.push_pull_interval, self.timers.get(Timer::PushPull)) {
+                    self.timers.set(Timer::PushPull, follow_up(now, base, next, &mut self.rng));
                 }
             }
             self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
         }
     }
 
-    fn encode_out(&mut self, body: Out<A>, buf: &mut Vec<u8>) {
-        let codec = self.codec.clone();
-        match body {
-            Out::Ping { seq, target, buddy } => {
-                if let Some(incarnation) = buddy {
-                    let from = &self.local.name;
-                    codec.encode(&Message::Suspect(wire::Suspect { incarnation, name: &target, from }), buf);
-                }
-                codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
-            }
-            Out::IndirectPing { seq, target, target_addr, nack } => {
-                codec.encode(
-                    &Message::IndirectPing(wire::IndirectPing { seq, target: &target, target_addr, nack }),
-                    buf,
-                );
-            }
-            Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
-            Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
-            Out::Gossip => {}
-            Out::PushPull { kind, id } => {
-                let msg = self.push_pull_state(kind, id);
-                codec.encode(&msg, buf);
-            }
-            Out::User { payload, .. } => {
-                codec.encode(&Message::User(wire::UserMessage { from: &self.local.name, payload: &payload }), buf);
-            }
-        }
-    }
-
-    /// The local view as a push-pull message: the local member, then live members, then dead
-    /// and left ones, stopping before `limits.max_stream_message_size` would be exceeded.
-    fn push_pull_state(&self, kind: PushPullKind, id: u32) -> Message<'_, A> {
-        let budget =
-            self.config.limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + self.local.name.len());
-        let mut used = 0usize;
-        fn state<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
-            wire::MemberState {
-                name: m.name.as_str(),
-                addr: m.addr.clone(),
-                meta: &m.meta[..],
-                incarnation: m.incarnation,
-                state: m.state,
-            }
-        }
-        let mut members = Vec::with_capacity(self.members.len() + 1);
-        let live = self.members.records().iter().filter(|r| !r.member.state.is_gone());
-        let gone = self.members.records().iter().filter(|r| r.member.state.is_gone());
-        for m in core::iter::once(&self.local).chain(live.chain(gone).map(|r| &r.member)) {
-            // Conservative size estimate: name, metadata, address and numbers.
-            used += m.name.len() + m.meta.len() + 48;
-            if used > budget {
-                break;
-            }
-            members.push(state(m));
-        }
-        Message::PushPull(wire::PushPull {
-            kind,
-            id,
-            from: &self.local.name,
-            from_addr: self.local.addr.clone(),
-            members,
-        })
-    }
-
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
-        let r = self.open(data, |this, plain| this.handle_messages(now, from, plain, stream));
-        match r.and_then(|r| r) {
+        let r = match self.sealer.open(&self.config.label, data) {
+            Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
+            Ok(Opened::Decrypted(plain)) => {
+                let r = self.handle_messages(now, from, &plain, stream);
+                self.sealer.recycle(plain);
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match r {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),
         }
@@ -1065,7 +709,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn handle_message(&mut self, now: Instant, from: &A, msg: Message<'_, A>) {
         match msg {
             Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }),
-            Message::IndirectPing(p) => self.on_indirect_ping(now, from, p),
+            Message::PingReq(p) => self.on_ping_req(now, from, p),
             Message::Ack(a) => self.on_ack(a.seq),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::Alive(a) => self.on_alive(now, a),
@@ -1087,26 +731,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ probing
 
     fn start_probe(&mut self, now: Instant) {
-        self.next_probe = now + self.probe_interval();
+        self.timers.set(Timer::Probe, now + self.probe_interval());
         if self.leaving {
             return;
         }
-        let left_after = self.config.gossip_to_the_dead_time;
-        let dead_after =
-            if self.config.reconnect_interval.is_some() { self.config.reconnect_timeout } else { left_after };
         let mut removed = core::mem::take(&mut self.scratch_removed);
-        let target = self.members.next_probe_target(
-            &mut self.rng,
-            |m| {
-                let age = now - m.state_changed;
-                match m.state {
-                    State::Left => age >= left_after,
-                    State::Dead => age >= dead_after,
-                    _ => false,
-                }
-            },
-            &mut removed,
-        );
+        let target = probe::next_target(&mut self.members, &mut self.rng, &self.config, now, &mut removed);
         for m in removed.drain(..) {
             self.emit(Event::MemberRemoved(m));
         }
@@ -1115,117 +745,63 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let m = &self.members.get(i).member;
         let (target, addr, incarnation) = (m.name.clone(), m.addr.clone(), m.incarnation);
         let buddy = (self.config.lifeguard.buddy && m.state == State::Suspect).then_some(incarnation);
-        let seq = self.next_seq();
-        self.probe = Some(InFlight {
-            seq,
-            target: target.clone(),
-            addr: addr.clone(),
-            incarnation,
-            ack_deadline: Some(now + self.probe_timeout()),
-            end: now + self.probe_interval(),
-            expected_nacks: 0,
-            nacks: 0,
-        });
+        let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
+        let seq = self.prober.start(target.clone(), addr.clone(), incarnation, ack_deadline, end);
         self.stats.probes += 1;
         self.queue(addr, Out::Ping { seq, target, buddy });
     }
 
-    fn probe_timers(&mut self, now: Instant) {
-        let Some(p) = &mut self.probe else { return };
-        if p.ack_deadline.is_some_and(|d| d <= now) {
-            p.ack_deadline = None;
-            if p.end > now {
-                self.send_indirect_probes();
-            }
-        }
-        if self.probe.as_ref().is_some_and(|p| p.end <= now)
-            && let Some(p) = self.probe.take()
-        {
-            self.probe_failed(now, p);
-        }
-    }
-
-    fn send_indirect_probes(&mut self) {
-        let Some(p) = &self.probe else { return };
-        let target = p.target.clone();
+    fn send_ping_reqs(&mut self) {
         let mut helpers = core::mem::take(&mut self.scratch_idx);
-        self.members.sample(&mut self.rng, self.config.indirect_checks, &mut helpers, |m| {
-            m.state == State::Alive && m.name != target
-        });
-        let nack = self.config.lifeguard.nack;
-        let (seq, target_addr) = match &self.probe {
-            Some(p) => (p.seq, p.addr.clone()),
-            None => return,
-        };
-        for &h in &helpers {
-            let to = self.members.get(h).member.addr.clone();
-            self.stats.indirect_probes += 1;
-            self.queue(to, Out::IndirectPing { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
-        }
-        if let Some(p) = &mut self.probe {
-            p.expected_nacks = if nack { helpers.len() as u32 } else { 0 };
+        let (k, nack) = (self.config.indirect_checks, self.config.lifeguard.nack);
+        if let Some((seq, target, target_addr)) =
+            self.prober.choose_helpers(&self.members, &mut self.rng, k, nack, &mut helpers)
+        {
+            for &h in &helpers {
+                let to = self.members.get(h).member.addr.clone();
+                self.stats.ping_reqs_sent += 1;
+                self.queue(to, Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
+            }
         }
         self.scratch_idx = helpers;
     }
 
-    fn probe_failed(&mut self, now: Instant, p: InFlight<A>) {
-        self.stats.probe_failures += 1;
-        self.set_health(p.failure_penalty());
-        let from = self.local.name.clone();
-        self.on_suspect(now, wire::Suspect { incarnation: p.incarnation, name: &p.target, from: &from });
-    }
-
     fn on_ack(&mut self, seq: u32) {
-        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
-            self.probe = None;
-            self.set_health(-1);
-            return;
+        match self.prober.on_ack(seq) {
+            AckFor::Probe => self.adjust_health_score(-1),
+            AckFor::Relay { requester, requester_seq } => {
+                self.stats.acks_relayed += 1;
+                self.queue(requester, Out::Ack { seq: requester_seq });
+            }
+            AckFor::Reconnect(to) => {
+                // A member we hold dead answered: exchange state, which heals a partition.
+                let id = self.exchanges.next_id();
+                self.stats.push_pulls += 1;
+                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            }
+            AckFor::Stale => self.stats.stale_acks += 1,
         }
-        if let Some(r) = self.relays.take(seq) {
-            self.stats.acks_relayed += 1;
-            self.queue(r.requester, Out::Ack { seq: r.requester_seq });
-            return;
-        }
-        if let Some((_, to)) = self.reconnect.take_if(|(s, _)| *s == seq) {
-            // A member we hold dead answered: exchange state, which heals a partition.
-            let id = self.push_pull_id();
-            self.stats.push_pulls += 1;
-            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
-            return;
-        }
-        self.stats.stale_acks += 1;
     }
 
     fn on_nack(&mut self, seq: u32) {
-        if let Some(p) = &mut self.probe
-            && p.seq == seq
-            && p.ack_deadline.is_none()
-            && p.record_nack()
-        {
+        if self.prober.on_nack(seq) {
             self.stats.nacks_received += 1;
         }
     }
 
-    fn on_indirect_ping(&mut self, now: Instant, from: &A, p: wire::IndirectPing<'_, A>) {
-        let seq = self.next_seq();
-        let relay = Relay {
-            local_seq: seq,
-            requester: from.clone(),
-            requester_seq: p.seq,
-            nack_at: p.nack.then(|| now + self.config.nack_timeout()),
-            expires: now + self.config.probe_interval,
-        };
-        if !self.relays.add(relay) {
+    fn on_ping_req(&mut self, now: Instant, from: &A, p: wire::PingReq<'_, A>) {
+        let nack_at = p.nack.then(|| now + self.config.nack_timeout());
+        let Some(seq) = self.prober.relay(from.clone(), p.seq, nack_at, now + self.config.probe_interval) else {
             self.stats.relays_dropped += 1;
             return;
-        }
+        };
         self.stats.relays += 1;
         self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None });
     }
 
     fn relay_timers(&mut self, now: Instant) {
         let mut due: Vec<(A, u32)> = Vec::new(); // allocates only when a nack is due
-        self.relays.expire(now, |a, s| due.push((a.clone(), s)));
+        self.prober.relay_timers(now, |a, s| due.push((a.clone(), s)));
         for (a, seq) in due {
             self.stats.nacks_sent += 1;
             self.queue(a, Out::Nack { seq });
@@ -1233,21 +809,6 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     // ------------------------------------------------------------------ suspicion
-
-    fn suspicion_timers(&mut self, now: Instant) {
-        while let Some((&(at, id), _)) = self.suspicion_timers.first_key_value() {
-            if at > now {
-                break;
-            }
-            let Some(name) = self.suspicion_timers.remove(&(at, id)) else { break };
-            let Some(i) = self.members.find(&name) else { continue };
-            let current = self.suspicions.get(name.as_str()).is_some_and(|s| s.timer_id == id);
-            if self.members.get(i).member.state != State::Suspect || !current {
-                continue;
-            }
-            self.suspicion_expired(now, i);
-        }
-    }
 
     fn suspicion_expired(&mut self, now: Instant, i: usize) {
         let m = &self.members.get(i).member;
@@ -1259,13 +820,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn cancel_suspicion(&mut self, i: usize) {
-        if self.suspicions.is_empty() {
-            return;
-        }
-        let name = &self.members.get(i).member.name;
-        if let Some(s) = self.suspicions.remove(name.as_str()) {
-            self.suspicion_timers.remove(&(s.deadline(), s.timer_id));
-        }
+        self.suspicions.cancel(&self.members.get(i).member.name);
     }
 
     fn start_suspicion(&mut self, now: Instant, i: usize, incarnation: u32, accuser: &str) {
@@ -1273,27 +828,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.members.get_mut(i).member.incarnation = incarnation;
         self.members.set_state(i, State::Suspect, now);
         let n = self.num_members();
-        let lg = &self.config.lifeguard;
-        let (min, max) = suspicion::timeout_bounds(
-            self.config.suspicion_mult,
-            self.config.suspicion_max_timeout_mult,
-            n,
-            self.config.probe_interval,
-        );
-        let (max, k) = if lg.dynamic_suspicion {
-            let configured = lg.suspicion_confirmations.unwrap_or(self.config.suspicion_mult.saturating_sub(2));
-            (max, suspicion::needed_confirmations(configured, n))
-        } else {
-            (min, 0)
-        };
-        let id = self.next_timer_id;
-        self.next_timer_id += 1;
         let accuser_name =
             if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
-        let s = Suspicion::new(incarnation, now, min, max, k, accuser_name.clone(), id);
         let name = self.members.get(i).member.name.clone();
-        self.suspicion_timers.insert((s.deadline(), id), name.clone());
-        self.suspicions.insert(name, s);
+        self.suspicions.start(&self.config, n, now, name, incarnation, accuser_name.clone());
         self.stats.suspicions += 1;
         self.gossip_member(i, Some(accuser));
         let member = self.members.get(i).member.clone();
@@ -1302,24 +840,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// A suspicion about member `i` at its current incarnation from `from`.
     fn confirm_suspicion(&mut self, now: Instant, i: usize, from: &str) {
-        if !self.config.lifeguard.dynamic_suspicion {
-            return;
-        }
+        let dynamic = self.config.lifeguard.dynamic_suspicion;
         let name = &self.members.get(i).member.name;
-        let Some(s) = self.suspicions.get_mut(name.as_str()) else { return };
-        let old = (s.deadline(), s.timer_id);
-        if !s.confirm(from) {
+        let confirmed = self.suspicions.confirm(dynamic, now, name, from);
+        if confirmed == Confirmed::Ignored {
             return;
         }
-        let new = (s.deadline(), s.timer_id);
         self.stats.suspicion_confirmations += 1;
-        if let Some(name) = self.suspicion_timers.remove(&old) {
-            self.suspicion_timers.insert(new, name);
-        }
         // Re-gossip the confirmation so others can count it too.
         self.gossip_member(i, Some(from));
-        if new.0 <= now {
-            self.suspicion_timers.remove(&new);
+        if confirmed == Confirmed::Expired {
             self.suspicion_expired(now, i);
         }
     }
@@ -1331,7 +861,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.local.incarnation = inc;
         self.stats.refutations += 1;
         self.gossip_local_alive();
-        self.set_health(1);
+        self.adjust_health_score(1);
     }
 
     /// A suspicion or death notice about the local member at `incarnation`.
@@ -1417,7 +947,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
-            let i = if self.batch_insert {
+            let i = if self.exchanges.batch_insert() {
                 self.members.push(member.clone())
             } else {
                 self.members.insert(member.clone(), &mut self.rng)
@@ -1510,32 +1040,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if additional > 0 {
             let room = self.config.limits.max_members.saturating_sub(self.members.len());
             self.members.reserve(additional.min(room));
-            self.gossip.reserve(additional);
+            self.dissemination.reserve(additional);
         }
         // Many newcomers (a join's reply): one shuffle at the end costs less than a random
         // swap (two index look-ups) per newcomer.
-        self.batch_insert = additional > BATCH_INSERT_THRESHOLD;
+        self.exchanges.begin_merge(additional);
         let local = self.local.name.clone();
         for m in &p.members {
-            match m.state {
-                State::Alive => self.on_alive(
-                    now,
-                    wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta },
-                ),
-                State::Left => self.on_dead(now, wire::Dead { incarnation: m.incarnation, name: m.name, from: m.name }),
-                // A remote death becomes a local suspicion: the accused may still refute.
-                State::Suspect | State::Dead => {
-                    self.on_suspect(now, wire::Suspect { incarnation: m.incarnation, name: m.name, from: &local })
-                }
+            match as_update(m, &local) {
+                Update::Alive(a) => self.on_alive(now, a),
+                Update::Left(d) => self.on_dead(now, d),
+                Update::Suspect(s) => self.on_suspect(now, s),
             }
         }
-        if self.batch_insert {
-            self.batch_insert = false;
+        if self.exchanges.end_merge() {
             self.members.reshuffle(&mut self.rng);
         }
         match p.kind {
             PushPullKind::Reply => {
-                if let Some(f) = self.joins.replied(p.id) {
+                if let Some(f) = self.exchanges.joins.replied(p.id) {
                     self.finish_joins(now, [f]);
                 }
             }
@@ -1549,7 +1072,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.local.name == b.origin {
             return;
         }
-        if !self.seen.insert(self.broadcast_hash(b.origin, b.id)) {
+        if !self.dissemination.first_sight(b.origin, b.id) {
             self.stats.duplicate_broadcasts += 1;
             return;
         }
@@ -1557,13 +1080,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let origin = Name::from(b.origin);
         let payload = Bytes::copy_from_slice(b.payload);
         let bytes = self.encode_one(&Message::Broadcast(b));
-        let key = if b.key.is_empty() {
-            BroadcastKey::Unique(origin.clone(), b.id)
-        } else {
-            BroadcastKey::Keyed(origin.clone(), Bytes::copy_from_slice(b.key))
-        };
-        if self.user_gossip.push(key, bytes) == Pushed::Evicted {
-            self.stats.broadcasts_dropped += 1;
+        if self.dissemination.push_user(origin.clone(), b.id, b.key, bytes) == Pushed::Evicted {
+            self.stats.user_broadcasts_dropped += 1;
         }
         self.emit(Event::UserBroadcast { origin, payload });
     }
@@ -1571,21 +1089,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ periodic ticks
 
     fn gossip_tick(&mut self, now: Instant) {
-        self.next_gossip = now + self.config.gossip_interval;
+        self.timers.set(Timer::Gossip, now + self.config.gossip_interval);
         if self.leaving && !self.leave_done && self.members.live() == 0 {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
         }
-        if self.gossip.is_empty() && self.user_gossip.is_empty() {
+        if self.dissemination.is_empty() {
             return;
         }
-        let dead_window = self.config.gossip_to_the_dead_time;
+        let (fanout, dead_window) = (self.config.gossip_nodes, self.config.gossip_to_the_dead_time);
         let mut targets = core::mem::take(&mut self.scratch_idx);
-        self.members.sample(&mut self.rng, self.config.gossip_nodes, &mut targets, |m| match m.state {
-            State::Alive | State::Suspect => true,
-            State::Dead => now - m.state_changed < dead_window,
-            State::Left => false,
-        });
+        gossip_targets(&self.members, &mut self.rng, now, fanout, dead_window, &mut targets);
         for &t in &targets {
             let to = self.members.get(t).member.addr.clone();
             self.queue(to, Out::Gossip);
@@ -1594,8 +1108,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn push_pull_tick(&mut self, now: Instant) {
-        let Some(base) = self.config.push_pull_interval else { return };
-        self.next_push_pull = Some(now + sync::push_pull_interval(base, self.num_members()));
+        let Some(interval) = self.config.push_pull_interval_for(self.num_members()) else { return };
+        self.timers.set(Timer::PushPull, now + interval);
         if self.leaving {
             return;
         }
@@ -1603,7 +1117,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.members.sample(&mut self.rng, 1, &mut pick, |m| m.state == State::Alive);
         if let Some(&i) = pick.first() {
             let to = self.members.get(i).member.addr.clone();
-            let id = self.push_pull_id();
+            let id = self.exchanges.next_id();
             self.stats.push_pulls += 1;
             self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
         }
@@ -1615,26 +1129,26 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// members are really dead.
     fn reconnect_tick(&mut self, now: Instant) {
         let Some(interval) = self.config.reconnect_interval else { return };
-        self.next_reconnect = Some(now + interval);
+        self.timers.set(Timer::Reconnect, now + interval);
         if self.leaving || self.members.dead() == 0 {
             return;
         }
         let window = self.config.reconnect_timeout;
         let mut candidates = core::mem::take(&mut self.scratch_idx);
-        candidates.clear();
-        candidates.extend((0..self.members.len()).filter(|&i| {
-            let m = &self.members.get(i).member;
-            m.state == State::Dead && now - m.state_changed < window
-        }));
-        if !candidates.is_empty() {
-            let i = candidates[self.rng.below(candidates.len())];
+        if let Some(i) = choose_reconnect(&self.members, &mut self.rng, now, window, &mut candidates) {
             let m = &self.members.get(i).member;
             let (to, target) = (m.addr.clone(), m.name.clone());
-            let seq = self.next_seq();
-            self.reconnect = Some((seq, to.clone()));
+            let seq = self.prober.start_reconnect(to.clone());
             self.stats.reconnects += 1;
             self.queue(to, Out::Ping { seq, target, buddy: None });
         }
         self.scratch_idx = candidates;
     }
+}
+
+/// Encode one message with `codec` through the `scratch` buffer, into bytes of its own.
+fn encode<A: Address, C: Codec<A>>(codec: &C, scratch: &mut Vec<u8>, msg: &Message<'_, A>) -> Bytes {
+    scratch.clear();
+    codec.encode(msg, scratch);
+    Bytes::copy_from_slice(scratch)
 }

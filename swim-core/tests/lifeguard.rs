@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Addr, Cluster, SeedGuard, Slowness, messages, packet, seeds};
 use swim_core::suspicion::{timeout, timeout_bounds};
-use swim_core::wire::{Ack, IndirectPing, Message, Suspect};
+use swim_core::wire::{Ack, Message, PingReq, Suspect};
 use swim_core::{Bytes, Config, Event, Identity, Instant, Lifeguard, Member, Name, State, Swim, TransmitKind};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -249,8 +249,7 @@ fn awareness_off_keeps_the_score_at_zero() {
 fn a_helper_nacks_when_the_target_is_silent_and_relays_when_it_answers() {
     let t0 = Instant::from_secs(1);
     let mut h = solo(Config::lan(), 0, t0);
-    let req =
-        |seq, nack| packet(&[Message::IndirectPing(IndirectPing { seq, target: "node-5", target_addr: 5, nack })]);
+    let req = |seq, nack| packet(&[Message::PingReq(PingReq { seq, target: "node-5", target_addr: 5, nack })]);
     h.handle_datagram(t0, 9, &req(77, true)).unwrap();
     let sent = drain(&mut h);
     assert_eq!(sent.len(), 1);
@@ -324,7 +323,7 @@ fn without_nack_indirect_probes_do_not_ask_for_one() {
         .iter()
         .flat_map(|(_, _, _, b)| messages(b).into_iter())
         .filter_map(|m| match m {
-            Message::IndirectPing(p) => Some(p.nack),
+            Message::PingReq(p) => Some(p.nack),
             _ => None,
         })
         .collect();
@@ -475,7 +474,7 @@ fn all_components_off_is_plain_swim() {
     let log = c.log.take().unwrap();
     for (_, from, _, b) in &log {
         for m in messages(b) {
-            if let Message::IndirectPing(p) = m {
+            if let Message::PingReq(p) = m {
                 assert!(!p.nack, "no nack requested");
             }
             let _ = from;

@@ -12,7 +12,7 @@ use common::{Addr, Cluster, SeedGuard, packet};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, RngSeed, TestRunner};
 use swim_core::wire::{
-    Ack, Alive, Codec, Dead, DecodeLimits, IndirectPing, MemberState, Message, Nack, Ping, PostcardCodec, PushPull,
+    Ack, Alive, Codec, Dead, DecodeLimits, MemberState, Message, Nack, Ping, PingReq, PostcardCodec, PushPull,
     PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
 };
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
@@ -193,7 +193,7 @@ impl Owned {
         match self {
             Owned::Ping(seq, t) => Message::Ping(Ping { seq: *seq, target: t }),
             Owned::Indirect(seq, t, a, n) => {
-                Message::IndirectPing(IndirectPing { seq: *seq, target: t, target_addr: *a, nack: *n })
+                Message::PingReq(PingReq { seq: *seq, target: t, target_addr: *a, nack: *n })
             }
             Owned::Ack(seq) => Message::Ack(Ack { seq: *seq }),
             Owned::Nack(seq) => Message::Nack(Nack { seq: *seq }),

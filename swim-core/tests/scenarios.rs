@@ -57,15 +57,9 @@ fn crash_is_detected_by_every_member() {
         let crashed_at = c.now;
         c.crash(7);
         // Bound implied by the config: the crashed member is probed within 2n - 1 periods
-        // (round-robin), then the suspicion runs at most its maximum timeout, then gossip spreads
-        // the death in a few gossip rounds.
-        let (_, max) = swim_core::suspicion::timeout_bounds(
-            config.suspicion_mult,
-            config.suspicion_max_timeout_mult,
-            n,
-            config.probe_interval,
-        );
-        let bound = config.probe_interval * (2 * n as u32 - 1) + max + S(5);
+        // (round-robin), then the suspicion runs at most its maximum timeout (the detection
+        // bound), then gossip spreads the death in a few gossip rounds.
+        let bound = config.timings(n).detection_bound() + S(5);
         let ok = c.run_until(bound, |c| c.all_see(7, State::Dead));
         assert!(ok, "crash not seen by all within {bound:?}");
         let took = c.now - crashed_at;

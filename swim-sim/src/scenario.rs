@@ -1147,11 +1147,10 @@ impl Scenario {
 pub fn convergence_bound(cfg: &SimConfig) -> Duration {
     let c = &cfg.config;
     let n = cfg.nodes;
-    let (_, max) =
-        swim_core::suspicion::timeout_bounds(c.suspicion_mult, c.suspicion_max_timeout_mult, n, c.probe_interval);
-    let pp = c.push_pull_interval.map_or(Duration::ZERO, |p| swim_core::sync::push_pull_interval(p, n));
+    let t = c.timings(n);
+    let pp = t.push_pull_interval.unwrap_or(Duration::ZERO);
     let reconnect = c.reconnect_interval.or(c.push_pull_interval).unwrap_or(Duration::from_secs(30));
-    max + reconnect * 2 + pp + Duration::from_secs(30)
+    t.suspicion_max + reconnect * 2 + pp + Duration::from_secs(30)
 }
 
 impl ScenarioSpec {

@@ -149,13 +149,19 @@ async fn run(args: Args) {
     let sum = |f: fn(&swim_tokio::NodeStats) -> u64| after_join.iter().map(f).sum::<u64>();
     println!(
         "after the joins: udp send errors {}, stream failures {}, streams overloaded {}, core drops {} \
-         (transmits {}, broadcasts {}), decode errors {}, suspicions {}",
+         (transmits {}, membership updates {}, user broadcasts {}), decode errors {}, suspicions {}",
         sum(|s| s.transport.udp_send_errors),
         sum(|s| s.transport.outbound_connect_errors + s.transport.outbound_write_errors),
         sum(|s| s.transport.outbound_overloaded),
-        sum(|s| s.core.transmits_dropped + s.core.broadcasts_dropped + s.core.events_dropped),
+        sum(|s| {
+            s.core.transmits_dropped
+                + s.core.membership_updates_dropped
+                + s.core.user_broadcasts_dropped
+                + s.core.events_dropped
+        }),
         sum(|s| s.core.transmits_dropped),
-        sum(|s| s.core.broadcasts_dropped),
+        sum(|s| s.core.membership_updates_dropped),
+        sum(|s| s.core.user_broadcasts_dropped),
         sum(|s| s.core.decode_errors.total()),
         sum(|s| s.core.suspicions),
     );

@@ -133,9 +133,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let Ok(s) = node.stats().await else { break };
                 let c = &s.core;
                 say(start, format!(
-                    "stats members={} health={} probes={} probe_failures={} indirect_probes={} suspicions={} \
+                    "stats members={} health={} probes={} probe_failures={} ping_reqs_sent={} suspicions={} \
                      refutations={} packets_in={} packets_out={}",
-                    s.members, s.health_score, c.probes, c.probe_failures, c.indirect_probes, c.suspicions,
+                    s.members, s.health_score, c.probes, c.probe_failures, c.ping_reqs_sent, c.suspicions,
                     c.refutations, c.packets_in, c.packets_out
                 ));
             }

@@ -20,8 +20,8 @@
 //! | `swim_decode_errors_total{kind}` | counter | rejected input, by [`swim_core::DecodeError::name`] |
 //! | `swim_probes_total` | counter | probes started |
 //! | `swim_probe_failures_total` | counter | probes that got no ack (each suspects its target) |
-//! | `swim_indirect_probes_total` | counter | indirect pings sent to helpers |
-//! | `swim_relays_total` | counter | indirect pings served for others |
+//! | `swim_ping_reqs_sent_total` | counter | ping-reqs sent to helpers (a probe's indirect step) |
+//! | `swim_relays_total` | counter | ping-reqs relayed for others |
 //! | `swim_nacks_sent_total`, `swim_nacks_received_total` | counter | Lifeguard nacks |
 //! | `swim_suspicions_total` | counter | suspicions started here |
 //! | `swim_suspicion_confirmations_total` | counter | confirmations that shortened a suspicion |
@@ -31,7 +31,7 @@
 //! | `swim_reconnects_total` | counter | push-pulls sent to dead members to heal partitions |
 //! | `swim_user_messages_total` | counter | user messages received |
 //! | `swim_user_broadcasts_total` | counter | user broadcasts delivered |
-//! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `broadcasts`, `transmits`, `events`, `members`, `relays` |
+//! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `membership_updates`, `user_broadcasts`, `transmits`, `events`, `members`, `relays` |
 //! | `swim_udp_send_errors_total` | counter | datagrams the socket refused or had no room for |
 //! | `swim_udp_recv_errors_total` | counter | errors reading the UDP socket |
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
@@ -104,7 +104,7 @@ pub mod names {
     /// See the [module table](super).
     pub const PROBE_FAILURES: &str = "swim_probe_failures_total";
     /// See the [module table](super).
-    pub const INDIRECT_PROBES: &str = "swim_indirect_probes_total";
+    pub const PING_REQS_SENT: &str = "swim_ping_reqs_sent_total";
     /// See the [module table](super).
     pub const RELAYS: &str = "swim_relays_total";
     /// See the [module table](super).
@@ -171,7 +171,7 @@ pub mod names {
         DECODE_ERRORS,
         PROBES,
         PROBE_FAILURES,
-        INDIRECT_PROBES,
+        PING_REQS_SENT,
         RELAYS,
         NACKS_SENT,
         NACKS_RECEIVED,
@@ -238,7 +238,7 @@ const COUNTERS: &[CounterSpec] = {
         (STREAM_BYTES_SENT, &[], |s| s.core.stream_bytes_out),
         (PROBES, &[], |s| s.core.probes),
         (PROBE_FAILURES, &[], |s| s.core.probe_failures),
-        (INDIRECT_PROBES, &[], |s| s.core.indirect_probes),
+        (PING_REQS_SENT, &[], |s| s.core.ping_reqs_sent),
         (RELAYS, &[], |s| s.core.relays),
         (NACKS_SENT, &[], |s| s.core.nacks_sent),
         (NACKS_RECEIVED, &[], |s| s.core.nacks_received),
@@ -250,7 +250,8 @@ const COUNTERS: &[CounterSpec] = {
         (RECONNECTS, &[], |s| s.core.reconnects),
         (USER_MESSAGES, &[], |s| s.core.user_messages),
         (USER_BROADCASTS, &[], |s| s.core.user_broadcasts),
-        (CORE_DROPS, &[("what", "broadcasts")], |s| s.core.broadcasts_dropped),
+        (CORE_DROPS, &[("what", "membership_updates")], |s| s.core.membership_updates_dropped),
+        (CORE_DROPS, &[("what", "user_broadcasts")], |s| s.core.user_broadcasts_dropped),
         (CORE_DROPS, &[("what", "transmits")], |s| s.core.transmits_dropped),
         (CORE_DROPS, &[("what", "events")], |s| s.core.events_dropped),
         (CORE_DROPS, &[("what", "members")], |s| s.core.members_rejected),
@@ -334,8 +335,8 @@ fn describe() {
         (DECODE_ERRORS, Unit::Count, "rejected input by kind"),
         (PROBES, Unit::Count, "probes started"),
         (PROBE_FAILURES, Unit::Count, "probes that got no ack"),
-        (INDIRECT_PROBES, Unit::Count, "indirect pings sent to helpers"),
-        (RELAYS, Unit::Count, "indirect pings served for others"),
+        (PING_REQS_SENT, Unit::Count, "ping-reqs sent to helpers (a probe's indirect step)"),
+        (RELAYS, Unit::Count, "ping-reqs relayed for others"),
         (NACKS_SENT, Unit::Count, "nacks sent as a helper"),
         (NACKS_RECEIVED, Unit::Count, "nacks received as a prober"),
         (SUSPICIONS, Unit::Count, "suspicions started"),

@@ -242,7 +242,7 @@ fn partitions_one_way_loss_and_a_lost_host() {
     let failures_before: Vec<usize> = agents.iter().map(|a| a.count_events("failed")).collect();
     let counter = |i: usize, key: &str| agents[i].stat(key).unwrap_or(0);
     let probes_before: Vec<u64> = all.iter().map(|i| counter(*i, "probes")).collect();
-    let indirect_before = counter(1, "indirect_probes");
+    let indirect_before = counter(1, "ping_reqs_sent");
     lab.drop_traffic(&[1], &[2]);
     let rounds = 2 * (N as u64 - 1);
     let max_scale = swim.lifeguard.awareness_max_multiplier;
@@ -254,7 +254,7 @@ fn partitions_one_way_loss_and_a_lost_host() {
                 return Err(format!("{} has probed {done} times", agents[i].name));
             }
         }
-        let indirect = counter(1, "indirect_probes") - indirect_before;
+        let indirect = counter(1, "ping_reqs_sent") - indirect_before;
         if indirect < 2 { Err(format!("host1 sent {indirect} indirect probes")) } else { Ok(()) }
     });
     let settle = swim.probe_interval * 2 + SLACK;

@@ -27,8 +27,8 @@ use crate::member::Address;
 pub mod tag {
     /// [`super::Ping`]
     pub const PING: u8 = 0;
-    /// [`super::IndirectPing`]
-    pub const INDIRECT_PING: u8 = 1;
+    /// [`super::PingReq`]
+    pub const PING_REQ: u8 = 1;
     /// [`super::Ack`]
     pub const ACK: u8 = 2;
     /// [`super::Suspect`]
@@ -193,7 +193,7 @@ fn meta(m: &[u8], l: &DecodeLimits) -> Result<(), DecodeError> {
 fn tag_of<A>(msg: &Message<'_, A>) -> u8 {
     match msg {
         Message::Ping(_) => tag::PING,
-        Message::IndirectPing(_) => tag::INDIRECT_PING,
+        Message::PingReq(_) => tag::PING_REQ,
         Message::Ack(_) => tag::ACK,
         Message::Nack(_) => tag::NACK,
         Message::Alive(_) => tag::ALIVE,
@@ -212,10 +212,10 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
             name(p.target, l)?;
             Message::Ping(p)
         }
-        tag::INDIRECT_PING => {
-            let p: IndirectPing<A> = exact(body)?;
+        tag::PING_REQ => {
+            let p: PingReq<A> = exact(body)?;
             name(p.target, l)?;
-            Message::IndirectPing(p)
+            Message::PingReq(p)
         }
         tag::ACK => Message::Ack(exact(body)?),
         tag::NACK => Message::Nack(exact(body)?),
@@ -294,7 +294,7 @@ impl<A: Address> Codec<A> for PostcardCodec {
         let body_start = out.len();
         match msg {
             Message::Ping(m) => ser(m, out),
-            Message::IndirectPing(m) => ser(m, out),
+            Message::PingReq(m) => ser(m, out),
             Message::Ack(m) => ser(m, out),
             Message::Nack(m) => ser(m, out),
             Message::Alive(m) => ser(m, out),
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn every_message_roundtrips() {
         roundtrip(Message::Ping(Ping { seq: 7, target: "b" }));
-        roundtrip(Message::IndirectPing(IndirectPing { seq: 1, target: "c", target_addr: 9, nack: true }));
+        roundtrip(Message::PingReq(PingReq { seq: 1, target: "c", target_addr: 9, nack: true }));
         roundtrip(Message::Ack(Ack { seq: u32::MAX }));
         roundtrip(Message::Nack(Nack { seq: 0 }));
         roundtrip(Message::Alive(Alive { incarnation: 3, name: "a", addr: 1, meta: b"role=db" }));

@@ -13,7 +13,7 @@ pub enum Message<'a, A> {
     /// A direct probe. Answered with an [`Ack`] carrying the same sequence number.
     Ping(Ping<'a>),
     /// Ask the receiver to probe `target` and relay its ack (SWIM's ping-req).
-    IndirectPing(IndirectPing<'a, A>),
+    PingReq(PingReq<'a, A>),
     /// The answer to a ping.
     Ack(Ack),
     /// An indirect-probe helper's report that the target did not answer it (Lifeguard).
@@ -42,9 +42,10 @@ pub struct Ping<'a> {
     pub target: &'a str,
 }
 
-/// A request to probe another member.
+/// A ping-req: asks a helper to ping `target` for the requester and relay the ack (the
+/// indirect step of a probe); the helper's state for it is a relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndirectPing<'a, A> {
+pub struct PingReq<'a, A> {
     /// The requester's sequence number, echoed in the relayed ack or nack.
     pub seq: u32,
     /// The member to probe.
@@ -165,7 +166,7 @@ pub struct UserBroadcast<'a> {
     /// Unique per origin; with `origin`, identifies the broadcast for duplicate suppression.
     pub id: u64,
     /// Invalidation key: a newer broadcast from the same origin with the same non-empty key
-    /// replaces this one in every dissemination queue. Empty for none.
+    /// replaces this one in every user piggyback queue. Empty for none.
     #[serde(with = "raw")]
     pub key: &'a [u8],
     /// The payload.

@@ -93,28 +93,23 @@ pub fn left(name: &'static str) -> impl Fn(&Event) -> bool {
 /// Upper bound on the time from a crash until every live member of an `n`-member cluster
 /// has declared the crashed member failed, from its configuration:
 ///
-/// - each live member probes every other within one pass of its round-robin probe list, so
-///   some member's probe reaches the crashed one within `n - 1` probe intervals, and it fails
-///   one probe interval later (`n` intervals in all; unscaled, since healthy members have a
-///   health score of 0);
-/// - that member's suspicion runs at most the maximum suspicion timeout (Lifeguard's
-///   `beta * alpha * max(1, log10 n) * probe interval`, before any confirmation);
+/// - some member declares the crashed one dead within [`swim_core::Timings::detection_bound`]:
+///   its round-robin probe reaches it within `2n - 1` probe intervals (unscaled, since
+///   healthy members have a health score of 0), then the suspicion runs at most the maximum
+///   suspicion timeout (Lifeguard's `beta * alpha * max(1, log10 n) * probe interval`);
 /// - the death notice then spreads by gossip, each update being sent at most the retransmit
 ///   limit times, one gossip interval apart;
 /// - plus [`SLACK`].
 pub fn crash_detection_bound(c: &swim_core::Config, n: usize) -> Duration {
-    let (_, max) =
-        swim_core::suspicion::timeout_bounds(c.suspicion_mult, c.suspicion_max_timeout_mult, n, c.probe_interval);
-    c.probe_interval * n as u32 + max + dissemination_bound(c, n) + SLACK
+    c.timings(n).detection_bound() + dissemination_bound(c, n) + SLACK
 }
 
 /// Upper bound on the time for an update to reach every member by gossip alone: the
 /// retransmit limit's worth of gossip intervals, then one periodic push-pull (which repairs
 /// whatever gossip missed) and its stream timeout. Excludes [`SLACK`].
 pub fn dissemination_bound(c: &swim_core::Config, n: usize) -> Duration {
-    let rounds = swim_core::dissemination::retransmit_limit(c.retransmit_mult, n);
-    let push_pull = swim_core::sync::push_pull_interval(c.push_pull_interval.unwrap_or(Duration::ZERO), n);
-    c.gossip_interval * rounds + push_pull + c.stream_timeout
+    let t = c.timings(n);
+    t.gossip_bound() + t.push_pull_interval.unwrap_or(Duration::ZERO) + c.stream_timeout
 }
 
 /// Upper bound for `n` members joining through one seed to all see each other: each join

@@ -1,0 +1,125 @@
+//! What the core hands its driver: transmits and their kinds, user-message ids, and the
+//! memory estimate; and the queued form of a transmit before it is encoded.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use crate::config::Limits;
+use crate::member::{Address, Member, Name};
+use crate::membership::Membership;
+use crate::push_pull::snapshot;
+use crate::wire::{self, Codec, Message, PushPullKind};
+
+/// How a transmit must travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransmitKind {
+    /// One unreliable datagram (UDP). At most `packet_budget` bytes.
+    Datagram,
+    /// One message on a reliable stream (TCP), framed with [`crate::wire::frame`]. At most
+    /// `limits.max_stream_message_size` bytes. If it cannot be delivered, tell the core with
+    /// [`Swim::handle_stream_failed`](crate::Swim::handle_stream_failed).
+    Stream,
+}
+
+/// Something to send, returned by [`Swim::poll_transmit`](crate::Swim::poll_transmit); its bytes are in the caller's buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit<A> {
+    /// Where to send it.
+    pub destination: A,
+    /// Datagram or stream.
+    pub kind: TransmitKind,
+    /// Bytes written to the buffer.
+    pub len: usize,
+    /// The user message this transmit carries, as returned by
+    /// [`Swim::send_user_message`](crate::Swim::send_user_message); `None` for protocol traffic. A driver that reports the
+    /// outcome of a reliable send pairs it by this id.
+    pub message: Option<MessageId>,
+}
+
+/// Identifies one user message from [`Swim::send_user_message`](crate::Swim::send_user_message) to the [`Transmit`] that
+/// carries it. Ids count up from 0 per member and never repeat within 2^64 messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub u64);
+
+/// Approximate heap use of one core, by part; see [`Swim::memory_usage`](crate::Swim::memory_usage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// The member table: records, index, names, metadata, suspicion timers.
+    pub member_table: usize,
+    /// Both piggyback queues and the duplicate-broadcast memory.
+    pub queues: usize,
+    /// Transmits and events waiting to be polled, relays, timers.
+    pub other: usize,
+}
+
+impl MemoryUsage {
+    /// All parts together.
+    pub fn total(&self) -> usize {
+        self.member_table + self.queues + self.other
+    }
+}
+
+/// A transmit waiting in the core's queue; encoded (with fresh piggybacked gossip) only when
+/// polled.
+#[derive(Clone, Debug)]
+pub(crate) enum Out<A> {
+    Ping { seq: u32, target: Name, buddy: Option<u32> },
+    PingReq { seq: u32, target: Name, target_addr: A, nack: bool },
+    Ack { seq: u32 },
+    Nack { seq: u32 },
+    Gossip,
+    PushPull { kind: PushPullKind, id: u32 },
+    User { payload: Bytes, reliable: bool, id: MessageId },
+}
+
+/// A queued transmit and its destination.
+#[derive(Clone, Debug)]
+pub(crate) struct Outgoing<A> {
+    pub to: A,
+    pub body: Out<A>,
+}
+
+impl<A> Outgoing<A> {
+    /// How it travels: push-pulls and reliable user messages over the stream.
+    pub fn kind(&self) -> TransmitKind {
+        match self.body {
+            Out::PushPull { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
+            _ => TransmitKind::Datagram,
+        }
+    }
+}
+
+impl<A: Address> Out<A> {
+    /// Append this transmit's messages to `buf` with `codec`, as sent by `local` (a push-pull
+    /// carries a snapshot of `members`). Piggybacked gossip is added by the caller.
+    pub fn encode<C: Codec<A>>(
+        self,
+        codec: &C,
+        local: &Member<A>,
+        members: &Membership<A>,
+        limits: &Limits,
+        buf: &mut Vec<u8>,
+    ) {
+        match self {
+            Out::Ping { seq, target, buddy } => {
+                // The buddy system: a ping to a member we suspect carries the suspicion.
+                if let Some(incarnation) = buddy {
+                    let from = &local.name;
+                    codec.encode(&Message::Suspect(wire::Suspect { incarnation, name: &target, from }), buf);
+                }
+                codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
+            }
+            Out::PingReq { seq, target, target_addr, nack } => {
+                codec.encode(&Message::PingReq(wire::PingReq { seq, target: &target, target_addr, nack }), buf);
+            }
+            Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
+            Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
+            Out::Gossip => {}
+            Out::PushPull { kind, id } => codec.encode(&snapshot(local, members, limits, kind, id), buf),
+            Out::User { payload, .. } => {
+                codec.encode(&Message::User(wire::UserMessage { from: &local.name, payload: &payload }), buf);
+            }
+        }
+    }
+}
