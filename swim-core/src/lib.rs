@@ -48,6 +48,7 @@
 //! | push-pull state exchange and joins | [`sync`] |
 //! | messages, envelope (label), codec, stream framing | [`wire`] |
 //! | encryption and keyring (feature `encryption`) | `security` |
+//! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] |
 //!
 //! ## The run-loop contract
@@ -136,6 +137,7 @@ pub mod config;
 pub mod dissemination;
 pub mod error;
 pub mod event;
+pub mod invariants;
 mod math;
 pub mod member;
 mod membership;
