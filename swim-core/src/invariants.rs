@@ -11,7 +11,7 @@
 //! | [`Rule::HoldsItselfDead`] | a member never holds itself dead |
 //! | [`Rule::HoldsItselfNotAlive`] | a member holds itself alive unless it is leaving |
 //! | [`Rule::OwnIncarnationDown`] | a member's own incarnation never goes down within one life |
-//! | [`Rule::IncarnationDown`] | the incarnation an observer holds or reports for another member never goes down, until it forgets that member (`MemberRemoved`, or the observer restarts) |
+//! | [`Rule::IncarnationDown`] | the incarnation an observer holds or reports for another member never goes down, until it forgets that member (`MemberRemoved`; a process at another address taking the name over; or the observer restarts) |
 //! | [`Rule::Precedence`] | every reported transition is one [`member::overrides`] allows: the new state and incarnation, as a claim, override the previous ones |
 //! | [`Rule::AliveAfterDead`] | once an observer has held a member dead or left at incarnation `i`, it never holds it alive at an incarnation `<= i` (no member is both alive and dead at one observer for the same incarnation) until it forgets it |
 //! | [`Rule::EventAboutItself`] | a member never reports a membership event about itself |
@@ -196,17 +196,25 @@ impl Bound {
 }
 
 /// What the observer last held or reported about one other member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct View {
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct View<A> {
     state: State,
     incarnation: u32,
     /// The highest incarnation the observer held the member dead or left at.
     dead_at: Option<u32>,
+    /// Where the member was: a process at another address that took the name over (a
+    /// reclaim) starts a new history.
+    addr: A,
 }
 
-impl View {
-    fn of<A>(m: &Member<A>) -> Self {
-        View { state: m.state, incarnation: m.incarnation, dead_at: m.state.is_gone().then_some(m.incarnation) }
+impl<A: Clone> View<A> {
+    fn of(m: &Member<A>) -> Self {
+        View {
+            state: m.state,
+            incarnation: m.incarnation,
+            dead_at: m.state.is_gone().then_some(m.incarnation),
+            addr: m.addr.clone(),
+        }
     }
 }
 
@@ -248,24 +256,30 @@ impl Local {
 }
 
 /// The checks of one member over one life. See the [module docs](self).
-#[derive(Clone, Debug, Default)]
-pub struct Checker {
+#[derive(Clone, Debug)]
+pub struct Checker<A> {
     /// The observer's own incarnation at the last check.
     own: Option<u32>,
     /// `Stats::events_dropped` when last looked at.
     events_dropped: u64,
-    /// Per other member: the last state and incarnation held or reported.
-    views: BTreeMap<Name, View>,
+    /// Per other member: the last state, incarnation and address held or reported.
+    views: BTreeMap<Name, View<A>>,
 }
 
-impl Checker {
+impl<A: Address> Default for Checker<A> {
+    fn default() -> Self {
+        Checker { own: None, events_dropped: 0, views: BTreeMap::new() }
+    }
+}
+
+impl<A: Address> Checker<A> {
     /// A checker for a member that has just started (a new life).
     pub fn new() -> Self {
         Checker::default()
     }
 
     /// Check one event the observer `swim` emitted, in the order it was polled.
-    pub fn check_event<A: Address>(&mut self, swim: &Swim<A>, event: &Event<A>) -> Result<(), Violation> {
+    pub fn check_event(&mut self, swim: &Swim<A>, event: &Event<A>) -> Result<(), Violation> {
         self.note_dropped_events(swim);
         let (m, forgot) = match event {
             Event::MemberRemoved(m) => (m, true),
@@ -298,7 +312,7 @@ impl Checker {
     }
 
     /// Check the observer's own state, its own incarnation and every bound: constant time.
-    pub fn check_local<A: Address>(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
+    pub fn check_local(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         let local = Local::of(swim);
         match self.local_rules(&local) {
             Ok(()) => Ok(()),
@@ -333,7 +347,7 @@ impl Checker {
     /// Check every member the observer holds against what it held or reported before: no
     /// incarnation went down, nothing held dead came back alive at the same incarnation.
     /// Linear in the member table. Call after the events of the same input were checked.
-    pub fn check_table<A: Address>(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
+    pub fn check_table(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         self.note_dropped_events(swim);
         let local = &swim.local().name;
         for m in swim.members() {
@@ -341,9 +355,12 @@ impl Checker {
                 continue;
             }
             match self.views.get_mut(m.name.as_str()) {
+                // Not seen before, or now another process (a reclaim whose events were
+                // drained by someone else): a new history.
                 None => {
                     self.views.insert(m.name.clone(), View::of(m));
                 }
+                Some(view) if view.addr != m.addr => *view = View::of(m),
                 Some(view) => {
                     let rule = if m.incarnation < view.incarnation {
                         Some(Rule::IncarnationDown { from: view.incarnation, to: m.incarnation })
@@ -369,14 +386,14 @@ impl Checker {
     }
 
     /// [`check_local`](Self::check_local), then [`check_table`](Self::check_table).
-    pub fn check<A: Address>(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
+    pub fn check(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         self.check_local(swim)?;
         self.check_table(swim)
     }
 
     /// Events lost to `limits.max_pending_events` leave holes in the history (a
     /// `MemberRemoved` may be among them): start the history afresh.
-    fn note_dropped_events<A: Address>(&mut self, swim: &Swim<A>) {
+    fn note_dropped_events(&mut self, swim: &Swim<A>) {
         let dropped = swim.stats().events_dropped;
         if dropped != self.events_dropped {
             self.events_dropped = dropped;
@@ -386,7 +403,7 @@ impl Checker {
 }
 
 /// `view` becomes `m` by a reported event: check the rules and update the view.
-fn transition<A>(view: &mut View, m: &Member<A>) -> Result<(), Rule> {
+fn transition<A>(view: &mut View<A>, m: &Member<A>) -> Result<(), Rule> {
     if m.incarnation < view.incarnation {
         return Err(Rule::IncarnationDown { from: view.incarnation, to: m.incarnation });
     }
@@ -409,7 +426,7 @@ fn transition<A>(view: &mut View, m: &Member<A>) -> Result<(), Rule> {
     Ok(())
 }
 
-fn alive_after_dead<A>(view: &View, m: &Member<A>) -> Option<Rule> {
+fn alive_after_dead<A>(view: &View<A>, m: &Member<A>) -> Option<Rule> {
     match view.dead_at {
         Some(dead) if m.state == State::Alive && m.incarnation <= dead => {
             Some(Rule::AliveAfterDead { dead, alive: m.incarnation })
@@ -432,7 +449,7 @@ mod tests {
     fn member(name: &str, state: State, incarnation: u32) -> Member<u32> {
         Member {
             name: Name::from(name),
-            addr: 1,
+            addr: 9,
             meta: bytes::Bytes::new(),
             incarnation,
             state,
@@ -545,7 +562,7 @@ mod tests {
     fn local_violation(edit: impl FnOnce(&mut Local)) -> Option<Rule> {
         let swim = observer(Config::lan());
         let mut local = Local::of(&swim);
-        let mut c = Checker::new();
+        let mut c = Checker::<u32>::new();
         c.local_rules(&local).unwrap();
         edit(&mut local);
         c.local_rules(&local).err()
@@ -633,7 +650,7 @@ mod tests {
         assert_eq!(v.rule, Rule::IncarnationDown { from: 5, to: 0 });
         assert_eq!(v.member, "a");
         assert_eq!(v.observer, "node-0");
-        // And a member held dead at 5, then alive at 5.
+        // And a member held dead at 0, then alive at 0.
         let mut c = Checker::new();
         c.check_event(&swim, &Event::MemberFailed(member("a", State::Dead, 0))).unwrap();
         let v = c.check_table(&swim).unwrap_err();
@@ -642,6 +659,12 @@ mod tests {
         let mut c = Checker::new();
         c.check_event(&swim, &Event::MemberFailed(member("a", State::Dead, 0))).unwrap();
         c.check_event(&swim, &Event::MemberRemoved(member("a", State::Dead, 0))).unwrap();
+        c.check_table(&swim).unwrap();
+        // So does a process at another address taking the name over (a reclaim), even when
+        // the checker did not see its events.
+        let mut c = Checker::new();
+        let elsewhere = Member { addr: 10, ..member("a", State::Dead, 5) };
+        c.check_event(&swim, &Event::MemberFailed(elsewhere)).unwrap();
         c.check_table(&swim).unwrap();
     }
 }
