@@ -10,11 +10,13 @@
 //! rather than scanning every member table after every input: the event rules see every
 //! transition a member reports.
 //!
-//! On top of them, what only holds in a simulated cluster whose members are all honest: every
+//! On top of them, what only holds in a simulated cluster whose members are all honest: no
+//! member rejects a message another member sent ([`Checker::delivery_rejected`]), every
 //! member event names a member of the cluster (`node-<i>`, `i < n`) other than the observer,
 //! and no address conflict is reported. Traffic injected by a test
-//! ([`crate::Simulation::inject`]) may name anything, so once a run has taken such traffic
-//! these two rules are off ([`Checker::allow_foreign_claims`]); swim-core's rules stay.
+//! ([`crate::Simulation::inject`]) may name anything and give members false addresses, so
+//! once a run has taken such traffic the last two rules are off and a ping misdirected by a
+//! false address is no violation ([`Checker::allow_foreign_claims`]); swim-core's rules stay.
 //!
 //! A violation ends the run and is reported with the seed and the command that replays it
 //! ([`Violation`]). Liveness (everyone agrees after faults heal) is checked by the runner,
@@ -23,7 +25,7 @@
 use std::fmt;
 
 use swim_core::invariants::Checker as CoreChecker;
-use swim_core::{Event, Instant, Swim};
+use swim_core::{DecodeError, Event, Instant, Swim};
 
 use crate::trace::event_member;
 use crate::truth::node_name;
@@ -89,6 +91,16 @@ impl Checker {
     /// every bound.
     pub fn after_input(&mut self, i: u32, s: &Swim<u32>) -> Result<(), String> {
         self.members[i as usize].check_local(s).map_err(|v| v.to_string())
+    }
+
+    /// A member rejected a message member `from` sent it. Members are honest, so that is a
+    /// violation, except that after injected lies a member may address a ping to whichever
+    /// member a lie gave the target's address (`DecodeError::Misdirected`).
+    pub fn delivery_rejected(&self, from: u32, stream: bool, e: DecodeError) -> Result<(), String> {
+        if self.foreign_claims && e == DecodeError::Misdirected {
+            return Ok(());
+        }
+        Err(format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }))
     }
 
     /// Member `i` (`s`) emitted `e`, about member `target` (`None`: not a member of the
@@ -165,6 +177,13 @@ mod tests {
         assert_eq!(c.event(0, &s, &stranger, None), Ok(None));
         assert_eq!(c.event(0, &s, &far, Some(7)), Ok(None));
         assert_eq!(c.event(0, &s, &conflict, None), Ok(None));
+        // A ping misdirected by a false address is no violation any more; malformed traffic is.
+        assert_eq!(c.delivery_rejected(1, false, swim_core::DecodeError::Misdirected), Ok(()));
+        assert!(c.delivery_rejected(1, true, swim_core::DecodeError::Malformed).unwrap_err().contains("honest stream"));
+        assert!(
+            Checker::new(3).delivery_rejected(1, false, swim_core::DecodeError::Misdirected).is_err(),
+            "without injections every rejection is a violation"
+        );
         // swim-core's rules stay on.
         let about_itself = Event::MemberJoined(member(0, Alive, 0));
         assert!(c.event(0, &s, &about_itself, Some(0)).unwrap_err().contains("about itself"));

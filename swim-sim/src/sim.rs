@@ -837,11 +837,10 @@ impl Simulation {
         }
         let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
         self.slab.release(p);
-        if let Err(e) = r {
-            self.violate(
-                Some(to),
-                format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }),
-            );
+        if let Err(e) = r
+            && let Err(message) = self.checker.delivery_rejected(from, stream, e)
+        {
+            self.violate(Some(to), message);
         }
         self.after_input(to, before);
     }
