@@ -268,7 +268,14 @@ fn run_for(sim: &mut Simulation, d: Duration) -> bool {
 /// its bound, ...) on every event and after every input of every member, and that honest
 /// traffic is never rejected. Hostile bytes arrive through [`Simulation::inject`].
 pub fn cluster(data: &[u8]) {
-    let Ok(plan) = Plan::arbitrary(&mut Unstructured::new(data)) else { return };
+    if let Ok(plan) = Plan::arbitrary(&mut Unstructured::new(data)) {
+        run_plan(&plan);
+    }
+}
+
+/// Run one cluster plan (the body of [`cluster`], for tests that build plans themselves).
+/// Panics with the engine's report if an invariant breaks.
+pub fn run_plan(plan: &Plan) {
     let n = 2 + plan.size as usize % 7;
     let mut cfg = SimConfig::new(n, plan.seed);
     cfg.config = config();
