@@ -6,9 +6,9 @@
 //! its own state, own incarnation and every bound ([`Checker::after_input`]); and every member
 //! event, in order, against what the member reported before ([`Checker::event`]: incarnations
 //! never go down until it forgets a member, every transition obeys precedence, never alive
-//! and dead at one incarnation). The simulator checks the constant-time part after each input
-//! rather than scanning every member table after every input: the event rules see every
-//! transition a member reports.
+//! and dead at one incarnation). In clusters of up to [`TABLE_SCAN_MAX_MEMBERS`] it also scans
+//! every member's table after each of its inputs; larger clusters skip that scan (it is linear
+//! in the table) and rely on the event rules, which see every transition a member reports.
 //!
 //! On top of them, what only holds in a simulated cluster whose members are all honest: no
 //! member rejects a message another member sent ([`Checker::delivery_rejected`]), every
@@ -68,12 +68,23 @@ pub struct Checker {
     members: Vec<CoreChecker<u32>>,
     /// Events may name members outside the cluster, and report address conflicts.
     foreign_claims: bool,
+    /// Scan every member table after every input (small clusters only).
+    scan_tables: bool,
 }
+
+/// Clusters up to this size have every member's table scanned after each of its inputs
+/// (swim-core's `Checker::check_table`: linear in the table, so quadratic per round in the
+/// cluster size); larger ones rely on the event rules, which see every reported transition.
+pub const TABLE_SCAN_MAX_MEMBERS: usize = 16;
 
 impl Checker {
     /// Checks for `n` members.
     pub fn new(n: usize) -> Self {
-        Checker { members: (0..n).map(|_| CoreChecker::new()).collect(), foreign_claims: false }
+        Checker {
+            members: (0..n).map(|_| CoreChecker::new()).collect(),
+            foreign_claims: false,
+            scan_tables: n <= TABLE_SCAN_MAX_MEMBERS,
+        }
     }
 
     /// Member `i` started a new life: what it reported before no longer binds it.
@@ -87,10 +98,13 @@ impl Checker {
         self.foreign_claims = true;
     }
 
-    /// The state checks, after an input to member `i`: its own state and incarnation and
-    /// every bound.
+    /// The state checks, after an input to member `i` (and its events): its own state and
+    /// incarnation and every bound, and in clusters of up to [`TABLE_SCAN_MAX_MEMBERS`] every
+    /// member it holds.
     pub fn after_input(&mut self, i: u32, s: &Swim<u32>) -> Result<(), String> {
-        self.members[i as usize].check_local(s).map_err(|v| v.to_string())
+        let c = &mut self.members[i as usize];
+        let r = if self.scan_tables { c.check(s) } else { c.check_local(s) };
+        r.map_err(|v| v.to_string())
     }
 
     /// A member rejected a message member `from` sent it. Members are honest, so that is a
