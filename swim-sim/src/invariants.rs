@@ -15,8 +15,12 @@
 //! member event names a member of the cluster (`node-<i>`, `i < n`) other than the observer,
 //! and no address conflict is reported. Traffic injected by a test
 //! ([`crate::Simulation::inject`]) may name anything and give members false addresses, so
-//! once a run has taken such traffic the last two rules are off and a ping misdirected by a
-//! false address is no violation ([`Checker::allow_foreign_claims`]); swim-core's rules stay.
+//! once a run has taken such traffic events about foreign names and address conflicts are
+//! allowed and a ping misdirected by a false address is no violation
+//! ([`Checker::allow_foreign_claims`]); swim-core's rules stay.
+//!
+//! And one rule of the engine itself: no member's timer keeps firing without time passing
+//! ([`MAX_SAME_INSTANT_FIRES`]).
 //!
 //! A violation ends the run and is reported with the seed and the command that replays it
 //! ([`Violation`]). Liveness (everyone agrees after faults heal) is checked by the runner,
@@ -27,6 +31,7 @@ use std::fmt;
 use swim_core::invariants::Checker as CoreChecker;
 use swim_core::{DecodeError, Event, Instant, Swim};
 
+use crate::node::SimNode;
 use crate::trace::event_member;
 use crate::truth::node_name;
 
@@ -139,6 +144,24 @@ impl Checker {
     }
 }
 
+/// Timer fires of one member at one instant before the run is declared livelocked.
+pub const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
+
+/// Member `n`'s timer fires at `now`: a timer that keeps firing without time passing (more
+/// than [`MAX_SAME_INSTANT_FIRES`] times at one instant) is a livelock.
+pub(crate) fn timer_fired(n: &mut SimNode, now: Instant) -> Result<(), String> {
+    if n.last_fire == now {
+        n.same_instant_fires += 1;
+        if n.same_instant_fires > MAX_SAME_INSTANT_FIRES {
+            return Err("livelock: the timer keeps firing without time passing".into());
+        }
+    } else {
+        n.last_fire = now;
+        n.same_instant_fires = 0;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +224,19 @@ mod tests {
         // swim-core's rules stay on.
         let about_itself = Event::MemberJoined(member(0, Alive, 0));
         assert!(c.event(0, &s, &about_itself, Some(0)).unwrap_err().contains("about itself"));
+    }
+
+    #[test]
+    fn a_timer_firing_without_time_passing_is_a_livelock() {
+        let mut n = SimNode::new(crate::rng::SimRng::derive(1, crate::rng::Stream::Slow, 0));
+        let t = Instant::from_secs(3);
+        for _ in 0..=MAX_SAME_INSTANT_FIRES {
+            timer_fired(&mut n, t).unwrap();
+        }
+        assert!(timer_fired(&mut n, t).unwrap_err().contains("livelock"));
+        // Time passing resets the count.
+        timer_fired(&mut n, Instant::from_secs(4)).unwrap();
+        timer_fired(&mut n, Instant::from_secs(4)).unwrap();
     }
 
     #[test]

@@ -20,7 +20,7 @@ use swim_core::{DecodeError, Event, Identity, Instant, Member, Name, State, Swim
 use crate::digest::Digest;
 use crate::dist::Dist;
 use crate::faults::{self, Action, RestartIncarnation, Schedule, Scheduled};
-use crate::invariants::{Checker, Violation};
+use crate::invariants::{self, Checker, Violation};
 use crate::network::{Admit, Network, Route};
 use crate::node::{SimNode, Slow, Status, Traffic};
 use crate::queue::{Ev, EventQueue};
@@ -125,9 +125,6 @@ pub type EventHook = Box<dyn FnMut(Instant, u32, &Event<u32>) + Send>;
 
 /// A hook called with every message handed to a core: `(time, from, to, is_stream, bytes)`.
 pub type PacketHook = Box<dyn FnMut(Instant, u32, u32, bool, &[u8]) + Send>;
-
-/// Timer fires of one member at one instant before the run is declared livelocked.
-const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
 
 /// A running simulation. See the module docs.
 pub struct Simulation {
@@ -766,15 +763,9 @@ impl Simulation {
             return;
         }
         n.timer_armed = false;
-        if n.last_fire == now {
-            n.same_instant_fires += 1;
-            if n.same_instant_fires > MAX_SAME_INSTANT_FIRES {
-                self.violate(Some(i), "livelock: the timer keeps firing without time passing".into());
-                return;
-            }
-        } else {
-            n.last_fire = now;
-            n.same_instant_fires = 0;
+        if let Err(message) = invariants::timer_fired(n, now) {
+            self.violate(Some(i), message);
+            return;
         }
         let Some(s) = n.swim.as_mut() else { return };
         let before = s.stats().deaths_declared;
