@@ -4,14 +4,15 @@
 //!
 //!     cargo run -p swim-fuzz --example seed_corpus
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::Path;
 
+use arbitrary::{Arbitrary, Unstructured};
 use swim_core::security::Cipher;
 use swim_core::wire::frame;
 use swim_core::{Config, Identity, Instant, Swim, TransmitKind};
-use swim_fuzz::fuzz_keyring;
+use swim_fuzz::{Op, Plan, fuzz_keyring};
 
 /// Run four members for a while (one crashes, one updates its metadata and broadcasts) and
 /// return every packet sent, with its kind.
@@ -86,6 +87,16 @@ fn pick(packets: &[(TransmitKind, Vec<u8>)], kind: TransmitKind, per_class: usiz
     classes.into_values().flatten().collect()
 }
 
+/// Whether `bytes` make a plan of at least three members (Lifeguard or plain SWIM as
+/// `plain` says) with at least six steps of at least four kinds, some of them letting a
+/// second or more pass.
+fn busy(bytes: &[u8], plain: bool) -> bool {
+    let Ok(plan) = Plan::arbitrary(&mut Unstructured::new(bytes)) else { return false };
+    let kinds: HashSet<_> = plan.ops.iter().map(std::mem::discriminant).collect();
+    let runs = plan.ops.iter().filter(|op| matches!(op, Op::Run(ms) if *ms >= 1000)).count();
+    plan.size % 7 >= 1 && plan.plain == plain && plan.ops.len() >= 6 && kinds.len() >= 4 && runs >= 1
+}
+
 fn write(dir: &Path, name: &str, data: &[u8]) {
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join(name), data).unwrap();
@@ -116,10 +127,24 @@ fn main() {
         d.extend_from_slice(&p[2..]); // messages without the envelope header
         write(&root.join("decrypt"), &format!("plain-{i:03}"), &d);
     }
-    // cluster: byte strings of several lengths for `arbitrary` to shape into plans.
+    // cluster: byte strings that `arbitrary` shapes into busy plans. Uniform random bytes end
+    // a plan's list of steps after about two (each step is preceded by a "one more?" byte
+    // whose low bit must be set), so draw bytes with that bit mostly set and keep, for each
+    // length, the first string whose plan has several kinds of step and lets time pass, with
+    // Lifeguard on in every other one.
     let mut rng = swim_core::rng::SwimRng::from_seed_u64(1);
-    for (i, len) in [16usize, 64, 128, 256, 512, 1024, 2048, 4096].iter().enumerate() {
-        let bytes: Vec<u8> = (0..*len).map(|_| rng.next_u64() as u8).collect();
+    for (i, len) in [64usize, 128, 192, 256, 384, 512, 768, 1024].iter().enumerate() {
+        let bytes = loop {
+            let bytes: Vec<u8> = (0..*len)
+                .map(|_| {
+                    let b = rng.next_u64();
+                    (b as u8) | u8::from(b >> 32 & 0xf != 0)
+                })
+                .collect();
+            if busy(&bytes, i % 2 == 1) {
+                break bytes;
+            }
+        };
         write(&root.join("cluster"), &format!("seed-{i:03}"), &bytes);
     }
     for t in ["datagram", "stream", "decrypt", "cluster"] {

@@ -9,20 +9,22 @@
 //! | [`datagram`] | arbitrary bytes as a datagram to a member with state | no panic; rejected input changes nothing; accepted messages re-encode to themselves |
 //! | [`stream`] | arbitrary bytes as a TCP byte stream (framed) | the same, through the frame decoder |
 //! | [`decrypt`] | arbitrary bytes to an encrypting member, or arbitrary plaintext sealed with its key | no panic; forged or corrupt ciphertext is rejected without effect |
-//! | [`cluster`] | an arbitrary plan: cluster size, seed, faults, hostile injections | the safety invariants after every step of every member |
+//! | [`cluster`] | an arbitrary plan: cluster size, seed, faults, hostile injections, run in swim-sim's engine | swim-core's safety invariants on every event and after every input of every member; honest traffic accepted |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use swim_core::rng::SwimRng;
 use swim_core::security::{Cipher, Key, Keyring};
 use swim_core::wire::{Codec, DecodeLimits, Message, PostcardCodec, Suspect, envelope, frame};
-use swim_core::{Bytes, Config, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind};
+use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
+use swim_sim::faults::{Action, RestartIncarnation};
+use swim_sim::network::MAX_PARTITIONS;
+use swim_sim::node::Status;
+use swim_sim::sim::{StartMode, StartSpec};
+use swim_sim::{SimConfig, Simulation};
 
 /// Addresses are member indices.
 pub type Addr = u32;
@@ -204,11 +206,11 @@ pub enum Op {
     Crash(u8),
     /// Restart a crashed member (same name and address, a fresh process).
     Restart(u8),
-    /// Cut the members in the mask off from the others.
+    /// Cut the members in the mask off from the others (at most 64 partitions at once).
     Partition(u8),
     /// Drop everything sent to a member.
     Blackhole(u8),
-    /// Restore every link.
+    /// End every partition, blackhole and extra loss.
     Heal,
     /// A member leaves.
     Leave(u8),
@@ -235,273 +237,106 @@ pub struct Plan {
     pub ops: Vec<Op>,
 }
 
-struct Packet {
-    at: Instant,
-    seq: u64,
-    from: Addr,
-    to: Addr,
-    kind: TransmitKind,
-    bytes: Vec<u8>,
-}
-
-impl PartialEq for Packet {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Packet {}
-impl PartialOrd for Packet {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Packet {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
-}
-
-/// A small cluster on a virtual clock, checking invariants after every step.
-struct Cluster {
-    now: Instant,
-    nodes: Vec<Swim<Addr>>,
-    up: Vec<bool>,
-    seen: Vec<HashMap<Name, u32>>,
-    net: BinaryHeap<Reverse<Packet>>,
-    blocked: Vec<Vec<bool>>,
-    loss: u64,
-    rng: SwimRng,
-    seq: u64,
-    config: Config,
-    steps: u64,
-}
-
-/// Most steps one plan may take (keeps every fuzz input fast).
+/// Most engine steps one plan may take (keeps every fuzz input fast).
 const MAX_STEPS: u64 = 200_000;
 
-impl Cluster {
-    fn new(n: usize, seed: u64, config: Config) -> Self {
-        let now = Instant::ZERO;
-        let nodes = (0..n)
-            .map(|i| {
-                Swim::new(config.clone(), Identity::new(format!("node-{i}"), i as Addr), seed ^ i as u64, now)
-                    .expect("valid config")
-            })
-            .collect();
-        Cluster {
-            now,
-            nodes,
-            up: vec![true; n],
-            seen: vec![HashMap::new(); n],
-            net: BinaryHeap::new(),
-            blocked: vec![vec![false; n]; n],
-            loss: 0,
-            rng: SwimRng::from_seed_u64(seed),
-            seq: 0,
-            config,
-            steps: 0,
-        }
-    }
+/// The address hostile traffic comes from: no member has it, so answers go nowhere.
+const STRANGER: u32 = 77;
 
-    fn flush(&mut self, i: usize) {
-        let mut buf = Vec::new();
-        while let Some(t) = self.nodes[i].poll_transmit(&mut buf) {
-            let to = t.destination as usize;
-            let dropped = to >= self.nodes.len()
-                || self.blocked[i][to]
-                || (t.kind == TransmitKind::Datagram && self.rng.next_u64() % 100 < self.loss);
-            if dropped || (t.kind == TransmitKind::Stream && !self.up[to]) {
-                if t.kind == TransmitKind::Stream {
-                    self.nodes[i].handle_stream_failed(self.now, &t.destination);
-                }
-                continue;
-            }
-            self.seq += 1;
-            let at = self.now + Duration::from_micros(500 + self.rng.next_u64() % 1000);
-            self.net.push(Reverse(Packet {
-                at,
-                seq: self.seq,
-                from: i as Addr,
-                to: t.destination,
-                kind: t.kind,
-                bytes: buf.clone(),
-            }));
-        }
-        while let Some(e) = self.nodes[i].poll_event() {
-            if let Event::MemberRemoved(m) = e {
-                self.seen[i].remove(m.name.as_str());
-            }
-        }
-        self.check(i);
-    }
+/// A broken invariant is what the fuzzer looks for: panic with the engine's report.
+fn ok<T>(r: Result<T, swim_sim::invariants::Violation>) -> T {
+    r.unwrap_or_else(|v| panic!("{v}"))
+}
 
-    /// The safety invariants of member `i`.
-    fn check(&mut self, i: usize) {
-        let s = &self.nodes[i];
-        let c = &self.config;
-        assert_ne!(s.local().state, State::Dead, "node {i} believes itself dead");
-        if !s.is_leaving() {
-            assert_eq!(s.local().state, State::Alive, "node {i} does not see itself alive");
+/// Run the engine for `d` of virtual time or until the plan's step budget is spent; returns
+/// false once it is spent.
+fn run_for(sim: &mut Simulation, d: Duration) -> bool {
+    let end = sim.now() + d;
+    while sim.next_time().is_some_and(|t| t <= end) {
+        if sim.stats().steps >= MAX_STEPS {
+            return false;
         }
-        assert!(s.table_len() <= c.limits.max_members);
-        let (q, uq) = s.queue_depth();
-        assert!(q <= c.limits.broadcast_queue_depth && uq <= c.limits.user_broadcast_queue_depth);
-        let (t, e) = s.pending_outputs();
-        assert!(t <= c.limits.max_pending_transmits && e <= c.limits.max_pending_events);
-        assert!(s.relays_in_progress() <= c.limits.max_relays);
-        assert!(s.health_score() < c.lifeguard.awareness_max_multiplier);
-        for m in s.members() {
-            let prev = self.seen[i].entry(m.name.clone()).or_insert(m.incarnation);
-            assert!(
-                m.incarnation >= *prev,
-                "node {i}: incarnation of {} fell from {prev} to {}",
-                m.name,
-                m.incarnation
-            );
-            *prev = m.incarnation;
-        }
+        ok(sim.step());
     }
+    ok(sim.run_until_time(end));
+    true
+}
 
-    fn step(&mut self) -> bool {
-        self.steps += 1;
-        let next_packet = self.net.peek().map(|p| p.0.at);
-        let next_timer = (0..self.nodes.len()).filter(|&i| self.up[i]).map(|i| (self.nodes[i].poll_timeout(), i)).min();
-        match (next_packet, next_timer) {
-            (Some(p), t) if t.is_none_or(|(t, _)| p <= t) => {
-                let Reverse(pk) = self.net.pop().expect("peeked");
-                self.now = self.now.max(pk.at);
-                let to = pk.to as usize;
-                if self.up[to] && !self.blocked[pk.from as usize][to] {
-                    let now = self.now;
-                    let r = match pk.kind {
-                        TransmitKind::Datagram => self.nodes[to].handle_datagram(now, pk.from, &pk.bytes),
-                        TransmitKind::Stream => self.nodes[to].handle_stream(now, pk.from, &pk.bytes),
-                    };
-                    assert!(r.is_ok(), "node {to} rejected honest traffic: {r:?}");
-                    self.flush(to);
-                }
-                true
-            }
-            (_, Some((t, i))) => {
-                self.now = self.now.max(t);
-                let now = self.now;
-                self.nodes[i].handle_timeout(now);
-                self.flush(i);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn run_for(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.steps < MAX_STEPS {
-            let next = self
-                .net
-                .peek()
-                .map(|p| p.0.at)
-                .into_iter()
-                .chain((0..self.nodes.len()).filter(|&i| self.up[i]).map(|i| self.nodes[i].poll_timeout()))
-                .min();
-            if next.is_none_or(|t| t > end) || !self.step() {
-                break;
-            }
-        }
-        self.now = self.now.max(end);
+/// Target `cluster`: run an arbitrary plan on a small cluster in swim-sim's engine, which
+/// checks swim-core's safety invariants ([`swim_core::invariants`]: no member believes itself
+/// dead, incarnations never go down, precedence holds, every table, queue and output within
+/// its bound, ...) on every event and after every input of every member, and that honest
+/// traffic is never rejected. Hostile bytes arrive through [`Simulation::inject`].
+pub fn cluster(data: &[u8]) {
+    if let Ok(plan) = Plan::arbitrary(&mut Unstructured::new(data)) {
+        run_plan(&plan);
     }
 }
 
-/// Target `cluster`: run an arbitrary plan on a small cluster, checking the safety
-/// invariants (no member believes itself dead, incarnations never decrease, every table,
-/// queue and output within its bound) after every step of every member.
-pub fn cluster(data: &[u8]) {
-    let Ok(plan) = Plan::arbitrary(&mut Unstructured::new(data)) else { return };
+/// Run one cluster plan (the body of [`cluster`], for tests that build plans themselves).
+/// Panics with the engine's report if an invariant breaks.
+pub fn run_plan(plan: &Plan) {
     let n = 2 + plan.size as usize % 7;
-    let mut config = config();
+    let mut cfg = SimConfig::new(n, plan.seed);
+    cfg.config = config();
     if plan.plain {
-        config.lifeguard = swim_core::Lifeguard::disabled();
+        cfg.config.lifeguard = swim_core::Lifeguard::disabled();
     }
-    let mut c = Cluster::new(n, plan.seed, config.clone());
-    for i in 1..n {
-        let now = c.now;
-        c.nodes[i].join(now, [0]).expect("join");
-        c.flush(i);
-    }
-    let pick = |x: u8| x as usize % n;
+    // Every member joins through member 0 at time 0.
+    cfg.start = StartSpec { mode: StartMode::Join, seeds: vec![0], ..StartSpec::default() };
+    cfg.sample_interval = Duration::ZERO;
+    let mut sim = Simulation::new(cfg).expect("a valid simulation");
+    ok(sim.run_until_time(Instant::ZERO));
+    let pick = |x: u8| x as u32 % n as u32;
+    let mut partitions = 0;
     for op in plan.ops.iter().take(64) {
-        let now = c.now;
+        let running = |sim: &Simulation, i: u32| sim.status(i) == Status::Up;
         match op {
-            Op::Run(ms) => c.run_for(Duration::from_millis(*ms as u64)),
-            Op::Crash(i) => c.up[pick(*i)] = false,
+            Op::Run(ms) => {
+                if !run_for(&mut sim, Duration::from_millis(*ms as u64)) {
+                    return;
+                }
+            }
+            Op::Crash(i) => ok(sim.apply(&Action::Crash(vec![pick(*i)]))),
             Op::Restart(i) => {
                 let i = pick(*i);
-                if !c.up[i] {
-                    let id = Identity::new(format!("node-{i}"), i as Addr);
-                    c.nodes[i] = Swim::new(config.clone(), id, plan.seed.wrapping_add(c.steps), now).expect("valid");
-                    c.up[i] = true;
-                    c.seen[i].clear();
-                    let seed = (i + 1) % n;
-                    let _ = c.nodes[i].join(now, [seed as Addr]);
-                    c.flush(i);
+                if sim.status(i) == Status::Down {
+                    let start = Action::Start { nodes: vec![i], restart: true, incarnation: RestartIncarnation::Zero };
+                    ok(sim.apply(&start));
                 }
             }
             Op::Partition(mask) => {
-                for a in 0..n {
-                    for b in 0..n {
-                        if (mask >> a) & 1 != (mask >> b) & 1 {
-                            c.blocked[a][b] = true;
-                        }
-                    }
+                let (a, b): (Vec<u32>, Vec<u32>) = (0..n as u32).partition(|&x| (mask >> x) & 1 == 1);
+                if !a.is_empty() && !b.is_empty() && sim.network().partitions() < MAX_PARTITIONS as u32 {
+                    partitions += 1;
+                    ok(sim.apply(&Action::Partition { key: partitions, a, b, one_way: false }));
                 }
             }
             Op::Blackhole(i) => {
-                let i = pick(*i);
-                for a in 0..n {
-                    if a != i {
-                        c.blocked[a][i] = true;
-                    }
-                }
+                let hole = Action::Blackhole { nodes: vec![pick(*i)], inbound: true, outbound: false, on: true };
+                ok(sim.apply(&hole));
             }
-            Op::Heal => c.blocked = vec![vec![false; n]; n],
-            Op::Leave(i) => {
-                let i = pick(*i);
-                if c.up[i] {
-                    let _ = c.nodes[i].leave(now);
-                    c.flush(i);
-                }
-            }
+            Op::Heal => ok(sim.apply(&Action::HealAll)),
+            Op::Leave(i) => ok(sim.apply(&Action::Leave(vec![pick(*i)]))),
             Op::Meta(i, v) => {
-                let i = pick(*i);
-                if c.up[i] {
-                    let _ = c.nodes[i].update_metadata(now, vec![*v; (*v % 64) as usize]);
-                    c.flush(i);
-                }
+                let _ = ok(sim.command(pick(*i), |s, now| s.update_metadata(now, vec![*v; (*v % 64) as usize])));
             }
             Op::Broadcast(i, v) => {
-                let i = pick(*i);
-                if c.up[i] {
-                    let _ = c.nodes[i].broadcast(now, Some(&[*v % 4]), vec![*v; 8]);
-                    c.flush(i);
-                }
+                let _ = ok(sim.command(pick(*i), |s, now| s.broadcast(now, Some(&[*v % 4]), vec![*v; 8])));
             }
             Op::Inject(i, stream, bytes) => {
                 let i = pick(*i);
-                if c.up[i] {
-                    let _ = if *stream {
-                        c.nodes[i].handle_stream(now, 77, bytes)
-                    } else {
-                        c.nodes[i].handle_datagram(now, 77, bytes)
-                    };
-                    c.flush(i);
+                if running(&sim, i) {
+                    let _ = ok(sim.inject(i, STRANGER, *stream, bytes));
                 }
             }
-            Op::Loss(p) => c.loss = (*p % 101) as u64,
-        }
-        if c.steps >= MAX_STEPS {
-            break;
+            Op::Loss(p) => {
+                let loss = (*p % 101) as f64 / 100.0;
+                ok(sim.apply(&Action::Loss { nodes: None, inbound: loss, outbound: loss }));
+            }
         }
     }
-    c.blocked = vec![vec![false; n]; n];
-    c.loss = 0;
-    c.run_for(Duration::from_secs(60));
+    ok(sim.apply(&Action::HealAll));
+    ok(sim.apply(&Action::Loss { nodes: None, inbound: 0.0, outbound: 0.0 }));
+    run_for(&mut sim, Duration::from_secs(60));
 }

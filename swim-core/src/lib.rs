@@ -54,6 +54,7 @@
 //! | identity, state, incarnation precedence | [`member`] | |
 //! | member table and round-robin probe order | `membership` | |
 //! | messages, envelope (label), codec, stream framing | [`wire`] | |
+//! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] | |
 //!
 //! `docs/architecture.md` follows a datagram and a timeout through these modules and answers
@@ -145,6 +146,7 @@ pub mod config;
 pub mod dissemination;
 pub mod error;
 pub mod event;
+pub mod invariants;
 mod math;
 pub mod member;
 mod membership;

@@ -1,21 +1,39 @@
-//! Safety invariants, checked after every input to every member, and the violation report.
+//! The engine's checks: swim-core's safety invariants on every member, the simulator's own
+//! honesty rules, and the violation report.
 //!
-//! After each input (and its outputs drained) a member must:
-//! - never hold itself dead, and hold itself alive unless it is leaving;
-//! - never lower its own incarnation within one life;
-//! - keep every table and queue within its configured bound (member table, both
-//!   dissemination queues, pending transmits and events, relays) and its health score
-//!   below `awareness_max_multiplier`.
+//! The safety invariants are [`swim_core::invariants`]' (one checker for swim-core's tests,
+//! the fuzz targets and this simulator): after each input to a member (its outputs drained)
+//! its own state, own incarnation and every bound ([`Checker::after_input`]); and every member
+//! event, in order, against what the member reported before ([`Checker::event`]: incarnations
+//! never go down until it forgets a member, every transition obeys precedence, never alive
+//! and dead at one incarnation). In clusters of up to [`TABLE_SCAN_MAX_MEMBERS`] it also scans
+//! every member's table after each of its inputs; larger clusters skip that scan (it is linear
+//! in the table) and rely on the event rules, which see every transition a member reports.
 //!
-//! Every member event is checked too: the incarnation a member reports for another never
-//! decreases (until it forgets that member: `MemberRemoved`, or a restart of the observer).
-//! Liveness (everyone agrees after faults heal) is checked by the runner, see
-//! [`crate::runner`].
+//! On top of them, what only holds in a simulated cluster whose members are all honest: no
+//! member rejects a message another member sent ([`Checker::delivery_rejected`]), every
+//! member event names a member of the cluster (`node-<i>`, `i < n`) other than the observer,
+//! and no address conflict is reported. Traffic injected by a test
+//! ([`crate::Simulation::inject`]) may name anything and give members false addresses, so
+//! once a run has taken such traffic events about foreign names and address conflicts are
+//! allowed and a ping misdirected by a false address is no violation
+//! ([`Checker::allow_foreign_claims`]); swim-core's rules stay.
+//!
+//! And one rule of the engine itself: no member's timer keeps firing without time passing
+//! ([`MAX_SAME_INSTANT_FIRES`]).
+//!
+//! A violation ends the run and is reported with the seed and the command that replays it
+//! ([`Violation`]). Liveness (everyone agrees after faults heal) is checked by the runner,
+//! see [`crate::runner`].
 
 use std::fmt;
 
-use rustc_hash::FxHashMap;
-use swim_core::{Instant, State, Swim};
+use swim_core::invariants::Checker as CoreChecker;
+use swim_core::{DecodeError, Event, Instant, Swim};
+
+use crate::node::SimNode;
+use crate::trace::event_member;
+use crate::truth::node_name;
 
 /// A broken invariant: the run failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,100 +66,177 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-/// Per-member state the checks need.
+/// The checks of every member of a run.
 #[derive(Debug, Default)]
 pub struct Checker {
-    local_incarnation: Vec<u32>,
-    seen: Vec<FxHashMap<u32, u32>>,
+    /// swim-core's checker of each member's current life.
+    members: Vec<CoreChecker<u32>>,
+    /// Events may name members outside the cluster, and report address conflicts.
+    foreign_claims: bool,
+    /// Scan every member table after every input (small clusters only).
+    scan_tables: bool,
 }
+
+/// Clusters up to this size have every member's table scanned after each of its inputs
+/// (swim-core's `Checker::check_table`: linear in the table, so quadratic per round in the
+/// cluster size); larger ones rely on the event rules, which see every reported transition.
+pub const TABLE_SCAN_MAX_MEMBERS: usize = 16;
 
 impl Checker {
     /// Checks for `n` members.
     pub fn new(n: usize) -> Self {
-        Checker { local_incarnation: vec![0; n], seen: (0..n).map(|_| FxHashMap::default()).collect() }
+        Checker {
+            members: (0..n).map(|_| CoreChecker::new()).collect(),
+            foreign_claims: false,
+            scan_tables: n <= TABLE_SCAN_MAX_MEMBERS,
+        }
     }
 
-    /// Member `i` started a new life at `incarnation`.
-    pub fn started(&mut self, i: u32, incarnation: u32) {
-        self.local_incarnation[i as usize] = incarnation;
-        self.seen[i as usize] = FxHashMap::default();
+    /// Member `i` started a new life: what it reported before no longer binds it.
+    pub fn started(&mut self, i: u32) {
+        self.members[i as usize] = CoreChecker::new();
     }
 
-    /// The state checks, after an input to `i`.
+    /// From now on, events may name members that are not in the cluster and report address
+    /// conflicts: the run has taken traffic that no member sent.
+    pub fn allow_foreign_claims(&mut self) {
+        self.foreign_claims = true;
+    }
+
+    /// The state checks, after an input to member `i` (and its events): its own state and
+    /// incarnation and every bound, and in clusters of up to [`TABLE_SCAN_MAX_MEMBERS`] every
+    /// member it holds.
     pub fn after_input(&mut self, i: u32, s: &Swim<u32>) -> Result<(), String> {
-        let me = s.local();
-        if me.state == State::Dead {
-            return Err("member holds itself dead".into());
-        }
-        if !s.is_leaving() && me.state != State::Alive {
-            return Err(format!("member holds itself {:?} without leaving", me.state));
-        }
-        let last = &mut self.local_incarnation[i as usize];
-        if me.incarnation < *last {
-            return Err(format!("own incarnation went from {last} to {}", me.incarnation));
-        }
-        *last = me.incarnation;
-        let c = s.config();
-        let l = &c.limits;
-        if s.table_len() > l.max_members {
-            return Err(format!("member table holds {} > limits.max_members {}", s.table_len(), l.max_members));
-        }
-        let (q, uq) = s.queue_depth();
-        if q > l.broadcast_queue_depth || uq > l.user_broadcast_queue_depth {
-            return Err(format!("dissemination queues {q}/{uq} over their bounds"));
-        }
-        let (t, e) = s.pending_outputs();
-        if t > l.max_pending_transmits || e > l.max_pending_events {
-            return Err(format!("pending outputs {t}/{e} over their bounds"));
-        }
-        if s.relays_in_progress() > l.max_relays {
-            return Err(format!("{} relays > limits.max_relays", s.relays_in_progress()));
-        }
-        if s.health_score() >= c.lifeguard.awareness_max_multiplier.max(1) {
-            return Err(format!("health score {} out of range", s.health_score()));
-        }
-        Ok(())
+        let c = &mut self.members[i as usize];
+        let r = if self.scan_tables { c.check(s) } else { c.check_local(s) };
+        r.map_err(|v| v.to_string())
     }
 
-    /// `o` reported `t` at `incarnation` (`forgot`: it removed `t` from its table).
-    pub fn member_event(&mut self, o: u32, t: u32, incarnation: u32, forgot: bool) -> Result<(), String> {
-        let seen = &mut self.seen[o as usize];
-        if forgot {
-            seen.remove(&t);
+    /// A member rejected a message member `from` sent it. Members are honest, so that is a
+    /// violation, except that after injected lies a member may address a ping to whichever
+    /// member a lie gave the target's address (`DecodeError::Misdirected`).
+    pub fn delivery_rejected(&self, from: u32, stream: bool, e: DecodeError) -> Result<(), String> {
+        if self.foreign_claims && e == DecodeError::Misdirected {
             return Ok(());
         }
-        match seen.get_mut(&t) {
-            Some(prev) if incarnation < *prev => {
-                Err(format!("reported node-{t} at incarnation {incarnation} after {prev}"))
-            }
-            Some(prev) => {
-                *prev = incarnation;
-                Ok(())
-            }
-            None => {
-                if incarnation > 0 {
-                    seen.insert(t, incarnation);
-                }
-                Ok(())
-            }
+        Err(format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }))
+    }
+
+    /// Member `i` (`s`) emitted `e`, about member `target` (`None`: not a member of the
+    /// cluster, or not a membership event). Returns the member whose ground truth the event
+    /// updates, if any.
+    pub fn event(&mut self, i: u32, s: &Swim<u32>, e: &Event<u32>, target: Option<u32>) -> Result<Option<u32>, String> {
+        let n = self.members.len() as u32;
+        self.members[i as usize].check_event(s, e).map_err(|v| v.to_string())?;
+        if let Event::AddressConflict { name, existing, claimed } = e
+            && !self.foreign_claims
+        {
+            return Err(format!("address conflict for {name}: {existing} vs {claimed}"));
+        }
+        let Some(m) = event_member(e) else { return Ok(None) };
+        match target {
+            // An injected name may parse to an index without being that member's name.
+            Some(t) if t < n && t != i && (!self.foreign_claims || m.name == node_name(t)) => Ok(Some(t)),
+            _ if self.foreign_claims => Ok(None),
+            None => Err(format!("event about unknown member {:?}", m.name)),
+            Some(_) => Err(format!("event about member {} (self or out of range): {e:?}", m.name)),
         }
     }
+}
+
+/// Timer fires of one member at one instant before the run is declared livelocked.
+pub const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
+
+/// Member `n`'s timer fires at `now`: a timer that keeps firing without time passing (more
+/// than [`MAX_SAME_INSTANT_FIRES`] times at one instant) is a livelock.
+pub(crate) fn timer_fired(n: &mut SimNode, now: Instant) -> Result<(), String> {
+    if n.last_fire == now {
+        n.same_instant_fires += 1;
+        if n.same_instant_fires > MAX_SAME_INSTANT_FIRES {
+            return Err("livelock: the timer keeps firing without time passing".into());
+        }
+    } else {
+        n.last_fire = now;
+        n.same_instant_fires = 0;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn member(i: u32, state: swim_core::State, incarnation: u32) -> swim_core::Member<u32> {
+        swim_core::Member {
+            name: crate::truth::node_name(i).into(),
+            addr: i,
+            meta: swim_core::Bytes::new(),
+            incarnation,
+            state,
+            state_changed: Instant::ZERO,
+        }
+    }
+
+    fn core(i: u32) -> Swim<u32> {
+        let id = swim_core::Identity::new(crate::truth::node_name(i), i);
+        Swim::new(swim_core::Config::lan(), id, 1, Instant::ZERO).unwrap()
+    }
+
     #[test]
-    fn incarnations_must_not_decrease_until_forgotten() {
-        let mut c = Checker::new(2);
-        c.member_event(0, 1, 3, false).unwrap();
-        c.member_event(0, 1, 3, false).unwrap();
-        assert!(c.member_event(0, 1, 2, false).is_err());
-        c.member_event(0, 1, 0, true).unwrap();
-        c.member_event(0, 1, 1, false).unwrap();
-        c.started(0, 0);
-        c.member_event(0, 1, 0, false).unwrap();
+    fn incarnations_must_not_decrease_until_forgotten_or_restarted() {
+        use swim_core::State::{Alive, Dead};
+        let mut c = Checker::new(3);
+        let s = core(0);
+        let ev = |state, inc| Event::MemberJoined(member(1, state, inc));
+        assert_eq!(c.event(0, &s, &ev(Alive, 3), Some(1)), Ok(Some(1)));
+        let err = c.event(0, &s, &Event::MemberUpdated(member(1, Alive, 2)), Some(1)).unwrap_err();
+        assert!(err.contains("node-0 about node-1") && err.contains("from 3 to 2"), "{err}");
+        c.event(0, &s, &Event::MemberRemoved(member(1, Dead, 3)), Some(1)).unwrap();
+        c.event(0, &s, &ev(Alive, 1), Some(1)).unwrap();
+        c.started(0);
+        c.event(0, &s, &ev(Alive, 0), Some(1)).unwrap();
+    }
+
+    #[test]
+    fn events_must_name_another_member_of_the_cluster_unless_injected() {
+        use swim_core::State::Alive;
+        let mut c = Checker::new(3);
+        let s = core(0);
+        let stranger = Event::MemberJoined(swim_core::Member { name: "evil".into(), ..member(1, Alive, 0) });
+        assert!(c.event(0, &s, &stranger, None).unwrap_err().contains("unknown member"));
+        let far = Event::MemberJoined(member(7, Alive, 0));
+        assert!(c.event(0, &s, &far, Some(7)).unwrap_err().contains("out of range"));
+        let conflict = Event::AddressConflict { name: "node-1".into(), existing: 1, claimed: 9 };
+        assert!(c.event(0, &s, &conflict, None).unwrap_err().contains("address conflict"));
+        // A fresh checker: the first one has seen these events already.
+        let mut c = Checker::new(3);
+        c.allow_foreign_claims();
+        assert_eq!(c.event(0, &s, &stranger, None), Ok(None));
+        assert_eq!(c.event(0, &s, &far, Some(7)), Ok(None));
+        assert_eq!(c.event(0, &s, &conflict, None), Ok(None));
+        // A ping misdirected by a false address is no violation any more; malformed traffic is.
+        assert_eq!(c.delivery_rejected(1, false, swim_core::DecodeError::Misdirected), Ok(()));
+        assert!(c.delivery_rejected(1, true, swim_core::DecodeError::Malformed).unwrap_err().contains("honest stream"));
+        assert!(
+            Checker::new(3).delivery_rejected(1, false, swim_core::DecodeError::Misdirected).is_err(),
+            "without injections every rejection is a violation"
+        );
+        // swim-core's rules stay on.
+        let about_itself = Event::MemberJoined(member(0, Alive, 0));
+        assert!(c.event(0, &s, &about_itself, Some(0)).unwrap_err().contains("about itself"));
+    }
+
+    #[test]
+    fn a_timer_firing_without_time_passing_is_a_livelock() {
+        let mut n = SimNode::new(crate::rng::SimRng::derive(1, crate::rng::Stream::Slow, 0));
+        let t = Instant::from_secs(3);
+        for _ in 0..=MAX_SAME_INSTANT_FIRES {
+            timer_fired(&mut n, t).unwrap();
+        }
+        assert!(timer_fired(&mut n, t).unwrap_err().contains("livelock"));
+        // Time passing resets the count.
+        timer_fired(&mut n, Instant::from_secs(4)).unwrap();
+        timer_fired(&mut n, Instant::from_secs(4)).unwrap();
     }
 
     #[test]

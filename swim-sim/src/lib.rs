@@ -41,21 +41,22 @@
 //!
 //! | concern | module |
 //! |---|---|
-//! | the event loop, driving the cores | [`sim`] ([`Simulation`], [`SimConfig`]) |
+//! | the event loop, delivery, timers, the public API | [`sim`] ([`Simulation`]) |
+//! | what a run depends on | [`config`] ([`SimConfig`]) |
 //! | one simulated member | [`node`] |
 //! | the event queue | [`queue`] |
 //! | the network model | [`network`] |
-//! | the fault schedule | [`faults`] |
+//! | the fault schedule, and applying it | [`faults`] |
 //! | delay distributions, durations | [`dist`], [`duration`] |
 //! | seeds and sub-seeds | [`rng`] |
-//! | ground truth, views, false positives, detection | [`truth`] |
-//! | safety invariants, violations | [`invariants`] |
+//! | ground truth, views, false positives, detection; events to truth | [`truth`] |
+//! | the engine's checks (swim-core's invariants and its own), violations | [`invariants`] |
 //! | the figures of a run | [`metrics`] |
 //! | scenario files and built-ins | [`scenario`] |
 //! | running scenarios, liveness, replay commands | [`runner`] |
 //! | swarm testing | [`swarm`] |
 //! | tables, JSON, CSV; SVG plots | [`report`], [`plot`] |
-//! | the trace digest | [`digest`] |
+//! | the trace digest, and the typed records it is fed | [`digest`], [`trace`] |
 //!
 //! ## Determinism
 //!
@@ -69,6 +70,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod digest;
 pub mod dist;
 pub mod duration;
@@ -85,9 +87,11 @@ pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod swarm;
+pub mod trace;
 pub mod truth;
 
-pub use sim::{SimConfig, Simulation};
+pub use config::SimConfig;
+pub use sim::Simulation;
 
 /// The user guide (`docs/simulation.md`): its Rust examples run as doc tests.
 #[cfg(doctest)]

@@ -14,139 +14,21 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use swim_core::{Config, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind};
+use serde::Serialize;
+use swim_core::{DecodeError, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind};
 
 use crate::digest::Digest;
 use crate::dist::Dist;
-use crate::duration::Dur;
-use crate::faults::{self, Action, FaultSpec, RestartIncarnation, Schedule, Scheduled};
-use crate::invariants::{Checker, Violation};
-use crate::network::{Admit, Network, NetworkSpec, Route};
+use crate::faults::{self, Action, RestartIncarnation, Schedule, Scheduled};
+use crate::invariants::{self, Checker, Violation};
+use crate::network::{Admit, Network, Route};
 use crate::node::{SimNode, Slow, Status, Traffic};
 use crate::queue::{Ev, EventQueue};
 use crate::rng::{SimRng, Stream, derive_seed};
-use crate::truth::{Sample, Truth, View, node_index, node_name};
+use crate::trace::{TraceRecord, event_member};
+use crate::truth::{Sample, Truth, node_index, node_name};
 
-/// How the cluster forms at the start of a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StartMode {
-    /// Every member starts at time 0 already knowing every other (swim-core's `restore`): a
-    /// converged cluster without a join storm.
-    #[default]
-    Warm,
-    /// The seeds start at time 0; every other member starts at a random time within `window`
-    /// and joins through the seeds.
-    Join,
-}
-
-/// The start of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StartSpec {
-    /// Warm or join.
-    pub mode: StartMode,
-    /// The join seeds (node indices). Default `[0]`.
-    pub seeds: Vec<u32>,
-    /// Join mode: members start uniformly within this window. Default 0 (all at once).
-    pub window: Dur,
-    /// Members started at the beginning (default: all). The others stay idle until a `join`
-    /// fault starts them.
-    pub initial: Option<usize>,
-    /// A restarted member joins through the seeds and this many random running members.
-    /// Default 2.
-    pub extra_seeds: usize,
-    /// A join that reached no seed is retried after this long (an operator's retry-join).
-    /// Default 5 s.
-    pub retry_join: Dur,
-    /// A leaving member stops at the latest this long after `leave` (it stops earlier, one
-    /// gossip interval after `LeaveCompleted`). Default 10 s.
-    pub leave_timeout: Dur,
-}
-
-impl Default for StartSpec {
-    fn default() -> Self {
-        StartSpec {
-            mode: StartMode::Warm,
-            seeds: vec![0],
-            window: Dur::default(),
-            initial: None,
-            extra_seeds: 2,
-            retry_join: Dur::secs(5),
-            leave_timeout: Dur::secs(10),
-        }
-    }
-}
-
-/// Everything a run depends on. The run is a pure function of this value.
-#[derive(Clone, Debug)]
-pub struct SimConfig {
-    /// The master seed.
-    pub seed: u64,
-    /// Cluster size (all members that may ever run; names `node-0` ... and addresses `0..n`).
-    pub nodes: usize,
-    /// Every member's protocol configuration.
-    pub config: Config,
-    /// The network.
-    pub network: NetworkSpec,
-    /// The start.
-    pub start: StartSpec,
-    /// The named faults.
-    pub faults: BTreeMap<String, FaultSpec>,
-    /// Length of the run (repeating faults without an end stop here).
-    pub duration: Duration,
-    /// Period of [`Sample`]s; zero for none.
-    pub sample_interval: Duration,
-    /// Traffic counters start after this (steady-state bandwidth).
-    pub warmup: Duration,
-    /// Keep every member's events for [`Simulation::take_events`].
-    pub record_events: bool,
-}
-
-impl SimConfig {
-    /// `nodes` members with memberlist's LAN configuration on a datacenter network, warm
-    /// started, no faults, 60 s.
-    pub fn new(nodes: usize, seed: u64) -> Self {
-        SimConfig {
-            seed,
-            nodes,
-            config: Config::lan(),
-            network: NetworkSpec::default(),
-            start: StartSpec::default(),
-            faults: BTreeMap::new(),
-            duration: Duration::from_secs(60),
-            sample_interval: Duration::from_secs(1),
-            warmup: Duration::ZERO,
-            record_events: false,
-        }
-    }
-
-    /// The window within which a death notice about a restarted member is stale, not false:
-    /// the longest suspicion timeout plus ten probe intervals.
-    pub fn stale_window(&self) -> Duration {
-        let c = &self.config;
-        let (_, max) = swim_core::suspicion::timeout_bounds(
-            c.suspicion_mult,
-            c.suspicion_max_timeout_mult,
-            self.nodes,
-            c.probe_interval,
-        );
-        max + c.probe_interval * 10
-    }
-}
-
-/// Why a simulation could not be built.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SetupError(pub String);
-
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SetupError {}
+pub use crate::config::{SetupError, SimConfig, StartMode, StartSpec};
 
 /// A packet in flight; its bytes are reused once it is delivered or dropped.
 #[derive(Debug, Default)]
@@ -244,23 +126,20 @@ pub type EventHook = Box<dyn FnMut(Instant, u32, &Event<u32>) + Send>;
 /// A hook called with every message handed to a core: `(time, from, to, is_stream, bytes)`.
 pub type PacketHook = Box<dyn FnMut(Instant, u32, u32, bool, &[u8]) + Send>;
 
-/// Timer fires of one member at one instant before the run is declared livelocked.
-const MAX_SAME_INSTANT_FIRES: u32 = 10_000;
-
 /// A running simulation. See the module docs.
 pub struct Simulation {
-    cfg: SimConfig,
-    now: Instant,
+    pub(crate) cfg: SimConfig,
+    pub(crate) now: Instant,
     queue: EventQueue,
     slab: Slab,
-    nodes: Vec<SimNode>,
+    pub(crate) nodes: Vec<SimNode>,
     names: Vec<Name>,
-    net: Network,
-    truth: Truth,
+    pub(crate) net: Network,
+    pub(crate) truth: Truth,
     checker: Checker,
     digest: Digest,
-    schedule: Schedule,
-    partitions: BTreeMap<u32, u32>,
+    pub(crate) schedule: Schedule,
+    pub(crate) partitions: BTreeMap<u32, u32>,
     fault_rng: SimRng,
     start_rng: SimRng,
     warmup_at: Instant,
@@ -271,9 +150,9 @@ pub struct Simulation {
     packet_hook: Option<PacketHook>,
     events_log: Option<EventLog>,
     samples: Vec<Sample>,
-    metadata_version: u64,
+    pub(crate) metadata_version: u64,
     /// Until when a member counts as cut off by a network fault that touched it.
-    impaired_until: Vec<Instant>,
+    pub(crate) impaired_until: Vec<Instant>,
     started_by: Instant,
     next_memory_sample: Instant,
 }
@@ -583,8 +462,7 @@ impl Simulation {
                     if let Some(s) = n.swim.as_mut() {
                         s.handle_stream_failed(now, &to);
                     }
-                    self.digest.u64(0x5f);
-                    self.digest.u64(u64::from(node) << 32 | u64::from(to));
+                    self.trace(TraceRecord::StreamFailed { node, to });
                     self.after_input(node, 0);
                 }
             }
@@ -694,9 +572,38 @@ impl Simulation {
         self.arm_timer(i, true);
     }
 
+    // ------------------------------------------------------------------ hostile traffic
+
+    /// Hand `bytes` to member `i` now, as a datagram or a stream message from address `from`,
+    /// as if a process outside the cluster (or a forger) had sent them; then drain its outputs
+    /// and check it. Returns `None` if `i` is not running, else whether its core accepted them.
+    ///
+    /// Injected claims may name members outside the cluster or contest addresses, so from the
+    /// first injection on those two engine rules are off (see [`crate::invariants`]);
+    /// swim-core's safety invariants stay on, and honest traffic must still be accepted.
+    /// Answers sent to `from` go nowhere unless `from` is a member's address.
+    pub fn inject(
+        &mut self,
+        i: u32,
+        from: u32,
+        stream: bool,
+        bytes: &[u8],
+    ) -> Result<Option<Result<(), DecodeError>>, Violation> {
+        self.checker.allow_foreign_claims();
+        self.command(
+            i,
+            |s, now| if stream { s.handle_stream(now, from, bytes) } else { s.handle_datagram(now, from, bytes) },
+        )
+    }
+
     // ------------------------------------------------------------------ internals
 
-    fn violate(&mut self, node: Option<u32>, message: String) {
+    /// Record `r` in the trace digest.
+    pub(crate) fn trace(&mut self, r: TraceRecord<'_>) {
+        r.feed(&mut self.digest);
+    }
+
+    pub(crate) fn violate(&mut self, node: Option<u32>, message: String) {
         if self.violation.is_none() {
             self.violation = Some(Violation { seed: self.cfg.seed, at: self.now, node, message, replay: None });
         }
@@ -745,7 +652,7 @@ impl Simulation {
         self.after_input(i, 0);
     }
 
-    fn start_node(
+    pub(crate) fn start_node(
         &mut self,
         i: u32,
         restart: bool,
@@ -777,9 +684,8 @@ impl Simulation {
         n.status = Status::Up;
         n.timer_armed = false;
         n.up_since = Some(now);
-        self.checker.started(i, incarnation);
-        self.digest.u64(0x57a7);
-        self.digest.u64(u64::from(i) << 32 | u64::from(incarnation));
+        self.checker.started(i);
+        self.trace(TraceRecord::Start { node: i, incarnation });
         let kind = if warm {
             None
         } else if restart {
@@ -798,7 +704,7 @@ impl Simulation {
     }
 
     /// Stop member `i`'s process; `real`: a crash whose detection is measured.
-    fn crash(&mut self, i: u32, real: bool) {
+    pub(crate) fn crash(&mut self, i: u32, real: bool) {
         let now = self.now;
         let warmup_at = self.warmup_at;
         let n = &mut self.nodes[i as usize];
@@ -811,14 +717,13 @@ impl Simulation {
         n.account_uptime(now, warmup_at);
         n.up_since = None;
         drop(s);
-        self.digest.u64(0xc4a5);
-        self.digest.u64(u64::from(i));
+        self.trace(TraceRecord::Stop { node: i });
         if was_up {
             self.truth.stop(now, i, real);
         }
     }
 
-    fn leave(&mut self, i: u32) {
+    pub(crate) fn leave(&mut self, i: u32) {
         let now = self.now;
         let n = &mut self.nodes[i as usize];
         if n.status != Status::Up {
@@ -858,22 +763,15 @@ impl Simulation {
             return;
         }
         n.timer_armed = false;
-        if n.last_fire == now {
-            n.same_instant_fires += 1;
-            if n.same_instant_fires > MAX_SAME_INSTANT_FIRES {
-                self.violate(Some(i), "livelock: the timer keeps firing without time passing".into());
-                return;
-            }
-        } else {
-            n.last_fire = now;
-            n.same_instant_fires = 0;
+        if let Err(message) = invariants::timer_fired(n, now) {
+            self.violate(Some(i), message);
+            return;
         }
         let Some(s) = n.swim.as_mut() else { return };
         let before = s.stats().deaths_declared;
         s.handle_timeout(now);
         self.stats.timeouts += 1;
-        self.digest.u64(0x7173);
-        self.digest.u64(u64::from(i));
+        self.trace(TraceRecord::Timer { node: i });
         self.after_input(i, before);
     }
 
@@ -901,8 +799,7 @@ impl Simulation {
                 }
             }
             Admit::Drop(_) => {
-                self.digest.u64(0xd0);
-                self.digest.u64(u64::from(p));
+                self.trace(TraceRecord::Drop { packet: p });
                 if stream {
                     self.queue.push(now, Ev::StreamFailed { node: from, life: from_life, to });
                 }
@@ -924,26 +821,24 @@ impl Simulation {
         n.traffic.msgs_in += 1;
         n.traffic.bytes_in += len as u64;
         self.stats.delivered += 1;
-        self.digest.u64(now.as_nanos());
-        self.digest.u64(u64::from(from) << 32 | u64::from(to));
+        TraceRecord::Deliver { at: now, from, to }.feed(&mut self.digest);
         let before = s.stats().deaths_declared;
         if let Some(h) = self.packet_hook.as_mut() {
             h(now, from, to, stream, &pk.bytes);
         }
         let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
         self.slab.release(p);
-        if let Err(e) = r {
-            self.violate(
-                Some(to),
-                format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }),
-            );
+        if let Err(e) = r
+            && let Err(message) = self.checker.delivery_rejected(from, stream, e)
+        {
+            self.violate(Some(to), message);
         }
         self.after_input(to, before);
     }
 
     /// Drain member `i` after an input: transmits, events, checks, timer. `declared_before`
     /// is its `deaths_declared` counter before the input (to tell its own declarations apart).
-    fn after_input(&mut self, i: u32, declared_before: u64) {
+    pub(crate) fn after_input(&mut self, i: u32, declared_before: u64) {
         let now = self.now;
         let n_nodes = self.nodes.len() as u32;
         // Transmits.
@@ -966,9 +861,7 @@ impl Simulation {
                 node.traffic.bytes_out += t.len as u64;
             }
             self.stats.transmitted += 1;
-            self.digest.u64(now.as_nanos() ^ u64::from(stream));
-            self.digest.u64(u64::from(i) << 32 | u64::from(to));
-            self.digest.bytes(&buf[..t.len]);
+            TraceRecord::Transmit { at: now, stream, from: i, to, bytes: &buf[..t.len] }.feed(&mut self.digest);
             if to >= n_nodes {
                 self.stats.unknown_destination += 1;
                 if stream {
@@ -1029,75 +922,32 @@ impl Simulation {
         self.arm_timer(i, false);
     }
 
+    /// Member `i` emitted `e`: record it, check it, update the ground truth, and act on the
+    /// events the engine answers (a finished leave stops the process, a join that reached
+    /// nobody is retried). `declared` counts `i`'s own death declarations not yet matched to
+    /// a `MemberFailed`.
     fn observe(&mut self, i: u32, e: Event<u32>, declared: &mut u64) {
         let now = self.now;
         self.stats.events += 1;
-        let member = match &e {
-            Event::MemberJoined(m)
-            | Event::MemberUpdated(m)
-            | Event::MemberFailed(m)
-            | Event::MemberLeft(m)
-            | Event::MemberAlive(m)
-            | Event::MemberRemoved(m)
-            | Event::MemberSuspected { member: m, .. } => Some(m),
-            _ => None,
-        };
-        let tag: u64 = match &e {
-            Event::MemberJoined(_) => 1,
-            Event::MemberUpdated(_) => 2,
-            Event::MemberSuspected { .. } => 3,
-            Event::MemberFailed(_) => 4,
-            Event::MemberLeft(_) => 5,
-            Event::MemberAlive(_) => 6,
-            Event::MemberRemoved(_) => 7,
-            Event::AddressConflict { .. } => 8,
-            Event::UserMessage { .. } => 9,
-            Event::UserBroadcast { .. } => 10,
-            Event::HealthChanged { score } => 11 | u64::from(*score) << 8,
-            Event::JoinCompleted { reached, .. } => 12 | (*reached as u64) << 8,
-            Event::LeaveCompleted => 13,
-        };
-        self.digest.u64(tag << 32 | u64::from(i));
-        if let Some(m) = member {
-            let Some(t) = node_index(&m.name) else {
-                self.violate(Some(i), format!("event about unknown member {:?}", m.name));
-                return;
-            };
-            self.digest.u64(u64::from(t) << 32 | u64::from(m.incarnation));
-            if t >= self.nodes.len() as u32 || t == i {
-                self.violate(Some(i), format!("event about member {} (self or out of range): {e:?}", m.name));
+        let target = event_member(&e).and_then(|m| node_index(&m.name));
+        self.trace(TraceRecord::Event { node: i, event: &e, target });
+        let Some(s) = self.nodes[i as usize].swim.as_deref() else { return };
+        let target = match self.checker.event(i, s, &e, target) {
+            Ok(t) => t,
+            Err(message) => {
+                self.violate(Some(i), message);
                 return;
             }
-            let forgot = matches!(e, Event::MemberRemoved(_));
-            if let Err(msg) = self.checker.member_event(i, t, m.incarnation, forgot) {
-                self.violate(Some(i), msg);
-            }
-            match &e {
-                Event::MemberJoined(m) | Event::MemberUpdated(m) => {
-                    self.truth.set(now, i, t, View::Alive);
-                    self.truth.saw_incarnation(now, i, t, m.incarnation);
-                }
-                Event::MemberAlive(m) => {
-                    self.truth.came_alive(now, i, t);
-                    self.truth.saw_incarnation(now, i, t, m.incarnation);
-                }
-                Event::MemberSuspected { .. } => self.truth.suspected(now, i, t),
-                Event::MemberFailed(_) => {
-                    let own = *declared > 0;
-                    *declared = declared.saturating_sub(1);
-                    let impaired = self.net.impaired(now, t) || now < self.impaired_until[t as usize];
-                    self.truth.failed(now, i, t, own, impaired);
-                }
-                Event::MemberLeft(_) | Event::MemberRemoved(_) => {
-                    self.truth.set(now, i, t, View::Gone);
-                }
-                _ => {}
-            }
+        };
+        if let Some(t) = target {
+            let (net, impaired_until) = (&self.net, &self.impaired_until);
+            self.truth.record_event(now, i, t, &e, || {
+                let own = *declared > 0;
+                *declared = declared.saturating_sub(1);
+                (own, net.impaired(now, t) || now < impaired_until[t as usize])
+            });
         }
         match &e {
-            Event::AddressConflict { name, existing, claimed } => {
-                self.violate(Some(i), format!("address conflict for {name}: {existing} vs {claimed}"));
-            }
             Event::LeaveCompleted => {
                 let n = &self.nodes[i as usize];
                 if n.status == Status::Leaving {
@@ -1116,142 +966,6 @@ impl Simulation {
         }
         if let Some(log) = self.events_log.as_mut() {
             log[i as usize].push((now, e));
-        }
-    }
-
-    fn apply_scheduled(&mut self, k: usize) {
-        self.digest.u64(0xfa);
-        self.digest.u64(k as u64);
-        let action = self.schedule.actions[k].action.clone();
-        self.apply_action(&action);
-    }
-
-    /// Members touched by a network fault count as impaired until the stale window has passed
-    /// since (the suspicions it started may still run out).
-    fn mark_impaired(&mut self, nodes: &[u32], until: Instant) {
-        let until = until + self.truth_stale_window();
-        for &i in nodes {
-            let u = &mut self.impaired_until[i as usize];
-            *u = (*u).max(until);
-        }
-    }
-
-    fn truth_stale_window(&self) -> Duration {
-        self.cfg.stale_window()
-    }
-
-    fn apply_action(&mut self, action: &Action) {
-        let now = self.now;
-        match action {
-            Action::Partition { a, b, .. } => {
-                self.mark_impaired(a, now);
-                self.mark_impaired(b, now);
-            }
-            Action::HealPartition(_) | Action::HealAll => {
-                let all: Vec<u32> = (0..self.nodes.len() as u32).filter(|&i| self.net.impaired(now, i)).collect();
-                self.mark_impaired(&all, now);
-            }
-            Action::Blackhole { nodes, .. }
-            | Action::Loss { nodes: Some(nodes), .. }
-            | Action::RestoreLoss { nodes: Some(nodes) } => {
-                self.mark_impaired(nodes, now);
-            }
-            Action::Clog { nodes, until } => self.mark_impaired(nodes, *until),
-            _ => {}
-        }
-        match action {
-            Action::Crash(nodes) => {
-                for &i in nodes {
-                    self.crash(i, true);
-                }
-            }
-            Action::Leave(nodes) => {
-                for &i in nodes {
-                    self.leave(i);
-                }
-            }
-            Action::Start { nodes, restart, incarnation } => {
-                for &i in nodes {
-                    if !*restart && self.nodes[i as usize].running() {
-                        continue; // a join of a running member does nothing
-                    }
-                    if let Err(e) = self.start_node(i, *restart, *incarnation, false, true) {
-                        self.violate(Some(i), e.0);
-                    }
-                }
-            }
-            Action::Slow { nodes, delay, in_order } => {
-                for &i in nodes {
-                    self.set_slow(i, Some(delay), *in_order);
-                }
-            }
-            Action::Unslow(nodes) => {
-                for &i in nodes {
-                    self.set_slow(i, None, false);
-                }
-            }
-            Action::Partition { key, a, b, one_way } => match self.net.partition(a, b, *one_way) {
-                Some(id) => {
-                    self.partitions.insert(*key, id);
-                }
-                None => self.violate(None, "more than 64 partitions at once".into()),
-            },
-            Action::HealPartition(key) => {
-                if let Some(id) = self.partitions.remove(key) {
-                    self.net.heal_partition(id);
-                }
-            }
-            Action::Blackhole { nodes, inbound, outbound, on } => {
-                for &i in nodes {
-                    self.net.blackhole(i, *inbound, *outbound, *on);
-                }
-            }
-            Action::Clog { nodes, until } => {
-                for &i in nodes {
-                    self.net.clog(i, *until);
-                }
-            }
-            Action::Loss { nodes: Some(nodes), inbound, outbound } => {
-                for &i in nodes {
-                    self.net.set_node_loss(i, *inbound, *outbound);
-                }
-            }
-            Action::Loss { nodes: None, inbound, .. } => self.net.set_loss(*inbound),
-            Action::RestoreLoss { nodes: Some(nodes) } => {
-                for &i in nodes {
-                    self.net.set_node_loss(i, 0.0, 0.0);
-                }
-            }
-            Action::RestoreLoss { nodes: None } => self.net.set_loss(self.cfg.network.loss),
-            Action::UpdateMetadata(nodes) => {
-                for &i in nodes {
-                    self.metadata_version += 1;
-                    let meta = format!("v{}", self.metadata_version).into_bytes();
-                    let Some(s) = self.nodes[i as usize].swim.as_mut() else { continue };
-                    if s.is_leaving() {
-                        continue;
-                    }
-                    if s.update_metadata(now, meta).is_ok() {
-                        let inc = s.local().incarnation;
-                        self.truth.update_started(now, i, inc);
-                    }
-                    self.after_input(i, 0);
-                }
-            }
-            Action::HealAll => {
-                for (_, id) in std::mem::take(&mut self.partitions) {
-                    self.net.heal_partition(id);
-                }
-                self.net.clear_blackholes();
-                for i in 0..self.nodes.len() as u32 {
-                    self.net.unclog(i, now);
-                    self.net.set_node_loss(i, 0.0, 0.0);
-                    if self.nodes[i as usize].slow.is_some() {
-                        self.set_slow(i, None, false);
-                    }
-                }
-                self.net.set_loss(self.cfg.network.loss);
-            }
         }
     }
 

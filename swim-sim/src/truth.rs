@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashSet;
 use serde::Serialize;
-use swim_core::Instant;
+use swim_core::{Event, Instant};
 
 /// The view bits of one (observer, target) pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -778,6 +778,41 @@ impl Truth {
     /// Approximate heap bytes of the matrices and counters.
     pub fn heap_bytes(&self) -> usize {
         (self.alive.len() + self.suspect.len()) * 8 + self.n * 40
+    }
+}
+
+impl Truth {
+    /// Apply member event `e` of observer `o` about member `t`: the one mapping from what a
+    /// core reports to the views and measures above. `failure` is asked only for a
+    /// `MemberFailed`: whether `o`'s own suspicion timer ran out (rather than it believing
+    /// someone else), and whether a network fault cuts `t` off.
+    pub fn record_event(
+        &mut self,
+        now: Instant,
+        o: u32,
+        t: u32,
+        e: &Event<u32>,
+        failure: impl FnOnce() -> (bool, bool),
+    ) {
+        match e {
+            Event::MemberJoined(m) | Event::MemberUpdated(m) => {
+                self.set(now, o, t, View::Alive);
+                self.saw_incarnation(now, o, t, m.incarnation);
+            }
+            Event::MemberAlive(m) => {
+                self.came_alive(now, o, t);
+                self.saw_incarnation(now, o, t, m.incarnation);
+            }
+            Event::MemberSuspected { .. } => self.suspected(now, o, t),
+            Event::MemberFailed(_) => {
+                let (declared, impaired) = failure();
+                self.failed(now, o, t, declared, impaired);
+            }
+            Event::MemberLeft(_) | Event::MemberRemoved(_) => {
+                self.set(now, o, t, View::Gone);
+            }
+            _ => {}
+        }
     }
 }
 

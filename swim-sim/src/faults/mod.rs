@@ -22,6 +22,8 @@
 //! | `update_metadata` | the nodes announce new metadata | |
 //! | `heal` | end every partition, blackhole, clog, slowness and extra loss | |
 
+mod apply;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

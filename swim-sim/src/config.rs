@@ -1,0 +1,139 @@
+//! What a run depends on: the cluster, its protocol configuration, the network, the start
+//! and the named faults ([`SimConfig`]), and why a configuration is refused ([`SetupError`]).
+//!
+//! A run is a pure function of its [`SimConfig`]; [`crate::scenario`] builds one from a
+//! scenario file, or a test builds one with [`SimConfig::new`] and edits its fields.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use swim_core::Config;
+
+use crate::duration::Dur;
+use crate::faults::FaultSpec;
+use crate::network::NetworkSpec;
+#[cfg(doc)]
+use crate::sim::Simulation;
+#[cfg(doc)]
+use crate::truth::Sample;
+
+/// How the cluster forms at the start of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartMode {
+    /// Every member starts at time 0 already knowing every other (swim-core's `restore`): a
+    /// converged cluster without a join storm.
+    #[default]
+    Warm,
+    /// The seeds start at time 0; every other member starts at a random time within `window`
+    /// and joins through the seeds.
+    Join,
+}
+
+/// The start of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StartSpec {
+    /// Warm or join.
+    pub mode: StartMode,
+    /// The join seeds (node indices). Default `[0]`.
+    pub seeds: Vec<u32>,
+    /// Join mode: members start uniformly within this window. Default 0 (all at once).
+    pub window: Dur,
+    /// Members started at the beginning (default: all). The others stay idle until a `join`
+    /// fault starts them.
+    pub initial: Option<usize>,
+    /// A restarted member joins through the seeds and this many random running members.
+    /// Default 2.
+    pub extra_seeds: usize,
+    /// A join that reached no seed is retried after this long (an operator's retry-join).
+    /// Default 5 s.
+    pub retry_join: Dur,
+    /// A leaving member stops at the latest this long after `leave` (it stops earlier, one
+    /// gossip interval after `LeaveCompleted`). Default 10 s.
+    pub leave_timeout: Dur,
+}
+
+impl Default for StartSpec {
+    fn default() -> Self {
+        StartSpec {
+            mode: StartMode::Warm,
+            seeds: vec![0],
+            window: Dur::default(),
+            initial: None,
+            extra_seeds: 2,
+            retry_join: Dur::secs(5),
+            leave_timeout: Dur::secs(10),
+        }
+    }
+}
+
+/// Everything a run depends on. The run is a pure function of this value.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The master seed.
+    pub seed: u64,
+    /// Cluster size (all members that may ever run; names `node-0` ... and addresses `0..n`).
+    pub nodes: usize,
+    /// Every member's protocol configuration.
+    pub config: Config,
+    /// The network.
+    pub network: NetworkSpec,
+    /// The start.
+    pub start: StartSpec,
+    /// The named faults.
+    pub faults: BTreeMap<String, FaultSpec>,
+    /// Length of the run (repeating faults without an end stop here).
+    pub duration: Duration,
+    /// Period of [`Sample`]s; zero for none.
+    pub sample_interval: Duration,
+    /// Traffic counters start after this (steady-state bandwidth).
+    pub warmup: Duration,
+    /// Keep every member's events for [`Simulation::take_events`].
+    pub record_events: bool,
+}
+
+impl SimConfig {
+    /// `nodes` members with memberlist's LAN configuration on a datacenter network, warm
+    /// started, no faults, 60 s.
+    pub fn new(nodes: usize, seed: u64) -> Self {
+        SimConfig {
+            seed,
+            nodes,
+            config: Config::lan(),
+            network: NetworkSpec::default(),
+            start: StartSpec::default(),
+            faults: BTreeMap::new(),
+            duration: Duration::from_secs(60),
+            sample_interval: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            record_events: false,
+        }
+    }
+
+    /// The window within which a death notice about a restarted member is stale, not false:
+    /// the longest suspicion timeout plus ten probe intervals.
+    pub fn stale_window(&self) -> Duration {
+        let c = &self.config;
+        let (_, max) = swim_core::suspicion::timeout_bounds(
+            c.suspicion_mult,
+            c.suspicion_max_timeout_mult,
+            self.nodes,
+            c.probe_interval,
+        );
+        max + c.probe_interval * 10
+    }
+}
+
+/// Why a simulation could not be built.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
