@@ -244,6 +244,43 @@ async fn reliable_send_reports_failure() {
     a.shutdown().await;
 }
 
+/// Reliable sends are answered by the core's message id: sends to a live member and to a
+/// dead address, interleaved with each other and with a join's push-pull to the live member,
+/// each report their own outcome, and only the live member's messages arrive.
+#[tokio::test]
+async fn interleaved_reliable_sends_each_report_their_own_outcome() {
+    let a = node("a").await;
+    let (b, b_events) = Node::start_with_events(Config::local("b").with_bind_addr(loopback())).await.unwrap();
+    let b_events = Recorder::record(b_events);
+    let (live, dead) = (b.advertise_addr(), closed_port());
+    let (d1, l1, joined, d2, l2, l3) = tokio::join!(
+        a.send_reliable(dead, "to-dead-1"),
+        a.send_reliable(live, "to-b-1"),
+        a.join([live]),
+        a.send_reliable(dead, "to-dead-2"),
+        a.send_reliable(live, "to-b-2"),
+        a.send_reliable(live, "to-b-3"),
+    );
+    for (what, r) in [("to-dead-1", d1), ("to-dead-2", d2)] {
+        assert!(matches!(&r, Err(SendError::Connect { addr, .. }) if *addr == dead), "{what}: {r:?}");
+    }
+    for (what, r) in [("to-b-1", l1), ("to-b-2", l2), ("to-b-3", l3)] {
+        assert!(r.is_ok(), "{what}: {r:?}");
+    }
+    assert_eq!(joined.expect("join b"), 1);
+    let got = |payload: &'static str| move |e: &Event| matches!(e, Event::UserMessage { sender, payload: p, .. } if sender == "a" && p == payload);
+    eventually("b to receive its three messages", SLACK, || async {
+        match ["to-b-1", "to-b-2", "to-b-3"].into_iter().find(|p| b_events.count(got(p)) != 1) {
+            Some(p) => Err(format!("{p} not received exactly once")),
+            None => Ok(()),
+        }
+    })
+    .await;
+    assert_eq!(b_events.count(|e| matches!(e, Event::UserMessage { .. })), 3, "nothing else arrived");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// A second subscriber that never reads loses old events without slowing the member or the
 /// other subscriber.
 #[tokio::test]
