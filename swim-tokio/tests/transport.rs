@@ -46,10 +46,34 @@ async fn start_reports_typed_errors() {
     let e = Node::start(Config::local("b").with_bind_addr("0.0.0.0:0".parse().unwrap())).await.unwrap_err();
     assert!(matches!(e, StartError::NoAdvertiseAddr(_)), "{e}");
     let e = Node::start(Config::local("").with_bind_addr(loopback())).await.unwrap_err();
-    assert!(matches!(e, StartError::Core(swim_core::NewError::BadName)), "{e}");
+    assert!(matches!(e, StartError::Core(swim_core::NewError::BadName { len: 0, max: 128 })), "{e}");
+    assert_eq!(e.to_string(), "the member name is empty; it must be 1 to 128 bytes (`limits.max_name_len`)");
+    let e = Node::start(Config::local("n".repeat(129)).with_bind_addr(loopback())).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the member name is 129 bytes, above the limit of 128 (`limits.max_name_len`): shorten it or raise the limit \
+         (at most 255)"
+    );
+    let e = Node::start(Config::local("b").with_bind_addr(loopback()).with_meta(vec![b'm'; 513])).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the member's metadata is 513 bytes, above the limit of 512 (`max_metadata_size`): shorten it or raise the \
+         limit"
+    );
     let mut c = Config::local("b").with_bind_addr(loopback());
     c.transport.max_inbound_streams = 0;
-    assert!(matches!(Node::start(c).await.unwrap_err(), StartError::Transport("transport.max_inbound_streams")));
+    let e = Node::start(c).await.unwrap_err();
+    assert!(matches!(e, StartError::Transport("transport.max_inbound_streams")), "{e}");
+    assert_eq!(e.to_string(), "invalid configuration: `transport.max_inbound_streams` is zero; it must be above zero");
+    // The first change a new user tries: probes every 500 ms with the LAN preset's 500 ms
+    // probe timeout. One prefix, the fields, their values and the fix.
+    let mut c = Config::lan("b").with_bind_addr(loopback());
+    c.swim.probe_interval = Duration::from_millis(500);
+    assert_eq!(
+        Node::start(c).await.unwrap_err().to_string(),
+        "invalid configuration: `probe_timeout` (500ms) must be below `probe_interval` (500ms): lower \
+         `probe_timeout` or raise `probe_interval`"
+    );
     let c = Config::local("b").with_bind_addr(loopback()).with_advertise_addr("[fd00::1]:7946".parse().unwrap());
     assert!(matches!(Node::start(c).await.unwrap_err(), StartError::AddressFamily { .. }));
     let mut c = Config::local("b").with_bind_addr(loopback());
