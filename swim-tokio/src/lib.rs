@@ -103,3 +103,8 @@ pub type Event = swim_core::Event<std::net::SocketAddr>;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeSnippets;
+
+/// The Rust snippets of this crate's guide, docs/tokio.md, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tokio.md")]
+pub struct GuideSnippets;
