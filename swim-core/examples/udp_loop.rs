@@ -10,10 +10,12 @@
 //! Each prints `listening on ...` once bound, then its events; stop one with Ctrl-C and
 //! watch the others suspect it, then declare it failed. Arguments:
 //! `<bind addr> <name> [seed addr...]`. Optional `--for <secs>` exits after that many seconds.
+//! Bad arguments print one line and exit with code 2; a socket error exits with code 1.
 //!
 //! Datagrams go over one UDP socket; stream messages (push-pull, reliable user messages)
 //! over a fresh TCP connection each, framed with `swim_core::wire::frame`.
 
+use std::error::Error;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant as StdInstant};
@@ -21,38 +23,64 @@ use std::time::{Duration, Instant as StdInstant};
 use swim_core::wire::frame;
 use swim_core::{Config, Event, Identity, Instant, Swim, TransmitKind};
 
-fn main() -> std::io::Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
+const USAGE: &str = "usage: udp_loop <bind addr> <name> [seed addr...] [--for <secs>]";
+
+pub fn main() {
+    let (bind, name, seeds, run_for) = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            // Bad input gets one line and exit code 2, never a panic.
+            eprintln!("udp_loop: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(bind, &name, &seeds, run_for) {
+        eprintln!("udp_loop: {e}");
+        std::process::exit(1);
+    }
+}
+
+type Args = (SocketAddr, String, Vec<SocketAddr>, Option<Duration>);
+
+fn parse_args(mut args: Vec<String>) -> Result<Args, String> {
     let mut run_for = None;
     if let Some(i) = args.iter().position(|a| a == "--for") {
-        run_for = args.get(i + 1).and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
-        args.drain(i..(i + 2).min(args.len()));
+        let secs = args.get(i + 1).ok_or("--for needs a number of seconds")?;
+        let secs: u64 = secs.parse().map_err(|e| format!("--for `{secs}`: {e}"))?;
+        run_for = Some(Duration::from_secs(secs));
+        args.drain(i..i + 2);
     }
-    let (Some(bind), Some(name)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: udp_loop <bind addr> <name> [seed addr...] [--for <secs>]");
-        std::process::exit(2);
+    let addr = |what: &str, s: &String| -> Result<SocketAddr, String> {
+        s.parse()
+            .map_err(|e| format!("invalid {what} `{s}` ({e}); expected an IP address and port like 127.0.0.1:7001"))
     };
-    let bind: SocketAddr = bind.parse().expect("bind address");
-    let seeds: Vec<SocketAddr> = args[2..].iter().map(|s| s.parse().expect("seed address")).collect();
-    run(bind, name, &seeds, run_for)
+    let (Some(bind), Some(name)) = (args.first(), args.get(1)) else {
+        return Err(format!("a bind address and a name are required ({USAGE})"));
+    };
+    let bind = addr("bind address", bind)?;
+    let seeds = args[2..].iter().map(|s| addr("seed address", s)).collect::<Result<_, _>>()?;
+    Ok((bind, name.clone(), seeds, run_for))
 }
 
 /// Drive one member until `run_for` passes (forever if `None`).
-fn run(bind: SocketAddr, name: &str, seeds: &[SocketAddr], run_for: Option<Duration>) -> std::io::Result<()> {
-    let udp = UdpSocket::bind(bind)?;
-    let tcp = TcpListener::bind(bind)?;
-    tcp.set_nonblocking(true)?;
-    println!("[{name}] listening on {bind} (UDP and TCP)");
+fn run(bind: SocketAddr, name: &str, seeds: &[SocketAddr], run_for: Option<Duration>) -> Result<(), Box<dyn Error>> {
     let config = Config::local();
     let max_stream = config.limits.max_stream_message_size;
-
     // The core's clock: nanoseconds since this process started.
     let epoch = StdInstant::now();
     let now = || Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
     let seed = epoch.elapsed().as_nanos() as u64 ^ u64::from(bind.port()); // use a real RNG in production
-    let mut swim = Swim::new(config, Identity::new(name, bind), seed, now()).expect("valid config");
+    let udp = UdpSocket::bind(bind).map_err(|e| format!("cannot bind UDP {bind}: {e}"))?;
+    // The port the OS chose when asked for port 0, for TCP too.
+    let bind = udp.local_addr()?;
+    let tcp = TcpListener::bind(bind).map_err(|e| format!("cannot bind TCP {bind}: {e}"))?;
+    tcp.set_nonblocking(true)?;
+    // Fails on a name the configuration does not allow (empty, or over 128 bytes).
+    let mut swim = Swim::new(config, Identity::new(name, bind), seed, now())?;
+    println!("[{name}] listening on {bind} (UDP and TCP)");
     if !seeds.is_empty() {
-        swim.join(now(), seeds.iter().copied()).expect("join");
+        // Fails only with more seeds than `limits.max_pending_joins`.
+        swim.join(now(), seeds.iter().copied())?;
     }
 
     let mut out = Vec::with_capacity(1500);
@@ -89,7 +117,7 @@ fn run(bind: SocketAddr, name: &str, seeds: &[SocketAddr], run_for: Option<Durat
                 let _ = swim.handle_datagram(now(), from, &inbuf[..n]); // errors are counted drops
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
 
         // 3. Stream messages: one frame per connection.
@@ -125,16 +153,7 @@ fn read_frame(conn: &mut TcpStream, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// Every event in words (swim-core's `Display` for events): `[a] b joined at 127.0.0.1:7002 ...`.
 fn print_event(me: &str, e: &Event<SocketAddr>) {
-    match e {
-        Event::MemberJoined(m) => println!("[{me}] joined: {} at {}", m.name, m.addr),
-        Event::MemberSuspected { member, accuser } => println!("[{me}] suspect: {} (by {accuser})", member.name),
-        Event::MemberFailed(m) => println!("[{me}] failed: {}", m.name),
-        Event::MemberLeft(m) => println!("[{me}] left: {}", m.name),
-        Event::MemberAlive(m) => println!("[{me}] alive again: {}", m.name),
-        Event::JoinCompleted { reached, attempted, .. } => {
-            println!("[{me}] join: reached {reached} of {attempted} seeds")
-        }
-        other => println!("[{me}] {other:?}"),
-    }
+    println!("[{me}] {e}");
 }

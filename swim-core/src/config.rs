@@ -278,7 +278,10 @@ impl Config {
             zero(d, "reconnect_interval")?;
         }
         if self.probe_timeout >= self.probe_interval {
-            return Err(E::ProbeTimeoutNotBelowInterval);
+            return Err(E::ProbeTimeoutNotBelowInterval {
+                probe_timeout: self.probe_timeout,
+                probe_interval: self.probe_interval,
+            });
         }
         if self.retransmit_mult == 0 {
             return Err(E::Zero("retransmit_mult"));
@@ -294,7 +297,12 @@ impl Config {
             return Err(E::Zero("lifeguard.awareness_max_multiplier"));
         }
         if lg.awareness_max_multiplier > 1000 {
-            return Err(E::TooLarge("lifeguard.awareness_max_multiplier"));
+            return Err(too_large(
+                "lifeguard.awareness_max_multiplier",
+                lg.awareness_max_multiplier as usize,
+                1000,
+                None,
+            ));
         }
         if lg.nack && self.indirect_checks > 0 {
             let share = lg.nack_timeout_share;
@@ -302,8 +310,9 @@ impl Config {
                 return Err(E::NackShareOutOfRange);
             }
             let window = self.probe_interval - self.probe_timeout;
-            if self.probe_timeout.mul_f64(share) >= window {
-                return Err(E::NackTooLate);
+            let nack_after = self.probe_timeout.mul_f64(share);
+            if nack_after >= window {
+                return Err(E::NackTooLate { nack_after, window });
             }
         }
         let l = &self.limits;
@@ -323,25 +332,31 @@ impl Config {
                 return Err(E::Zero(name));
             }
         }
-        if self.label.len() > crate::wire::envelope::MAX_LABEL {
-            return Err(E::TooLarge("label"));
+        let max_label = crate::wire::envelope::MAX_LABEL;
+        if self.label.len() > max_label {
+            return Err(too_large("label", self.label.len(), max_label, None));
         }
         if l.max_name_len > 255 {
-            return Err(E::TooLarge("limits.max_name_len"));
+            return Err(too_large("limits.max_name_len", l.max_name_len, 255, None));
         }
         if self.packet_budget < 256 || self.packet_budget > 65_000 {
-            return Err(E::PacketBudget);
+            return Err(E::PacketBudget(self.packet_budget));
         }
         // One alive message (name, address, metadata, header, label, encryption) must fit.
         let envelope = 3 + self.label.len() + ENCRYPTION_OVERHEAD;
-        if self.max_metadata_size + l.max_name_len + MESSAGE_OVERHEAD + envelope > self.packet_budget {
-            return Err(E::TooLarge("max_metadata_size"));
+        let room = self.packet_budget.saturating_sub(MESSAGE_OVERHEAD + envelope);
+        let max_meta = room.saturating_sub(l.max_name_len);
+        if self.max_metadata_size > max_meta {
+            return Err(too_large("max_metadata_size", self.max_metadata_size, max_meta, Some("packet_budget")));
         }
-        if l.max_user_broadcast_size + 2 * l.max_name_len + MESSAGE_OVERHEAD + envelope > self.packet_budget {
-            return Err(E::TooLarge("limits.max_user_broadcast_size"));
+        let max_broadcast = room.saturating_sub(2 * l.max_name_len);
+        if l.max_user_broadcast_size > max_broadcast {
+            let field = "limits.max_user_broadcast_size";
+            return Err(too_large(field, l.max_user_broadcast_size, max_broadcast, Some("packet_budget")));
         }
         if l.max_user_message_size > l.max_stream_message_size {
-            return Err(E::TooLarge("limits.max_user_message_size"));
+            let (field, limit) = ("limits.max_user_message_size", "limits.max_stream_message_size");
+            return Err(too_large(field, l.max_user_message_size, l.max_stream_message_size, Some(limit)));
         }
         Ok(())
     }
@@ -350,6 +365,13 @@ impl Config {
     pub(crate) fn nack_timeout(&self) -> Duration {
         self.probe_timeout.mul_f64(self.lifeguard.nack_timeout_share)
     }
+}
+
+/// A [`ConfigError::TooLarge`] for `field` holding `value` where `max` is allowed.
+fn too_large(field: &'static str, value: usize, max: usize, limited_by: Option<&'static str>) -> ConfigError {
+    // usize is at most 64 bits on every target Rust supports.
+    let wide = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    ConfigError::TooLarge { field, value: wide(value), max: wide(max), limited_by }
 }
 
 /// Bytes reserved for a message's header, numbers and address, on top of its names and
@@ -402,7 +424,8 @@ mod tests {
         assert_eq!(c.validate(), Err(ConfigError::Zero("probe_interval")));
         let mut c = base.clone();
         c.probe_timeout = c.probe_interval;
-        assert_eq!(c.validate(), Err(ConfigError::ProbeTimeoutNotBelowInterval));
+        let (probe_timeout, probe_interval) = (c.probe_timeout, c.probe_interval);
+        assert_eq!(c.validate(), Err(ConfigError::ProbeTimeoutNotBelowInterval { probe_timeout, probe_interval }));
         let mut c = base.clone();
         c.gossip_interval = Duration::ZERO;
         assert_eq!(c.validate(), Err(ConfigError::Zero("gossip_interval")));
@@ -417,13 +440,20 @@ mod tests {
         assert_eq!(c.validate(), Err(ConfigError::NackShareOutOfRange));
         let mut c = base.clone();
         c.lifeguard.nack_timeout_share = 1.0; // 500 ms nack in a 500 ms window
-        assert_eq!(c.validate(), Err(ConfigError::NackTooLate));
+        let window = Duration::from_millis(500);
+        assert_eq!(c.validate(), Err(ConfigError::NackTooLate { nack_after: window, window }));
         let mut c = base.clone();
         c.max_metadata_size = 1400;
-        assert_eq!(c.validate(), Err(ConfigError::TooLarge("max_metadata_size")));
+        // 1,400 bytes less the name (128), the message overhead (64) and the envelope (3 + 29).
+        let max = 1400 - 128 - 64 - 3 - 29;
+        let e =
+            ConfigError::TooLarge { field: "max_metadata_size", value: 1400, max, limited_by: Some("packet_budget") };
+        assert_eq!(c.validate(), Err(e));
+        c.max_metadata_size = max as usize;
+        c.validate().unwrap();
         let mut c = base.clone();
         c.packet_budget = 100;
-        assert_eq!(c.validate(), Err(ConfigError::PacketBudget));
+        assert_eq!(c.validate(), Err(ConfigError::PacketBudget(100)));
         let mut c = base.clone();
         c.limits.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));

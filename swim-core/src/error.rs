@@ -6,35 +6,73 @@
 
 use core::fmt;
 
-/// An impossible configuration, found by [`crate::Config::validate`].
+/// An impossible configuration, found by [`crate::Config::validate`]. Its message names the
+/// field, its limit and what to change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
     /// The named field is zero and must not be.
     Zero(&'static str),
-    /// The named field is larger than it can be.
-    TooLarge(&'static str),
+    /// A field is above its limit.
+    TooLarge {
+        /// The field, as a path from [`crate::Config`] (`limits.max_name_len`).
+        field: &'static str,
+        /// Its value (for `label`, its length in bytes).
+        value: u64,
+        /// The largest value allowed with the rest of the configuration.
+        max: u64,
+        /// The field that sets the limit, if another one does (raising it raises the limit).
+        limited_by: Option<&'static str>,
+    },
     /// `probe_timeout` must be strictly below `probe_interval`.
-    ProbeTimeoutNotBelowInterval,
+    ProbeTimeoutNotBelowInterval {
+        /// The probe timeout.
+        probe_timeout: core::time::Duration,
+        /// The probe interval.
+        probe_interval: core::time::Duration,
+    },
     /// `lifeguard.nack_timeout_share` must be in `(0, 1]`.
     NackShareOutOfRange,
     /// The nack would be sent after the requester stops counting nacks:
     /// `nack_timeout_share * probe_timeout` must be below `probe_interval - probe_timeout`.
-    NackTooLate,
-    /// `packet_budget` must be between 256 and 65,000 bytes.
-    PacketBudget,
+    NackTooLate {
+        /// `nack_timeout_share * probe_timeout`: when a helper sends its nack.
+        nack_after: core::time::Duration,
+        /// `probe_interval - probe_timeout`: how long the prober counts nacks.
+        window: core::time::Duration,
+    },
+    /// `packet_budget` (the value given) must be between 256 and 65,000 bytes.
+    PacketBudget(usize),
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Zero(n) => write!(f, "config field `{n}` must not be zero"),
-            ConfigError::TooLarge(n) => write!(f, "config field `{n}` is too large"),
-            ConfigError::ProbeTimeoutNotBelowInterval => f.write_str("probe_timeout must be below probe_interval"),
-            ConfigError::NackShareOutOfRange => f.write_str("lifeguard.nack_timeout_share must be in (0, 1]"),
-            ConfigError::NackTooLate => {
-                f.write_str("nack_timeout_share * probe_timeout must be below probe_interval - probe_timeout")
+        match *self {
+            ConfigError::Zero(n) => write!(f, "`{n}` is zero; it must be above zero"),
+            ConfigError::TooLarge { field, value, max, limited_by } => {
+                write!(f, "`{field}` is {value}, above its limit of {max}: lower it")?;
+                match limited_by {
+                    Some(other) => write!(f, " or raise `{other}`"),
+                    None => Ok(()),
+                }
             }
-            ConfigError::PacketBudget => f.write_str("packet_budget must be between 256 and 65000 bytes"),
+            ConfigError::ProbeTimeoutNotBelowInterval { probe_timeout, probe_interval } => write!(
+                f,
+                "`probe_timeout` ({probe_timeout:?}) must be below `probe_interval` ({probe_interval:?}): \
+                 lower `probe_timeout` or raise `probe_interval`"
+            ),
+            ConfigError::NackShareOutOfRange => f.write_str(
+                "`lifeguard.nack_timeout_share` must be above 0 and at most 1 (the presets use 0.5): \
+                 set it in that range, or turn `lifeguard.nack` off",
+            ),
+            ConfigError::NackTooLate { nack_after, window } => write!(
+                f,
+                "a helper's nack, sent `lifeguard.nack_timeout_share` * `probe_timeout` = {nack_after:?} after \
+                 the ping-req, must come before the prober stops waiting at `probe_interval` - `probe_timeout` = \
+                 {window:?}: lower `lifeguard.nack_timeout_share` or `probe_timeout`, or raise `probe_interval`"
+            ),
+            ConfigError::PacketBudget(v) => {
+                write!(f, "`packet_budget` is {v} bytes; it must be between 256 and 65000 bytes")
+            }
         }
     }
 }
@@ -47,17 +85,38 @@ pub enum NewError {
     /// The configuration is impossible.
     Config(ConfigError),
     /// The local name is empty or longer than `limits.max_name_len`.
-    BadName,
+    BadName {
+        /// The name's length in bytes.
+        len: usize,
+        /// `limits.max_name_len`.
+        max: usize,
+    },
     /// The local metadata is longer than `max_metadata_size`.
-    MetadataTooLarge,
+    MetadataTooLarge {
+        /// The metadata's length in bytes.
+        len: usize,
+        /// `max_metadata_size`.
+        max: usize,
+    },
 }
 
 impl fmt::Display for NewError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NewError::Config(e) => write!(f, "invalid config: {e}"),
-            NewError::BadName => f.write_str("local name is empty or longer than limits.max_name_len"),
-            NewError::MetadataTooLarge => f.write_str("local metadata is larger than max_metadata_size"),
+        match *self {
+            NewError::Config(e) => write!(f, "invalid configuration: {e}"),
+            NewError::BadName { len: 0, max } => {
+                write!(f, "the member name is empty; it must be 1 to {max} bytes (`limits.max_name_len`)")
+            }
+            NewError::BadName { len, max } => write!(
+                f,
+                "the member name is {len} bytes, above the limit of {max} (`limits.max_name_len`): \
+                 shorten it or raise the limit (at most 255)"
+            ),
+            NewError::MetadataTooLarge { len, max } => write!(
+                f,
+                "the member's metadata is {len} bytes, above the limit of {max} (`max_metadata_size`): \
+                 shorten it or raise the limit"
+            ),
         }
     }
 }
@@ -192,7 +251,7 @@ pub enum CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            CommandError::MetadataTooLarge => "metadata is larger than max_metadata_size",
+            CommandError::MetadataTooLarge => "metadata is larger than `max_metadata_size` (512 bytes in the presets)",
             CommandError::PayloadTooLarge => "payload is larger than its limit",
             CommandError::Leaving => "this member has left the cluster",
             CommandError::TooManyJoins => "too many join attempts in flight",
@@ -202,3 +261,78 @@ impl fmt::Display for CommandError {
 }
 
 impl core::error::Error for CommandError {}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+    use core::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn configuration_errors_name_the_field_its_limit_and_the_fix() {
+        let e = NewError::Config(ConfigError::ProbeTimeoutNotBelowInterval {
+            probe_timeout: Duration::from_millis(500),
+            probe_interval: Duration::from_millis(500),
+        });
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: `probe_timeout` (500ms) must be below `probe_interval` (500ms): \
+             lower `probe_timeout` or raise `probe_interval`"
+        );
+        assert_eq!(
+            ConfigError::Zero("gossip_interval").to_string(),
+            "`gossip_interval` is zero; it must be above zero"
+        );
+        let e = ConfigError::TooLarge {
+            field: "max_metadata_size",
+            value: 1400,
+            max: 1179,
+            limited_by: Some("packet_budget"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "`max_metadata_size` is 1400, above its limit of 1179: lower it or raise `packet_budget`"
+        );
+        let e = ConfigError::TooLarge { field: "limits.max_name_len", value: 300, max: 255, limited_by: None };
+        assert_eq!(e.to_string(), "`limits.max_name_len` is 300, above its limit of 255: lower it");
+        assert_eq!(
+            ConfigError::PacketBudget(100).to_string(),
+            "`packet_budget` is 100 bytes; it must be between 256 and 65000 bytes"
+        );
+        let e = ConfigError::NackTooLate { nack_after: Duration::from_millis(500), window: Duration::from_millis(500) };
+        assert!(e.to_string().contains("= 500ms after the ping-req"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("lower `lifeguard.nack_timeout_share` or `probe_timeout`, or raise `probe_interval`"),
+            "{e}"
+        );
+        assert!(
+            ConfigError::NackShareOutOfRange
+                .to_string()
+                .starts_with("`lifeguard.nack_timeout_share` must be above 0 and at most 1")
+        );
+    }
+
+    #[test]
+    fn name_and_metadata_errors_say_their_limits() {
+        assert_eq!(
+            NewError::BadName { len: 0, max: 128 }.to_string(),
+            "the member name is empty; it must be 1 to 128 bytes (`limits.max_name_len`)"
+        );
+        assert_eq!(
+            NewError::BadName { len: 200, max: 128 }.to_string(),
+            "the member name is 200 bytes, above the limit of 128 (`limits.max_name_len`): shorten it or raise the \
+             limit (at most 255)"
+        );
+        assert_eq!(
+            NewError::MetadataTooLarge { len: 600, max: 512 }.to_string(),
+            "the member's metadata is 600 bytes, above the limit of 512 (`max_metadata_size`): shorten it or raise \
+             the limit"
+        );
+        assert_eq!(
+            CommandError::MetadataTooLarge.to_string(),
+            "metadata is larger than `max_metadata_size` (512 bytes in the presets)"
+        );
+    }
+}

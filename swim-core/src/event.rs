@@ -1,5 +1,7 @@
 //! What the core tells its caller, drained with [`crate::Swim::poll_event`].
 
+use core::fmt;
+
 use bytes::Bytes;
 
 use crate::member::{Member, Name};
@@ -77,4 +79,104 @@ pub enum Event<A> {
     /// The leave notice has been sent as often as gossip sends any update (or there was no
     /// one to tell). Safe to shut down.
     LeaveCompleted,
+}
+
+/// One line in words, for logs and command-line tools: a member event starts with the
+/// member's name and what happened to it (`b joined at 10.0.0.2:7946 (incarnation 3)`,
+/// `b suspected by a at 10.0.0.2:7946 (incarnation 3)`); payloads are shown by their size.
+impl<A: fmt::Display> fmt::Display for Event<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at =
+            |f: &mut fmt::Formatter<'_>, m: &Member<A>| write!(f, " at {} (incarnation {})", m.addr, m.incarnation);
+        match self {
+            Event::MemberJoined(m) => {
+                write!(f, "{} joined", m.name)?;
+                at(f, m)
+            }
+            Event::MemberUpdated(m) => {
+                write!(f, "{} updated its metadata ({} bytes)", m.name, m.meta.len())?;
+                at(f, m)
+            }
+            Event::MemberSuspected { member, accuser } => {
+                write!(f, "{} suspected by {accuser}", member.name)?;
+                at(f, member)
+            }
+            Event::MemberFailed(m) => {
+                write!(f, "{} failed", m.name)?;
+                at(f, m)
+            }
+            Event::MemberLeft(m) => {
+                write!(f, "{} left", m.name)?;
+                at(f, m)
+            }
+            Event::MemberAlive(m) => {
+                write!(f, "{} alive again", m.name)?;
+                at(f, m)
+            }
+            Event::MemberRemoved(m) => write!(f, "{} forgotten (removed from the member table)", m.name),
+            Event::AddressConflict { name, existing, claimed } => {
+                write!(f, "{name} claimed from {claimed} but held at {existing}; the claim was ignored")
+            }
+            Event::UserMessage { from, sender, payload } => {
+                write!(f, "message from {sender} ({from}): {} bytes", payload.len())
+            }
+            Event::UserBroadcast { origin, payload } => write!(f, "broadcast from {origin}: {} bytes", payload.len()),
+            Event::HealthChanged { score } => write!(f, "local health score now {score} (0 is healthy)"),
+            Event::JoinCompleted { reached, attempted, .. } => {
+                write!(f, "join finished: {reached} of {attempted} seeds answered")
+            }
+            Event::LeaveCompleted => f.write_str("leave notice spread; safe to shut down"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::*;
+    use crate::{Instant, State};
+
+    fn member(name: &str, meta: &'static [u8]) -> Member<u16> {
+        Member {
+            name: name.into(),
+            addr: 7946,
+            meta: Bytes::from_static(meta),
+            incarnation: 3,
+            state: State::Alive,
+            state_changed: Instant::ZERO,
+        }
+    }
+
+    #[test]
+    fn every_event_reads_as_words() {
+        let b = || member("b", b"zone=a");
+        let cases: [(Event<u16>, &str); 13] = [
+            (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
+            (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
+            (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
+            (Event::MemberFailed(b()), "b failed at 7946 (incarnation 3)"),
+            (Event::MemberLeft(b()), "b left at 7946 (incarnation 3)"),
+            (Event::MemberAlive(b()), "b alive again at 7946 (incarnation 3)"),
+            (Event::MemberRemoved(b()), "b forgotten (removed from the member table)"),
+            (
+                Event::AddressConflict { name: "b".into(), existing: 1, claimed: 2 },
+                "b claimed from 2 but held at 1; the claim was ignored",
+            ),
+            (
+                Event::UserMessage { from: 9, sender: "c".into(), payload: Bytes::from_static(b"hi") },
+                "message from c (9): 2 bytes",
+            ),
+            (Event::UserBroadcast { origin: "c".into(), payload: Bytes::new() }, "broadcast from c: 0 bytes"),
+            (Event::HealthChanged { score: 1 }, "local health score now 1 (0 is healthy)"),
+            (
+                Event::JoinCompleted { join: JoinId(0), reached: 1, attempted: 2 },
+                "join finished: 1 of 2 seeds answered",
+            ),
+            (Event::LeaveCompleted, "leave notice spread; safe to shut down"),
+        ];
+        for (event, text) in cases {
+            assert_eq!(event.to_string(), text, "{event:?}");
+        }
+    }
 }

@@ -105,10 +105,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     ) -> Result<Self, NewError> {
         config.validate()?;
         if identity.name.is_empty() || identity.name.len() > config.limits.max_name_len {
-            return Err(NewError::BadName);
+            return Err(NewError::BadName { len: identity.name.len(), max: config.limits.max_name_len });
         }
         if identity.meta.len() > config.max_metadata_size {
-            return Err(NewError::MetadataTooLarge);
+            return Err(NewError::MetadataTooLarge { len: identity.meta.len(), max: config.max_metadata_size });
         }
         let mut rng = SwimRng::from_seed_u64(seed);
         // The hashers are drawn in this order; changing it changes every trace.

@@ -7,8 +7,13 @@
 //!
 //! Each line is `<seconds since start> <what> <details>`, for people and for the
 //! multi-process tests that parse it.
+//!
+//! Exit codes: 0 after leaving on Ctrl-C or SIGTERM; 1 when the member cannot start or
+//! gives up joining (`--join-retries`); 2 for bad command-line input.
 
-use std::net::SocketAddr;
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
@@ -30,10 +35,11 @@ struct Args {
     /// Unique member name. Default: the host name.
     #[arg(long)]
     name: Option<String>,
-    /// Address to bind UDP and TCP to (port 0 picks a free port). Between hosts, bind the
-    /// host's address, or 0.0.0.0 together with --advertise.
+    /// Address to bind UDP and TCP to: `host:port`, an IP, or a name (a name resolves
+    /// through DNS, IPv4 first; without a port, 7946; port 0 picks a free port). Between
+    /// hosts, bind the host's address, or 0.0.0.0 together with --advertise.
     #[arg(long, default_value = "127.0.0.1:7946")]
-    bind: SocketAddr,
+    bind: String,
     /// Address other members reach this one at, if not the bound one (NAT, wildcard bind).
     #[arg(long)]
     advertise: Option<SocketAddr>,
@@ -46,7 +52,8 @@ struct Args {
     /// Timing preset.
     #[arg(long, value_enum, default_value = "lan")]
     preset: Preset,
-    /// Give up joining after this many failed attempts, one second apart (0: keep trying).
+    /// Give up joining after this many failed attempts, one second apart, and exit with
+    /// code 1 (0: keep trying).
     #[arg(long, default_value_t = 0)]
     join_retries: u32,
     /// Override the preset's retransmit multiplier: each update is gossiped
@@ -62,27 +69,59 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() {
-    // Errors are printed with their message (Display), not their Debug form.
-    if let Err(e) = run().await {
-        eprintln!("agent: {e}");
-        std::process::exit(1);
-    }
-}
-
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Bad flags: clap prints the error and exits with code 2.
     let args = Args::parse();
+    let bind = match resolve_bind(&args.bind).await {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("agent: --bind {}: {e}", args.bind);
+            return ExitCode::from(2);
+        }
+    };
+    // Errors are printed with their message (Display), not their Debug form.
+    match run(args, bind).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--bind` as an address: `ip:port`, `ip`, `name:port` or `name` (port 7946), preferring
+/// an IPv4 address when a name has both.
+async fn resolve_bind(bind: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = bind.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, swim_tokio::DEFAULT_PORT));
+    }
+    let with_port = if bind.contains(':') { bind.to_string() } else { format!("{bind}:{}", swim_tokio::DEFAULT_PORT) };
+    let lookup = tokio::net::lookup_host(with_port);
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(e)) => return Err(format!("cannot resolve: {e}")),
+        Err(_) => return Err("resolving took over 5 s".into()),
+    };
+    addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied().ok_or_else(|| "resolves to no address".into())
+}
+
+async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let name = args.name.clone().unwrap_or_else(hostname);
     let mut config = match args.preset {
         Preset::Lan => Config::lan(name),
         Preset::Wan => Config::wan(name),
         Preset::Local => Config::local(name),
     }
-    .with_bind_addr(args.bind)
+    .with_bind_addr(bind)
     .with_meta(args.meta.clone().into_bytes());
     config.advertise_addr = args.advertise;
     if let Some(mult) = args.retransmit_mult {
@@ -94,6 +133,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (node, mut events) = Node::start_with_events(config).await?;
     say(start, format!("ready {} {}", node.name(), node.advertise_addr()));
 
+    // Says why the agent gave up joining, if it does.
+    let (gave_up_tx, mut gave_up) = tokio::sync::mpsc::channel::<String>(1);
     if !args.join.is_empty() {
         let joiner = node.clone();
         let seeds = args.join.clone();
@@ -113,6 +154,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     Err(e) => {
                         say(start, format!("join-failed attempt={attempt} giving up: {e}"));
+                        let _ = gave_up_tx.send(format!("gave up joining after {attempt} attempts: {e}")).await;
                         return;
                     }
                 }
@@ -141,6 +183,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
+            Some(why) = gave_up.recv() => {
+                // Alone, with nobody to tell: no leave, just stop, and fail.
+                node.shutdown().await;
+                return Err(why.into());
+            }
         }
     }
     say(start, "leaving".to_string());

@@ -10,6 +10,7 @@
 //! changes (changes arriving within 100 ms are shown together).
 
 use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,7 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() {
+pub async fn main() {
     // Errors are printed with their message (Display), not their Debug form.
     if let Err(e) = run().await {
         eprintln!("cluster: {e}");
@@ -53,6 +54,9 @@ async fn main() {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let n = usize::from(args.nodes);

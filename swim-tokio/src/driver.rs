@@ -25,10 +25,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, trace, warn};
 
+use crate::config::Config;
 use crate::error::SendError;
 use crate::metrics::{Metrics, Snapshot, TransportStats};
 use crate::stream::{self, Frame, Inbound, Outbound};
-use crate::transport;
+use crate::transport::{self, Bound};
 
 /// Largest datagram read (the UDP maximum), as memberlist's `udpPacketBufSize`.
 const RECV_BUF: usize = 65_536;
@@ -58,14 +59,28 @@ pub(crate) enum Command {
 }
 
 /// Settings the driver needs at run time.
-pub(crate) struct Settings {
-    pub connect_timeout: Duration,
-    pub io_timeout: Duration,
-    pub max_inbound: usize,
-    pub max_outbound: usize,
-    pub outbound_queue: usize,
-    pub max_frame: usize,
-    pub metrics_interval: Duration,
+struct Settings {
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    max_inbound: usize,
+    max_outbound: usize,
+    outbound_queue: usize,
+    max_frame: usize,
+    metrics_interval: Duration,
+}
+
+impl Settings {
+    fn from_config(config: &Config) -> Settings {
+        Settings {
+            connect_timeout: config.connect_timeout(),
+            io_timeout: config.io_timeout(),
+            max_inbound: config.transport.max_inbound_streams,
+            max_outbound: config.transport.max_outbound_streams,
+            outbound_queue: config.transport.outbound_queue,
+            max_frame: config.swim.limits.max_stream_message_size,
+            metrics_interval: config.transport.metrics_interval,
+        }
+    }
 }
 
 /// The event channel, shared by the driver and the handles. It is created on the first
@@ -106,46 +121,85 @@ type ReliableReply = oneshot::Sender<Result<(), SendError>>;
 type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<ReliableReply>);
 
 pub(crate) struct Driver {
-    pub core: Swim<SocketAddr>,
-    pub epoch: tokio::time::Instant,
-    pub udp: UdpSocket,
-    pub udp_v6: bool,
-    pub listener: TcpListener,
-    pub commands: mpsc::Receiver<Command>,
-    pub frames_tx: mpsc::Sender<Frame>,
-    pub frames_rx: mpsc::Receiver<Frame>,
-    pub events: Arc<EventHub>,
+    core: Swim<SocketAddr>,
+    /// The instant the core's clock counts from (its `Instant::ZERO`).
+    epoch: tokio::time::Instant,
+    udp: UdpSocket,
+    udp_v6: bool,
+    listener: TcpListener,
+    commands: mpsc::Receiver<Command>,
+    frames_tx: mpsc::Sender<Frame>,
+    frames_rx: mpsc::Receiver<Frame>,
+    events: Arc<EventHub>,
     /// The hub's sender, once someone has subscribed.
-    pub events_tx: Option<broadcast::Sender<Event<SocketAddr>>>,
-    pub settings: Settings,
-    pub metrics: Metrics,
-    pub inbound: JoinSet<Inbound>,
-    pub outbound: JoinSet<OutboundDone>,
+    events_tx: Option<broadcast::Sender<Event<SocketAddr>>>,
+    settings: Settings,
+    metrics: Metrics,
+    inbound: JoinSet<Inbound>,
+    outbound: JoinSet<OutboundDone>,
     /// Framed stream messages waiting for a connection slot, bounded by `outbound_queue`.
-    pub outbound_waiting: VecDeque<(SocketAddr, Vec<u8>, Option<ReliableReply>)>,
-    pub stats: TransportStats,
-    pub joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
-    pub leave_waiters: Vec<oneshot::Sender<()>>,
-    pub leave_done: bool,
+    outbound_waiting: VecDeque<(SocketAddr, Vec<u8>, Option<ReliableReply>)>,
+    stats: TransportStats,
+    joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
+    leave_waiters: Vec<oneshot::Sender<()>>,
+    leave_done: bool,
     /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
     /// that carries each in the next drain (at most the commands handled since the last one).
-    pub pending_reliable: HashMap<swim_core::MessageId, ReliableReply>,
-    pub send_buf: Vec<u8>,
+    pending_reliable: HashMap<swim_core::MessageId, ReliableReply>,
+    send_buf: Vec<u8>,
     /// Empty between reads; its capacity (65,536 bytes) is filled by the kernel without
     /// being zeroed first, so only the pages datagrams actually reach become resident.
-    pub recv_buf: Vec<u8>,
+    recv_buf: Vec<u8>,
     /// The deadline the timer is set to; `None` forces a re-arm.
-    pub armed: Option<swim_core::Instant>,
-    pub next_metrics: swim_core::Instant,
+    armed: Option<swim_core::Instant>,
+    next_metrics: swim_core::Instant,
     /// Reading the socket or accepting failed; retried at the next timer expiry so a
     /// persistent error cannot spin the loop.
-    pub udp_paused: bool,
-    pub accept_paused: bool,
+    udp_paused: bool,
+    accept_paused: bool,
 }
 
 impl Driver {
-    pub(crate) fn new_recv_buf() -> Vec<u8> {
-        Vec::with_capacity(RECV_BUF)
+    /// A driver for `core`, whose clock started at `epoch`, over the sockets of `bound`, with
+    /// `config`'s transport settings and bounds. It serves requests from `commands` and
+    /// publishes events to `events`; nothing runs until [`run`](Driver::run).
+    pub(crate) fn new(
+        core: Swim<SocketAddr>,
+        epoch: tokio::time::Instant,
+        bound: Bound,
+        config: &Config,
+        commands: mpsc::Receiver<Command>,
+        events: Arc<EventHub>,
+    ) -> Driver {
+        let (frames_tx, frames_rx) = mpsc::channel(config.transport.stream_queue);
+        Driver {
+            core,
+            epoch,
+            udp_v6: bound.local.is_ipv6(),
+            udp: bound.udp,
+            listener: bound.listener,
+            commands,
+            frames_tx,
+            frames_rx,
+            events,
+            events_tx: None,
+            settings: Settings::from_config(config),
+            metrics: Metrics::register(&config.name),
+            inbound: JoinSet::new(),
+            outbound: JoinSet::new(),
+            outbound_waiting: VecDeque::new(),
+            stats: TransportStats::default(),
+            joins: HashMap::new(),
+            leave_waiters: Vec::new(),
+            leave_done: false,
+            pending_reliable: HashMap::new(),
+            send_buf: Vec::with_capacity(config.swim.packet_budget),
+            recv_buf: Vec::with_capacity(RECV_BUF),
+            armed: None,
+            next_metrics: swim_core::Instant::ZERO,
+            udp_paused: false,
+            accept_paused: false,
+        }
     }
 
     fn now(&self) -> swim_core::Instant {

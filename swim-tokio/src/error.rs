@@ -13,11 +13,12 @@ pub struct Closed;
 /// Why [`crate::Node::start`] failed. Nothing was left running.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The protocol configuration, name or metadata was refused by the core.
-    #[error("invalid configuration: {0}")]
+    /// The protocol configuration (`swim`), name or metadata was refused by the core; the
+    /// message names the field, its limit and what to change.
+    #[error(transparent)]
     Core(#[from] swim_core::NewError),
     /// A transport setting is zero and must not be.
-    #[error("invalid configuration: `{0}` must not be zero")]
+    #[error("invalid configuration: `{0}` is zero; it must be above zero")]
     Transport(&'static str),
     /// A socket could not be created or bound.
     #[error("could not bind {protocol} {addr}: {source}")]

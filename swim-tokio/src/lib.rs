@@ -97,3 +97,14 @@ pub type Member = swim_core::Member<std::net::SocketAddr>;
 
 /// An event as this crate reports it: [`swim_core::Event`] at a socket address.
 pub type Event = swim_core::Event<std::net::SocketAddr>;
+
+/// The README's Rust snippets (swim-core, swim-tokio, swim-sim), run as doc tests here, the
+/// one crate that can use all three, so that each works as pasted.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeSnippets;
+
+/// The Rust snippets of this crate's guide, docs/tokio.md, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tokio.md")]
+pub struct GuideSnippets;

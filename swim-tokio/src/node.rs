@@ -1,6 +1,5 @@
 //! [`Node`], the handle to a running member, and [`Events`], its event stream.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -10,14 +9,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
 use swim_core::{Bytes, Identity, MemoryUsage, Swim};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tracing::{Instrument, info, warn};
 
 use crate::config::Config;
-use crate::driver::{Command, Driver, EventHub, JoinOutcome, Settings};
+use crate::driver::{Command, Driver, EventHub, JoinOutcome};
 use crate::error::{Closed, CommandError, JoinError, KeyringError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
@@ -122,7 +121,6 @@ impl Node {
         }
 
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
-        let (frames_tx, frames_rx) = mpsc::channel(config.transport.stream_queue);
         let events = Arc::new(EventHub::new(config.transport.event_queue));
         let span = tracing::info_span!("swim", member = %config.name);
         span.in_scope(|| {
@@ -143,42 +141,8 @@ impl Node {
                 )
             });
         }
-        let driver = Driver {
-            core,
-            epoch,
-            udp_v6: bound.local.is_ipv6(),
-            udp: bound.udp,
-            listener: bound.listener,
-            commands,
-            frames_tx,
-            frames_rx,
-            events: events.clone(),
-            events_tx: None,
-            settings: Settings {
-                connect_timeout: config.connect_timeout(),
-                io_timeout: config.io_timeout(),
-                max_inbound: config.transport.max_inbound_streams,
-                max_outbound: config.transport.max_outbound_streams,
-                outbound_queue: config.transport.outbound_queue,
-                max_frame: config.swim.limits.max_stream_message_size,
-                metrics_interval: config.transport.metrics_interval,
-            },
-            metrics: Metrics::register(&config.name),
-            inbound: JoinSet::new(),
-            outbound: JoinSet::new(),
-            outbound_waiting: VecDeque::new(),
-            stats: TransportStats::default(),
-            joins: HashMap::new(),
-            leave_waiters: Vec::new(),
-            leave_done: false,
-            pending_reliable: HashMap::new(),
-            send_buf: Vec::with_capacity(config.swim.packet_budget),
-            recv_buf: Driver::new_recv_buf(),
-            armed: None,
-            next_metrics: swim_core::Instant::ZERO,
-            udp_paused: false,
-            accept_paused: false,
-        };
+        let local_addr = bound.local;
+        let driver = Driver::new(core, epoch, bound, &config, commands, events.clone());
         let first = subscribe.then(|| Events::from_subscription(events.subscribe(), &config.name));
         let handle = tokio::spawn(driver.run().instrument(span));
         let node = Node {
@@ -186,7 +150,7 @@ impl Node {
                 commands: commands_tx,
                 events,
                 name: config.name,
-                local_addr: bound.local,
+                local_addr,
                 advertise_addr: advertise,
                 resolve_timeout: config.transport.resolve_timeout,
                 max_addrs_per_seed: config.transport.max_addrs_per_seed,

@@ -46,10 +46,34 @@ async fn start_reports_typed_errors() {
     let e = Node::start(Config::local("b").with_bind_addr("0.0.0.0:0".parse().unwrap())).await.unwrap_err();
     assert!(matches!(e, StartError::NoAdvertiseAddr(_)), "{e}");
     let e = Node::start(Config::local("").with_bind_addr(loopback())).await.unwrap_err();
-    assert!(matches!(e, StartError::Core(swim_core::NewError::BadName)), "{e}");
+    assert!(matches!(e, StartError::Core(swim_core::NewError::BadName { len: 0, max: 128 })), "{e}");
+    assert_eq!(e.to_string(), "the member name is empty; it must be 1 to 128 bytes (`limits.max_name_len`)");
+    let e = Node::start(Config::local("n".repeat(129)).with_bind_addr(loopback())).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the member name is 129 bytes, above the limit of 128 (`limits.max_name_len`): shorten it or raise the limit \
+         (at most 255)"
+    );
+    let e = Node::start(Config::local("b").with_bind_addr(loopback()).with_meta(vec![b'm'; 513])).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the member's metadata is 513 bytes, above the limit of 512 (`max_metadata_size`): shorten it or raise the \
+         limit"
+    );
     let mut c = Config::local("b").with_bind_addr(loopback());
     c.transport.max_inbound_streams = 0;
-    assert!(matches!(Node::start(c).await.unwrap_err(), StartError::Transport("transport.max_inbound_streams")));
+    let e = Node::start(c).await.unwrap_err();
+    assert!(matches!(e, StartError::Transport("transport.max_inbound_streams")), "{e}");
+    assert_eq!(e.to_string(), "invalid configuration: `transport.max_inbound_streams` is zero; it must be above zero");
+    // The first change a new user tries: probes every 500 ms with the LAN preset's 500 ms
+    // probe timeout. One prefix, the fields, their values and the fix.
+    let mut c = Config::lan("b").with_bind_addr(loopback());
+    c.swim.probe_interval = Duration::from_millis(500);
+    assert_eq!(
+        Node::start(c).await.unwrap_err().to_string(),
+        "invalid configuration: `probe_timeout` (500ms) must be below `probe_interval` (500ms): lower \
+         `probe_timeout` or raise `probe_interval`"
+    );
     let c = Config::local("b").with_bind_addr(loopback()).with_advertise_addr("[fd00::1]:7946".parse().unwrap());
     assert!(matches!(Node::start(c).await.unwrap_err(), StartError::AddressFamily { .. }));
     let mut c = Config::local("b").with_bind_addr(loopback());
@@ -242,6 +266,43 @@ async fn reliable_send_reports_failure() {
     a.leave(Duration::from_secs(1)).await.unwrap();
     a.leave(Duration::from_secs(1)).await.unwrap();
     a.shutdown().await;
+}
+
+/// Reliable sends are answered by the core's message id: sends to a live member and to a
+/// dead address, interleaved with each other and with a join's push-pull to the live member,
+/// each report their own outcome, and only the live member's messages arrive.
+#[tokio::test]
+async fn interleaved_reliable_sends_each_report_their_own_outcome() {
+    let a = node("a").await;
+    let (b, b_events) = Node::start_with_events(Config::local("b").with_bind_addr(loopback())).await.unwrap();
+    let b_events = Recorder::record(b_events);
+    let (live, dead) = (b.advertise_addr(), closed_port());
+    let (d1, l1, joined, d2, l2, l3) = tokio::join!(
+        a.send_reliable(dead, "to-dead-1"),
+        a.send_reliable(live, "to-b-1"),
+        a.join([live]),
+        a.send_reliable(dead, "to-dead-2"),
+        a.send_reliable(live, "to-b-2"),
+        a.send_reliable(live, "to-b-3"),
+    );
+    for (what, r) in [("to-dead-1", d1), ("to-dead-2", d2)] {
+        assert!(matches!(&r, Err(SendError::Connect { addr, .. }) if *addr == dead), "{what}: {r:?}");
+    }
+    for (what, r) in [("to-b-1", l1), ("to-b-2", l2), ("to-b-3", l3)] {
+        assert!(r.is_ok(), "{what}: {r:?}");
+    }
+    assert_eq!(joined.expect("join b"), 1);
+    let got = |payload: &'static str| move |e: &Event| matches!(e, Event::UserMessage { sender, payload: p, .. } if sender == "a" && p == payload);
+    eventually("b to receive its three messages", SLACK, || async {
+        match ["to-b-1", "to-b-2", "to-b-3"].into_iter().find(|p| b_events.count(got(p)) != 1) {
+            Some(p) => Err(format!("{p} not received exactly once")),
+            None => Ok(()),
+        }
+    })
+    .await;
+    assert_eq!(b_events.count(|e| matches!(e, Event::UserMessage { .. })), 3, "nothing else arrived");
+    a.shutdown().await;
+    b.shutdown().await;
 }
 
 /// A second subscriber that never reads loses old events without slowing the member or the

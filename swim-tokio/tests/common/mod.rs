@@ -119,31 +119,11 @@ pub fn convergence_bound(c: &swim_core::Config, n: usize) -> Duration {
     c.stream_timeout + dissemination_bound(c, n) + SLACK
 }
 
-/// The `agent` example's binary, built (or brought up to date) first with the cargo that
-/// runs the tests, in the same profile as the test binary (`cargo test` has usually built it
-/// already; `cargo test --test netns` alone has not).
+/// The `agent` example's binary (`swim-agent`), which cargo builds before the tests that
+/// need the `cli` feature; no test builds anything itself.
+#[cfg(feature = "cli")]
 pub fn agent_binary() -> std::path::PathBuf {
-    example_binary("swim-tokio", "agent")
-}
-
-/// Build (if needed) and locate example `example` of workspace package `package`.
-pub fn example_binary(package: &str, example: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/<profile>/deps/<test> -> <target>/<profile>/examples/<example>
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
-    let release = profile_dir.file_name().is_some_and(|p| p == "release");
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "-p", package, "--example", example]);
-    // The profile `cargo test` itself builds examples with, so the binary is usually fresh.
-    build.args(if release { ["--profile", "release"] } else { ["--profile", "test"] });
-    if let Some(target) = profile_dir.parent() {
-        build.env("CARGO_TARGET_DIR", target);
-    }
-    let status = build.status().unwrap_or_else(|e| panic!("run cargo build --example {example}: {e}"));
-    assert!(status.success(), "cargo build -p {package} --example {example} failed");
-    let binary = profile_dir.join("examples").join(example);
-    assert!(binary.exists(), "no {example} binary at {}", binary.display());
-    binary
+    env!("CARGO_BIN_EXE_swim-agent").into()
 }
 
 /// A running `agent` process whose output lines are collected; killed (SIGKILL) on drop.
@@ -180,6 +160,15 @@ impl Agent {
         self.lines.lock().unwrap().iter().any(|l| {
             let mut t = l.split_whitespace().skip(1);
             t.next() == Some(what) && t.next() == Some(member)
+        })
+    }
+
+    /// Whether a line reports, in the words of swim-core's `Display` for events, that
+    /// `member` did `what` (`[a] b joined at ...`: `reported("b", "joined")`).
+    pub fn reported(&self, member: &str, what: &str) -> bool {
+        self.lines.lock().unwrap().iter().any(|l| {
+            let mut t = l.split_whitespace().skip(1);
+            t.next() == Some(member) && t.next() == Some(what)
         })
     }
 
