@@ -150,7 +150,7 @@ pub mod sync;
 pub mod time;
 pub mod wire;
 
-pub use config::{Config, Lifeguard, Limits};
+pub use config::{Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId};
 pub use member::{Address, Member, Name, State};

@@ -20,7 +20,7 @@ use crate::probe::{InFlight, Relay, Relays};
 use crate::rng::{SeededState, SwimRng};
 use crate::stats::Stats;
 use crate::suspicion::{self, Suspicion};
-use crate::sync::{self, Finished, Joins};
+use crate::sync::{self, AfterAttempt, Finished, Joins};
 use crate::time::Instant;
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind, envelope};
 
@@ -470,6 +470,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.next_reconnect.is_some_and(|t| t <= now) {
             self.reconnect_tick(now);
         }
+        if self.joins.retry_deadline().is_some_and(|t| t <= now) {
+            self.join_retry_tick(now);
+        }
     }
 
     // ------------------------------------------------------------------ commands
@@ -487,11 +490,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.transmits.len() + seeds.len() > self.config.limits.max_pending_transmits {
             return Err(CommandError::TransmitQueueFull);
         }
-        let id = self.joins.start();
+        let id = self.joins.start(seeds.clone());
         // Announce ourselves too, as memberlist does on creation: the seed gossips us, but in
         // a join burst most members hear of a newcomer from their own join reply and do not
         // pass it on, so the newcomer's own gossip is what reaches the rest quickly.
         self.gossip_local_alive();
+        self.send_join(now, id, seeds);
+        Ok(id)
+    }
+
+    /// Send attempt of join `id` to `seeds`: one push-pull each.
+    fn send_join(&mut self, now: Instant, id: JoinId, seeds: Vec<A>) {
         let deadline = now + self.config.stream_timeout;
         for seed in seeds {
             let request = self.push_pull_id();
@@ -502,7 +511,43 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if let Some(f) = self.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
         }
-        Ok(id)
+    }
+
+    /// A join retry is due: try the seeds again, unless a member at one of their addresses is
+    /// alive here already (the member joined some other way) or the transmit queue is full (try
+    /// at the next backoff step instead).
+    fn join_retry_tick(&mut self, now: Instant) {
+        let Some(retry) = self.joins.take_due_retry(now) else { return };
+        if self.leaving {
+            return;
+        }
+        let joined = self
+            .members
+            .records()
+            .iter()
+            .any(|r| r.member.state == State::Alive && retry.seeds.contains(&r.member.addr));
+        if joined {
+            return;
+        }
+        let room = self.config.limits.max_pending_joins.saturating_sub(self.joins.pending());
+        if self.transmits.len() + retry.seeds.len() > self.config.limits.max_pending_transmits
+            || retry.seeds.len() > room
+        {
+            // Count this attempt as one that reached nobody; the backoff continues.
+            let f = sync::Finished {
+                id: retry.join,
+                reached: 0,
+                attempted: retry.seeds.len(),
+                seeds: retry.seeds,
+                attempt: retry.attempt,
+            };
+            self.finish_joins(now, [f]);
+            return;
+        }
+        self.stats.join_retries += 1;
+        let (id, seeds) = (retry.join, retry.seeds.clone());
+        self.joins.restart(retry);
+        self.send_join(now, id, seeds);
     }
 
     /// Leave gracefully: gossip a leave notice, stop probing. [`Event::LeaveCompleted`] follows
@@ -512,6 +557,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Ok(());
         }
         self.leaving = true;
+        self.joins.cancel_retry();
         self.probe = None;
         self.local.state = State::Left;
         self.local.state_changed = now;
@@ -698,6 +744,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.relays.deadline(),
             self.suspicion_timers.keys().next().map(|k| k.0),
             self.joins.deadline(),
+            self.joins.retry_deadline(),
             self.next_push_pull,
             self.next_reconnect,
         ]
@@ -939,7 +986,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn finish_joins(&mut self, now: Instant, done: impl IntoIterator<Item = Finished>) {
+    fn finish_joins(&mut self, now: Instant, done: impl IntoIterator<Item = Finished<A>>) {
         for f in done {
             if f.reached > 0 {
                 // Members that joined at the same time as this one were not in the seed's reply,
@@ -954,7 +1001,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.next_push_pull = Some(next.min(at));
                 }
             }
-            self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
+            let (join, reached, attempted) = (f.id, f.reached, f.attempted);
+            self.emit(Event::JoinCompleted { join, reached, attempted });
+            let policy = if self.leaving { None } else { self.config.join_retry.as_ref() };
+            let rng = &mut self.rng;
+            match self.joins.after_attempt(f, policy, now, |bound| rng.next_u64() % bound) {
+                AfterAttempt::Done => {}
+                AfterAttempt::Retrying { attempt, delay } => self.emit(Event::JoinRetrying { join, attempt, delay }),
+                AfterAttempt::GaveUp { attempts } => self.emit(Event::JoinGaveUp { join, attempts }),
+            }
         }
     }
 

@@ -1056,6 +1056,8 @@ impl Simulation {
             Event::HealthChanged { score } => 11 | u64::from(*score) << 8,
             Event::JoinCompleted { reached, .. } => 12 | (*reached as u64) << 8,
             Event::LeaveCompleted => 13,
+            Event::JoinRetrying { attempt, .. } => 14 | u64::from(*attempt) << 8,
+            Event::JoinGaveUp { attempts, .. } => 15 | u64::from(*attempts) << 8,
         };
         self.digest.u64(tag << 32 | u64::from(i));
         if let Some(m) = member {
@@ -1104,10 +1106,6 @@ impl Simulation {
                     let life = n.life;
                     self.queue.push(now + self.cfg.config.gossip_interval, Ev::Stop { node: i, life });
                 }
-            }
-            Event::JoinCompleted { reached: 0, .. } => {
-                let life = self.nodes[i as usize].life;
-                self.queue.push(now + self.cfg.start.retry_join.0, Ev::RetryJoin { node: i, life });
             }
             _ => {}
         }
