@@ -68,10 +68,42 @@ pub struct Config {
     /// Largest local or remote metadata, in bytes. Bound: must fit in one datagram with the
     /// member's name, so at most `packet_budget - 64 - max_name_len`. LAN: 512.
     pub max_metadata_size: usize,
+    /// Join until joined: a join that reached none of its seeds is tried again with a
+    /// jittered, doubling backoff (see [`JoinRetry`]), until an attempt reaches a seed or a
+    /// member at a seed's address is alive here. `None` turns it off: a failed join is then
+    /// reported once and the application retries (memberlist's behaviour; Consul's and Serf's
+    /// agents grew `retry_join` for it). LAN: from 1 s, doubling up to 30 s, no attempt limit.
+    pub join_retry: Option<JoinRetry>,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+}
+
+/// The backoff of [`Config::join_retry`]. Attempt `k` (the first retry is attempt 2) waits a
+/// random time in `[d/2, d)` where `d = min(initial * 2^(k-2), max)`, so members started
+/// together do not retry together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinRetry {
+    /// Wait before the first retry (then doubled each time). Must not be zero. LAN: 1 s.
+    pub initial: Duration,
+    /// The backoff's cap: at least `initial`, at most one hour ([`JoinRetry::MAX_BACKOFF`]).
+    /// LAN: 30 s (Consul's `retry_interval`).
+    pub max: Duration,
+    /// Attempts in all, the first included, before the member gives up and reports
+    /// [`crate::Event::JoinGaveUp`]. `None`: never give up (LAN). `Some(0)` is refused.
+    pub max_attempts: Option<u32>,
+}
+
+impl JoinRetry {
+    /// The largest allowed [`JoinRetry::max`].
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+    /// The backoff cap before attempt `attempt` (2 for the first retry), before jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(2).min(32);
+        self.initial.saturating_mul(1u32 << doublings.min(31)).min(self.max)
+    }
 }
 
 /// Lifeguard (Dadgar, Phillips, Currey 2018). Each component switches on its own; all are on
@@ -223,6 +255,11 @@ impl Config {
             reconnect_timeout: Duration::from_secs(24 * 3600),
             label: Bytes::new(),
             max_metadata_size: 512,
+            join_retry: Some(JoinRetry {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                max_attempts: None,
+            }),
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -240,6 +277,11 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(60),
             stream_timeout: Duration::from_secs(30),
             reconnect_interval: Some(Duration::from_secs(60)),
+            join_retry: Some(JoinRetry {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(60),
+                max_attempts: None,
+            }),
             ..Config::lan()
         }
     }
@@ -257,6 +299,11 @@ impl Config {
             gossip_to_the_dead_time: Duration::from_secs(15),
             stream_timeout: Duration::from_secs(1),
             reconnect_interval: Some(Duration::from_secs(15)),
+            join_retry: Some(JoinRetry {
+                initial: Duration::from_millis(500),
+                max: Duration::from_secs(15),
+                max_attempts: None,
+            }),
             ..Config::lan()
         }
     }
@@ -282,6 +329,15 @@ impl Config {
                 probe_timeout: self.probe_timeout,
                 probe_interval: self.probe_interval,
             });
+        }
+        if let Some(r) = &self.join_retry {
+            zero(r.initial, "join_retry.initial")?;
+            if r.initial > r.max || r.max > JoinRetry::MAX_BACKOFF {
+                return Err(E::JoinRetryBackoff { initial: r.initial, max: r.max });
+            }
+            if r.max_attempts == Some(0) {
+                return Err(E::Zero("join_retry.max_attempts"));
+            }
         }
         if self.retransmit_mult == 0 {
             return Err(E::Zero("retransmit_mult"));

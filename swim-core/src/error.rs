@@ -42,6 +42,13 @@ pub enum ConfigError {
     },
     /// `packet_budget` (the value given) must be between 256 and 65,000 bytes.
     PacketBudget(usize),
+    /// `join_retry` needs `initial <= max <= JoinRetry::MAX_BACKOFF` (one hour).
+    JoinRetryBackoff {
+        /// `join_retry.initial`.
+        initial: core::time::Duration,
+        /// `join_retry.max`.
+        max: core::time::Duration,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -73,6 +80,10 @@ impl fmt::Display for ConfigError {
             ConfigError::PacketBudget(v) => {
                 write!(f, "`packet_budget` is {v} bytes; it must be between 256 and 65000 bytes")
             }
+            ConfigError::JoinRetryBackoff { initial, max } => write!(
+                f,
+                "`join_retry.initial` ({initial:?}) must be at most `join_retry.max` ({max:?}), and                  `join_retry.max` at most one hour: lower `join_retry.initial` or set `join_retry.max`                  between the two"
+            ),
         }
     }
 }

@@ -76,6 +76,24 @@ pub enum Event<A> {
         /// Seeds contacted.
         attempted: usize,
     },
+    /// A join reached none of its seeds and will be tried again after `delay` (see
+    /// `Config::join_retry`); a [`Event::JoinCompleted`] with the same id follows each attempt.
+    JoinRetrying {
+        /// Which join.
+        join: JoinId,
+        /// The attempt that will be made (2 for the first retry).
+        attempt: u32,
+        /// How long until it is made.
+        delay: core::time::Duration,
+    },
+    /// A join reached none of its seeds in `JoinRetry::max_attempts` attempts; no more are
+    /// made. The member runs on alone until someone contacts it or the application joins again.
+    JoinGaveUp {
+        /// Which join.
+        join: JoinId,
+        /// Attempts made.
+        attempts: u32,
+    },
     /// The leave notice has been sent as often as gossip sends any update (or there was no
     /// one to tell). Safe to shut down.
     LeaveCompleted,
@@ -125,6 +143,10 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
             Event::JoinCompleted { reached, attempted, .. } => {
                 write!(f, "join finished: {reached} of {attempted} seeds answered")
             }
+            Event::JoinRetrying { attempt, delay, .. } => {
+                write!(f, "join reached no seed; attempt {attempt} in {delay:?}")
+            }
+            Event::JoinGaveUp { attempts, .. } => write!(f, "join gave up: no seed answered in {attempts} attempts"),
             Event::LeaveCompleted => f.write_str("leave notice spread; safe to shut down"),
         }
     }

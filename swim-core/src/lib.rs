@@ -166,7 +166,7 @@ pub mod wire;
 /// The former name of [`push_pull`], kept so that existing paths still resolve.
 pub use push_pull as sync;
 
-pub use config::{Config, Lifeguard, Limits};
+pub use config::{Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId};
 pub use member::{Address, Member, Name, State};

@@ -25,7 +25,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::config::{Limits, MESSAGE_OVERHEAD};
+use crate::config::{JoinRetry, Limits, MESSAGE_OVERHEAD};
 use crate::event::JoinId;
 use crate::member::{Address, Member, State};
 use crate::membership::Membership;
@@ -55,7 +55,7 @@ pub(crate) struct Exchanges<A> {
     batch_insert: bool,
 }
 
-impl<A: PartialEq> Exchanges<A> {
+impl<A: PartialEq + Clone> Exchanges<A> {
     /// No join in flight.
     pub fn new() -> Self {
         Exchanges { joins: Joins::new(), next_id: 0, batch_insert: false }
@@ -182,44 +182,125 @@ struct Pending<A> {
 }
 
 #[derive(Clone, Debug)]
-struct Op {
+struct Op<A> {
     id: JoinId,
     attempted: usize,
     reached: usize,
     outstanding: usize,
+    seeds: Vec<A>,
+    attempt: u32,
 }
 
-/// A finished join: every seed answered, failed or timed out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Finished {
+/// A finished join attempt: every seed answered, failed or timed out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Finished<A> {
     pub id: JoinId,
     pub reached: usize,
     pub attempted: usize,
+    /// The seeds it was sent to (kept for a retry).
+    pub seeds: Vec<A>,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
 }
 
-/// Joins in flight: which push-pull request went to which seed for which join.
+/// A join that reached none of its seeds, waiting to be tried again (`Config::join_retry`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Retry<A> {
+    pub join: JoinId,
+    pub seeds: Vec<A>,
+    /// The attempt it will be (2 for the first retry).
+    pub attempt: u32,
+    pub at: Instant,
+}
+
+/// What a finished join attempt leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterAttempt {
+    /// A seed answered, the join had no seeds, or retrying is off: nothing more to do.
+    Done,
+    /// Another attempt is scheduled.
+    Retrying { attempt: u32, delay: Duration },
+    /// `max_attempts` attempts reached no seed.
+    GaveUp { attempts: u32 },
+}
+
+/// Joins in flight: which push-pull request went to which seed for which join, and the one
+/// join (the latest that failed) waiting to be retried.
 #[derive(Debug)]
 pub(crate) struct Joins<A> {
     pending: Vec<Pending<A>>,
-    ops: Vec<Op>,
+    ops: Vec<Op<A>>,
     next_id: u64,
+    retry: Option<Retry<A>>,
 }
 
-impl<A: PartialEq> Joins<A> {
+impl<A: PartialEq + Clone> Joins<A> {
     pub fn new() -> Self {
-        Joins { pending: Vec::new(), ops: Vec::new(), next_id: 0 }
+        Joins { pending: Vec::new(), ops: Vec::new(), next_id: 0, retry: None }
     }
 
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
-    /// Start a join; returns its id.
-    pub fn start(&mut self) -> JoinId {
+    /// Start a join through `seeds` (already filtered); returns its id.
+    pub fn start(&mut self, seeds: Vec<A>) -> JoinId {
         let id = JoinId(self.next_id);
         self.next_id += 1;
-        self.ops.push(Op { id, attempted: 0, reached: 0, outstanding: 0 });
+        self.ops.push(Op { id, attempted: 0, reached: 0, outstanding: 0, seeds, attempt: 1 });
         id
+    }
+
+    /// Start attempt `retry.attempt` of an earlier join.
+    pub fn restart(&mut self, retry: Retry<A>) {
+        let Retry { join, seeds, attempt, .. } = retry;
+        self.ops.push(Op { id: join, attempted: 0, reached: 0, outstanding: 0, seeds, attempt });
+    }
+
+    /// What follows a finished attempt `f`: with `policy` on, a join that reached no seed is
+    /// scheduled again after a jittered backoff drawn with `draw(bound)` (a number below
+    /// `bound`), replacing any retry already waiting.
+    pub fn after_attempt(
+        &mut self,
+        f: Finished<A>,
+        policy: Option<&JoinRetry>,
+        now: Instant,
+        draw: impl FnOnce(u64) -> u64,
+    ) -> AfterAttempt {
+        if f.reached > 0 || f.attempted == 0 {
+            if self.retry.as_ref().is_some_and(|r| r.join == f.id) || f.reached > 0 {
+                self.retry = None;
+            }
+            return AfterAttempt::Done;
+        }
+        let Some(policy) = policy else { return AfterAttempt::Done };
+        if policy.max_attempts.is_some_and(|max| f.attempt >= max) {
+            if self.retry.as_ref().is_some_and(|r| r.join == f.id) {
+                self.retry = None;
+            }
+            return AfterAttempt::GaveUp { attempts: f.attempt };
+        }
+        let attempt = f.attempt.saturating_add(1);
+        let cap = policy.backoff(attempt);
+        let half = u64::try_from(cap.as_nanos() / 2).unwrap_or(u64::MAX).max(1);
+        let delay = Duration::from_nanos(half + draw(half));
+        self.retry = Some(Retry { join: f.id, seeds: f.seeds, attempt, at: now + delay });
+        AfterAttempt::Retrying { attempt, delay }
+    }
+
+    /// The waiting retry, if its time has come.
+    pub fn take_due_retry(&mut self, now: Instant) -> Option<Retry<A>> {
+        self.retry.take_if(|r| r.at <= now)
+    }
+
+    /// Forget the waiting retry (the member is leaving).
+    pub fn cancel_retry(&mut self) {
+        self.retry = None;
+    }
+
+    /// When the waiting retry is due.
+    pub fn retry_deadline(&self) -> Option<Instant> {
+        self.retry.as_ref().map(|r| r.at)
     }
 
     /// Record that `request` went to `seed` for `join`.
@@ -232,11 +313,11 @@ impl<A: PartialEq> Joins<A> {
     }
 
     /// A join with no seeds finishes at once.
-    pub fn finish_if_empty(&mut self, join: JoinId) -> Option<Finished> {
+    pub fn finish_if_empty(&mut self, join: JoinId) -> Option<Finished<A>> {
         self.settle(join, false, true)
     }
 
-    fn settle(&mut self, join: JoinId, reached: bool, only_if_empty: bool) -> Option<Finished> {
+    fn settle(&mut self, join: JoinId, reached: bool, only_if_empty: bool) -> Option<Finished<A>> {
         let i = self.ops.iter().position(|o| o.id == join)?;
         let op = &mut self.ops[i];
         if !only_if_empty {
@@ -249,18 +330,18 @@ impl<A: PartialEq> Joins<A> {
             return None;
         }
         let op = self.ops.swap_remove(i);
-        Some(Finished { id: op.id, reached: op.reached, attempted: op.attempted })
+        Some(Finished { id: op.id, reached: op.reached, attempted: op.attempted, seeds: op.seeds, attempt: op.attempt })
     }
 
     /// The reply to `request` arrived.
-    pub fn replied(&mut self, request: u32) -> Option<Finished> {
+    pub fn replied(&mut self, request: u32) -> Option<Finished<A>> {
         let i = self.pending.iter().position(|p| p.request == request)?;
         let p = self.pending.remove(i);
         self.settle(p.join, true, false)
     }
 
     /// Streams to `seed` failed: every request to it is unreached.
-    pub fn failed(&mut self, seed: &A, out: &mut Vec<Finished>) {
+    pub fn failed(&mut self, seed: &A, out: &mut Vec<Finished<A>>) {
         while let Some(i) = self.pending.iter().position(|p| &p.seed == seed) {
             let p = self.pending.remove(i);
             out.extend(self.settle(p.join, false, false));
@@ -268,7 +349,7 @@ impl<A: PartialEq> Joins<A> {
     }
 
     /// Requests past their deadline are unreached.
-    pub fn expire(&mut self, now: Instant, out: &mut Vec<Finished>) {
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<Finished<A>>) {
         while let Some(i) = self.pending.iter().position(|p| p.deadline <= now) {
             let p = self.pending.remove(i);
             out.extend(self.settle(p.join, false, false));
@@ -283,12 +364,13 @@ impl<A: PartialEq> Joins<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     #[test]
     fn join_settles_on_replies_failures_and_deadlines() {
         let mut j: Joins<u32> = Joins::new();
         let t = Instant::from_secs;
-        let id = j.start();
+        let id = j.start(vec![1, 2, 3]);
         j.add(id, 1, 10, t(10));
         j.add(id, 2, 11, t(10));
         j.add(id, 3, 12, t(10));
@@ -298,9 +380,51 @@ mod tests {
         j.failed(&2, &mut done);
         assert!(done.is_empty());
         j.expire(t(10), &mut done);
-        assert_eq!(done, [Finished { id, reached: 1, attempted: 3 }]);
+        assert_eq!(done, [Finished { id, reached: 1, attempted: 3, seeds: vec![1, 2, 3], attempt: 1 }]);
         assert_eq!(j.pending(), 0);
-        let empty = j.start();
-        assert_eq!(j.finish_if_empty(empty), Some(Finished { id: empty, reached: 0, attempted: 0 }));
+        let empty = j.start(vec![]);
+        assert_eq!(
+            j.finish_if_empty(empty),
+            Some(Finished { id: empty, reached: 0, attempted: 0, seeds: vec![], attempt: 1 })
+        );
+    }
+
+    #[test]
+    fn a_join_that_reached_no_seed_is_retried_with_a_capped_jittered_backoff() {
+        let policy = JoinRetry { initial: Duration::from_secs(1), max: Duration::from_secs(8), max_attempts: Some(6) };
+        let mut j: Joins<u32> = Joins::new();
+        let t0 = Instant::from_secs(100);
+        let id = j.start(vec![7]);
+        let attempt_done = |j: &mut Joins<u32>, attempt: u32, reached: usize, draw: u64| {
+            let f = Finished { id, reached, attempted: 1, seeds: vec![7], attempt };
+            j.after_attempt(f, Some(&policy), t0, |bound| draw.min(bound - 1))
+        };
+        // Backoff caps 1, 2, 4, 8, 8 s; the delay is in [cap/2, cap).
+        for (attempt, cap) in [(1u32, 1u64), (2, 2), (3, 4), (4, 8), (5, 8)] {
+            let low = attempt_done(&mut j, attempt, 0, 0);
+            assert_eq!(
+                low,
+                AfterAttempt::Retrying { attempt: attempt + 1, delay: Duration::from_millis(cap * 500) },
+                "attempt {attempt}"
+            );
+            let high = attempt_done(&mut j, attempt, 0, u64::MAX);
+            let AfterAttempt::Retrying { delay, .. } = high else { panic!("{high:?}") };
+            assert!(delay < Duration::from_secs(cap) && delay >= Duration::from_millis(cap * 500));
+            assert_eq!(j.retry_deadline(), Some(t0 + delay));
+        }
+        assert_eq!(j.take_due_retry(t0), None, "not due yet");
+        let r = j.take_due_retry(t0 + Duration::from_secs(8)).expect("due");
+        assert_eq!((r.join, r.seeds.clone(), r.attempt), (id, vec![7], 6));
+        j.restart(r);
+        assert_eq!(attempt_done(&mut j, 6, 0, 0), AfterAttempt::GaveUp { attempts: 6 });
+        assert_eq!(j.retry_deadline(), None, "no retry after giving up");
+        // A seed that answers ends the retries.
+        attempt_done(&mut j, 2, 0, 0);
+        assert!(j.retry_deadline().is_some());
+        assert_eq!(attempt_done(&mut j, 3, 1, 0), AfterAttempt::Done);
+        assert_eq!(j.retry_deadline(), None);
+        // Retrying off: a failed join is reported once.
+        let f = Finished { id, reached: 0, attempted: 1, seeds: vec![7], attempt: 1 };
+        assert_eq!(j.after_attempt(f, None, t0, |_| 0), AfterAttempt::Done);
     }
 }

@@ -79,6 +79,8 @@ pub struct Stats {
     /// Reconnect pings sent to dead members to heal partitions (each one answered is followed
     /// by a push-pull).
     pub reconnects: u64,
+    /// Join attempts retried because an earlier attempt reached no seed (`Config::join_retry`).
+    pub join_retries: u64,
     /// User messages received.
     pub user_messages: u64,
     /// User broadcasts delivered (first copy of each).

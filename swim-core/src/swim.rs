@@ -22,7 +22,7 @@ use crate::event::{Event, JoinId};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{self, AckFor, ProbeDue, Prober};
-use crate::push_pull::{Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
+use crate::push_pull::{AfterAttempt, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
 use crate::rng::SwimRng;
 use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
@@ -327,6 +327,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 }
             }
         }
+        if self.exchanges.joins.retry_deadline().is_some_and(|t| t <= now) {
+            self.join_retry_tick(now);
+        }
     }
 
     // ------------------------------------------------------------------ commands
@@ -344,11 +347,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.transmits.len() + seeds.len() > self.config.limits.max_pending_transmits {
             return Err(CommandError::TransmitQueueFull);
         }
-        let id = self.exchanges.joins.start();
+        let id = self.exchanges.joins.start(seeds.clone());
         // Announce ourselves too, as memberlist does on creation: the seed gossips us, but in
         // a join burst most members hear of a newcomer from their own join reply and do not
         // pass it on, so the newcomer's own gossip is what reaches the rest quickly.
         self.gossip_local_alive();
+        self.send_join(now, id, seeds);
+        Ok(id)
+    }
+
+    /// Send attempt of join `id` to `seeds`: one push-pull each.
+    fn send_join(&mut self, now: Instant, id: JoinId, seeds: Vec<A>) {
         let deadline = now + self.config.stream_timeout;
         for seed in seeds {
             let request = self.exchanges.next_id();
@@ -359,7 +368,43 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if let Some(f) = self.exchanges.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
         }
-        Ok(id)
+    }
+
+    /// A join retry is due: try the seeds again, unless a member at one of their addresses is
+    /// alive here already (the member joined some other way) or the transmit queue is full (try
+    /// at the next backoff step instead).
+    fn join_retry_tick(&mut self, now: Instant) {
+        let Some(retry) = self.exchanges.joins.take_due_retry(now) else { return };
+        if self.leaving {
+            return;
+        }
+        let joined = self
+            .members
+            .records()
+            .iter()
+            .any(|r| r.member.state == State::Alive && retry.seeds.contains(&r.member.addr));
+        if joined {
+            return;
+        }
+        let room = self.config.limits.max_pending_joins.saturating_sub(self.exchanges.joins.pending());
+        if self.transmits.len() + retry.seeds.len() > self.config.limits.max_pending_transmits
+            || retry.seeds.len() > room
+        {
+            // Count this attempt as one that reached nobody; the backoff continues.
+            let f = Finished {
+                id: retry.join,
+                reached: 0,
+                attempted: retry.seeds.len(),
+                seeds: retry.seeds,
+                attempt: retry.attempt,
+            };
+            self.finish_joins(now, [f]);
+            return;
+        }
+        self.stats.join_retries += 1;
+        let (id, seeds) = (retry.join, retry.seeds.clone());
+        self.exchanges.joins.restart(retry);
+        self.send_join(now, id, seeds);
     }
 
     /// Leave gracefully: gossip a leave notice, stop probing. [`Event::LeaveCompleted`] follows
@@ -369,6 +414,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             return Ok(());
         }
         self.leaving = true;
+        self.exchanges.joins.cancel_retry();
         self.prober.stop();
         self.local.state = State::Left;
         self.local.state_changed = now;
@@ -535,7 +581,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     pub fn poll_timeout(&self) -> Instant {
         let idle = self.dissemination.is_empty();
         let ticks = self.timers.next(|t| !(idle && t == Timer::Gossip));
-        let leaves = [self.prober.deadline(), self.suspicions.deadline(), self.exchanges.joins.deadline()];
+        let leaves = [
+            self.prober.deadline(),
+            self.suspicions.deadline(),
+            self.exchanges.joins.deadline(),
+            self.exchanges.joins.retry_deadline(),
+        ];
         // The probe timer is always armed, so the minimum exists; MAX only satisfies the type.
         ticks.into_iter().chain(leaves.into_iter().flatten()).min().unwrap_or(Instant::MAX)
     }
@@ -642,7 +693,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn finish_joins(&mut self, now: Instant, done: impl IntoIterator<Item = Finished>) {
+    fn finish_joins(&mut self, now: Instant, done: impl IntoIterator<Item = Finished<A>>) {
         for f in done {
             if f.reached > 0 {
                 // Members that joined at the same time as this one were not in the seed's reply,
@@ -654,7 +705,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.timers.set(Timer::PushPull, follow_up(now, base, next, &mut self.rng));
                 }
             }
-            self.emit(Event::JoinCompleted { join: f.id, reached: f.reached, attempted: f.attempted });
+            let (join, reached, attempted) = (f.id, f.reached, f.attempted);
+            self.emit(Event::JoinCompleted { join, reached, attempted });
+            let policy = if self.leaving { None } else { self.config.join_retry.as_ref() };
+            let rng = &mut self.rng;
+            match self.exchanges.joins.after_attempt(f, policy, now, |bound| rng.next_u64() % bound) {
+                AfterAttempt::Done => {}
+                AfterAttempt::Retrying { attempt, delay } => self.emit(Event::JoinRetrying { join, attempt, delay }),
+                AfterAttempt::GaveUp { attempts } => self.emit(Event::JoinGaveUp { join, attempts }),
+            }
         }
     }
 

@@ -454,6 +454,13 @@ fn a_successful_join_brings_the_next_push_pull_forward() {
                     if let Some((seq, _)) = ping_in(&packet) {
                         assert!(s.deliver(to, TransmitKind::Datagram, &[Message::Ack(Ack { seq })]).is_empty());
                     }
+                    if kind == TransmitKind::Stream && matches!(push_pull_in(&packet), Some((PushPullKind::Join, _))) {
+                        // A retry of the join whose seed is unreachable (`Config::join_retry`):
+                        // it fails again and brings nothing forward either.
+                        assert_eq!(to, 5, "only the failed join is retried");
+                        s.m.handle_stream_failed(s.now, &to);
+                        continue;
+                    }
                     if kind == TransmitKind::Stream {
                         assert!(to == 2 || to == 3, "to a live member");
                         assert!(matches!(push_pull_in(&packet), Some((PushPullKind::Periodic, _))));

@@ -923,8 +923,8 @@ impl Simulation {
     }
 
     /// Member `i` emitted `e`: record it, check it, update the ground truth, and act on the
-    /// events the engine answers (a finished leave stops the process, a join that reached
-    /// nobody is retried). `declared` counts `i`'s own death declarations not yet matched to
+    /// events the engine answers (a finished leave stops the process; a join that reached
+    /// nobody is retried by the core itself, `Config::join_retry`). `declared` counts `i`'s own death declarations not yet matched to
     /// a `MemberFailed`.
     fn observe(&mut self, i: u32, e: Event<u32>, declared: &mut u64) {
         let now = self.now;
@@ -947,19 +947,12 @@ impl Simulation {
                 (own, net.impaired(now, t) || now < impaired_until[t as usize])
             });
         }
-        match &e {
-            Event::LeaveCompleted => {
-                let n = &self.nodes[i as usize];
-                if n.status == Status::Leaving {
-                    let life = n.life;
-                    self.queue.push(now + self.cfg.config.gossip_interval, Ev::Stop { node: i, life });
-                }
+        if let Event::LeaveCompleted = &e {
+            let n = &self.nodes[i as usize];
+            if n.status == Status::Leaving {
+                let life = n.life;
+                self.queue.push(now + self.cfg.config.gossip_interval, Ev::Stop { node: i, life });
             }
-            Event::JoinCompleted { reached: 0, .. } => {
-                let life = self.nodes[i as usize].life;
-                self.queue.push(now + self.cfg.start.retry_join.0, Ev::RetryJoin { node: i, life });
-            }
-            _ => {}
         }
         if let Some(h) = self.hook.as_mut() {
             h(now, i, &e);

@@ -96,6 +96,8 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::HealthChanged { score } => 11 | u64::from(*score) << 8,
         Event::JoinCompleted { reached, .. } => 12 | (*reached as u64) << 8,
         Event::LeaveCompleted => 13,
+        Event::JoinRetrying { attempt, .. } => 14 | u64::from(*attempt) << 8,
+        Event::JoinGaveUp { attempts, .. } => 15 | u64::from(*attempts) << 8,
     }
 }
 

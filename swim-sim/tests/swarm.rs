@@ -39,3 +39,17 @@ fn swarm_draws_vary() {
             && plans.iter().any(|p| p.sim.config.lifeguard.awareness)
     );
 }
+
+/// Seeds whose partition starts inside the join window: a member that starts on the side
+/// without the seed must keep retrying its join (`Config::join_retry`) and be in the cluster
+/// once the partition heals. Before join retry these members stayed alone forever.
+#[test]
+fn members_started_during_a_partition_join_once_it_heals() {
+    for seed in [620793, 621365, 622006, 630205, 631724] {
+        let _g = SeedGuard { seed, test: "members_started_during_a_partition_join_once_it_heals", file: "swarm" };
+        let plan = swarm::draw(seed);
+        let r = runner::run(&plan, &AtomicU64::new(0));
+        assert_eq!(r.violation, None, "seed {seed} (replay: cargo run -p swim-sim --release -- swarm --seed {seed})");
+        assert!(r.convergence.at_end, "seed {seed}: everyone agrees at the end");
+    }
+}

@@ -227,6 +227,8 @@ fn describe(event: &Event) -> String {
         }
         Event::HealthChanged { score } => format!("health {score}"),
         Event::JoinCompleted { reached, attempted, .. } => format!("join-completed {reached}/{attempted}"),
+        Event::JoinRetrying { attempt, delay, .. } => format!("join-retrying attempt {attempt} in {delay:?}"),
+        Event::JoinGaveUp { attempts, .. } => format!("join-gave-up after {attempts} attempts"),
         Event::LeaveCompleted => "leave-completed".to_string(),
     }
 }

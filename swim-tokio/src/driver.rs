@@ -575,6 +575,10 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::UserBroadcast { origin, payload } => trace!(%origin, len = payload.len(), "user broadcast"),
         Event::HealthChanged { score } => debug!(score, "local health changed"),
         Event::JoinCompleted { reached, attempted, .. } => info!(reached, attempted, "join completed"),
+        Event::JoinRetrying { attempt, delay, .. } => {
+            warn!(attempt, delay_ms = delay.as_millis() as u64, "join reached no seed; retrying")
+        }
+        Event::JoinGaveUp { attempts, .. } => warn!(attempts, "join reached no seed; gave up"),
         Event::LeaveCompleted => info!("leave notice spread"),
     }
 }
