@@ -59,14 +59,15 @@ pub(crate) struct Prober<A> {
     next_seq: u32,
     probe: Option<InFlight<A>>,
     relays: Relays<A>,
-    /// The reconnect ping in flight to a dead member: (sequence number, its address).
-    reconnect: Option<(u32, A)>,
+    /// The reconnect pings of the last reconnect tick: (sequence number, address), at most
+    /// `push_pull::RECONNECT_FANOUT`; a new tick replaces them.
+    reconnect: Vec<(u32, A)>,
 }
 
 impl<A: Address> Prober<A> {
     /// A prober with nothing in flight, serving at most `max_relays` ping-reqs at a time.
     pub fn new(max_relays: usize) -> Self {
-        Prober { next_seq: 0, probe: None, relays: Relays::new(max_relays), reconnect: None }
+        Prober { next_seq: 0, probe: None, relays: Relays::new(max_relays), reconnect: Vec::new() }
     }
 
     /// The next sequence number (pings and ping-reqs share them).
@@ -141,8 +142,8 @@ impl<A: Address> Prober<A> {
         if let Some(r) = self.relays.take(seq) {
             return AckFor::Relay { requester: r.requester, requester_seq: r.requester_seq };
         }
-        if let Some((_, to)) = self.reconnect.take_if(|(s, _)| *s == seq) {
-            return AckFor::Reconnect(to);
+        if let Some(k) = self.reconnect.iter().position(|(s, _)| *s == seq) {
+            return AckFor::Reconnect(self.reconnect.swap_remove(k).1);
         }
         AckFor::Stale
     }
@@ -176,10 +177,15 @@ impl<A: Address> Prober<A> {
         self.relays.expire(now, nack);
     }
 
+    /// A reconnect tick begins: pings of the previous one that were not answered are forgotten.
+    pub fn begin_reconnect(&mut self) {
+        self.reconnect.clear();
+    }
+
     /// Ping dead member at `to` to heal a partition: returns the ping's sequence number.
     pub fn start_reconnect(&mut self, to: A) -> u32 {
         let seq = self.next_seq();
-        self.reconnect = Some((seq, to));
+        self.reconnect.push((seq, to));
         seq
     }
 

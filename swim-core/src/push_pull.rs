@@ -19,8 +19,9 @@
 //! This module owns the push-pull state of a member (`Exchanges`: joins in flight, request
 //! ids, the batching of large merges), builds the state snapshot a push-pull carries
 //! (`snapshot`), turns a received member state into the update the hub merges
-//! (`as_update`), schedules the join follow-up (`follow_up`) and chooses the dead member a
-//! reconnect pings (`choose_reconnect`).
+//! (`as_update`), schedules the join follow-up (`follow_up`), chooses the dead members a
+//! reconnect tick pings (`choose_reconnect`) and retries joins that reached no seed
+//! (`Joins::after_attempt`, `Config::join_retry`).
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -51,6 +52,8 @@ pub const JOIN_FOLLOW_UP_DIVISOR: u32 = 8;
 pub(crate) struct Exchanges<A> {
     /// Joins in flight.
     pub joins: Joins<A>,
+    /// Where the next reconnect tick's round robin starts in the member table.
+    pub reconnect_cursor: usize,
     next_id: u32,
     batch_insert: bool,
 }
@@ -58,7 +61,7 @@ pub(crate) struct Exchanges<A> {
 impl<A: PartialEq + Clone> Exchanges<A> {
     /// No join in flight.
     pub fn new() -> Self {
-        Exchanges { joins: Joins::new(), next_id: 0, batch_insert: false }
+        Exchanges { joins: Joins::new(), reconnect_cursor: 0, next_id: 0, batch_insert: false }
     }
 
     /// The id of a new push-pull request.
@@ -153,24 +156,41 @@ pub(crate) fn follow_up(now: Instant, base: Duration, next: Instant, rng: &mut S
     next.min(at)
 }
 
-/// The reconnect choice: one random member dead for less than `window` (not one that left),
-/// or `None`. `candidates` is scratch space.
+/// Dead members a reconnect tick pings at most. Each tick takes the next ones in the member
+/// table's order after those the previous tick took (round robin), so every member dead within
+/// the window is pinged within `ceil(dead / RECONNECT_FANOUT)` ticks: a member that holds a
+/// few really dead members and one that is merely on the other side of a healed partition
+/// finds the live one in a bounded time, where a random pick of one could miss it for many
+/// ticks. Three pings of a few dozen bytes per `reconnect_interval` is the cost.
+pub const RECONNECT_FANOUT: usize = 3;
+
+/// The reconnect choice: up to [`RECONNECT_FANOUT`] members dead for less than `window` (not
+/// ones that left), taken round robin from table position `*cursor` on, which is moved past
+/// the last one taken. `out` receives their table positions.
 pub(crate) fn choose_reconnect<A: Address>(
     members: &Membership<A>,
-    rng: &mut SwimRng,
+    cursor: &mut usize,
     now: Instant,
     window: Duration,
-    candidates: &mut Vec<usize>,
-) -> Option<usize> {
-    candidates.clear();
-    candidates.extend((0..members.len()).filter(|&i| {
-        let m = &members.get(i).member;
-        m.state == State::Dead && now - m.state_changed < window
-    }));
-    if candidates.is_empty() {
-        return None;
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    let n = members.len();
+    if n == 0 {
+        return;
     }
-    Some(candidates[rng.below(candidates.len())])
+    let start = *cursor % n;
+    for k in 0..n {
+        let i = (start + k) % n;
+        let m = &members.get(i).member;
+        if m.state == State::Dead && now - m.state_changed < window {
+            out.push(i);
+            *cursor = i + 1;
+            if out.len() == RECONNECT_FANOUT {
+                break;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -365,6 +385,49 @@ impl<A: PartialEq + Clone> Joins<A> {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn reconnect_pings_every_recently_dead_member_round_robin() {
+        let mut rng = SwimRng::from_seed_u64(3);
+        let mut members: Membership<u32> = Membership::new(rng.hash_state());
+        let t = Instant::from_secs;
+        // Seven members: 0, 2, 3, 5, 6 dead (6 long ago), 1 alive, 4 left.
+        for i in 0..7u32 {
+            let state = match i {
+                1 => State::Alive,
+                4 => State::Left,
+                _ => State::Dead,
+            };
+            let changed = if i == 6 { t(0) } else { t(100) };
+            let m = Member {
+                name: alloc::format!("m{i}").into(),
+                addr: i,
+                meta: Default::default(),
+                incarnation: 0,
+                state,
+                state_changed: changed,
+            };
+            members.push(m);
+        }
+        let window = Duration::from_secs(1000);
+        let (now, mut cursor, mut out) = (t(1050), 0, Vec::new());
+        let mut pinged = Vec::new();
+        for _ in 0..2 {
+            choose_reconnect(&members, &mut cursor, now, window, &mut out);
+            assert!(out.len() <= RECONNECT_FANOUT);
+            pinged.extend(out.iter().map(|&i| members.get(i).member.addr));
+        }
+        // Two ticks cover the four recently dead members, each exactly once before any repeat;
+        // never the live, the left, or the one dead past the window.
+        let mut first_four = pinged[..4].to_vec();
+        first_four.sort();
+        assert_eq!(first_four, vec![0, 2, 3, 5], "{pinged:?}");
+        assert!(pinged.iter().all(|a| ![1, 4, 6].contains(a)), "{pinged:?}");
+        // With nobody dead there is nothing to ping.
+        let empty: Membership<u32> = Membership::new(rng.hash_state());
+        choose_reconnect(&empty, &mut cursor, now, window, &mut out);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn join_settles_on_replies_failures_and_deadlines() {

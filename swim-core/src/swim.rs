@@ -1183,9 +1183,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.scratch_idx = pick;
     }
 
-    /// Partition healing: ping one random dead member; if it answers, push-pull with it
-    /// (`on_ack`). The ping is cheap where the push-pull carries the whole table, and most dead
-    /// members are really dead.
+    /// Partition healing: ping the next `RECONNECT_FANOUT` dead members, round robin; each
+    /// that answers is sent a push-pull (`on_ack`). A ping is cheap where the push-pull carries
+    /// the whole table, and most dead members are really dead.
     fn reconnect_tick(&mut self, now: Instant) {
         let Some(interval) = self.config.reconnect_interval else { return };
         self.timers.set(Timer::Reconnect, now + interval);
@@ -1194,7 +1194,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         let window = self.config.reconnect_timeout;
         let mut candidates = core::mem::take(&mut self.scratch_idx);
-        if let Some(i) = choose_reconnect(&self.members, &mut self.rng, now, window, &mut candidates) {
+        choose_reconnect(&self.members, &mut self.exchanges.reconnect_cursor, now, window, &mut candidates);
+        self.prober.begin_reconnect();
+        for &i in &candidates {
             let m = &self.members.get(i).member;
             let (to, target) = (m.addr.clone(), m.name.clone());
             let seq = self.prober.start_reconnect(to.clone());
