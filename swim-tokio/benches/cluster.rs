@@ -7,15 +7,22 @@
 //!
 //! 1. start `--nodes` members on 127.0.0.1 (port 0) and have every member join the first;
 //!    **join converged** is the time until every member counts all of them;
-//! 2. let gossip settle (`--settle` seconds), then measure **CPU per member** over
-//!    `--steady` seconds (process CPU time from /proc, divided by members and seconds) and
-//!    **memory per member** (growth of the resident set since before the first start,
-//!    divided by members; the cores' own estimate is printed beside it);
+//! 2. let gossip settle (`--settle` seconds, default 10), then measure **CPU per member** over
+//!    `--steady` seconds (default 20; process CPU time from /proc, divided by members and
+//!    seconds) and **memory per member** (growth of the resident set since before the first
+//!    start, divided by members; the cores' own estimate is printed beside it, and so is the
+//!    process's peak resident set divided by members, the figure Go's `getrusage` maxrss gives
+//!    for memberlist);
 //! 3. shut one member down without a leave notice and poll every member every 10 ms:
 //!    **crash seen by first / all** is when the first and the last of the others hold it
 //!    as failed.
 //!
 //! Nothing subscribes to events (a subscription allocates the event buffer).
+//!
+//! The defaults (10 s settle, 20 s window) are those of `gopeer -settle 10s -idle 20s`, the Go
+//! memberlist peer that `compare-memberlist.sh` in this directory runs interleaved with this
+//! benchmark. The last lines of the output repeat the figures as `key value` pairs named as
+//! gopeer names them, for that script.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -31,7 +38,7 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { nodes: 50, preset: "lan".into(), steady: 30, settle: 10, threads: 2 };
+    let mut a = Args { nodes: 50, preset: "lan".into(), steady: 20, settle: 10, threads: 2 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -44,7 +51,7 @@ fn parse_args() -> Args {
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "cluster [--nodes 50] [--preset lan|local|wan] [--steady 30] [--settle 10] [--threads 2]\n\
+                    "cluster [--nodes 50] [--preset lan|local|wan] [--steady 20] [--settle 10] [--threads 2]\n\
                      --threads 0 runs every member on a current-thread runtime"
                 );
                 std::process::exit(0);
@@ -69,14 +76,19 @@ fn cpu_time() -> Duration {
     Duration::from_nanos(total)
 }
 
-/// Resident set size of this process, in bytes.
-fn rss() -> u64 {
+/// A size field of /proc/self/status (`VmRSS:`, `VmHWM:`), in bytes.
+fn status_bytes(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> u64 {
+    status_bytes("VmRSS:")
 }
 
 fn main() {
@@ -228,6 +240,19 @@ async fn run(args: Args) {
         rss_started.saturating_sub(rss_before) as f64 / n as f64 / 1024.0,
         mem_per_node / 1024.0
     );
+    // Peak resident set of the whole process, as Go's getrusage maxrss reports it for gopeer.
+    let peak_per_node_kb = status_bytes("VmHWM:") as f64 / 1024.0 / n as f64;
+    println!("peak resident set of the process per member: {peak_per_node_kb:.0} KiB");
+    println!();
+    println!("join_converged_s {:.3}", converged.as_secs_f64());
+    println!("idle_cpu_ms_per_node_per_s {cpu_ms_per_node_s:.3}");
+    println!("detect_first_s {:.3}", first.as_secs_f64());
+    println!("detect_all_s {:.3}", all.as_secs_f64());
+    // No member can be declared dead without a suspicion first: zero here means no false
+    // positive (gopeer prints `false_positive_reports`, deaths of live members, instead).
+    println!("suspicions_before_crash {}", after.iter().map(|s| s.core.suspicions).sum::<u64>());
+    println!("max_rss_kb_per_node {peak_per_node_kb:.0}");
+    println!("rss_growth_kb_per_node {:.0}", mem_per_node / 1024.0);
     for node in &nodes {
         node.shutdown().await;
     }
