@@ -54,9 +54,11 @@ pub struct Config {
     /// address. `None` (memberlist's 0) never reclaims a dead member's name; a member that
     /// left gracefully can always be reclaimed.
     pub dead_node_reclaim_time: Option<Duration>,
-    /// Partition healing: every `reconnect_interval` one random dead member (not one that left)
-    /// is sent a push-pull, so two halves of a split cluster find each other again once the
-    /// network heals. `None` disables it (memberlist's behaviour). Default: the push-pull interval.
+    /// Partition healing: every `reconnect_interval` the next
+    /// [`RECONNECT_FANOUT`](crate::push_pull::RECONNECT_FANOUT) dead members (not ones that
+    /// left), round robin, are pinged, and each that answers is sent a push-pull, so two halves
+    /// of a split cluster find each other again once the network heals. `None` disables it
+    /// (memberlist's behaviour). Default: the push-pull interval.
     pub reconnect_interval: Option<Duration>,
     /// Dead members are kept (and contacted by the reconnect timer) this long, then removed.
     /// Default 24 h, Serf's reconnect timeout. Bounded in count by [`Limits::max_members`].
