@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use swim_tokio::{Config, Event, Member, Node};
+use swim_tokio::{Config, Event, JoinError, Member, Node};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Preset {
@@ -52,8 +52,10 @@ struct Args {
     /// Timing preset.
     #[arg(long, value_enum, default_value = "lan")]
     preset: Preset,
-    /// Give up joining after this many failed attempts, one second apart, and exit with
-    /// code 1 (0: keep trying).
+    /// Give up joining after this many attempts that reached no seed, and exit with code 1
+    /// (0: keep trying). The member retries its seeds itself (`join_retry`: the preset's
+    /// backoff, 1 s doubling to 30 s on LAN); seed names that do not resolve yet are looked up
+    /// again every second, as many times.
     #[arg(long, default_value_t = 0)]
     join_retries: u32,
     /// Override the preset's retransmit multiplier: each update is gossiped
@@ -127,6 +129,9 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
     if let Some(mult) = args.retransmit_mult {
         config.swim.retransmit_mult = mult;
     }
+    if let Some(retry) = config.swim.join_retry.as_mut() {
+        retry.max_attempts = (args.join_retries > 0).then_some(args.join_retries);
+    }
 
     let start = Instant::now();
     // Subscribed before the member runs: a member joining this one at once is not missed.
@@ -148,13 +153,19 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
                         say(start, format!("join reached={reached}"));
                         return;
                     }
+                    // Seeds were contacted: the member keeps retrying them with its backoff and
+                    // reports each attempt as an event (and JoinGaveUp if it gives up).
+                    Err(e @ JoinError::NoneReached { .. }) => {
+                        say(start, format!("join-failed attempt=1 {e}; retrying in the background"));
+                        return;
+                    }
                     Err(e) if retries == 0 || attempt < retries => {
-                        say(start, format!("join-failed attempt={attempt} {e}"));
+                        say(start, format!("join-failed lookup={attempt} {e}"));
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     Err(e) => {
-                        say(start, format!("join-failed attempt={attempt} giving up: {e}"));
-                        let _ = gave_up_tx.send(format!("gave up joining after {attempt} attempts: {e}")).await;
+                        say(start, format!("join-failed lookup={attempt} giving up: {e}"));
+                        let _ = gave_up_tx.send(format!("gave up joining after {attempt} lookups: {e}")).await;
                         return;
                     }
                 }
@@ -168,6 +179,11 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
     loop {
         tokio::select! {
             event = events.recv() => match event {
+                Some(Event::JoinGaveUp { attempts, .. }) => {
+                    say(start, format!("join-failed attempt={attempts} giving up"));
+                    node.shutdown().await;
+                    return Err(format!("gave up joining after {attempts} attempts: no seed answered").into());
+                }
                 Some(event) => say(start, describe(&event)),
                 None => break,
             },
