@@ -87,13 +87,15 @@ pub struct Config {
 /// together do not retry together.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JoinRetry {
-    /// Wait before the first retry (then doubled each time). Must not be zero. LAN: 1 s.
+    /// The backoff cap before the first retry (then doubled each time); the wait is drawn from
+    /// `[initial/2, initial)`. Must not be zero. LAN: 1 s.
     pub initial: Duration,
     /// The backoff's cap: at least `initial`, at most one hour ([`JoinRetry::MAX_BACKOFF`]).
     /// LAN: 30 s (Consul's `retry_interval`).
     pub max: Duration,
     /// Attempts in all, the first included, before the member gives up and reports
-    /// [`crate::Event::JoinGaveUp`]. `None`: never give up (LAN). `Some(0)` is refused.
+    /// [`crate::Event::JoinGaveUp`] (a retry that found no room in the transmit queue counts
+    /// as an attempt). `None`: never give up (LAN). `Some(0)` is refused.
     pub max_attempts: Option<u32>,
 }
 

@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn every_event_reads_as_words() {
         let b = || member("b", b"zone=a");
-        let cases: [(Event<u16>, &str); 13] = [
+        let cases: [(Event<u16>, &str); 15] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -195,6 +195,11 @@ mod tests {
                 Event::JoinCompleted { join: JoinId(0), reached: 1, attempted: 2 },
                 "join finished: 1 of 2 seeds answered",
             ),
+            (
+                Event::JoinRetrying { join: JoinId(0), attempt: 2, delay: core::time::Duration::from_millis(750) },
+                "join reached no seed; attempt 2 in 750ms",
+            ),
+            (Event::JoinGaveUp { join: JoinId(0), attempts: 3 }, "join gave up: no seed answered in 3 attempts"),
             (Event::LeaveCompleted, "leave notice spread; safe to shut down"),
         ];
         for (event, text) in cases {

@@ -28,7 +28,7 @@ use core::time::Duration;
 
 use crate::config::{JoinRetry, Limits, MESSAGE_OVERHEAD};
 use crate::event::JoinId;
-use crate::member::{Address, Member, State};
+use crate::member::{Address, Member, Name, State};
 use crate::membership::Membership;
 use crate::rng::SwimRng;
 use crate::time::Instant;
@@ -52,8 +52,8 @@ pub const JOIN_FOLLOW_UP_DIVISOR: u32 = 8;
 pub(crate) struct Exchanges<A> {
     /// Joins in flight.
     pub joins: Joins<A>,
-    /// Where the next reconnect tick's round robin starts in the member table.
-    pub reconnect_cursor: usize,
+    /// The last member the previous reconnect tick pinged: the round robin goes on after it.
+    pub reconnect_after: Option<Name>,
     next_id: u32,
     batch_insert: bool,
 }
@@ -61,7 +61,7 @@ pub(crate) struct Exchanges<A> {
 impl<A: PartialEq + Clone> Exchanges<A> {
     /// No join in flight.
     pub fn new() -> Self {
-        Exchanges { joins: Joins::new(), reconnect_cursor: 0, next_id: 0, batch_insert: false }
+        Exchanges { joins: Joins::new(), reconnect_after: None, next_id: 0, batch_insert: false }
     }
 
     /// The id of a new push-pull request.
@@ -156,40 +156,37 @@ pub(crate) fn follow_up(now: Instant, base: Duration, next: Instant, rng: &mut S
     next.min(at)
 }
 
-/// Dead members a reconnect tick pings at most. Each tick takes the next ones in the member
-/// table's order after those the previous tick took (round robin), so every member dead within
-/// the window is pinged within `ceil(dead / RECONNECT_FANOUT)` ticks: a member that holds a
-/// few really dead members and one that is merely on the other side of a healed partition
-/// finds the live one in a bounded time, where a random pick of one could miss it for many
-/// ticks. Three pings of a few dozen bytes per `reconnect_interval` is the cost.
+/// Dead members a reconnect tick pings at most. Each tick takes the next ones in name order
+/// after the last one the previous tick took (round robin, wrapping), so every member dead
+/// within the window is pinged within `ceil(dead / RECONNECT_FANOUT)` ticks: a member that
+/// holds a few really dead members and one that is merely on the other side of a healed
+/// partition finds the live one in a bounded time, where a random pick of one could miss it
+/// for many ticks. Three pings of a few dozen bytes per `reconnect_interval` is the cost.
 pub const RECONNECT_FANOUT: usize = 3;
 
 /// The reconnect choice: up to [`RECONNECT_FANOUT`] members dead for less than `window` (not
-/// ones that left), taken round robin from table position `*cursor` on, which is moved past
-/// the last one taken. `out` receives their table positions.
+/// ones that left), the first ones in name order after `after` (the last one the previous tick
+/// took), wrapping round; `after` is moved to the last one taken. Name order, not table order:
+/// the table is reshuffled as probing goes round. `out` receives their table positions.
 pub(crate) fn choose_reconnect<A: Address>(
     members: &Membership<A>,
-    cursor: &mut usize,
+    after: &mut Option<Name>,
     now: Instant,
     window: Duration,
     out: &mut Vec<usize>,
 ) {
     out.clear();
-    let n = members.len();
-    if n == 0 {
-        return;
-    }
-    let start = *cursor % n;
-    for k in 0..n {
-        let i = (start + k) % n;
+    out.extend((0..members.len()).filter(|&i| {
         let m = &members.get(i).member;
-        if m.state == State::Dead && now - m.state_changed < window {
-            out.push(i);
-            *cursor = i + 1;
-            if out.len() == RECONNECT_FANOUT {
-                break;
-            }
-        }
+        m.state == State::Dead && now - m.state_changed < window
+    }));
+    let name = |i: usize| members.get(i).member.name.as_str();
+    out.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+    let start = after.as_deref().map_or(0, |last| out.partition_point(|&i| name(i) <= last));
+    out.rotate_left(start);
+    out.truncate(RECONNECT_FANOUT);
+    if let Some(&last) = out.last() {
+        *after = Some(members.get(last).member.name.clone());
     }
 }
 
@@ -410,23 +407,22 @@ mod tests {
             members.push(m);
         }
         let window = Duration::from_secs(1000);
-        let (now, mut cursor, mut out) = (t(1050), 0, Vec::new());
-        let mut pinged = Vec::new();
-        for _ in 0..2 {
-            choose_reconnect(&members, &mut cursor, now, window, &mut out);
-            assert!(out.len() <= RECONNECT_FANOUT);
-            pinged.extend(out.iter().map(|&i| members.get(i).member.addr));
+        let (now, mut after, mut out) = (t(1050), None, Vec::new());
+        let mut ticks = Vec::new();
+        for _ in 0..3 {
+            // The table is reshuffled between ticks, as probing does: the order must not matter.
+            members.reshuffle(&mut rng);
+            choose_reconnect(&members, &mut after, now, window, &mut out);
+            ticks.push(out.iter().map(|&i| members.get(i).member.addr).collect::<Vec<_>>());
         }
-        // Two ticks cover the four recently dead members, each exactly once before any repeat;
-        // never the live, the left, or the one dead past the window.
-        let mut first_four = pinged[..4].to_vec();
-        first_four.sort();
-        assert_eq!(first_four, vec![0, 2, 3, 5], "{pinged:?}");
-        assert!(pinged.iter().all(|a| ![1, 4, 6].contains(a)), "{pinged:?}");
-        // With nobody dead there is nothing to ping.
+        // Three per tick, in name order, wrapping: never the live, the left, or the one dead
+        // past the window; every recently dead member within ceil(4 / 3) = 2 ticks.
+        assert_eq!(ticks, vec![vec![0, 2, 3], vec![5, 0, 2], vec![3, 5, 0]]);
+        // With nobody dead there is nothing to ping, and the round robin's place is kept.
         let empty: Membership<u32> = Membership::new(rng.hash_state());
-        choose_reconnect(&empty, &mut cursor, now, window, &mut out);
+        choose_reconnect(&empty, &mut after, now, window, &mut out);
         assert!(out.is_empty());
+        assert_eq!(after.as_deref(), Some("m0"));
     }
 
     #[test]

@@ -1194,7 +1194,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         let window = self.config.reconnect_timeout;
         let mut candidates = core::mem::take(&mut self.scratch_idx);
-        choose_reconnect(&self.members, &mut self.exchanges.reconnect_cursor, now, window, &mut candidates);
+        choose_reconnect(&self.members, &mut self.exchanges.reconnect_after, now, window, &mut candidates);
         self.prober.begin_reconnect();
         for &i in &candidates {
             let m = &self.members.get(i).member;

@@ -47,8 +47,9 @@ pub struct StartSpec {
     /// A restarted member joins through the seeds and this many random running members.
     /// Default 2.
     pub extra_seeds: usize,
-    /// A join that reached no seed is retried after this long (an operator's retry-join).
-    /// Default 5 s.
+    /// A join the core refused (too many joins in flight, a full transmit queue) is tried
+    /// again after this long. A join that reached no seed is retried by the core itself
+    /// (`Config::join_retry`). Default 5 s.
     pub retry_join: Dur,
     /// A leaving member stops at the latest this long after `leave` (it stops earlier, one
     /// gossip interval after `LeaveCompleted`). Default 10 s.

@@ -111,7 +111,8 @@ pub struct SimStats {
     pub events: u64,
     /// Transmits to an address no member has.
     pub unknown_destination: u64,
-    /// Joins retried because no seed answered.
+    /// Joins the core refused and the engine tried again (`StartSpec::retry_join`); the core's
+    /// own retries of joins that reached no seed are in its `Stats::join_retries`.
     pub join_retries: u64,
     /// Most packets in flight at once.
     pub peak_in_flight: usize,

@@ -157,6 +157,22 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
                     // reports each attempt as an event (and JoinGaveUp if it gives up).
                     Err(e @ JoinError::NoneReached { .. }) => {
                         say(start, format!("join-failed attempt=1 {e}; retrying in the background"));
+                        let JoinError::NoneReached { unresolved, .. } = e else { return };
+                        if unresolved.is_empty() {
+                            return;
+                        }
+                        // Some names did not resolve: look them up again, once a second, and
+                        // join what they resolve to (the core retries only what it was given).
+                        let pending: Vec<String> = unresolved.into_iter().map(|f| f.seed).collect();
+                        let mut lookup = 1;
+                        while retries == 0 || lookup < retries {
+                            lookup += 1;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            match joiner.join(&pending).await {
+                                Err(JoinError::Resolve(_)) => say(start, format!("join-failed lookup={lookup}")),
+                                _ => return,
+                            }
+                        }
                         return;
                     }
                     Err(e) if retries == 0 || attempt < retries => {

@@ -182,6 +182,10 @@ impl Node {
     ///
     /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried.
     /// Seeds that did not resolve are skipped (and listed in that error) as long as one did.
+    /// With `config.swim.join_retry` on (the presets), the member then keeps retrying the
+    /// resolved addresses in the background (events `JoinRetrying`, `JoinCompleted`,
+    /// `JoinGaveUp`): do not retry `NoneReached` yourself as well. Names are resolved once per
+    /// call; call `join` again to look them up anew.
     ///
     /// ```no_run
     /// # async fn f(node: swim_tokio::Node) -> Result<(), swim_tokio::JoinError> {
