@@ -55,6 +55,7 @@
 //! | member table and round-robin probe order | `membership` | |
 //! | messages, envelope (label), codec, stream framing | [`wire`] | |
 //! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
+//! | application hooks: push-pull state, broadcast verdicts, admission, address allowlist | [`hooks`] | [`Hooks`] |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] | |
 //!
 //! `docs/architecture.md` follows a datagram and a timeout through these modules and answers
@@ -146,6 +147,7 @@ pub mod config;
 pub mod dissemination;
 pub mod error;
 pub mod event;
+pub mod hooks;
 pub mod invariants;
 mod math;
 pub mod member;
@@ -169,6 +171,7 @@ pub use push_pull as sync;
 pub use config::{Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId};
+pub use hooks::{Hooks, NoHooks};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};

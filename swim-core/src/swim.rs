@@ -19,6 +19,7 @@ use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
+use crate::hooks::{Hooks, Installed};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{self, AckFor, ProbeDue, Prober};
@@ -85,6 +86,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     scratch_removed: Vec<Member<A>>,
     scratch_buf: Vec<u8>,
     sealer: Sealer,
+    hooks: Installed<A>,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -159,6 +161,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
             sealer: Sealer::new(),
+            hooks: Installed::default(),
             config,
         })
     }
@@ -589,6 +592,14 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         ];
         // The probe timer is always armed, so the minimum exists; MAX only satisfies the type.
         ticks.into_iter().chain(leaves.into_iter().flatten()).min().unwrap_or(Instant::MAX)
+    }
+
+    // ------------------------------------------------------------------ hooks
+
+    /// Install the application's hooks (see [`crate::hooks`]), replacing any installed before.
+    /// The core calls them synchronously from the inputs that need their answers.
+    pub fn set_hooks(&mut self, hooks: impl Hooks<A> + 'static) {
+        self.hooks = Installed(alloc::boxed::Box::new(hooks));
     }
 
     // ------------------------------------------------------------------ encryption

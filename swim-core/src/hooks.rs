@@ -1,0 +1,189 @@
+//! Application hooks: what an application built on the membership plugs into the protocol.
+//!
+//! memberlist's users build on its delegates (Serf, Consul, Alertmanager, the memberlist
+//! key-value store of Loki and Mimir); foca has its `BroadcastHandler`. Here one trait,
+//! [`Hooks`], holds every decision the core asks the application for. The core calls it
+//! synchronously, from inside the input that needs the answer (`handle_datagram`,
+//! `handle_stream`, `poll_transmit`, ...), so the core stays sans-IO and deterministic: the same
+//! seed, inputs and hook answers give the same outputs. Every method has a default that keeps
+//! the core's own behaviour, so an application implements only what it needs.
+//!
+//! | memberlist | swim |
+//! |---|---|
+//! | `Delegate.LocalState(join)` | [`Hooks::local_state`] |
+//! | `Delegate.MergeRemoteState(buf, join)` | [`Hooks::merge_remote_state`] |
+//! | `Delegate.NotifyMsg` + `Broadcast.Invalidates` | [`Hooks::on_broadcast`] and global broadcast keys |
+//! | `Broadcast.Finished` | [`Hooks::broadcast_finished`] |
+//! | `AliveDelegate.NotifyAlive` | [`Hooks::admit_member`] |
+//! | `MergeDelegate.NotifyMerge` | [`Hooks::admit_merge`] |
+//! | `Config.CIDRsAllowed` | [`Hooks::allow_address`] |
+//!
+//! Install hooks with [`Swim::set_hooks`](crate::Swim::set_hooks). A hook must not block: it
+//! runs inside the protocol's input handling, and a slow hook delays probes and acks the way a
+//! starved process does.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use bytes::Bytes;
+
+use crate::member::State;
+
+/// Why a push-pull exchange happened, as told to the state hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exchange {
+    /// A join: the request a joiner sends its seed, and the seed's reply to it.
+    Join,
+    /// The periodic anti-entropy exchange (and a reconnect after a partition), and its reply.
+    Periodic,
+}
+
+/// The application's answer about a received user broadcast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// New to the application: deliver it ([`crate::Event::UserBroadcast`]) and relay it,
+    /// replacing any queued broadcast with an equal key, whatever its origin.
+    New,
+    /// Stale or unwanted: drop it; it is neither delivered nor relayed (counted).
+    Stale,
+}
+
+/// How a user broadcast left this member's piggyback queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BroadcastOutcome {
+    /// It was sent its full retransmit count.
+    Sent,
+    /// A newer broadcast with an equal key replaced it before that.
+    Replaced,
+    /// The queue was full and it was dropped to make room (`limits.user_broadcast_queue_depth`).
+    Dropped,
+}
+
+/// A user broadcast that left this member's piggyback queue, told to
+/// [`Hooks::broadcast_finished`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinishedBroadcast<'a> {
+    /// The member that broadcast it first.
+    pub origin: &'a str,
+    /// Its id, unique per origin (what [`crate::Swim::broadcast`] returned at the origin).
+    pub id: u64,
+    /// Its invalidation key (empty for none).
+    pub key: &'a [u8],
+    /// Whether this member originated it (as opposed to relaying it).
+    pub local: bool,
+    /// How it left the queue.
+    pub outcome: BroadcastOutcome,
+}
+
+/// A member as claimed by a peer, before the core stores it: what admission hooks judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate<'a, A> {
+    /// The claimed name.
+    pub name: &'a str,
+    /// The claimed address.
+    pub addr: &'a A,
+    /// The claimed metadata.
+    pub meta: &'a [u8],
+    /// The claimed incarnation.
+    pub incarnation: u32,
+    /// The claimed state (always [`State::Alive`] in an alive message; any state in a merge).
+    pub state: State,
+}
+
+/// An application's refusal, with a reason in words (sent to a refused joiner, at most
+/// `limits.max_name_len` bytes of it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Refusal {
+    /// Why, for the refused party and for logs.
+    pub reason: String,
+}
+
+impl Refusal {
+    /// A refusal saying `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Refusal { reason: reason.into() }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The decisions an application makes for the core. Every method has a default that keeps the
+/// core's own behaviour; see the module docs for the memberlist equivalents.
+pub trait Hooks<A>: Send {
+    /// The application state to send in a push-pull (request or reply), at most
+    /// `limits.max_app_state` bytes; a larger one is not sent (counted in
+    /// `Stats::app_state_refused`). Default: none.
+    fn local_state(&mut self, exchange: Exchange) -> Bytes {
+        let _ = exchange;
+        Bytes::new()
+    }
+
+    /// A peer's application state arrived with its push-pull (request or reply), after the
+    /// member states in it were merged. Not called when the push-pull carried none.
+    fn merge_remote_state(&mut self, from: &str, state: &[u8], exchange: Exchange) {
+        let _ = (from, state, exchange);
+    }
+
+    /// A user broadcast this member has not seen before arrived: is it new to the application?
+    /// Default: every broadcast is new.
+    fn on_broadcast(&mut self, origin: &str, key: &[u8], payload: &[u8]) -> Verdict {
+        let _ = (origin, key, payload);
+        Verdict::New
+    }
+
+    /// A user broadcast left this member's piggyback queue (sent its full count, replaced, or
+    /// dropped). Called for broadcasts originated here and for relayed ones.
+    fn broadcast_finished(&mut self, broadcast: &FinishedBroadcast<'_>) {
+        let _ = broadcast;
+    }
+
+    /// May this member, claimed alive by a peer and not held alive here, be admitted? A
+    /// refused member is not stored and not gossiped (counted, and reported as an
+    /// event). Default: admit.
+    fn admit_member(&mut self, candidate: &Candidate<'_, A>) -> Result<(), Refusal> {
+        let _ = candidate;
+        Ok(())
+    }
+
+    /// May this push-pull state (from `from`, every member it holds) be merged? Called before
+    /// any of it is applied; a refusal drops all of it, and a refused join request is answered
+    /// with the refusal so the joiner learns why. Default: merge.
+    fn admit_merge(&mut self, from: &str, members: &[Candidate<'_, A>], exchange: Exchange) -> Result<(), Refusal> {
+        let _ = (from, members, exchange);
+        Ok(())
+    }
+
+    /// May traffic from, or a member claimed at, `addr` be accepted? Applied to every
+    /// datagram's and stream message's source and to the address in every alive claim and
+    /// merged member state. Default: every address.
+    fn allow_address(&mut self, addr: &A) -> bool {
+        let _ = addr;
+        true
+    }
+}
+
+/// The hooks of a core with none installed: every default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoHooks;
+
+impl<A> Hooks<A> for NoHooks {}
+
+/// The installed hooks, boxed so that `Swim` keeps one type whatever the application.
+pub(crate) struct Installed<A>(pub Box<dyn Hooks<A>>);
+
+impl<A: 'static> Default for Installed<A> {
+    fn default() -> Self {
+        Installed(Box::new(NoHooks))
+    }
+}
+
+impl<A> fmt::Debug for Installed<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hooks")
+    }
+}
