@@ -90,7 +90,7 @@ pub use resolve::Seed;
 pub use swim_core::security::{Cipher, Fingerprint, Key};
 
 /// Re-exported so users need not depend on swim-core directly.
-pub use swim_core::{self, Bytes, Name, State};
+pub use swim_core::{self, BroadcastId, Bytes, Name, State};
 
 /// A member as this crate reports it: [`swim_core::Member`] at a socket address.
 pub type Member = swim_core::Member<std::net::SocketAddr>;

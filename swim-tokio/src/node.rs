@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
-use swim_core::{Bytes, Identity, MemoryUsage, Swim};
+use swim_core::{BroadcastId, Bytes, Identity, MemoryUsage, Swim};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
@@ -180,7 +180,9 @@ impl Node {
     /// answered. Seeds that do not answer count as unreached once the connection fails or
     /// `stream_timeout` passes.
     ///
-    /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried.
+    /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried,
+    /// and with [`JoinError::Refused`] when every seed that answered refused this member (the
+    /// cluster's admission hook said no; not retried in the background).
     /// Seeds that did not resolve are skipped (and listed in that error) as long as one did.
     /// With `config.swim.join_retry` on (the presets), the member then keeps retrying the
     /// resolved addresses in the background (events `JoinRetrying`, `JoinCompleted`,
@@ -222,6 +224,9 @@ impl Node {
             self.request(|reply| Command::Join { seeds: addrs, reply }).await?.map_err(JoinError::Rejected)?;
         match outcome {
             JoinOutcome { attempted: 0, .. } => Err(JoinError::OnlySelf),
+            JoinOutcome { reached: 0, refused, .. } if !refused.is_empty() => {
+                Err(JoinError::Refused { reason: refused[0].1.clone(), refusals: refused })
+            }
             JoinOutcome { reached: 0, .. } => Err(JoinError::NoneReached { contacted, unresolved }),
             JoinOutcome { reached, .. } => Ok(reached),
         }
@@ -291,9 +296,10 @@ impl Node {
     }
 
     /// Gossip `payload` to every member (delivered once each as [`Event::UserBroadcast`]).
-    /// A later broadcast with the same `key` replaces this one where it still waits in a
-    /// queue. At most `limits.max_user_broadcast_size` bytes.
-    pub async fn broadcast(&self, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<(), CommandError> {
+    /// A later broadcast with the same `key`, from this member or any other, replaces this one
+    /// where it still waits in a queue. At most `limits.max_user_broadcast_size` bytes. Returns
+    /// its id, which `Hooks::broadcast_finished` is told when it leaves this member's queue.
+    pub async fn broadcast(&self, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<BroadcastId, CommandError> {
         let key = key.map(Bytes::copy_from_slice);
         let payload = payload.into();
         Ok(self.request(|reply| Command::Broadcast { key, payload, reply }).await??)
