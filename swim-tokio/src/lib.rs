@@ -73,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod allowlist;
 pub mod config;
 mod driver;
 pub mod error;
@@ -88,6 +89,9 @@ pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
 pub use swim_core::security::{Cipher, Fingerprint, Key};
+
+/// Re-exported for [`Config::cidrs_allowed`], so users need not depend on `ipnet` directly.
+pub use ipnet::{self, IpNet};
 
 /// Re-exported so users need not depend on swim-core directly.
 pub use swim_core::{self, BroadcastId, Bytes, Name, State};

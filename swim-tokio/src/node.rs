@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use swim_core::hooks::Hooks;
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
 use swim_core::{BroadcastId, Bytes, Identity, MemoryUsage, Swim};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -15,6 +16,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tracing::{Instrument, info, warn};
 
+use crate::allowlist::Allowlist;
 use crate::config::Config;
 use crate::driver::{Command, Driver, EventHub, JoinOutcome};
 use crate::error::{Closed, CommandError, JoinError, KeyringError, LeaveError, SendError, StartError};
@@ -81,7 +83,7 @@ impl Node {
     /// it). Must be called from within a tokio runtime (any flavour). Nothing is left running
     /// when it fails.
     pub async fn start(config: Config) -> Result<Node, StartError> {
-        Ok(Node::launch(config, false)?.0)
+        Ok(Node::launch(config, false, None)?.0)
     }
 
     /// [`start`](Node::start), and subscribe to the member's events before its driver runs,
@@ -89,13 +91,35 @@ impl Node {
     /// equivalent is setting `Config.Events` before `Create`. [`events`](Node::events) only
     /// sees events from the moment it is called.
     pub async fn start_with_events(config: Config) -> Result<(Node, Events), StartError> {
-        let (node, events) = Node::launch(config, true)?;
+        let (node, events) = Node::launch(config, true, None)?;
         // `launch` returns a subscription whenever it is asked for one.
         let events = events.unwrap_or_else(|| node.events());
         Ok((node, events))
     }
 
-    fn launch(config: Config, subscribe: bool) -> Result<(Node, Option<Events>), StartError> {
+    /// [`start_with_events`](Node::start_with_events) with the application's `hooks`
+    /// installed in the core (see [`swim_core::hooks`]): its push-pull state, broadcast
+    /// verdicts and finished notices, admission of members and merges, and address allowlist.
+    /// The hooks run in the member's driver task, synchronously, from the input that needs
+    /// their answer: keep them quick and never block in them (a slow hook delays acks, as a
+    /// starved process does). To reach the application's own state from elsewhere, share it
+    /// (`Arc<Mutex<..>>`) between the hooks and the rest of the program. With
+    /// `config.cidrs_allowed` set, the allowlist is checked before `hooks.allow_address`.
+    pub async fn start_with_hooks(
+        config: Config,
+        hooks: impl Hooks<SocketAddr> + 'static,
+    ) -> Result<(Node, Events), StartError> {
+        let (node, events) = Node::launch(config, true, Some(Box::new(hooks)))?;
+        // `launch` returns a subscription whenever it is asked for one.
+        let events = events.unwrap_or_else(|| node.events());
+        Ok((node, events))
+    }
+
+    fn launch(
+        config: Config,
+        subscribe: bool,
+        hooks: Option<Box<dyn Hooks<SocketAddr>>>,
+    ) -> Result<(Node, Option<Events>), StartError> {
         if let Some(field) = config.transport.zero_field() {
             return Err(StartError::Transport(field));
         }
@@ -118,6 +142,13 @@ impl Node {
             }
             core.set_keyring(Some(ring));
             core.set_plaintext(enc.accept_plaintext, enc.send_plaintext);
+        }
+        let hooks = match (&config.cidrs_allowed, hooks) {
+            (Some(nets), inner) => Some(Allowlist::wrap(nets.clone(), inner)),
+            (None, inner) => inner,
+        };
+        if let Some(hooks) = hooks {
+            core.set_boxed_hooks(hooks);
         }
 
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
