@@ -7,13 +7,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Addr, Cluster, messages, packet};
+use common::{Addr, Cluster, alive, messages, packet};
 use swim_core::hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, Refusal, Verdict};
 use swim_core::swim::ADDRESS_NOT_ALLOWED;
 use swim_core::wire::{Alive, MemberState, Message, PushPull, PushPullKind, UserBroadcast};
-use swim_core::{
-    BroadcastId, Bytes, Config, DecodeError, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind,
-};
+use swim_core::{BroadcastId, Bytes, Config, DecodeError, Event, Identity, Instant, Member, State, Swim, TransmitKind};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -185,18 +183,12 @@ fn push_pull<'a>(
     packet(&[Message::PushPull(PushPull { kind, id: 9, from, from_addr: addr, members: all, state })])
 }
 
-fn solo(config: Config) -> Swim<Addr> {
+/// Member node-0 alone with node-1 to node-3 restored, and `hooks` installed.
+fn solo(config: Config, hooks: TestHooks) -> Swim<Addr> {
     let now = Instant::from_secs(1);
     let mut s = Swim::new(config, Identity::new("node-0", 0), 7, now).unwrap();
-    let member = |i: u32| Member {
-        name: Name::from(format!("node-{i}")),
-        addr: i,
-        meta: Bytes::new(),
-        incarnation: 0,
-        state: State::Alive,
-        state_changed: now,
-    };
-    s.restore(now, (1..4).map(member));
+    s.restore(now, (1..4).map(|i| alive(i, now)));
+    s.set_hooks(hooks);
     s
 }
 
@@ -217,9 +209,8 @@ fn table(s: &Swim<Addr>) -> Vec<Member<Addr>> {
 fn an_oversized_remote_state_rejects_the_push_pull_whole() {
     let mut config = Config::lan();
     config.limits.max_app_state = 100;
-    let mut s = solo(config);
     let (h, log) = TestHooks::new();
-    s.set_hooks(h);
+    let mut s = solo(config, h);
     let now = Instant::from_secs(2);
     let before = table(&s);
     let newcomer = MemberState { name: "node-9", addr: 9, meta: b"", incarnation: 0, state: State::Alive };
@@ -310,9 +301,8 @@ fn gossiped(s: &mut Swim<Addr>, mut now: Instant) -> Vec<(String, u64, Vec<u8>)>
 
 #[test]
 fn keys_are_global_and_every_broadcast_is_reported_when_it_leaves_the_queue() {
-    let mut s = solo(Config::lan());
     let (h, log) = TestHooks::new();
-    s.set_hooks(h);
+    let mut s = solo(Config::lan(), h);
     let now = Instant::from_secs(2);
     // x's broadcast is replaced by y's with the same key, which a local one replaces in turn.
     s.handle_datagram(now, 1, &broadcasts(&[("x", 1, b"k", b"x says")])).unwrap();
@@ -352,9 +342,8 @@ fn keys_are_global_and_every_broadcast_is_reported_when_it_leaves_the_queue() {
 fn a_full_queue_reports_the_dropped_broadcast() {
     let mut config = Config::lan();
     config.limits.user_broadcast_queue_depth = 2;
-    let mut s = solo(config);
     let (h, log) = TestHooks::new();
-    s.set_hooks(h);
+    let mut s = solo(config, h);
     let now = Instant::from_secs(2);
     let ids: Vec<BroadcastId> = (0..3).map(|i| s.broadcast(now, None, vec![i as u8; 8]).unwrap()).collect();
     assert_eq!(ids, [BroadcastId(0), BroadcastId(1), BroadcastId(2)]);
@@ -392,16 +381,15 @@ fn a_refused_member_is_not_stored_not_gossiped_and_reported() {
 }
 
 #[test]
-fn a_rejoin_after_leaving_is_admitted_again() {
+fn a_rejoin_after_leaving_asks_for_admission_again() {
     // node-1 left; its alive at a higher incarnation is a member not held alive: admission asks.
-    let mut s = solo(Config::lan());
+    let (mut h, _) = TestHooks::new();
+    h.refuse_member = Some("node-1".into());
+    let mut s = solo(Config::lan(), h);
     let now = Instant::from_secs(2);
     let leave = packet(&[Message::Dead(swim_core::wire::Dead { incarnation: 0, name: "node-1", from: "node-1" })]);
     s.handle_datagram(now, 1, &leave).unwrap();
     assert_eq!(s.member("node-1").map(|m| m.state), Some(State::Left));
-    let (mut h, _) = TestHooks::new();
-    h.refuse_member = Some("node-1".into());
-    s.set_hooks(h);
     let back = packet(&[Message::Alive(Alive { incarnation: 1, name: "node-1", addr: 1, meta: b"" })]);
     s.handle_datagram(now, 1, &back).unwrap();
     assert_eq!(s.member("node-1").map(|m| (m.state, m.incarnation)), Some((State::Left, 0)), "unchanged");
@@ -415,10 +403,9 @@ fn a_rejoin_after_leaving_is_admitted_again() {
 
 #[test]
 fn a_refused_merge_applies_nothing() {
-    let mut s = solo(Config::lan());
     let (mut h, log) = TestHooks::new();
     h.refuse_merge_from = Some("node-5".into());
-    s.set_hooks(h);
+    let mut s = solo(Config::lan(), h);
     let now = Instant::from_secs(2);
     let before = table(&s);
     let newcomer = MemberState { name: "node-9", addr: 9, meta: b"", incarnation: 0, state: State::Alive };
@@ -481,10 +468,9 @@ fn a_joiner_that_refuses_the_seeds_reply_reports_the_join_refused() {
 
 #[test]
 fn allow_address_drops_traffic_and_claimed_addresses() {
-    let mut s = solo(Config::lan());
     let (mut h, _) = TestHooks::new();
     h.deny = Some(66);
-    s.set_hooks(h);
+    let mut s = solo(Config::lan(), h);
     let now = Instant::from_secs(2);
     let before = table(&s);
     let ping = packet(&[Message::Ping(swim_core::wire::Ping { seq: 1, target: "node-0" })]);
