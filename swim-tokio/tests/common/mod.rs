@@ -128,6 +128,12 @@ pub fn agent_binary() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_swim-agent").into()
 }
 
+/// The `kv` example's binary (`swim-kv`, feature `kv`).
+#[cfg(feature = "kv")]
+pub fn kv_binary() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_swim-kv").into()
+}
+
 /// A running `agent` process whose output lines are collected; killed (SIGKILL) on drop.
 pub struct Agent {
     pub name: String,
