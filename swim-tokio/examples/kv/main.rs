@@ -24,6 +24,8 @@
 //! the HTTP listener cannot start; 2 for bad command-line input.
 
 mod http;
+#[path = "../common/preset.rs"]
+mod preset;
 mod store;
 
 use std::io::IsTerminal;
@@ -32,20 +34,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, ValueEnum};
-use swim_tokio::{Config, Event, Node};
+use clap::Parser;
+use swim_tokio::{Event, Node};
 
+use self::preset::{Preset, hostname};
 use self::store::{Clock, KvHooks, Limits, Store, lock};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Preset {
-    /// memberlist's LAN defaults (1 s probes, 30 s push-pull).
-    Lan,
-    /// memberlist's WAN defaults (5 s probes, 60 s push-pull).
-    Wan,
-    /// memberlist's local defaults (1 s probes, 15 s push-pull), for loopback.
-    Local,
-}
 
 /// Run one replica of the key-value store.
 #[derive(Parser, Debug)]
@@ -128,13 +121,8 @@ fn unix_ms() -> u64 {
 }
 
 async fn run(args: Args) -> Result<(), Failure> {
-    let name = args.name.clone().unwrap_or_else(hostname);
-    let mut config = match args.preset {
-        Preset::Lan => Config::lan(name.as_str()),
-        Preset::Wan => Config::wan(name.as_str()),
-        Preset::Local => Config::local(name.as_str()),
-    }
-    .with_bind_addr(args.bind);
+    let name = args.name.clone().unwrap_or_else(|| hostname("kv"));
+    let mut config = args.preset.config(name.as_str()).with_bind_addr(args.bind);
     config.advertise_addr = args.advertise;
     if args.push_pull_interval.is_some() {
         config.swim.push_pull_interval = args.push_pull_interval;
@@ -225,12 +213,4 @@ fn describe(event: &Event) -> Option<String> {
         _ => return None,
     };
     Some(format!("{what} {} {} inc={}", m.name, m.addr, m.incarnation))
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "kv".to_string())
 }
