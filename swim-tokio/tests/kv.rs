@@ -312,6 +312,15 @@ fn the_http_interface_refuses_bad_requests_and_the_command_line_bad_flags() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says) && !stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    // An HTTP address in use: exit code 1, before the member starts.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = taken.local_addr().unwrap().to_string();
+    let out =
+        Command::new(kv_binary()).args(["--name", "x", "--bind", "127.0.0.1:0", "--http", &http]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with(&format!("kv: cannot listen for HTTP on {http}")), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "no member started");
 }
 
 /// Five replicas in network namespaces; a partition {0, 1, 2} | {3, 4} with writes on both
