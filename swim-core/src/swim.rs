@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
-use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
+use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
 use crate::event::{Event, JoinId};
 use crate::hooks::{Hooks, Installed};
@@ -41,6 +41,11 @@ use crate::transmit::{Out, Outgoing};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
+
+/// Live members a leaving member sends its leave notice to directly, on top of gossiping it:
+/// every member of a cluster of up to 17, where the notice's few gossip transmits could miss
+/// one; in a larger cluster these and their re-gossip reach the rest. One datagram each, once.
+pub const LEAVE_DIRECT_FANOUT: usize = 16;
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -425,6 +430,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let dead = Message::Dead(wire::Dead { incarnation: self.local.incarnation, name: &name, from: &name });
         let bytes = self.encode_one(&dead);
         self.push_gossip(name, bytes);
+        // Gossip alone leaves the notice `retransmit_limit` transmits, which in a small cluster
+        // (2 with the local preset) can all go to dead members or the same few peers, so a live
+        // member hears nothing and later suspects and fails the leaver. Tell up to
+        // `LEAVE_DIRECT_FANOUT` live members directly as well.
+        let mut direct = core::mem::take(&mut self.scratch_idx);
+        leave_targets(&self.members, &mut self.rng, LEAVE_DIRECT_FANOUT, &mut direct);
+        for &i in &direct {
+            let to = self.members.get(i).member.addr.clone();
+            self.queue(to, Out::Leave { incarnation: self.local.incarnation });
+        }
+        self.scratch_idx = direct;
         if self.members.live() == 0 {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);

@@ -69,6 +69,7 @@ pub(crate) enum Out<A> {
     Ack { seq: u32 },
     Nack { seq: u32 },
     Gossip,
+    Leave { incarnation: u32 },
     PushPull { kind: PushPullKind, id: u32 },
     User { payload: Bytes, reliable: bool, id: MessageId },
 }
@@ -116,6 +117,11 @@ impl<A: Address> Out<A> {
             Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
             Out::Gossip => {}
+            // The local member's leave notice, sent directly; piggyback fills the rest.
+            Out::Leave { incarnation } => {
+                let name = &local.name;
+                codec.encode(&Message::Dead(wire::Dead { incarnation, name, from: name }), buf);
+            }
             Out::PushPull { kind, id } => codec.encode(&snapshot(local, members, limits, kind, id), buf),
             Out::User { payload, .. } => {
                 codec.encode(&Message::User(wire::UserMessage { from: &local.name, payload: &payload }), buf);

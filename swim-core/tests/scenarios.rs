@@ -116,6 +116,29 @@ fn graceful_leave_is_recorded_as_left() {
     assert!(ok, "left member removed after retention");
 }
 
+/// The multiprocess test's shape: a 5-member local cluster with one member failed, another
+/// leaves and exits as soon as its leave completes. Its notice's two gossip transmits could go
+/// to the dead member or the same peer; the direct notices make every live member hear it
+/// before anyone probes the leaver.
+#[test]
+fn a_leave_reaches_every_live_member_of_a_small_cluster() {
+    for seed in seeds(700, 40) {
+        let _g = SeedGuard { seed, test: "a_leave_reaches_every_live_member_of_a_small_cluster", file: "scenarios" };
+        let mut c = Cluster::new(5, Config::local(), seed);
+        c.converge(S(10));
+        c.crash(4);
+        assert!(c.run_until(S(30), |c| c.all_see(4, State::Dead)), "the crashed member is declared dead");
+        c.with(3, |s, now| s.leave(now)).unwrap();
+        let done = c.run_until(S(5), |c| c.events_of(3, |e| matches!(e, Event::LeaveCompleted)).len() == 1);
+        assert!(done, "leave completes");
+        c.crash(3);
+        // Well before the next push-pull (15 s) could repair a missed notice.
+        let ok = c.run_until(S(2), |c| c.all_see(3, State::Left));
+        let views: Vec<_> = c.up().map(|o| (o, c.view(o, 3))).collect();
+        assert!(ok, "every live member records Left: {views:?}");
+    }
+}
+
 #[test]
 fn partition_heals_and_both_halves_merge() {
     for seed in seeds(50, 2) {
