@@ -173,7 +173,14 @@ pub struct Limits {
     pub max_stream_message_size: usize,
     /// Transmits waiting to be polled. Default 4,096.
     pub max_pending_transmits: usize,
-    /// Events waiting to be polled; when full, the oldest is dropped (`Stats::events_dropped`).
+    /// Events waiting to be polled. No membership change is dropped silently: when the
+    /// queue is full and holds membership events, they are all dropped and the next
+    /// `poll_event` returns one [`crate::Event::Lagged`] with a snapshot of the member table
+    /// taken then (until it is polled, membership events are not queued: the snapshot covers
+    /// them); when it is full of other events (user messages and broadcasts, health, joins),
+    /// the oldest is dropped. Every drop is counted (`Stats::events_dropped`; lag notices in
+    /// `Stats::event_lags`). So the queue holds at most this many events plus one lag notice,
+    /// whose snapshot (built when polled, not held) has one entry per member in the table.
     /// Default 16,384.
     pub max_pending_events: usize,
     /// Indirect probes this member serves for others at once. Default 256.

@@ -18,7 +18,7 @@ use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
-use crate::event::{Event, JoinId};
+use crate::event::{Event, EventQueue, JoinId};
 use crate::hooks::{Hooks, Installed};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
@@ -58,7 +58,9 @@ pub const MAX_DATAGRAM: usize = 65_535;
 /// process looks, and Lifeguard is designed for them). Transmits are encoded when polled, so
 /// polling late piggybacks the freshest gossip; a transmit queue left undrained is bounded by
 /// `limits.max_pending_transmits` and drops the excess (counted). Events are bounded by
-/// `limits.max_pending_events` and drop the oldest (counted).
+/// `limits.max_pending_events`; past it, membership changes are replaced by one
+/// [`Event::Lagged`] with a snapshot of the member table, and other events drop the oldest
+/// (see [`crate::event`]; every drop is counted).
 ///
 /// Nothing here reads a clock, sleeps, spawns or does I/O; randomness comes from the seed.
 /// The same seed, configuration and sequence of calls produce the same outputs, bit for bit.
@@ -80,7 +82,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     exchanges: Exchanges<A>,
     timers: TimerTable,
     transmits: VecDeque<Outgoing<A>>,
-    events: VecDeque<Event<A>>,
+    events: EventQueue<A>,
     stats: Stats,
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
@@ -155,7 +157,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             exchanges: Exchanges::new(),
             timers,
             transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             stats: Stats::default(),
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
@@ -571,9 +573,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    /// The next event. Call until `None`.
+    /// The next event. Call until `None`. After the caller fell `limits.max_pending_events`
+    /// behind with membership changes queued, the first event is an [`Event::Lagged`] whose
+    /// snapshot of the member table is taken now (see [`crate::event`]).
     pub fn poll_event(&mut self) -> Option<Event<A>> {
-        self.events.pop_front()
+        let members = &self.members;
+        let stats = &mut self.stats;
+        self.events.pop(|| {
+            stats.event_lags += 1;
+            members.records().iter().map(|r| r.member.clone()).collect()
+        })
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
@@ -653,11 +662,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn emit(&mut self, e: Event<A>) {
-        if self.events.len() >= self.config.limits.max_pending_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.stats.events_dropped += self.events.push(e, self.config.limits.max_pending_events);
     }
 
     fn adjust_health_score(&mut self, delta: i64) {

@@ -37,7 +37,7 @@
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
 //! | `swim_inbound_stream_limit_reached_total` | counter | times `max_inbound_streams` were open, so accepting paused |
 //! | `swim_stream_errors_total{direction,reason}` | counter | inbound `timeout`/`too_large`/`io`, outbound `connect`/`write`/`overloaded` |
-//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed |
+//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed (it got a snapshot instead) |
 //! | `swim_members` | gauge | alive and suspect members, self included |
 //! | `swim_members_known` | gauge | members in the table in any state, self included |
 //! | `swim_health_score` | gauge | Lifeguard local health score (0 is healthy) |
