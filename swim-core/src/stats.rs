@@ -109,4 +109,8 @@ pub struct Stats {
     pub unknown_member_updates: u64,
     /// Updates ignored because they were older than what this member holds.
     pub stale_updates: u64,
+    /// Packets without a label let through the label check because
+    /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
+    /// every member, every member sends the label and `accept_unlabelled` can be turned off.
+    pub unlabelled_accepted: u64,
 }

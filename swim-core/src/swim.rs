@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
-use crate::error::{CommandError, DecodeError, NewError};
+use crate::error::{CommandError, ConfigError, DecodeError, NewError};
 use crate::event::{Event, EventQueue, JoinId};
 use crate::hooks::{Hooks, Installed};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
@@ -546,7 +546,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
-            let sealing = self.sealer.begin(buf, &self.config.label);
+            let label = if self.config.send_unlabelled { &[][..] } else { &self.config.label[..] };
+            let sealing = self.sealer.begin(buf, label);
             out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
@@ -646,6 +647,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.sealer.plaintext()
     }
 
+    // ------------------------------------------------------------------ label
+
+    /// Change the cluster label at run time, with the roll-out switches (see
+    /// [`Config::accept_unlabelled`] for the three steps that move a running cluster to a
+    /// label without a restart and without a false suspicion): `label` is sent in every
+    /// packet unless `send_unlabelled`; packets with it are accepted, and packets without any
+    /// label too if `accept_unlabelled`. Refused (nothing changes) if the label is longer
+    /// than 255 bytes or leaves no room in `packet_budget` for the metadata and broadcast
+    /// limits, as [`Config::validate`] would.
+    pub fn set_label(
+        &mut self,
+        label: impl Into<Bytes>,
+        accept_unlabelled: bool,
+        send_unlabelled: bool,
+    ) -> Result<(), ConfigError> {
+        let config = Config { label: label.into(), accept_unlabelled, send_unlabelled, ..self.config.clone() };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     // ------------------------------------------------------------------ internals: plumbing
 
     fn reject(&mut self, e: DecodeError) -> Result<(), DecodeError> {
@@ -736,7 +758,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
-        let r = match self.sealer.open(&self.config.label, data) {
+        let r = match self.sealer.open(&self.config.label, self.config.accept_unlabelled, data) {
             Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
             Ok(Opened::Decrypted(plain)) => {
                 let r = self.handle_messages(now, from, &plain, stream);
@@ -745,6 +767,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
             Err(e) => Err(e),
         };
+        self.stats.unlabelled_accepted = self.sealer.unlabelled_accepted();
         match r {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),

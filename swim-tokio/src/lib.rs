@@ -83,7 +83,9 @@ mod stream;
 mod transport;
 
 pub use config::{Config, DEFAULT_PORT, Encryption, TransportConfig};
-pub use error::{Closed, CommandError, JoinError, KeyringError, LeaveError, ResolveFailure, SendError, StartError};
+pub use error::{
+    Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, ResolveFailure, SendError, StartError,
+};
 pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;

@@ -17,7 +17,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::Config;
 use crate::driver::{Command, Driver, EventHub, JoinOutcome, Numbered};
-use crate::error::{Closed, CommandError, JoinError, KeyringError, LeaveError, SendError, StartError};
+use crate::error::{Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
 use crate::transport;
@@ -387,6 +387,21 @@ impl Node {
     /// encrypting (see docs/security.md for the procedure).
     pub async fn set_plaintext(&self, accept: bool, send: bool) -> Result<(), Closed> {
         self.mutate(move |core| core.set_plaintext(accept, send)).await
+    }
+
+    /// Change the cluster label while the member runs, with the roll-out switches: also
+    /// accept packets without a label, and send none (see
+    /// [`swim_core::Config::accept_unlabelled`] and docs/security.md for the three steps that
+    /// move a running cluster to a label without a false suspicion). The configuration's
+    /// `swim.label`, `swim.accept_unlabelled` and `swim.send_unlabelled` set them at start.
+    pub async fn set_label(
+        &self,
+        label: impl Into<Bytes>,
+        accept_unlabelled: bool,
+        send_unlabelled: bool,
+    ) -> Result<(), LabelError> {
+        let label = label.into();
+        Ok(self.mutate(move |core| core.set_label(label, accept_unlabelled, send_unlabelled)).await??)
     }
 
     async fn keyring<T: Send + 'static>(
