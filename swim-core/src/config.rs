@@ -65,8 +65,25 @@ pub struct Config {
     pub reconnect_timeout: Duration,
     /// Cluster label, sent in every packet's header; packets with another label (or without
     /// one) are dropped and counted (`DecodeError::LabelMismatch`). With a keyring the label is
-    /// authenticated. Empty for none. At most 255 bytes.
+    /// authenticated. Empty for none. At most 255 bytes. To roll a label into a running
+    /// cluster, see `accept_unlabelled` and `send_unlabelled` (and `Swim::set_label`).
     pub label: Bytes,
+    /// Label roll-out switch (memberlist's `SkipInboundLabelCheck`, narrowed): also accept
+    /// packets that carry no label at all. Packets with a different non-empty label are still
+    /// refused. Meaningless without a `label`. Off by default. While it is on, any unlabelled
+    /// sender on the network is accepted (with a keyring, only key holders); each such packet
+    /// is counted in `Stats::unlabelled_accepted`.
+    ///
+    /// A running unlabelled cluster moves to a label in three steps, each finished on every
+    /// member before the next starts: (1) set the label with both switches on (still sending
+    /// unlabelled, now accepting the label too); (2) turn `send_unlabelled` off (sending the
+    /// label, still accepting members not yet switched); (3) turn `accept_unlabelled` off. A
+    /// member that is not yet at step 1 refuses labelled packets, hence step 1 before any
+    /// member sends the label. Removing a label is the same steps in reverse.
+    pub accept_unlabelled: bool,
+    /// Label roll-out switch: send packets without the label while accepting it (step 1 of
+    /// the roll-out under `accept_unlabelled`). Meaningless without a `label`. Off by default.
+    pub send_unlabelled: bool,
     /// Largest local or remote metadata, in bytes. Bound: must fit in one datagram with the
     /// member's name, so at most `packet_budget - 64 - max_name_len`. LAN: 512.
     pub max_metadata_size: usize,
@@ -173,7 +190,14 @@ pub struct Limits {
     pub max_stream_message_size: usize,
     /// Transmits waiting to be polled. Default 4,096.
     pub max_pending_transmits: usize,
-    /// Events waiting to be polled; when full, the oldest is dropped (`Stats::events_dropped`).
+    /// Events waiting to be polled. No membership change is dropped silently: when the
+    /// queue is full and holds membership events, they are all dropped and the next
+    /// `poll_event` returns one [`crate::Event::Lagged`] with a snapshot of the member table
+    /// taken then (until it is polled, membership events are not queued: the snapshot covers
+    /// them); when it is full of other events (user messages and broadcasts, health, joins),
+    /// the oldest is dropped. Every drop is counted (`Stats::events_dropped`; lag notices in
+    /// `Stats::event_lags`). So the queue holds at most this many events plus one lag notice,
+    /// whose snapshot (built when polled, not held) has one entry per member in the table.
     /// Default 16,384.
     pub max_pending_events: usize,
     /// Indirect probes this member serves for others at once. Default 256.
@@ -258,6 +282,8 @@ impl Config {
             reconnect_interval: Some(Duration::from_secs(30)),
             reconnect_timeout: Duration::from_secs(24 * 3600),
             label: Bytes::new(),
+            accept_unlabelled: false,
+            send_unlabelled: false,
             max_metadata_size: 512,
             join_retry: Some(JoinRetry {
                 initial: Duration::from_secs(1),

@@ -45,8 +45,9 @@
 //!
 //! The checker holds one entry per member its observer holds or reported and has not
 //! forgotten, so at most about `limits.max_members` entries: [`Checker::check`] drops entries
-//! of members the observer no longer holds, and every entry goes when the observer reports
-//! events lost (`Stats::events_dropped`), since the history they summarise then has holes.
+//! of members the observer no longer holds. When the observer reports that its caller fell
+//! behind ([`Event::Lagged`]), the history has holes: the entries start afresh from the lag
+//! notice's snapshot.
 
 use alloc::collections::BTreeMap;
 use core::fmt;
@@ -260,15 +261,13 @@ impl Local {
 pub struct Checker<A> {
     /// The observer's own incarnation at the last check.
     own: Option<u32>,
-    /// `Stats::events_dropped` when last looked at.
-    events_dropped: u64,
     /// Per other member: the last state, incarnation and address held or reported.
     views: BTreeMap<Name, View<A>>,
 }
 
 impl<A: Address> Default for Checker<A> {
     fn default() -> Self {
-        Checker { own: None, events_dropped: 0, views: BTreeMap::new() }
+        Checker { own: None, views: BTreeMap::new() }
     }
 }
 
@@ -280,8 +279,23 @@ impl<A: Address> Checker<A> {
 
     /// Check one event the observer `swim` emitted, in the order it was polled.
     pub fn check_event(&mut self, swim: &Swim<A>, event: &Event<A>) -> Result<(), Violation> {
-        self.note_dropped_events(swim);
         let (m, forgot) = match event {
+            Event::Lagged { members, .. } => {
+                // Membership events were lost: start the history afresh from the snapshot.
+                self.views.clear();
+                for m in members {
+                    if m.name == swim.local().name {
+                        let v = Violation {
+                            observer: m.name.clone(),
+                            member: m.name.clone(),
+                            rule: Rule::EventAboutItself,
+                        };
+                        return Err(v);
+                    }
+                    self.views.insert(m.name.clone(), View::of(m));
+                }
+                return Ok(());
+            }
             Event::MemberRemoved(m) => (m, true),
             Event::MemberJoined(m)
             | Event::MemberUpdated(m)
@@ -348,7 +362,6 @@ impl<A: Address> Checker<A> {
     /// incarnation went down, nothing held dead came back alive at the same incarnation.
     /// Linear in the member table. Call after the events of the same input were checked.
     pub fn check_table(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
-        self.note_dropped_events(swim);
         let local = &swim.local().name;
         for m in swim.members() {
             if m.name == *local {
@@ -389,16 +402,6 @@ impl<A: Address> Checker<A> {
     pub fn check(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         self.check_local(swim)?;
         self.check_table(swim)
-    }
-
-    /// Events lost to `limits.max_pending_events` leave holes in the history (a
-    /// `MemberRemoved` may be among them): start the history afresh.
-    fn note_dropped_events(&mut self, swim: &Swim<A>) {
-        let dropped = swim.stats().events_dropped;
-        if dropped != self.events_dropped {
-            self.events_dropped = dropped;
-            self.views.clear();
-        }
     }
 }
 
@@ -544,18 +547,27 @@ mod tests {
     }
 
     #[test]
-    fn lost_events_reset_the_history() {
-        let mut swim = observer(Config::lan());
+    fn a_lag_notice_resets_the_history() {
         let mut c = Checker::new();
+        let swim = observer(Config::lan());
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 3))).unwrap();
         // Overflow the event queue: the history has holes, so a lower incarnation is no proof.
         let mut l = Config::lan();
         l.limits.max_pending_events = 1;
-        swim = observer(l);
+        let mut swim = observer(l);
         let alive = |n: &'static str| Message::Alive(Alive { incarnation: 0, name: n, addr: 9u32, meta: b"" });
         swim.handle_datagram(Instant::ZERO, 9, &datagram(&[alive("x"), alive("y")])).unwrap();
         assert!(swim.stats().events_dropped > 0);
+        let lagged = swim.poll_event().unwrap();
+        assert!(matches!(&lagged, Event::Lagged { members, .. } if members.len() == 2), "{lagged:?}");
+        c.check_event(&swim, &lagged).unwrap();
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 1))).unwrap();
+        // The snapshot starts a history of its own, checked from there on.
+        let down = Event::MemberSuspected { member: member("x", State::Suspect, 0), accuser: Name::from("b") };
+        c.check_event(&swim, &down).unwrap();
+        let alive_again = Event::MemberAlive(member("x", State::Alive, 0));
+        let rule = c.check_event(&swim, &alive_again).unwrap_err().rule;
+        assert_eq!(rule, Rule::Precedence { from: (State::Suspect, 0), to: (State::Alive, 0) });
     }
 
     /// The local rule a snapshot of a fresh member breaks after `edit`.

@@ -71,6 +71,15 @@
 //! until `None`; **then wait** until a datagram or stream message arrives or
 //! [`Swim::poll_timeout`] passes, and call [`Swim::handle_timeout`].
 //!
+//! Outputs wait in bounded queues until polled. A caller that falls behind
+//! loses no membership change silently: past `limits.max_pending_events`, the
+//! queued membership events are traded for one [`Event::Lagged`], which
+//! carries a snapshot of the member table taken when it is polled; no older
+//! membership event follows it. Apply events in order, replacing your view by
+//! each snapshot ([`event::MemberView`] does this), and you hold the table.
+//! Other events (user messages and broadcasts, health, joins) drop the oldest;
+//! every drop is counted in [`Stats`].
+//!
 //! The core never calls a clock: it only sees the `now` it is given, as an
 //! [`Instant`] (nanoseconds since an epoch of the caller's choosing). All
 //! randomness comes from the seed given to [`Swim::new`]. The same seed,
@@ -170,7 +179,7 @@ pub use push_pull as sync;
 
 pub use config::{Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
-pub use event::{Event, JoinId};
+pub use event::{Event, JoinId, MemberView};
 pub use hooks::{Hooks, NoHooks};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;

@@ -95,8 +95,12 @@ pub struct Stats {
     pub user_broadcasts_dropped: u64,
     /// Transmits dropped because the transmit queue was full.
     pub transmits_dropped: u64,
-    /// Events dropped because the event queue was full (oldest first).
+    /// Events dropped because the event queue was full (`limits.max_pending_events`):
+    /// membership changes replaced by a lag notice, and other events, oldest first.
     pub events_dropped: u64,
+    /// Lag notices ([`crate::Event::Lagged`]) handed out: times the caller fell
+    /// `limits.max_pending_events` behind with membership changes queued.
+    pub event_lags: u64,
     /// New members refused because the member table was full of live members.
     pub members_rejected: u64,
     /// Indirect-probe requests refused because `limits.max_relays` were in progress.
@@ -105,4 +109,8 @@ pub struct Stats {
     pub unknown_member_updates: u64,
     /// Updates ignored because they were older than what this member holds.
     pub stale_updates: u64,
+    /// Packets without a label let through the label check because
+    /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
+    /// every member, every member sends the label and `accept_unlabelled` can be turned off.
+    pub unlabelled_accepted: u64,
 }

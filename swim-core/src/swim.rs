@@ -17,8 +17,8 @@ use bytes::Bytes;
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
-use crate::error::{CommandError, DecodeError, NewError};
-use crate::event::{Event, JoinId};
+use crate::error::{CommandError, ConfigError, DecodeError, NewError};
+use crate::event::{Event, EventQueue, JoinId};
 use crate::hooks::{Hooks, Installed};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
@@ -63,7 +63,9 @@ pub const LEAVE_DIRECT_FANOUT: usize = 16;
 /// process looks, and Lifeguard is designed for them). Transmits are encoded when polled, so
 /// polling late piggybacks the freshest gossip; a transmit queue left undrained is bounded by
 /// `limits.max_pending_transmits` and drops the excess (counted). Events are bounded by
-/// `limits.max_pending_events` and drop the oldest (counted).
+/// `limits.max_pending_events`; past it, membership changes are replaced by one
+/// [`Event::Lagged`] with a snapshot of the member table, and other events drop the oldest
+/// (see [`crate::event`]; every drop is counted).
 ///
 /// Nothing here reads a clock, sleeps, spawns or does I/O; randomness comes from the seed.
 /// The same seed, configuration and sequence of calls produce the same outputs, bit for bit.
@@ -85,7 +87,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     exchanges: Exchanges<A>,
     timers: TimerTable,
     transmits: VecDeque<Outgoing<A>>,
-    events: VecDeque<Event<A>>,
+    events: EventQueue<A>,
     stats: Stats,
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
@@ -160,7 +162,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             exchanges: Exchanges::new(),
             timers,
             transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             stats: Stats::default(),
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
@@ -560,7 +562,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
-            let sealing = self.sealer.begin(buf, &self.config.label);
+            let label = if self.config.send_unlabelled { &[][..] } else { &self.config.label[..] };
+            let sealing = self.sealer.begin(buf, label);
             out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
@@ -587,9 +590,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    /// The next event. Call until `None`.
+    /// The next event. Call until `None`. After the caller fell `limits.max_pending_events`
+    /// behind with membership changes queued, the first event is an [`Event::Lagged`] whose
+    /// snapshot of the member table is taken now (see [`crate::event`]).
     pub fn poll_event(&mut self) -> Option<Event<A>> {
-        self.events.pop_front()
+        let members = &self.members;
+        let stats = &mut self.stats;
+        self.events.pop(|| {
+            stats.event_lags += 1;
+            members.records().iter().map(|r| r.member.clone()).collect()
+        })
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
@@ -653,6 +663,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.sealer.plaintext()
     }
 
+    // ------------------------------------------------------------------ label
+
+    /// Change the cluster label at run time, with the roll-out switches (see
+    /// [`Config::accept_unlabelled`] for the three steps that move a running cluster to a
+    /// label without a restart and without a false suspicion): `label` is sent in every
+    /// packet unless `send_unlabelled`; packets with it are accepted, and packets without any
+    /// label too if `accept_unlabelled`. Refused (nothing changes) if the label is longer
+    /// than 255 bytes or leaves no room in `packet_budget` for the metadata and broadcast
+    /// limits, as [`Config::validate`] would.
+    pub fn set_label(
+        &mut self,
+        label: impl Into<Bytes>,
+        accept_unlabelled: bool,
+        send_unlabelled: bool,
+    ) -> Result<(), ConfigError> {
+        let config = Config { label: label.into(), accept_unlabelled, send_unlabelled, ..self.config.clone() };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     // ------------------------------------------------------------------ internals: plumbing
 
     fn reject(&mut self, e: DecodeError) -> Result<(), DecodeError> {
@@ -669,11 +700,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn emit(&mut self, e: Event<A>) {
-        if self.events.len() >= self.config.limits.max_pending_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.stats.events_dropped += self.events.push(e, self.config.limits.max_pending_events);
     }
 
     fn adjust_health_score(&mut self, delta: i64) {
@@ -747,7 +774,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
-        let r = match self.sealer.open(&self.config.label, data) {
+        let r = match self.sealer.open(&self.config.label, self.config.accept_unlabelled, data) {
             Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
             Ok(Opened::Decrypted(plain)) => {
                 let r = self.handle_messages(now, from, &plain, stream);
@@ -756,6 +783,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
             Err(e) => Err(e),
         };
+        self.stats.unlabelled_accepted = self.sealer.unlabelled_accepted();
         match r {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),

@@ -394,3 +394,93 @@ fn a_user_message_transmit_carries_the_id_its_send_returned() {
         ]
     );
 }
+
+/// Point 5 of issue 14: a caller that polls far too rarely for `limits.max_pending_events`
+/// during churn (joins, crashes, restarts, leaves, metadata changes) loses no membership
+/// change silently. Applying what it polled, in order (events, and each lag notice's
+/// snapshot in place of what it knew), gives exactly node 0's member table: every name,
+/// address, metadata and state, and no incarnation above the table's (incarnation rises
+/// without a change of state or metadata are not events; see `MemberView`).
+#[test]
+fn a_poller_far_behind_during_churn_still_ends_with_the_member_table() {
+    for seed in seeds(700, 4) {
+        let _g = SeedGuard {
+            seed,
+            test: "a_poller_far_behind_during_churn_still_ends_with_the_member_table",
+            file: "scenarios",
+        };
+        let n = 20;
+        let mut configs = vec![Config::lan(); n];
+        configs[0].limits.max_pending_events = 6;
+        let mut c = Cluster::with_configs(configs, seed);
+        c.nodes[0].hold_events = true;
+        // Twelve members form the cluster; the others join during the churn.
+        for i in 1..12 {
+            c.with(i, |s, now| s.join(now, [0])).unwrap();
+        }
+        let mut rng = swim_core::rng::SwimRng::from_seed_u64(seed);
+        let mut down: Vec<usize> = Vec::new();
+        let mut next_joiner = 12;
+        let mut incarnation = 100;
+        for round in 0..40 {
+            let pick = 1 + rng.below(n - 1);
+            match round % 5 {
+                0 if next_joiner < n => {
+                    c.with(next_joiner, |s, now| s.join(now, [0])).unwrap();
+                    next_joiner += 1;
+                }
+                1 if !down.contains(&pick) && pick < next_joiner => {
+                    c.crash(pick);
+                    down.push(pick);
+                }
+                2 if !down.is_empty() => {
+                    let back = down.remove(rng.below(down.len()));
+                    incarnation += 1;
+                    c.restart(back, incarnation, 0);
+                }
+                3 if !down.contains(&pick) && pick < next_joiner => {
+                    let meta = format!("round-{round}");
+                    c.with(pick, |s, now| s.update_metadata(now, meta.into_bytes())).unwrap();
+                }
+                4 if !down.contains(&pick) && pick < next_joiner => {
+                    c.with(pick, |s, now| s.leave(now)).unwrap();
+                    c.run_for(S(2));
+                    c.crash(pick);
+                    down.push(pick);
+                }
+                _ => {}
+            }
+            c.run_for(Duration::from_millis(1500));
+            // Now and then the caller gets round to a few events, never all of them.
+            if round % 3 == 0 {
+                let k = rng.below(4);
+                c.poll_events(0, k);
+            }
+        }
+        c.run_for(S(30));
+        c.poll_events(0, usize::MAX);
+
+        let node = c.node(0);
+        let polled = &c.nodes[0].events;
+        let lags = polled.iter().filter(|(_, e)| matches!(e, Event::Lagged { .. })).count();
+        let stats = node.stats();
+        assert!(lags >= 2, "the caller fell behind more than once ({lags} lag notices; {stats:?})");
+        assert_eq!(node.stats().event_lags, lags as u64);
+        // Far behind: more events lost than the queue holds, twice over.
+        let dropped = node.stats().events_dropped;
+        assert!(dropped >= 12, "far behind: only {dropped} events dropped");
+        let mut view = swim_core::MemberView::new();
+        for (_, e) in polled {
+            view.apply(e);
+        }
+        let table: Vec<_> = node.members().skip(1).collect();
+        assert_eq!(view.len(), table.len(), "view {:?}", view.to_vec());
+        for m in table {
+            let v = view.get(&m.name).unwrap_or_else(|| panic!("{} missing from the view", m.name));
+            assert_eq!((&v.addr, &v.meta, v.state), (&m.addr, &m.meta, m.state), "{}", m.name);
+            assert!(v.incarnation <= m.incarnation, "{}: {} above {}", m.name, v.incarnation, m.incarnation);
+        }
+        // The churn did reach node 0's table: members failed or left.
+        assert!(node.members().any(|m| m.state.is_gone()), "some members are gone");
+    }
+}

@@ -948,6 +948,9 @@ impl Simulation {
                 (own, net.impaired(now, t) || now < impaired_until[t as usize])
             });
         }
+        if let Event::Lagged { members, .. } = &e {
+            self.truth.resync(now, i, members);
+        }
         if let Event::LeaveCompleted = &e {
             let n = &self.nodes[i as usize];
             if n.status == Status::Leaving {

@@ -814,6 +814,27 @@ impl Truth {
             _ => {}
         }
     }
+
+    /// Observer `o` fell behind its event queue and reported a lag notice with the member
+    /// table `members`: its views become the snapshot's (members absent from it are gone).
+    /// The changes it lost are not measured (no false positive or detection is counted).
+    pub fn resync(&mut self, now: Instant, o: u32, members: &[swim_core::Member<u32>]) {
+        let mut views = vec![View::Gone; self.n];
+        for m in members {
+            if let Some(t) = node_index(&m.name).filter(|&t| (t as usize) < self.n) {
+                views[t as usize] = match m.state {
+                    swim_core::State::Alive => View::Alive,
+                    swim_core::State::Suspect => View::Suspect,
+                    swim_core::State::Dead | swim_core::State::Left => View::Gone,
+                };
+            }
+        }
+        for (t, view) in views.into_iter().enumerate() {
+            if t != o as usize {
+                self.set(now, o, t as u32, view);
+            }
+        }
+    }
 }
 
 /// The member index of a simulated member's name (`node-<i>`).

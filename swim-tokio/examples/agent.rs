@@ -262,6 +262,10 @@ fn describe(event: &Event) -> String {
         Event::JoinRetrying { attempt, delay, .. } => format!("join-retrying attempt {attempt} in {delay:?}"),
         Event::JoinGaveUp { attempts, .. } => format!("join-gave-up after {attempts} attempts"),
         Event::LeaveCompleted => "leave-completed".to_string(),
+        Event::Lagged { dropped, members } => {
+            let list: Vec<String> = members.iter().map(|m| format!("{}={:?}", m.name, m.state)).collect();
+            format!("lagged dropped={dropped} members: {}", list.join(" "))
+        }
     }
 }
 

@@ -31,13 +31,14 @@
 //! | `swim_reconnects_total` | counter | push-pulls sent to dead members to heal partitions |
 //! | `swim_user_messages_total` | counter | user messages received |
 //! | `swim_user_broadcasts_total` | counter | user broadcasts delivered |
+//! | `swim_unlabelled_accepted_total` | counter | packets without a label let in while a label is rolled out (`swim.accept_unlabelled`) |
 //! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `membership_updates`, `user_broadcasts`, `transmits`, `events`, `members`, `relays` |
 //! | `swim_udp_send_errors_total` | counter | datagrams the socket refused or had no room for |
 //! | `swim_udp_recv_errors_total` | counter | errors reading the UDP socket |
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
 //! | `swim_inbound_stream_limit_reached_total` | counter | times `max_inbound_streams` were open, so accepting paused |
 //! | `swim_stream_errors_total{direction,reason}` | counter | inbound `timeout`/`too_large`/`io`, outbound `connect`/`write`/`overloaded` |
-//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed |
+//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed (it got a snapshot instead) |
 //! | `swim_members` | gauge | alive and suspect members, self included |
 //! | `swim_members_known` | gauge | members in the table in any state, self included |
 //! | `swim_health_score` | gauge | Lifeguard local health score (0 is healthy) |
@@ -128,6 +129,8 @@ pub mod names {
     /// See the [module table](super).
     pub const USER_BROADCASTS: &str = "swim_user_broadcasts_total";
     /// See the [module table](super).
+    pub const UNLABELLED_ACCEPTED: &str = "swim_unlabelled_accepted_total";
+    /// See the [module table](super).
     pub const CORE_DROPS: &str = "swim_core_drops_total";
     /// See the [module table](super).
     pub const UDP_SEND_ERRORS: &str = "swim_udp_send_errors_total";
@@ -183,6 +186,7 @@ pub mod names {
         RECONNECTS,
         USER_MESSAGES,
         USER_BROADCASTS,
+        UNLABELLED_ACCEPTED,
         CORE_DROPS,
         UDP_SEND_ERRORS,
         UDP_RECV_ERRORS,
@@ -250,6 +254,7 @@ const COUNTERS: &[CounterSpec] = {
         (RECONNECTS, &[], |s| s.core.reconnects),
         (USER_MESSAGES, &[], |s| s.core.user_messages),
         (USER_BROADCASTS, &[], |s| s.core.user_broadcasts),
+        (UNLABELLED_ACCEPTED, &[], |s| s.core.unlabelled_accepted),
         (CORE_DROPS, &[("what", "membership_updates")], |s| s.core.membership_updates_dropped),
         (CORE_DROPS, &[("what", "user_broadcasts")], |s| s.core.user_broadcasts_dropped),
         (CORE_DROPS, &[("what", "transmits")], |s| s.core.transmits_dropped),
@@ -347,6 +352,7 @@ fn describe() {
         (RECONNECTS, Unit::Count, "push-pulls sent to dead members"),
         (USER_MESSAGES, Unit::Count, "user messages received"),
         (USER_BROADCASTS, Unit::Count, "user broadcasts delivered"),
+        (UNLABELLED_ACCEPTED, Unit::Count, "packets without a label let in during a label roll-out"),
         (CORE_DROPS, Unit::Count, "items the core dropped at a bound"),
         (UDP_SEND_ERRORS, Unit::Count, "datagrams the socket refused"),
         (UDP_RECV_ERRORS, Unit::Count, "errors reading the UDP socket"),
