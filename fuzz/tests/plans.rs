@@ -42,13 +42,15 @@ fn lies(rng: &mut SwimRng) -> (bool, Vec<u8>) {
                 state: states[rng.below(4)],
             })
             .collect();
-        let kinds = [PushPullKind::Join, PushPullKind::Periodic, PushPullKind::Reply];
+        let kinds = [PushPullKind::Join, PushPullKind::Periodic, PushPullKind::Reply, PushPullKind::JoinReply];
+        let state = [7u8; 16];
         let pp = PushPull {
-            kind: kinds[rng.below(3)],
+            kind: kinds[rng.below(4)],
             id: rng.next_u64() as u32,
             from: pick(rng),
             from_addr: addr(rng),
             members,
+            state: &state[..rng.below(17)],
         };
         PostcardCodec.encode(&Message::PushPull(pp), &mut buf);
     } else {

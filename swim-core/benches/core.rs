@@ -71,6 +71,7 @@ fn codec(c: &mut Criterion) {
                 from: "node-00001",
                 from_addr: 1,
                 members: states,
+                state: b"",
             }),
         ),
     ];
@@ -240,6 +241,7 @@ fn state_machine(c: &mut Criterion) {
         from: "node-00001",
         from_addr: 1,
         members: states,
+        state: b"",
     })]);
     g.sample_size(20);
     g.bench_function("push_pull_merge_10k_new", |b| {

@@ -206,6 +206,15 @@ pub struct Limits {
     pub max_pending_joins: usize,
     /// User broadcast ids remembered to suppress duplicates. Default 8,192.
     pub seen_broadcasts: usize,
+    /// Largest application state ([`crate::hooks::Hooks::local_state`]) one push-pull
+    /// carries, in bytes. A larger local state is not sent (the push-pull goes without it,
+    /// counted in `Stats::app_state_refused`); a push-pull carrying a larger one is rejected
+    /// whole (`DecodeError::AppStateTooLarge`). The state's size comes out of the push-pull's
+    /// budget (`max_stream_message_size`), so a large state leaves less room for member
+    /// states. At most `max_stream_message_size - 2 * 64 - 2 * max_name_len -
+    /// max_metadata_size` (room for the header and the local member). 0 sends none.
+    /// Default 4 MiB.
+    pub max_app_state: usize,
 }
 
 impl Default for Lifeguard {
@@ -252,6 +261,7 @@ impl Default for Limits {
             max_relays: 256,
             max_pending_joins: 256,
             seen_broadcasts: 8_192,
+            max_app_state: 4 << 20,
         }
     }
 }
@@ -444,7 +454,18 @@ impl Config {
             let (field, limit) = ("limits.max_user_message_size", "limits.max_stream_message_size");
             return Err(too_large(field, l.max_user_message_size, l.max_stream_message_size, Some(limit)));
         }
+        let max_state = l.max_stream_message_size.saturating_sub(self.app_state_room());
+        if l.max_app_state > max_state {
+            let (field, limit) = ("limits.max_app_state", "limits.max_stream_message_size");
+            return Err(too_large(field, l.max_app_state, max_state, Some(limit)));
+        }
         Ok(())
+    }
+
+    /// Bytes of a push-pull that the application state cannot take: room for the header and
+    /// the local member's own entry.
+    fn app_state_room(&self) -> usize {
+        2 * MESSAGE_OVERHEAD + 2 * self.limits.max_name_len + self.max_metadata_size
     }
 
     /// The probe timeout a helper waits before sending its nack.
@@ -540,6 +561,19 @@ mod tests {
         let mut c = base.clone();
         c.packet_budget = 100;
         assert_eq!(c.validate(), Err(ConfigError::PacketBudget(100)));
+        let mut c = base.clone();
+        c.limits.max_app_state = c.limits.max_stream_message_size;
+        // The state must leave room for the header and the local member: 2 x 64 + 2 x 128 + 512.
+        let max = (20 << 20) - 896;
+        let field = "limits.max_app_state";
+        let e =
+            ConfigError::TooLarge { field, value: 20 << 20, max, limited_by: Some("limits.max_stream_message_size") };
+        assert_eq!(c.validate(), Err(e));
+        assert!(alloc::format!("{e}").contains("`limits.max_app_state`"), "{e}");
+        c.limits.max_app_state = max as usize;
+        c.validate().unwrap();
+        c.limits.max_app_state = 0;
+        c.validate().unwrap();
         let mut c = base.clone();
         c.limits.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));

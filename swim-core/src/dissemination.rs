@@ -8,7 +8,11 @@
 //! past the bound the update sent most often is dropped.
 //!
 //! User broadcasts use a second queue of the same kind and fill only the space
-//! the protocol's own updates leave.
+//! the protocol's own updates leave. Their keys are global: a broadcast with a
+//! non-empty key replaces a queued one with an equal key whatever its origin.
+//! Each broadcast that leaves that queue (sent its full count, replaced, or
+//! dropped at the bound) is listed for the hub, which tells the application
+//! (`Hooks::broadcast_finished`) once the queue is no longer borrowed.
 //!
 //! `Dissemination` owns both queues, the memory of user broadcasts already
 //! delivered and their keys; with it live the rule that fills a datagram with
@@ -26,11 +30,13 @@ use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
 
 use crate::config::Limits;
+use crate::hooks::BroadcastOutcome;
 use crate::member::{Address, Member, Name, State};
 use crate::membership::Membership;
 use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
 pub use crate::timing::retransmit_limit;
+use crate::transmit::BroadcastId;
 use crate::wire::{self, Message};
 
 /// Sort key: fewest transmits, then largest, then newest.
@@ -42,19 +48,21 @@ struct Order {
 }
 
 #[derive(Debug)]
-struct Item<K> {
+struct Item<K, M> {
     key: K,
     bytes: Bytes,
+    meta: M,
 }
 
-/// A bounded, transmit-limited queue of encoded updates keyed by `K`.
+/// A bounded, transmit-limited queue of encoded updates keyed by `K`, each carrying `M`
+/// (what its owner needs to know when it leaves the queue; `()` for nothing).
 #[derive(Debug)]
-pub struct PiggybackQueue<K> {
-    items: BTreeMap<Order, Item<K>>,
+pub struct PiggybackQueue<K, M = ()> {
+    items: BTreeMap<Order, Item<K, M>>,
     by_key: HashMap<K, Order, SeededState>,
     next_id: u64,
     depth: usize,
-    scratch: Vec<(Order, Item<K>)>,
+    scratch: Vec<(Order, Item<K, M>)>,
 }
 
 /// What [`PiggybackQueue::push`] did besides queueing.
@@ -68,7 +76,7 @@ pub enum Pushed {
     Evicted,
 }
 
-impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
+impl<K: Eq + Hash + Clone, M> PiggybackQueue<K, M> {
     /// An empty queue holding at most `depth` updates.
     pub(crate) fn new(depth: usize, hasher: SeededState) -> Self {
         PiggybackQueue {
@@ -101,23 +109,26 @@ impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
         self.by_key.contains_key(key)
     }
 
-    /// Queue `bytes` (one encoded message) under `key`, replacing any older one.
-    pub fn push(&mut self, key: K, bytes: Bytes) -> Pushed {
-        let mut result = Pushed::Queued;
+    /// Queue `bytes` (one encoded message) under `key` with `meta`, replacing any older one.
+    /// Returns what happened and the `meta` of the update that left the queue because of it:
+    /// the one replaced, or the one evicted to stay within the bound (which may be this very
+    /// update, if it is the one that would be sent least usefully).
+    pub fn push_with(&mut self, key: K, bytes: Bytes, meta: M) -> (Pushed, Option<M>) {
+        let mut result = (Pushed::Queued, None);
         if let Some(old) = self.by_key.remove(&key) {
-            self.items.remove(&old);
-            result = Pushed::Replaced;
+            result = (Pushed::Replaced, self.items.remove(&old).map(|i| i.meta));
         }
         let order =
             Order { transmits: 0, len: Reverse(bytes.len().min(u32::MAX as usize) as u32), id: Reverse(self.next_id) };
         self.next_id += 1;
         self.by_key.insert(key.clone(), order);
-        self.items.insert(order, Item { key, bytes });
+        self.items.insert(order, Item { key, bytes, meta });
         if self.items.len() > self.depth {
+            // A replacement does not grow the queue, so this is the only update to leave it.
             if let Some((_, evicted)) = self.items.pop_last() {
                 self.by_key.remove(&evicted.key);
+                result = (Pushed::Evicted, Some(evicted.meta));
             }
-            result = Pushed::Evicted;
         }
         result
     }
@@ -136,9 +147,10 @@ impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
     }
 
     /// Append as many queued updates as fit in `budget` bytes to `out`, counting one
-    /// transmit for each; updates that reach `limit` transmits leave the queue.
-    /// Returns the number of updates appended. Does not allocate once warmed up.
-    pub fn fill(&mut self, budget: usize, limit: u32, out: &mut Vec<u8>) -> usize {
+    /// transmit for each; updates that reach `limit` transmits leave the queue, and their
+    /// `meta` is handed to `retired`. Returns the number of updates appended. Does not
+    /// allocate once warmed up.
+    pub fn fill_with(&mut self, budget: usize, limit: u32, out: &mut Vec<u8>, mut retired: impl FnMut(M)) -> usize {
         let mut free = budget;
         let mut tier = 0u32;
         while free > 0 {
@@ -165,6 +177,7 @@ impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
             let transmits = order.transmits + 1;
             if transmits >= limit {
                 self.by_key.remove(&item.key);
+                retired(item.meta);
             } else {
                 let next = Order { transmits, ..order };
                 if let Some(o) = self.by_key.get_mut(&item.key) {
@@ -185,8 +198,22 @@ impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
     /// and the key index.
     pub fn heap_bytes(&self) -> usize {
         let per_entry =
-            2 * (core::mem::size_of::<Order>() + core::mem::size_of::<K>()) + core::mem::size_of::<Item<K>>();
+            2 * (core::mem::size_of::<Order>() + core::mem::size_of::<K>()) + core::mem::size_of::<Item<K, M>>();
         self.bytes() + self.items.len() * per_entry + self.by_key.allocation_size()
+    }
+}
+
+impl<K: Eq + Hash + Clone> PiggybackQueue<K> {
+    /// Queue `bytes` (one encoded message) under `key`, replacing any older one.
+    pub fn push(&mut self, key: K, bytes: Bytes) -> Pushed {
+        self.push_with(key, bytes, ()).0
+    }
+
+    /// Append as many queued updates as fit in `budget` bytes to `out`, counting one
+    /// transmit for each; updates that reach `limit` transmits leave the queue.
+    /// Returns the number of updates appended. Does not allocate once warmed up.
+    pub fn fill(&mut self, budget: usize, limit: u32, out: &mut Vec<u8>) -> usize {
+        self.fill_with(budget, limit, out, |()| {})
     }
 }
 
@@ -224,12 +251,27 @@ impl<K: Eq + Hash + Clone> Seen<K> {
     }
 }
 
-/// Invalidation key of a user broadcast: its origin and either its key or its id.
+/// Invalidation key of a user broadcast: its key, global to the cluster (a newer broadcast with
+/// an equal key replaces a queued one whatever its origin), or for a broadcast without a key
+/// its origin and id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum BroadcastKey {
-    Keyed(Name, Bytes),
+    Keyed(Bytes),
     Unique(Name, u64),
 }
+
+/// What the user piggyback queue keeps about a broadcast, to tell
+/// [`Hooks::broadcast_finished`](crate::hooks::Hooks::broadcast_finished) when it leaves.
+#[derive(Clone, Debug)]
+pub(crate) struct QueuedBroadcast {
+    pub origin: Name,
+    pub id: BroadcastId,
+    pub key: Bytes,
+    pub local: bool,
+}
+
+/// Broadcasts that left the user queue since the hub last reported them, with how.
+pub(crate) type Finished = Vec<(QueuedBroadcast, BroadcastOutcome)>;
 
 /// Both piggyback queues and the memory of user broadcasts already delivered. Bounded by
 /// `limits.broadcast_queue_depth`, `limits.user_broadcast_queue_depth` and
@@ -237,7 +279,11 @@ pub(crate) enum BroadcastKey {
 #[derive(Debug)]
 pub(crate) struct Dissemination {
     membership: PiggybackQueue<Name>,
-    user: PiggybackQueue<BroadcastKey>,
+    user: PiggybackQueue<BroadcastKey, QueuedBroadcast>,
+    /// User broadcasts that left the queue, waiting for the hub to tell the application:
+    /// at most the queue's depth plus what one push or one datagram retires (reused, so the
+    /// fill path allocates nothing once warmed up).
+    finished: Finished,
     seen: Seen<u64>,
     /// Hashes (origin, id) of user broadcasts for `seen`.
     hasher: SeededState,
@@ -256,6 +302,7 @@ impl Dissemination {
         Dissemination {
             membership: PiggybackQueue::new(limits.broadcast_queue_depth, membership),
             user: PiggybackQueue::new(limits.user_broadcast_queue_depth, user),
+            finished: Vec::new(),
             seen: Seen::new(limits.seen_broadcasts, seen),
             hasher,
             next_broadcast_id: 0,
@@ -284,23 +331,47 @@ impl Dissemination {
         self.seen.insert(self.hasher.hash_one((origin, id)))
     }
 
-    /// Queue user broadcast `id` from `origin` (encoded as `bytes`); a non-empty `key`
-    /// replaces the origin's older broadcast with the same key.
-    pub fn push_user(&mut self, origin: Name, id: u64, key: &[u8], bytes: Bytes) -> Pushed {
-        let key = if key.is_empty() {
-            BroadcastKey::Unique(origin, id)
-        } else {
-            BroadcastKey::Keyed(origin, Bytes::copy_from_slice(key))
-        };
-        self.user.push(key, bytes)
+    /// Queue user broadcast `id` from `origin` (encoded as `bytes`; `local` if it originated
+    /// here); a non-empty `key` replaces any queued broadcast with the same key, whatever its
+    /// origin. A broadcast replaced or evicted goes to the finished list.
+    pub fn push_user(&mut self, origin: Name, id: u64, key: &[u8], bytes: Bytes, local: bool) -> Pushed {
+        let key = Bytes::copy_from_slice(key);
+        let queue_key =
+            if key.is_empty() { BroadcastKey::Unique(origin.clone(), id) } else { BroadcastKey::Keyed(key.clone()) };
+        let meta = QueuedBroadcast { origin, id: BroadcastId(id), key, local };
+        let (pushed, left) = self.user.push_with(queue_key, bytes, meta);
+        if let Some(b) = left {
+            let outcome =
+                if pushed == Pushed::Replaced { BroadcastOutcome::Replaced } else { BroadcastOutcome::Dropped };
+            self.finished.push((b, outcome));
+        }
+        pushed
     }
 
     /// Append piggybacked updates to `buf` until it is `budget` bytes long: membership
     /// updates first, then user broadcasts in the space left. Each update goes out at most
-    /// `limit` times (the retransmit limit).
+    /// `limit` times (the retransmit limit); user broadcasts that reach it go to the finished
+    /// list.
     pub fn fill(&mut self, budget: usize, limit: u32, buf: &mut Vec<u8>) {
         self.membership.fill(budget.saturating_sub(buf.len()), limit, buf);
-        self.user.fill(budget.saturating_sub(buf.len()), limit, buf);
+        let finished = &mut self.finished;
+        self.user.fill_with(budget.saturating_sub(buf.len()), limit, buf, |b| {
+            finished.push((b, BroadcastOutcome::Sent));
+        });
+    }
+
+    /// The user broadcasts that left the queue since the last call, with how; give the list
+    /// back with [`restore_finished`](Self::restore_finished) once read, to keep its capacity.
+    pub fn take_finished(&mut self) -> Finished {
+        core::mem::take(&mut self.finished)
+    }
+
+    /// Hand back the (read and emptied) list from [`take_finished`](Self::take_finished).
+    pub fn restore_finished(&mut self, mut list: Finished) {
+        list.clear();
+        if self.finished.is_empty() {
+            self.finished = list;
+        }
     }
 
     /// Nothing waits in either queue.
@@ -506,6 +577,47 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 16, "distinct");
         assert!(out.iter().all(|&i| t.get(i).member.state == State::Alive));
+    }
+
+    #[test]
+    fn leaving_updates_are_reported_with_their_meta() {
+        let mut q: PiggybackQueue<u32, &str> = PiggybackQueue::new(2, SwimRng::from_seed_u64(0).hash_state());
+        assert_eq!(q.push_with(1, msg(1, 4), "first"), (Pushed::Queued, None));
+        assert_eq!(q.push_with(1, msg(1, 4), "second"), (Pushed::Replaced, Some("first")));
+        let mut out = Vec::new();
+        let mut retired = Vec::new();
+        q.fill_with(100, 2, &mut out, |m| retired.push(m)); // "second" sent once
+        assert_eq!(q.push_with(2, msg(2, 4), "third"), (Pushed::Queued, None));
+        // Full: the update sent most often leaves.
+        assert_eq!(q.push_with(3, msg(3, 4), "fourth"), (Pushed::Evicted, Some("second")));
+        assert!(retired.is_empty());
+        q.fill_with(100, 2, &mut out, |m| retired.push(m));
+        q.fill_with(100, 2, &mut out, |m| retired.push(m));
+        retired.sort_unstable();
+        assert_eq!(retired, ["fourth", "third"], "each leaves once, at its retransmit limit");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn broadcast_keys_are_global_and_leaving_broadcasts_are_listed() {
+        let limits = Limits { user_broadcast_queue_depth: 2, ..Limits::default() };
+        let h = || SwimRng::from_seed_u64(1).hash_state();
+        let mut d = Dissemination::new(&limits, h(), h(), h(), h());
+        d.push_user("a".into(), 0, b"k", msg(1, 8), true);
+        // Same key from another origin: replaces a's.
+        assert_eq!(d.push_user("b".into(), 7, b"k", msg(2, 8), false), Pushed::Replaced);
+        // No key: never replaces.
+        d.push_user("b".into(), 8, b"", msg(3, 8), false);
+        assert_eq!(d.depths().1, 2);
+        let got: Vec<_> = d.take_finished().into_iter().map(|(b, o)| (b.origin, b.id, b.local, o)).collect();
+        assert_eq!(got, [(Name::from("a"), BroadcastId(0), true, BroadcastOutcome::Replaced)]);
+        let mut buf = Vec::new();
+        d.fill(1000, 1, &mut buf);
+        assert_eq!(buf.len(), 16, "both sent");
+        let mut sent: Vec<_> = d.take_finished().into_iter().map(|(b, o)| (b.id, b.key, o)).collect();
+        sent.sort_by_key(|s| s.0);
+        let (k, none) = (Bytes::from_static(b"k"), Bytes::new());
+        assert_eq!(sent, [(BroadcastId(7), k, BroadcastOutcome::Sent), (BroadcastId(8), none, BroadcastOutcome::Sent)]);
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub enum DecodeError {
     NameTooLong,
     /// Metadata longer than `max_metadata_size`.
     MetadataTooLarge,
-    /// A user payload longer than its limit.
+    /// A user payload longer than its limit (or a join refusal's reason longer than
+    /// `limits.max_name_len`).
     PayloadTooLarge,
     /// A push-pull state with more members than `limits.max_members`.
     TooManyMembers,
@@ -183,11 +184,17 @@ pub enum DecodeError {
     /// An encrypted packet that no key in the keyring opens (or no keyring is set, or the
     /// build lacks the `encryption` feature): a wrong key, a forgery or a corruption.
     Decrypt,
+    /// A push-pull carrying more application state than `limits.max_app_state`.
+    AppStateTooLarge,
+    /// The input's source address, or a push-pull's `from_addr`, is refused by
+    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address) (an allowlist such as
+    /// memberlist's `CIDRsAllowed`).
+    AddressNotAllowed,
 }
 
 impl DecodeError {
     /// Every kind, in the order [`crate::stats::DecodeErrorCounts`] stores them.
-    pub const ALL: [DecodeError; 17] = [
+    pub const ALL: [DecodeError; 19] = [
         DecodeError::Empty,
         DecodeError::UnsupportedVersion,
         DecodeError::UnknownMessage,
@@ -205,6 +212,8 @@ impl DecodeError {
         DecodeError::LabelMismatch,
         DecodeError::Unencrypted,
         DecodeError::Decrypt,
+        DecodeError::AppStateTooLarge,
+        DecodeError::AddressNotAllowed,
     ];
 
     /// A short, stable name for metrics labels.
@@ -227,6 +236,8 @@ impl DecodeError {
             DecodeError::LabelMismatch => "label_mismatch",
             DecodeError::Unencrypted => "unencrypted",
             DecodeError::Decrypt => "decrypt",
+            DecodeError::AppStateTooLarge => "app_state_too_large",
+            DecodeError::AddressNotAllowed => "address_not_allowed",
         }
     }
 

@@ -21,6 +21,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
+use crate::hooks::Refusal;
 use crate::member::{Member, Name};
 
 /// Identifies one call to [`crate::Swim::join`].
@@ -60,6 +61,40 @@ pub enum Event<A> {
         existing: A,
         /// The address claimed.
         claimed: A,
+    },
+    /// An alive claim about a member not held alive here was refused by the application
+    /// ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)) or its address by
+    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address): the member was not stored
+    /// and is not gossiped. Counted in `Stats::members_refused`.
+    MemberRefused {
+        /// The claimed name.
+        name: Name,
+        /// The claimed address.
+        addr: A,
+        /// Why.
+        reason: Refusal,
+    },
+    /// A push-pull state was refused whole by
+    /// [`Hooks::admit_merge`](crate::hooks::Hooks::admit_merge): nothing of it was applied
+    /// (a refused join request is answered with the refusal). Counted in
+    /// `Stats::merges_refused`.
+    MergeRefused {
+        /// The sender of the state.
+        from: Name,
+        /// Why.
+        reason: Refusal,
+    },
+    /// A seed refused this member's join (its application's admission said no), or this
+    /// member refused the seed's reply. The join is not retried: the seed answered, and asking
+    /// again would get the same answer; a [`Event::JoinCompleted`] with the same id follows
+    /// once every seed of the attempt is settled.
+    JoinRefused {
+        /// Which join.
+        join: JoinId,
+        /// The seed's address, as given to `join`.
+        seed: A,
+        /// Why, as the refusing side said it.
+        reason: Refusal,
     },
     /// A user message arrived.
     UserMessage {
@@ -144,8 +179,11 @@ impl<A> Event<A> {
             | Event::MemberAlive(_)
             | Event::MemberRemoved(_)
             | Event::Lagged { .. } => true,
-            // An ignored claim changes nothing in the table.
+            // An ignored or refused claim changes nothing in the table.
             Event::AddressConflict { .. }
+            | Event::MemberRefused { .. }
+            | Event::MergeRefused { .. }
+            | Event::JoinRefused { .. }
             | Event::UserMessage { .. }
             | Event::UserBroadcast { .. }
             | Event::HealthChanged { .. }
@@ -361,6 +399,9 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
             Event::AddressConflict { name, existing, claimed } => {
                 write!(f, "{name} claimed from {claimed} but held at {existing}; the claim was ignored")
             }
+            Event::MemberRefused { name, addr, reason } => write!(f, "{name} at {addr} refused: {reason}"),
+            Event::MergeRefused { from, reason } => write!(f, "push-pull state from {from} refused: {reason}"),
+            Event::JoinRefused { seed, reason, .. } => write!(f, "join refused by the seed at {seed}: {reason}"),
             Event::UserMessage { from, sender, payload } => {
                 write!(f, "message from {sender} ({from}): {} bytes", payload.len())
             }
@@ -404,7 +445,8 @@ mod tests {
     #[test]
     fn every_event_reads_as_words() {
         let b = || member("b", b"zone=a");
-        let cases: [(Event<u16>, &str); 16] = [
+        let no = || Refusal::new("wrong datacenter");
+        let cases: [(Event<u16>, &str); 19] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -415,6 +457,15 @@ mod tests {
             (
                 Event::AddressConflict { name: "b".into(), existing: 1, claimed: 2 },
                 "b claimed from 2 but held at 1; the claim was ignored",
+            ),
+            (Event::MemberRefused { name: "b".into(), addr: 2, reason: no() }, "b at 2 refused: wrong datacenter"),
+            (
+                Event::MergeRefused { from: "c".into(), reason: no() },
+                "push-pull state from c refused: wrong datacenter",
+            ),
+            (
+                Event::JoinRefused { join: JoinId(0), seed: 9, reason: no() },
+                "join refused by the seed at 9: wrong datacenter",
             ),
             (
                 Event::UserMessage { from: 9, sender: "c".into(), payload: Bytes::from_static(b"hi") },

@@ -29,6 +29,7 @@ use core::fmt;
 use bytes::Bytes;
 
 use crate::member::State;
+use crate::transmit::BroadcastId;
 
 /// Why a push-pull exchange happened, as told to the state hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,7 +68,7 @@ pub struct FinishedBroadcast<'a> {
     /// The member that broadcast it first.
     pub origin: &'a str,
     /// Its id, unique per origin (what [`crate::Swim::broadcast`] returned at the origin).
-    pub id: u64,
+    pub id: BroadcastId,
     /// Its invalidation key (empty for none).
     pub key: &'a [u8],
     /// Whether this member originated it (as opposed to relaying it).

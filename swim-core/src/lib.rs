@@ -180,10 +180,10 @@ pub use push_pull as sync;
 pub use config::{Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId, MemberView};
-pub use hooks::{Hooks, NoHooks};
+pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
-pub use swim::{Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
+pub use swim::{BroadcastId, Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
 pub use time::Instant;
 pub use timing::Timings;
 

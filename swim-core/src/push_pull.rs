@@ -113,18 +113,22 @@ pub(crate) fn as_update<'a, A: Clone>(m: &wire::MemberState<'a, A>, local: &'a s
     }
 }
 
-/// The local view as a push-pull message: the local member, then live members, then dead
-/// and left ones, stopping before `limits.max_stream_message_size` would be exceeded.
+/// The local view as a push-pull message with the application `state`: the local member,
+/// then live members, then dead and left ones, stopping before
+/// `limits.max_stream_message_size` would be exceeded (the state's size counted first).
 pub(crate) fn snapshot<'a, A: Address>(
     local: &'a Member<A>,
     members: &'a Membership<A>,
     limits: &Limits,
     kind: PushPullKind,
     id: u32,
+    state: &'a [u8],
 ) -> Message<'a, A> {
-    let budget = limits.max_stream_message_size.saturating_sub(MESSAGE_OVERHEAD + local.name.len());
+    // The state goes with its length (a varint of at most 5 bytes).
+    let fixed = MESSAGE_OVERHEAD + local.name.len() + state.len() + 5;
+    let budget = limits.max_stream_message_size.saturating_sub(fixed);
     let mut used = 0usize;
-    fn state<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
+    fn entry<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
         wire::MemberState {
             name: m.name.as_str(),
             addr: m.addr.clone(),
@@ -142,9 +146,16 @@ pub(crate) fn snapshot<'a, A: Address>(
         if used > budget {
             break;
         }
-        out.push(state(m));
+        out.push(entry(m));
     }
-    Message::PushPull(wire::PushPull { kind, id, from: &local.name, from_addr: local.addr.clone(), members: out })
+    Message::PushPull(wire::PushPull {
+        kind,
+        id,
+        from: &local.name,
+        from_addr: local.addr.clone(),
+        members: out,
+        state,
+    })
 }
 
 /// The join follow-up: after a join that reached a seed, the next push-pull (due at `next`)
@@ -203,6 +214,7 @@ struct Op<A> {
     id: JoinId,
     attempted: usize,
     reached: usize,
+    refused: usize,
     outstanding: usize,
     seeds: Vec<A>,
     attempt: u32,
@@ -214,6 +226,8 @@ pub(crate) struct Finished<A> {
     pub id: JoinId,
     pub reached: usize,
     pub attempted: usize,
+    /// Seeds that answered with a refusal (or whose reply this member refused).
+    pub refused: usize,
     /// The seeds it was sent to (kept for a retry).
     pub seeds: Vec<A>,
     /// 1 for the first attempt, 2 for the first retry, ...
@@ -230,10 +244,22 @@ pub(crate) struct Retry<A> {
     pub at: Instant,
 }
 
+/// How one seed of a join attempt settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    /// Its reply arrived.
+    Reached,
+    /// Its stream failed or its deadline passed.
+    Unreached,
+    /// It answered with a refusal, or this member refused its reply.
+    Refused,
+}
+
 /// What a finished join attempt leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AfterAttempt {
-    /// A seed answered, the join had no seeds, or retrying is off: nothing more to do.
+    /// A seed answered, a seed refused, the join had no seeds, or retrying is off: nothing
+    /// more to do.
     Done,
     /// Another attempt is scheduled.
     Retrying { attempt: u32, delay: Duration },
@@ -264,19 +290,21 @@ impl<A: PartialEq + Clone> Joins<A> {
     pub fn start(&mut self, seeds: Vec<A>) -> JoinId {
         let id = JoinId(self.next_id);
         self.next_id += 1;
-        self.ops.push(Op { id, attempted: 0, reached: 0, outstanding: 0, seeds, attempt: 1 });
+        self.ops.push(Op { id, attempted: 0, reached: 0, refused: 0, outstanding: 0, seeds, attempt: 1 });
         id
     }
 
     /// Start attempt `retry.attempt` of an earlier join.
     pub fn restart(&mut self, retry: Retry<A>) {
         let Retry { join, seeds, attempt, .. } = retry;
-        self.ops.push(Op { id: join, attempted: 0, reached: 0, outstanding: 0, seeds, attempt });
+        self.ops.push(Op { id: join, attempted: 0, reached: 0, refused: 0, outstanding: 0, seeds, attempt });
     }
 
     /// What follows a finished attempt `f`: with `policy` on, a join that reached no seed is
     /// scheduled again after a jittered backoff drawn with `draw(bound)` (a number below
-    /// `bound`), replacing any retry already waiting.
+    /// `bound`), replacing any retry already waiting. An attempt that a seed refused is not
+    /// retried: the cluster answered, and the same member asking again would get the same
+    /// answer (the application may call `join` again once something changed).
     pub fn after_attempt(
         &mut self,
         f: Finished<A>,
@@ -284,7 +312,7 @@ impl<A: PartialEq + Clone> Joins<A> {
         now: Instant,
         draw: impl FnOnce(u64) -> u64,
     ) -> AfterAttempt {
-        if f.reached > 0 || f.attempted == 0 {
+        if f.reached > 0 || f.attempted == 0 || f.refused > 0 {
             if self.retry.as_ref().is_some_and(|r| r.join == f.id) || f.reached > 0 {
                 self.retry = None;
             }
@@ -331,37 +359,57 @@ impl<A: PartialEq + Clone> Joins<A> {
 
     /// A join with no seeds finishes at once.
     pub fn finish_if_empty(&mut self, join: JoinId) -> Option<Finished<A>> {
-        self.settle(join, false, true)
+        self.settle(join, None)
     }
 
-    fn settle(&mut self, join: JoinId, reached: bool, only_if_empty: bool) -> Option<Finished<A>> {
+    /// Settle one seed of `join` (`None`: only finish a join that has no seed outstanding).
+    fn settle(&mut self, join: JoinId, how: Option<Settled>) -> Option<Finished<A>> {
         let i = self.ops.iter().position(|o| o.id == join)?;
         let op = &mut self.ops[i];
-        if !only_if_empty {
+        if let Some(how) = how {
             op.outstanding -= 1;
-            if reached {
-                op.reached += 1;
+            match how {
+                Settled::Reached => op.reached += 1,
+                Settled::Refused => op.refused += 1,
+                Settled::Unreached => {}
             }
         }
         if op.outstanding > 0 {
             return None;
         }
         let op = self.ops.swap_remove(i);
-        Some(Finished { id: op.id, reached: op.reached, attempted: op.attempted, seeds: op.seeds, attempt: op.attempt })
+        Some(Finished {
+            id: op.id,
+            reached: op.reached,
+            attempted: op.attempted,
+            refused: op.refused,
+            seeds: op.seeds,
+            attempt: op.attempt,
+        })
     }
 
     /// The reply to `request` arrived.
     pub fn replied(&mut self, request: u32) -> Option<Finished<A>> {
         let i = self.pending.iter().position(|p| p.request == request)?;
         let p = self.pending.remove(i);
-        self.settle(p.join, true, false)
+        self.settle(p.join, Some(Settled::Reached))
+    }
+
+    /// `request` was refused (by its seed, or this member refused the seed's reply): returns
+    /// its join and seed, and the finished attempt if that was its last seed outstanding.
+    /// `None` if no join waits for `request` (a late or unknown refusal).
+    pub fn refused(&mut self, request: u32) -> Option<(JoinId, A, Option<Finished<A>>)> {
+        let i = self.pending.iter().position(|p| p.request == request)?;
+        let p = self.pending.remove(i);
+        let finished = self.settle(p.join, Some(Settled::Refused));
+        Some((p.join, p.seed, finished))
     }
 
     /// Streams to `seed` failed: every request to it is unreached.
     pub fn failed(&mut self, seed: &A, out: &mut Vec<Finished<A>>) {
         while let Some(i) = self.pending.iter().position(|p| &p.seed == seed) {
             let p = self.pending.remove(i);
-            out.extend(self.settle(p.join, false, false));
+            out.extend(self.settle(p.join, Some(Settled::Unreached)));
         }
     }
 
@@ -369,7 +417,7 @@ impl<A: PartialEq + Clone> Joins<A> {
     pub fn expire(&mut self, now: Instant, out: &mut Vec<Finished<A>>) {
         while let Some(i) = self.pending.iter().position(|p| p.deadline <= now) {
             let p = self.pending.remove(i);
-            out.extend(self.settle(p.join, false, false));
+            out.extend(self.settle(p.join, Some(Settled::Unreached)));
         }
     }
 
@@ -439,13 +487,21 @@ mod tests {
         j.failed(&2, &mut done);
         assert!(done.is_empty());
         j.expire(t(10), &mut done);
-        assert_eq!(done, [Finished { id, reached: 1, attempted: 3, seeds: vec![1, 2, 3], attempt: 1 }]);
+        assert_eq!(done, [Finished { id, reached: 1, attempted: 3, refused: 0, seeds: vec![1, 2, 3], attempt: 1 }]);
         assert_eq!(j.pending(), 0);
         let empty = j.start(vec![]);
         assert_eq!(
             j.finish_if_empty(empty),
-            Some(Finished { id: empty, reached: 0, attempted: 0, seeds: vec![], attempt: 1 })
+            Some(Finished { id: empty, reached: 0, attempted: 0, refused: 0, seeds: vec![], attempt: 1 })
         );
+        // A refusal settles its seed and says which join and seed it was.
+        let id = j.start(vec![4, 5]);
+        j.add(id, 4, 20, t(10));
+        j.add(id, 5, 21, t(10));
+        assert_eq!(j.refused(20), Some((id, 4, None)));
+        assert_eq!(j.refused(20), None, "a duplicate refusal is ignored");
+        let (_, _, f) = j.refused(21).expect("in flight");
+        assert_eq!(f, Some(Finished { id, reached: 0, attempted: 2, refused: 2, seeds: vec![4, 5], attempt: 1 }));
     }
 
     #[test]
@@ -455,7 +511,7 @@ mod tests {
         let t0 = Instant::from_secs(100);
         let id = j.start(vec![7]);
         let attempt_done = |j: &mut Joins<u32>, attempt: u32, reached: usize, draw: u64| {
-            let f = Finished { id, reached, attempted: 1, seeds: vec![7], attempt };
+            let f = Finished { id, reached, attempted: 1, refused: 0, seeds: vec![7], attempt };
             j.after_attempt(f, Some(&policy), t0, |bound| draw.min(bound - 1))
         };
         // Backoff caps 1, 2, 4, 8, 8 s; the delay is in [cap/2, cap).
@@ -483,7 +539,13 @@ mod tests {
         assert_eq!(attempt_done(&mut j, 3, 1, 0), AfterAttempt::Done);
         assert_eq!(j.retry_deadline(), None);
         // Retrying off: a failed join is reported once.
-        let f = Finished { id, reached: 0, attempted: 1, seeds: vec![7], attempt: 1 };
+        let f = Finished { id, reached: 0, attempted: 1, refused: 0, seeds: vec![7], attempt: 1 };
         assert_eq!(j.after_attempt(f, None, t0, |_| 0), AfterAttempt::Done);
+        // A refused attempt is not retried, and ends a retry waiting for its join.
+        attempt_done(&mut j, 2, 0, 0);
+        assert!(j.retry_deadline().is_some());
+        let f = Finished { id, reached: 0, attempted: 1, refused: 1, seeds: vec![7], attempt: 3 };
+        assert_eq!(j.after_attempt(f, Some(&policy), t0, |_| 0), AfterAttempt::Done);
+        assert_eq!(j.retry_deadline(), None);
     }
 }

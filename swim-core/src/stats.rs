@@ -76,6 +76,15 @@ pub struct Stats {
     pub push_pulls: u64,
     /// Push-pull states merged (requests and replies).
     pub push_pull_merges: u64,
+    /// Push-pull states refused whole by `Hooks::admit_merge` (nothing of them applied; a
+    /// refused join request is answered with a refusal).
+    pub merges_refused: u64,
+    /// Join refusals received from seeds (each one in time for its join is reported as
+    /// `Event::JoinRefused`; a late one is otherwise ignored).
+    pub join_refusals: u64,
+    /// Local application states not sent because they were larger than
+    /// `limits.max_app_state` (the push-pull went without one).
+    pub app_state_refused: u64,
     /// Reconnect pings sent to dead members to heal partitions (each one answered is followed
     /// by a push-pull).
     pub reconnects: u64,
@@ -87,6 +96,9 @@ pub struct Stats {
     pub user_broadcasts: u64,
     /// Duplicate user broadcasts ignored.
     pub duplicate_broadcasts: u64,
+    /// User broadcasts seen for the first time that `Hooks::on_broadcast` judged stale:
+    /// neither delivered nor relayed.
+    pub user_broadcasts_stale: u64,
     /// Membership updates dropped because the membership piggyback queue was full
     /// (`limits.broadcast_queue_depth`).
     pub membership_updates_dropped: u64,
@@ -103,6 +115,9 @@ pub struct Stats {
     pub event_lags: u64,
     /// New members refused because the member table was full of live members.
     pub members_rejected: u64,
+    /// Alive claims refused by `Hooks::admit_member` or `Hooks::allow_address` (and merged
+    /// member states whose address `Hooks::allow_address` refused): not stored, not gossiped.
+    pub members_refused: u64,
     /// Indirect-probe requests refused because `limits.max_relays` were in progress.
     pub relays_dropped: u64,
     /// Gossip about names this member has never heard of or already forgot, ignored.

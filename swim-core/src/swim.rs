@@ -19,7 +19,7 @@ use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
 use crate::error::{CommandError, ConfigError, DecodeError, NewError};
 use crate::event::{Event, EventQueue, JoinId};
-use crate::hooks::{Hooks, Installed};
+use crate::hooks::{Candidate, Exchange, FinishedBroadcast, Hooks, Installed, Refusal, Verdict};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
 use crate::probe::{self, AckFor, ProbeDue, Prober};
@@ -36,7 +36,7 @@ use crate::security::Keyring;
 use crate::security::{Opened, Sealer};
 
 pub use crate::member::Identity;
-pub use crate::transmit::{MemoryUsage, MessageId, Transmit, TransmitKind};
+pub use crate::transmit::{BroadcastId, MemoryUsage, MessageId, Transmit, TransmitKind};
 use crate::transmit::{Out, Outgoing};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
@@ -46,6 +46,10 @@ pub const MAX_DATAGRAM: usize = 65_535;
 /// every member of a cluster of up to 17, where the notice's few gossip transmits could miss
 /// one; in a larger cluster these and their re-gossip reach the rest. One datagram each, once.
 pub const LEAVE_DIRECT_FANOUT: usize = 16;
+
+/// The reason given in [`Event::MemberRefused`] when
+/// [`Hooks::allow_address`] refused a claimed address.
+pub const ADDRESS_NOT_ALLOWED: &str = "address not allowed";
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -405,6 +409,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 id: retry.join,
                 reached: 0,
                 attempted: retry.seeds.len(),
+                refused: 0,
                 seeds: retry.seeds,
                 attempt: retry.attempt,
             };
@@ -465,14 +470,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         Ok(())
     }
 
-    /// Gossip `payload` to every member. A later broadcast with the same non-empty `key`
-    /// replaces this one in every queue it still waits in.
+    /// Gossip `payload` to every member. A later broadcast with the same non-empty `key`, from
+    /// this member or any other, replaces this one in every queue it still waits in. Returns
+    /// the broadcast's id, which [`Hooks::broadcast_finished`] is told when the broadcast
+    /// leaves this member's queue.
     pub fn broadcast(
         &mut self,
         _now: Instant,
         key: Option<&[u8]>,
         payload: impl Into<Bytes>,
-    ) -> Result<(), CommandError> {
+    ) -> Result<BroadcastId, CommandError> {
         let payload = payload.into();
         let key = key.unwrap_or_default();
         if payload.len() > self.config.limits.max_user_broadcast_size || key.len() > self.config.limits.max_name_len {
@@ -486,10 +493,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.dissemination.first_sight(&origin, id);
         let msg = Message::Broadcast(wire::UserBroadcast { origin: &origin, id, key, payload: &payload });
         let bytes = self.encode_one(&msg);
-        if self.dissemination.push_user(origin, id, key, bytes) == Pushed::Evicted {
+        if self.dissemination.push_user(origin, id, key, bytes, true) == Pushed::Evicted {
             self.stats.user_broadcasts_dropped += 1;
         }
-        Ok(())
+        self.report_finished();
+        Ok(BroadcastId(id))
     }
 
     /// Send `payload` to the member at `to`: in one datagram (best effort, with gossip
@@ -562,14 +570,21 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
+            // The application state is asked for when the push-pull is encoded, as its member
+            // states are taken: both are as fresh as the moment it leaves.
+            let state = match out.body {
+                Out::PushPull { kind, .. } => self.local_state(kind.exchange()),
+                _ => Bytes::new(),
+            };
             let label = if self.config.send_unlabelled { &[][..] } else { &self.config.label[..] };
             let sealing = self.sealer.begin(buf, label);
-            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
+            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, &state, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
                 let limit = self.config.retransmit_limit(self.num_members());
                 self.dissemination.fill(budget, limit, buf);
+                self.report_finished();
                 self.check_leave_done();
             }
             if buf.len() == sealing.body {
@@ -626,6 +641,61 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// The core calls them synchronously from the inputs that need their answers.
     pub fn set_hooks(&mut self, hooks: impl Hooks<A> + 'static) {
         self.hooks = Installed(alloc::boxed::Box::new(hooks));
+    }
+
+    /// Install boxed hooks (for callers that choose the hooks at run time, such as a factory).
+    pub fn set_boxed_hooks(&mut self, hooks: alloc::boxed::Box<dyn Hooks<A>>) {
+        self.hooks = Installed(hooks);
+    }
+
+    /// The application state for a push-pull of `exchange`, or none if it is over
+    /// `limits.max_app_state` (counted).
+    fn local_state(&mut self, exchange: Exchange) -> Bytes {
+        let state = self.hooks.0.local_state(exchange);
+        if state.len() > self.config.limits.max_app_state {
+            self.stats.app_state_refused += 1;
+            return Bytes::new();
+        }
+        state
+    }
+
+    /// Tell the application about the user broadcasts that left the queue, now that the queue
+    /// is no longer borrowed.
+    fn report_finished(&mut self) {
+        let mut finished = self.dissemination.take_finished();
+        for (b, outcome) in finished.drain(..) {
+            let f = FinishedBroadcast { origin: &b.origin, id: b.id, key: &b.key, local: b.local, outcome };
+            self.hooks.0.broadcast_finished(&f);
+        }
+        self.dissemination.restore_finished(finished);
+    }
+
+    /// Whether an alive claim for a member not held alive here is admitted; a refusal is
+    /// counted and reported.
+    fn admit(&mut self, a: &wire::Alive<'_, A>) -> bool {
+        let candidate =
+            Candidate { name: a.name, addr: &a.addr, meta: a.meta, incarnation: a.incarnation, state: State::Alive };
+        match self.hooks.0.admit_member(&candidate) {
+            Ok(()) => true,
+            Err(reason) => {
+                self.refuse_member(a.name, a.addr.clone(), reason);
+                false
+            }
+        }
+    }
+
+    /// Whether `addr`, claimed for member `name`, is allowed; a refusal is counted and reported.
+    fn allow_claimed(&mut self, name: &str, addr: &A) -> bool {
+        if self.hooks.0.allow_address(addr) {
+            return true;
+        }
+        self.refuse_member(name, addr.clone(), Refusal::new(ADDRESS_NOT_ALLOWED));
+        false
+    }
+
+    fn refuse_member(&mut self, name: &str, addr: A, reason: Refusal) {
+        self.stats.members_refused += 1;
+        self.emit(Event::MemberRefused { name: Name::from(name), addr, reason });
     }
 
     // ------------------------------------------------------------------ encryption
@@ -774,6 +844,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
+        // Before anything else: a refused source costs no decryption.
+        if !self.hooks.0.allow_address(&from) {
+            return self.reject(DecodeError::AddressNotAllowed);
+        }
         let r = match self.sealer.open(&self.config.label, self.config.accept_unlabelled, data) {
             Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
             Ok(Opened::Decrypted(plain)) => {
@@ -801,6 +875,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if messages.iter().any(|m| matches!(m, Message::Ping(p) if p.target != self.local.name.as_str())) {
                 return Err(DecodeError::Misdirected);
             }
+            // A push-pull's reply goes to its `from_addr`: that address must be allowed too.
+            let hooks = &mut self.hooks.0;
+            if messages.iter().any(|m| matches!(m, Message::PushPull(p) if !hooks.allow_address(&p.from_addr))) {
+                return Err(DecodeError::AddressNotAllowed);
+            }
             for m in messages {
                 self.handle_message(now, &from, m);
             }
@@ -811,7 +890,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let mut fault = None;
         let local = &self.local.name;
         let validated = codec.decode(data, &limits, &mut |m| match m {
-            Message::PushPull(_) => fault = Some(DecodeError::WrongChannel),
+            Message::PushPull(_) | Message::JoinRefused(_) => fault = Some(DecodeError::WrongChannel),
             Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
             _ => {}
         });
@@ -839,6 +918,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 });
             }
             Message::Broadcast(b) => self.on_broadcast(b),
+            Message::JoinRefused(r) => self.on_join_refused(now, r),
         }
     }
 
@@ -1030,6 +1110,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.refute(a.incarnation);
             return;
         }
+        if !self.allow_claimed(a.name, &a.addr) {
+            return;
+        }
+        // Admission (`Hooks::admit_member`) is asked before anything changes, for a member not
+        // held alive here: a new name, a reclaimed one, or one that left or died.
+        let mut admitted = false;
         let mut found = self.members.find(a.name);
         if let Some(i) = found {
             let m = &self.members.get(i).member;
@@ -1042,6 +1128,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.emit(e);
                     return;
                 }
+                if !self.admit(&a) {
+                    return;
+                }
+                admitted = true;
                 // Another process has taken the name: forget the old member, admit the new one.
                 let old = self.members.remove(i);
                 self.emit(Event::MemberRemoved(old));
@@ -1049,6 +1139,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
         }
         let Some(i) = found else {
+            if !admitted && !self.admit(&a) {
+                return;
+            }
             if !self.make_room() {
                 self.stats.members_rejected += 1;
                 return;
@@ -1075,6 +1168,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.stats.stale_updates += 1;
             return;
         }
+        if m.state.is_gone() && !self.admit(&a) {
+            return;
+        }
+        let m = &self.members.get(i).member;
         let old_state = m.state;
         let meta_changed = m.meta[..] != *a.meta;
         self.cancel_suspicion(i);
@@ -1147,6 +1244,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn on_push_pull(&mut self, now: Instant, p: wire::PushPull<'_, A>) {
+        let exchange = p.kind.exchange();
+        // The whole state is judged before any of it is applied.
+        let candidates: Vec<Candidate<'_, A>> = p
+            .members
+            .iter()
+            .map(|m| Candidate {
+                name: m.name,
+                addr: &m.addr,
+                meta: m.meta,
+                incarnation: m.incarnation,
+                state: m.state,
+            })
+            .collect();
+        let verdict = self.hooks.0.admit_merge(p.from, &candidates, exchange);
+        drop(candidates);
+        if let Err(reason) = verdict {
+            self.refuse_merge(now, &p, reason);
+            return;
+        }
         self.stats.push_pull_merges += 1;
         // Size the tables once for the members this state could add (a join's reply is the
         // whole cluster), instead of growing and rehashing them one insert at a time.
@@ -1161,6 +1277,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.exchanges.begin_merge(additional);
         let local = self.local.name.clone();
         for m in &p.members {
+            // An alive entry's address is judged with the claim (`on_alive`); the others here.
+            if m.state != State::Alive && m.name != local.as_str() && !self.allow_claimed(m.name, &m.addr) {
+                continue;
+            }
             match as_update(m, &local) {
                 Update::Alive(a) => self.on_alive(now, a),
                 Update::Left(d) => self.on_dead(now, d),
@@ -1170,15 +1290,44 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.exchanges.end_merge() {
             self.members.reshuffle(&mut self.rng);
         }
+        if !p.state.is_empty() {
+            self.hooks.0.merge_remote_state(p.from, p.state, exchange);
+        }
+        if p.kind.is_reply() {
+            if let Some(f) = self.exchanges.joins.replied(p.id) {
+                self.finish_joins(now, [f]);
+            }
+        } else {
+            self.queue(p.from_addr, Out::PushPull { kind: p.kind.reply(), id: p.id });
+        }
+    }
+
+    /// `Hooks::admit_merge` refused push-pull `p`: nothing of it is applied. A join request is
+    /// answered with the refusal; a join reply settles its seed as refused; a periodic request
+    /// gets no reply (the requester's next exchange goes elsewhere or tries again).
+    fn refuse_merge(&mut self, now: Instant, p: &wire::PushPull<'_, A>, reason: Refusal) {
+        self.stats.merges_refused += 1;
         match p.kind {
-            PushPullKind::Reply => {
-                if let Some(f) = self.exchanges.joins.replied(p.id) {
-                    self.finish_joins(now, [f]);
+            PushPullKind::Join => {
+                self.queue(p.from_addr.clone(), Out::JoinRefused { id: p.id, reason: reason.clone() })
+            }
+            PushPullKind::JoinReply => {
+                if let Some((join, seed, finished)) = self.exchanges.joins.refused(p.id) {
+                    self.emit(Event::JoinRefused { join, seed, reason: reason.clone() });
+                    self.finish_joins(now, finished);
                 }
             }
-            PushPullKind::Join | PushPullKind::Periodic => {
-                self.queue(p.from_addr, Out::PushPull { kind: PushPullKind::Reply, id: p.id });
-            }
+            PushPullKind::Periodic | PushPullKind::Reply => {}
+        }
+        self.emit(Event::MergeRefused { from: Name::from(p.from), reason });
+    }
+
+    /// A seed refused a join request of this member.
+    fn on_join_refused(&mut self, now: Instant, r: wire::JoinRefused<'_>) {
+        self.stats.join_refusals += 1;
+        if let Some((join, seed, finished)) = self.exchanges.joins.refused(r.id) {
+            self.emit(Event::JoinRefused { join, seed, reason: Refusal::new(r.reason) });
+            self.finish_joins(now, finished);
         }
     }
 
@@ -1190,13 +1339,19 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.stats.duplicate_broadcasts += 1;
             return;
         }
+        // The seen set keeps it either way: a stale broadcast is not judged again.
+        if self.hooks.0.on_broadcast(b.origin, b.key, b.payload) == Verdict::Stale {
+            self.stats.user_broadcasts_stale += 1;
+            return;
+        }
         self.stats.user_broadcasts += 1;
         let origin = Name::from(b.origin);
         let payload = Bytes::copy_from_slice(b.payload);
         let bytes = self.encode_one(&Message::Broadcast(b));
-        if self.dissemination.push_user(origin.clone(), b.id, b.key, bytes) == Pushed::Evicted {
+        if self.dissemination.push_user(origin.clone(), b.id, b.key, bytes, false) == Pushed::Evicted {
             self.stats.user_broadcasts_dropped += 1;
         }
+        self.report_finished();
         self.emit(Event::UserBroadcast { origin, payload });
     }
 

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::config::Limits;
+use crate::hooks::Refusal;
 use crate::member::{Address, Member, Name};
 use crate::membership::Membership;
 use crate::push_pull::snapshot;
@@ -42,6 +43,13 @@ pub struct Transmit<A> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageId(pub u64);
 
+/// Identifies one user broadcast: returned by [`Swim::broadcast`](crate::Swim::broadcast) at
+/// its origin and told to [`Hooks::broadcast_finished`](crate::hooks::Hooks::broadcast_finished).
+/// Ids count up from 0 per origin; with the origin's name they identify a broadcast in the
+/// cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BroadcastId(pub u64);
+
 /// Approximate heap use of one core, by part; see [`Swim::memory_usage`](crate::Swim::memory_usage).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryUsage {
@@ -71,6 +79,7 @@ pub(crate) enum Out<A> {
     Gossip,
     Leave { incarnation: u32 },
     PushPull { kind: PushPullKind, id: u32 },
+    JoinRefused { id: u32, reason: Refusal },
     User { payload: Bytes, reliable: bool, id: MessageId },
 }
 
@@ -82,10 +91,10 @@ pub(crate) struct Outgoing<A> {
 }
 
 impl<A> Outgoing<A> {
-    /// How it travels: push-pulls and reliable user messages over the stream.
+    /// How it travels: push-pulls, join refusals and reliable user messages over the stream.
     pub fn kind(&self) -> TransmitKind {
         match self.body {
-            Out::PushPull { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
+            Out::PushPull { .. } | Out::JoinRefused { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
             _ => TransmitKind::Datagram,
         }
     }
@@ -93,13 +102,15 @@ impl<A> Outgoing<A> {
 
 impl<A: Address> Out<A> {
     /// Append this transmit's messages to `buf` with `codec`, as sent by `local` (a push-pull
-    /// carries a snapshot of `members`). Piggybacked gossip is added by the caller.
+    /// carries a snapshot of `members` and the application `state`). Piggybacked gossip is
+    /// added by the caller.
     pub fn encode<C: Codec<A>>(
         self,
         codec: &C,
         local: &Member<A>,
         members: &Membership<A>,
         limits: &Limits,
+        state: &[u8],
         buf: &mut Vec<u8>,
     ) {
         match self {
@@ -122,10 +133,34 @@ impl<A: Address> Out<A> {
                 let name = &local.name;
                 codec.encode(&Message::Dead(wire::Dead { incarnation, name, from: name }), buf);
             }
-            Out::PushPull { kind, id } => codec.encode(&snapshot(local, members, limits, kind, id), buf),
+            Out::PushPull { kind, id } => codec.encode(&snapshot(local, members, limits, kind, id, state), buf),
+            Out::JoinRefused { id, reason } => {
+                let reason = cut(&reason.reason, limits.max_name_len);
+                codec.encode(&Message::JoinRefused(wire::JoinRefused { id, from: &local.name, reason }), buf);
+            }
             Out::User { payload, .. } => {
                 codec.encode(&Message::User(wire::UserMessage { from: &local.name, payload: &payload }), buf);
             }
         }
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reasons_are_cut_at_a_character_boundary() {
+        assert_eq!(super::cut("abc", 8), "abc");
+        assert_eq!(super::cut("abc", 2), "ab");
+        assert_eq!(super::cut("é1", 1), "");
+        assert_eq!(super::cut("aé", 2), "a");
     }
 }

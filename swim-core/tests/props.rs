@@ -12,8 +12,8 @@ use common::{Addr, Cluster, SeedGuard, packet};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, RngSeed, TestRunner};
 use swim_core::wire::{
-    Ack, Alive, Codec, Dead, DecodeLimits, MemberState, Message, Nack, Ping, PingReq, PostcardCodec, PushPull,
-    PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
+    Ack, Alive, Codec, Dead, DecodeLimits, JoinRefused, MemberState, Message, Nack, Ping, PingReq, PostcardCodec,
+    PushPull, PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
 };
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
 
@@ -179,9 +179,10 @@ enum Owned {
     Alive(u32, String, u32, Vec<u8>),
     Suspect(u32, String, String),
     Dead(u32, String, String),
-    PushPull(u8, u32, String, u32, Vec<(String, u32, Vec<u8>, u32, u8)>),
+    PushPull(u8, u32, String, u32, Vec<(String, u32, Vec<u8>, u32, u8)>, Vec<u8>),
     User(String, Vec<u8>),
     Broadcast(String, u64, Vec<u8>, Vec<u8>),
+    JoinRefused(u32, String, String),
 }
 
 fn state(i: u8) -> State {
@@ -200,8 +201,9 @@ impl Owned {
             Owned::Alive(i, n, a, m) => Message::Alive(Alive { incarnation: *i, name: n, addr: *a, meta: m }),
             Owned::Suspect(i, n, f) => Message::Suspect(Suspect { incarnation: *i, name: n, from: f }),
             Owned::Dead(i, n, f) => Message::Dead(Dead { incarnation: *i, name: n, from: f }),
-            Owned::PushPull(k, id, from, a, ms) => Message::PushPull(PushPull {
-                kind: [PushPullKind::Join, PushPullKind::Periodic, PushPullKind::Reply][*k as usize % 3],
+            Owned::PushPull(k, id, from, a, ms, app) => Message::PushPull(PushPull {
+                kind: [PushPullKind::Join, PushPullKind::Periodic, PushPullKind::Reply, PushPullKind::JoinReply]
+                    [*k as usize % 4],
                 id: *id,
                 from,
                 from_addr: *a,
@@ -215,11 +217,13 @@ impl Owned {
                         state: state(*s),
                     })
                     .collect(),
+                state: app,
             }),
             Owned::User(f, p) => Message::User(UserMessage { from: f, payload: p }),
             Owned::Broadcast(o, id, k, p) => {
                 Message::Broadcast(UserBroadcast { origin: o, id: *id, key: k, payload: p })
             }
+            Owned::JoinRefused(id, f, r) => Message::JoinRefused(JoinRefused { id: *id, from: f, reason: r }),
         }
     }
 }
@@ -247,11 +251,14 @@ fn owned() -> impl Strategy<Value = Owned> {
             any::<u32>(),
             name(),
             any::<u32>(),
-            prop::collection::vec((name(), any::<u32>(), bytes(64), any::<u32>(), any::<u8>()), 0..20)
+            prop::collection::vec((name(), any::<u32>(), bytes(64), any::<u32>(), any::<u8>()), 0..20),
+            bytes(4096),
         )
-            .prop_map(|(k, id, f, a, ms)| Owned::PushPull(k, id, f, a, ms)),
+            .prop_map(|(k, id, f, a, ms, app)| Owned::PushPull(k, id, f, a, ms, app)),
         (name(), bytes(4096)).prop_map(|(f, p)| Owned::User(f, p)),
         (name(), any::<u64>(), bytes(64), bytes(768)).prop_map(|(o, id, k, p)| Owned::Broadcast(o, id, k, p)),
+        // Reasons of 0 to 20 characters: within `limits.max_name_len` (an empty one included).
+        (any::<u32>(), name(), "\\PC{0,20}").prop_map(|(id, f, r)| Owned::JoinRefused(id, f, r)),
     ]
 }
 

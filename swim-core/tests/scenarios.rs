@@ -243,6 +243,7 @@ fn address_conflict_is_reported() {
         from: "node-3",
         from_addr: 3u32,
         members: vec![MemberState { name: "node-1", addr: 99, meta: b"", incarnation: 50, state: State::Alive }],
+        state: b"",
     });
     let buf = common::packet(&[pp]);
     let e = c.with(0, |s, now| {

@@ -55,6 +55,7 @@ fn forged_push_pull() -> Vec<u8> {
             MemberState { name: "node-2", addr: 2, meta: b"", incarnation: 500, state: State::Dead },
             MemberState { name: "node-4", addr: 4, meta: b"owned", incarnation: 500, state: State::Alive },
         ],
+        state: b"",
     })])
 }
 

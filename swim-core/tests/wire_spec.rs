@@ -131,6 +131,7 @@ fn push_pull() -> Message<'static, SocketAddr> {
             MemberState { name: "a", addr: a(), meta: b"dc1", incarnation: 2, state: State::Alive },
             MemberState { name: "c", addr: addr("[fd00::3]:7946"), meta: b"", incarnation: 5, state: State::Suspect },
         ],
+        state: b"",
     })
 }
 
@@ -197,7 +198,7 @@ fn push_pull_frames_decode_and_encode_as_documented() {
     let max = Config::lan().limits.max_stream_message_size;
     let plain = example("push-pull-frame");
     let labelled = example("push-pull-frame-labelled");
-    assert_eq!((plain.len(), labelled.len()), (4 + 55, 4 + 60));
+    assert_eq!((plain.len(), labelled.len()), (4 + 56, 4 + 61));
     let mut bodies = Vec::new();
     for (bytes, label) in [(&plain, &b""[..]), (&labelled, LABEL)] {
         let header: [u8; frame::HEADER_LEN] = bytes[..frame::HEADER_LEN].try_into().expect("4 bytes");
@@ -366,7 +367,8 @@ impl Solo {
     /// A push-pull reply from member `name` at `addr`, holding only itself.
     fn reply(&mut self, id: u32, name: &str, addr: u32) -> Vec<Sent> {
         let me = MemberState { name, addr, meta: b"", incarnation: 0, state: State::Alive };
-        let pp = PushPull { kind: PushPullKind::Reply, id, from: name, from_addr: addr, members: vec![me] };
+        let pp =
+            PushPull { kind: PushPullKind::JoinReply, id, from: name, from_addr: addr, members: vec![me], state: b"" };
         self.deliver(addr, TransmitKind::Stream, &[Message::PushPull(pp)])
     }
 }
@@ -403,7 +405,8 @@ fn reconnect_pings_a_dead_member_and_push_pulls_only_after_its_ack() {
         let mut s = Solo::new(seed);
         // Member d (address 4) introduces itself, then never answers.
         let me = MemberState { name: "d", addr: 4, meta: b"", incarnation: 0, state: State::Alive };
-        let pp = PushPull { kind: PushPullKind::Periodic, id: 1, from: "d", from_addr: 4, members: vec![me] };
+        let pp =
+            PushPull { kind: PushPullKind::Periodic, id: 1, from: "d", from_addr: 4, members: vec![me], state: b"" };
         let sent = s.deliver(4, TransmitKind::Stream, &[Message::PushPull(pp)]);
         assert_eq!(sent.len(), 1, "the reply");
         // Reconnect pings: pings to d while a holds it dead.
@@ -512,7 +515,8 @@ fn a_member_that_suspects_b_sends_the_documented_buddy_ping() {
         let mut s = Solo::new(seed);
         // b (address 2) introduces itself, then never answers.
         let me = MemberState { name: "b", addr: 2, meta: b"", incarnation: 0, state: State::Alive };
-        let pp = PushPull { kind: PushPullKind::Periodic, id: 1, from: "b", from_addr: 2, members: vec![me] };
+        let pp =
+            PushPull { kind: PushPullKind::Periodic, id: 1, from: "b", from_addr: 2, members: vec![me], state: b"" };
         assert_eq!(s.deliver(2, TransmitKind::Stream, &[Message::PushPull(pp)]).len(), 1, "the reply");
         let buddy = loop {
             let sent = s.step(Instant::from_secs(5)).expect("a buddy ping within 5 s");

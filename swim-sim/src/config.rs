@@ -5,10 +5,12 @@
 //! scenario file, or a test builds one with [`SimConfig::new`] and edits its fields.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use swim_core::Config;
+use swim_core::hooks::Hooks;
 
 use crate::duration::Dur;
 use crate::faults::FaultSpec;
@@ -93,6 +95,28 @@ pub struct SimConfig {
     pub warmup: Duration,
     /// Keep every member's events for [`Simulation::take_events`].
     pub record_events: bool,
+    /// The application hooks of each member: called with the member's index at every start
+    /// and restart of its process (a restarted member gets fresh hooks, as a restarted
+    /// process would). `None`: every hook at its default.
+    pub hooks: Option<HooksFactory>,
+}
+
+/// Makes each member's application hooks ([`SimConfig::hooks`]). Deterministic runs need
+/// deterministic hooks: the same member index and the same calls must give the same answers.
+#[derive(Clone)]
+pub struct HooksFactory(pub Arc<dyn Fn(u32) -> Box<dyn Hooks<u32>> + Send + Sync>);
+
+impl HooksFactory {
+    /// A factory calling `make` with the member's index.
+    pub fn new(make: impl Fn(u32) -> Box<dyn Hooks<u32>> + Send + Sync + 'static) -> Self {
+        HooksFactory(Arc::new(make))
+    }
+}
+
+impl std::fmt::Debug for HooksFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HooksFactory")
+    }
 }
 
 impl SimConfig {
@@ -110,6 +134,7 @@ impl SimConfig {
             sample_interval: Duration::from_secs(1),
             warmup: Duration::ZERO,
             record_events: false,
+            hooks: None,
         }
     }
 

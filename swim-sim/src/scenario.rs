@@ -1167,6 +1167,7 @@ impl ScenarioSpec {
             sample_interval: self.metrics.sample_interval.0,
             warmup: self.metrics.warmup.0,
             record_events: false,
+            hooks: None,
         }
     }
 

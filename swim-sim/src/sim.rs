@@ -28,7 +28,7 @@ use crate::rng::{SimRng, Stream, derive_seed};
 use crate::trace::{TraceRecord, event_member};
 use crate::truth::{Sample, Truth, node_index, node_name};
 
-pub use crate::config::{SetupError, SimConfig, StartMode, StartSpec};
+pub use crate::config::{HooksFactory, SetupError, SimConfig, StartMode, StartSpec};
 
 /// A packet in flight; its bytes are reused once it is delivered or dropped.
 #[derive(Debug, Default)]
@@ -676,6 +676,9 @@ impl Simulation {
         let identity = Identity::new(self.names[i as usize].clone(), i).with_incarnation(incarnation);
         let mut swim = Swim::new(self.cfg.config.clone(), identity, seed, now)
             .map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
+        if let Some(factory) = &self.cfg.hooks {
+            swim.set_boxed_hooks((factory.0)(i));
+        }
         let mut known = Vec::new();
         if warm && let Some(snap) = &self.warm_snapshot {
             swim.restore(now, snap.iter().cloned());

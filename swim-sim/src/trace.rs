@@ -99,6 +99,9 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::JoinRetrying { attempt, .. } => 14 | u64::from(*attempt) << 8,
         Event::JoinGaveUp { attempts, .. } => 15 | u64::from(*attempts) << 8,
         Event::Lagged { members, .. } => 16 | (members.len() as u64) << 8,
+        Event::MemberRefused { .. } => 17,
+        Event::MergeRefused { .. } => 18,
+        Event::JoinRefused { .. } => 19,
     }
 }
 

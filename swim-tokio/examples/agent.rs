@@ -261,6 +261,9 @@ fn describe(event: &Event) -> String {
         Event::JoinCompleted { reached, attempted, .. } => format!("join-completed {reached}/{attempted}"),
         Event::JoinRetrying { attempt, delay, .. } => format!("join-retrying attempt {attempt} in {delay:?}"),
         Event::JoinGaveUp { attempts, .. } => format!("join-gave-up after {attempts} attempts"),
+        Event::MemberRefused { name, addr, reason } => format!("refused {name} {addr} reason={reason}"),
+        Event::MergeRefused { from, reason } => format!("merge-refused {from} reason={reason}"),
+        Event::JoinRefused { seed, reason, .. } => format!("join-refused {seed} reason={reason}"),
         Event::LeaveCompleted => "leave-completed".to_string(),
         Event::Lagged { dropped, members } => {
             let list: Vec<String> = members.iter().map(|m| format!("{}={:?}", m.name, m.state)).collect();

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use swim_core::Bytes;
 use swim_core::security::{Cipher, Key};
 
@@ -53,6 +54,14 @@ pub struct Config {
     pub encryption: Option<Encryption>,
     /// Sockets, streams, channels and their bounds.
     pub transport: TransportConfig,
+    /// Networks members may be in (memberlist's `CIDRsAllowed`). `None` (the default) allows
+    /// every address; `Some` allows only addresses in one of the networks (an empty list
+    /// allows none). The core applies it through `Hooks::allow_address`: datagrams and stream
+    /// messages from other sources are dropped and counted (`DecodeError::AddressNotAllowed`),
+    /// and alive claims and merged member states at other addresses are refused
+    /// (`Event::MemberRefused`, `Stats::members_refused`). IPv4-mapped IPv6 addresses are
+    /// checked as IPv4. See [`Config::with_cidrs_allowed`].
+    pub cidrs_allowed: Option<Vec<IpNet>>,
 }
 
 /// Encryption settings; see [`Config::with_keys`].
@@ -175,6 +184,7 @@ impl Config {
             swim,
             encryption: None,
             transport: TransportConfig::default(),
+            cidrs_allowed: None,
         }
     }
 
@@ -228,6 +238,17 @@ impl Config {
     /// With a fixed initial incarnation.
     pub fn with_incarnation(mut self, incarnation: u32) -> Self {
         self.incarnation = Some(incarnation);
+        self
+    }
+
+    /// With [`cidrs_allowed`](Self::cidrs_allowed) set to `nets`.
+    ///
+    /// ```
+    /// let config = swim_tokio::Config::lan("node-a").with_cidrs_allowed(["10.0.0.0/8".parse().unwrap()]);
+    /// assert_eq!(config.cidrs_allowed.unwrap().len(), 1);
+    /// ```
+    pub fn with_cidrs_allowed(mut self, nets: impl IntoIterator<Item = IpNet>) -> Self {
+        self.cidrs_allowed = Some(nets.into_iter().collect());
         self
     }
 

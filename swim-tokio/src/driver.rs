@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_core::{Bytes, Event, JoinId, Member, MemberView, Swim, TransmitKind};
+use swim_core::{BroadcastId, Bytes, Event, JoinId, Member, MemberView, Swim, TransmitKind};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -41,22 +41,43 @@ pub(crate) type Query = Box<dyn FnOnce(&Swim<SocketAddr>, &TransportStats) + Sen
 pub(crate) type Mutation = Box<dyn FnOnce(&mut Swim<SocketAddr>) + Send>;
 
 /// How a join ended, as the core reported it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct JoinOutcome {
     pub reached: usize,
     pub attempted: usize,
+    /// Seeds that refused the join, and why.
+    pub refused: Vec<(SocketAddr, String)>,
 }
 
 /// Requests from handles.
 pub(crate) enum Command {
-    Join { seeds: Vec<SocketAddr>, reply: oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>> },
-    Leave { reply: oneshot::Sender<()> },
-    UpdateMetadata { meta: Bytes, reply: oneshot::Sender<Result<(), swim_core::CommandError>> },
-    Broadcast { key: Option<Bytes>, payload: Bytes, reply: oneshot::Sender<Result<(), swim_core::CommandError>> },
-    Send { to: SocketAddr, payload: Bytes, reliable: bool, reply: oneshot::Sender<Result<(), SendError>> },
+    Join {
+        seeds: Vec<SocketAddr>,
+        reply: oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>,
+    },
+    Leave {
+        reply: oneshot::Sender<()>,
+    },
+    UpdateMetadata {
+        meta: Bytes,
+        reply: oneshot::Sender<Result<(), swim_core::CommandError>>,
+    },
+    Broadcast {
+        key: Option<Bytes>,
+        payload: Bytes,
+        reply: oneshot::Sender<Result<BroadcastId, swim_core::CommandError>>,
+    },
+    Send {
+        to: SocketAddr,
+        payload: Bytes,
+        reliable: bool,
+        reply: oneshot::Sender<Result<(), SendError>>,
+    },
     Query(Query),
     Mutate(Mutation),
-    Shutdown { reply: oneshot::Sender<()> },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Settings the driver needs at run time.
@@ -184,6 +205,8 @@ pub(crate) struct Driver {
     outbound_waiting: VecDeque<(SocketAddr, Vec<u8>, Option<ReliableReply>)>,
     stats: TransportStats,
     joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
+    /// Refusals of joins a caller waits for (in `joins`), until their `JoinCompleted`.
+    join_refusals: HashMap<JoinId, Vec<(SocketAddr, String)>>,
     leave_waiters: Vec<oneshot::Sender<()>>,
     leave_done: bool,
     /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
@@ -232,6 +255,7 @@ impl Driver {
             outbound_waiting: VecDeque::new(),
             stats: TransportStats::default(),
             joins: HashMap::new(),
+            join_refusals: HashMap::new(),
             leave_waiters: Vec::new(),
             leave_done: false,
             pending_reliable: HashMap::new(),
@@ -562,9 +586,13 @@ impl Driver {
         log_event(&event);
         match &event {
             Event::JoinCompleted { join, reached, attempted } => {
+                let refused = self.join_refusals.remove(join).unwrap_or_default();
                 if let Some(reply) = self.joins.remove(join) {
-                    let _ = reply.send(Ok(JoinOutcome { reached: *reached, attempted: *attempted }));
+                    let _ = reply.send(Ok(JoinOutcome { reached: *reached, attempted: *attempted, refused }));
                 }
+            }
+            Event::JoinRefused { join, seed, reason } if self.joins.contains_key(join) => {
+                self.join_refusals.entry(*join).or_default().push((*seed, reason.reason.clone()));
             }
             Event::LeaveCompleted => {
                 self.leave_done = true;
@@ -614,6 +642,9 @@ fn log_event(event: &Event<SocketAddr>) {
             warn!(attempt, delay_ms = delay.as_millis() as u64, "join reached no seed; retrying")
         }
         Event::JoinGaveUp { attempts, .. } => warn!(attempts, "join reached no seed; gave up"),
+        Event::MemberRefused { name, addr, reason } => debug!(member = %name, %addr, %reason, "member refused"),
+        Event::MergeRefused { from, reason } => info!(%from, %reason, "push-pull state refused"),
+        Event::JoinRefused { seed, reason, .. } => warn!(%seed, %reason, "join refused by seed"),
         Event::LeaveCompleted => info!("leave notice spread"),
         Event::Lagged { dropped, members } => warn!(
             dropped,

@@ -83,6 +83,16 @@ pub enum JoinError {
     /// The core refused the join (the member has left, or too many joins are in flight).
     #[error("join refused: {0}")]
     Rejected(swim_core::CommandError),
+    /// Every seed that answered refused this member (its application's admission hook,
+    /// `Hooks::admit_merge`, said no), or this member refused their replies. The join is not
+    /// retried in the background: asking again would get the same answer.
+    #[error("the cluster refused this member: {reason}{}", others(.refusals))]
+    Refused {
+        /// The first refusal's reason, as the seed gave it.
+        reason: String,
+        /// Every refusal: the seed's address and its reason.
+        refusals: Vec<(SocketAddr, String)>,
+    },
     /// The member has shut down.
     #[error(transparent)]
     Closed(#[from] Closed),
@@ -165,6 +175,11 @@ fn addrs(addrs: &[SocketAddr]) -> String {
     addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
+fn others(refusals: &[(SocketAddr, String)]) -> String {
+    let seeds: Vec<String> = refusals.iter().map(|(a, _)| a.to_string()).collect();
+    format!(" (refused by {})", seeds.join(", "))
+}
+
 fn unresolved_list(failures: &[ResolveFailure]) -> String {
     if failures.is_empty() { String::new() } else { format!("; unresolved: {}", list(failures)) }
 }
@@ -182,6 +197,9 @@ mod tests {
         assert_eq!(e.to_string(), "no seed answered: contacted 1 (127.0.0.1:1); unresolved: nowhere:1: not found");
         let e = JoinError::Resolve(vec![ResolveFailure { seed: "x".into(), reason: "y".into() }]);
         assert_eq!(e.to_string(), "no seed could be resolved: x: y");
+        let refusals = vec![("127.0.0.1:1".parse().unwrap(), "wrong datacenter".to_owned())];
+        let e = JoinError::Refused { reason: "wrong datacenter".into(), refusals };
+        assert_eq!(e.to_string(), "the cluster refused this member: wrong datacenter (refused by 127.0.0.1:1)");
     }
 }
 

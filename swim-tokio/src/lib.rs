@@ -73,6 +73,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod allowlist;
 pub mod config;
 mod driver;
 pub mod error;
@@ -91,8 +92,11 @@ pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
 pub use swim_core::security::{Cipher, Fingerprint, Key};
 
+/// Re-exported for [`Config::cidrs_allowed`], so users need not depend on `ipnet` directly.
+pub use ipnet::{self, IpNet};
+
 /// Re-exported so users need not depend on swim-core directly.
-pub use swim_core::{self, Bytes, Name, State};
+pub use swim_core::{self, BroadcastId, Bytes, Name, State};
 
 /// The membership as a reader of the events knows it, at socket addresses: apply every
 /// [`Event`] of an [`Events`] stream to it ([`swim_core::MemberView::apply`]).

@@ -32,7 +32,8 @@
 //! | `swim_user_messages_total` | counter | user messages received |
 //! | `swim_user_broadcasts_total` | counter | user broadcasts delivered |
 //! | `swim_unlabelled_accepted_total` | counter | packets without a label let in while a label is rolled out (`swim.accept_unlabelled`) |
-//! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `membership_updates`, `user_broadcasts`, `transmits`, `events`, `members`, `relays` |
+//! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `membership_updates`, `user_broadcasts`, `transmits`, `events`, `members`, `relays`, `app_state` (a local application state over `limits.max_app_state`, not sent) |
+//! | `swim_refusals_total{what}` | counter | the application's refusals (its hooks): `members` (alive claims and claimed addresses), `merges` (push-pull states), `joins` (refusals of this member's joins received from seeds), `broadcasts` (broadcasts judged stale) |
 //! | `swim_udp_send_errors_total` | counter | datagrams the socket refused or had no room for |
 //! | `swim_udp_recv_errors_total` | counter | errors reading the UDP socket |
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
@@ -133,6 +134,8 @@ pub mod names {
     /// See the [module table](super).
     pub const CORE_DROPS: &str = "swim_core_drops_total";
     /// See the [module table](super).
+    pub const REFUSALS: &str = "swim_refusals_total";
+    /// See the [module table](super).
     pub const UDP_SEND_ERRORS: &str = "swim_udp_send_errors_total";
     /// See the [module table](super).
     pub const UDP_RECV_ERRORS: &str = "swim_udp_recv_errors_total";
@@ -188,6 +191,7 @@ pub mod names {
         USER_BROADCASTS,
         UNLABELLED_ACCEPTED,
         CORE_DROPS,
+        REFUSALS,
         UDP_SEND_ERRORS,
         UDP_RECV_ERRORS,
         STREAMS_ACCEPTED,
@@ -261,6 +265,11 @@ const COUNTERS: &[CounterSpec] = {
         (CORE_DROPS, &[("what", "events")], |s| s.core.events_dropped),
         (CORE_DROPS, &[("what", "members")], |s| s.core.members_rejected),
         (CORE_DROPS, &[("what", "relays")], |s| s.core.relays_dropped),
+        (CORE_DROPS, &[("what", "app_state")], |s| s.core.app_state_refused),
+        (REFUSALS, &[("what", "members")], |s| s.core.members_refused),
+        (REFUSALS, &[("what", "merges")], |s| s.core.merges_refused),
+        (REFUSALS, &[("what", "joins")], |s| s.core.join_refusals),
+        (REFUSALS, &[("what", "broadcasts")], |s| s.core.user_broadcasts_stale),
         (UDP_SEND_ERRORS, &[], |s| s.transport.udp_send_errors),
         (UDP_RECV_ERRORS, &[], |s| s.transport.udp_recv_errors),
         (STREAMS_ACCEPTED, &[], |s| s.transport.streams_accepted),
@@ -354,6 +363,7 @@ fn describe() {
         (USER_BROADCASTS, Unit::Count, "user broadcasts delivered"),
         (UNLABELLED_ACCEPTED, Unit::Count, "packets without a label let in during a label roll-out"),
         (CORE_DROPS, Unit::Count, "items the core dropped at a bound"),
+        (REFUSALS, Unit::Count, "members, merges, joins and broadcasts the application's hooks refused"),
         (UDP_SEND_ERRORS, Unit::Count, "datagrams the socket refused"),
         (UDP_RECV_ERRORS, Unit::Count, "errors reading the UDP socket"),
         (STREAMS_ACCEPTED, Unit::Count, "inbound TCP connections served"),

@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use swim_core::hooks::Hooks;
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
-use swim_core::{Bytes, Identity, MemoryUsage, Swim};
+use swim_core::{BroadcastId, Bytes, Identity, MemoryUsage, Swim};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
@@ -15,6 +16,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tracing::{Instrument, info, warn};
 
+use crate::allowlist::Allowlist;
 use crate::config::Config;
 use crate::driver::{Command, Driver, EventHub, JoinOutcome, Numbered};
 use crate::error::{Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, SendError, StartError};
@@ -81,7 +83,7 @@ impl Node {
     /// it). Must be called from within a tokio runtime (any flavour). Nothing is left running
     /// when it fails.
     pub async fn start(config: Config) -> Result<Node, StartError> {
-        Ok(Node::launch(config, false)?.0)
+        Ok(Node::launch(config, false, None)?.0)
     }
 
     /// [`start`](Node::start), and subscribe to the member's events before its driver runs,
@@ -89,13 +91,35 @@ impl Node {
     /// equivalent is setting `Config.Events` before `Create`. [`events`](Node::events) only
     /// sees events from the moment it is called.
     pub async fn start_with_events(config: Config) -> Result<(Node, Events), StartError> {
-        let (node, events) = Node::launch(config, true)?;
+        let (node, events) = Node::launch(config, true, None)?;
         // `launch` returns a subscription whenever it is asked for one.
         let events = events.unwrap_or_else(|| node.events());
         Ok((node, events))
     }
 
-    fn launch(config: Config, subscribe: bool) -> Result<(Node, Option<Events>), StartError> {
+    /// [`start_with_events`](Node::start_with_events) with the application's `hooks`
+    /// installed in the core (see [`swim_core::hooks`]): its push-pull state, broadcast
+    /// verdicts and finished notices, admission of members and merges, and address allowlist.
+    /// The hooks run in the member's driver task, synchronously, from the input that needs
+    /// their answer: keep them quick and never block in them (a slow hook delays acks, as a
+    /// starved process does). To reach the application's own state from elsewhere, share it
+    /// (`Arc<Mutex<..>>`) between the hooks and the rest of the program. With
+    /// `config.cidrs_allowed` set, the allowlist is checked before `hooks.allow_address`.
+    pub async fn start_with_hooks(
+        config: Config,
+        hooks: impl Hooks<SocketAddr> + 'static,
+    ) -> Result<(Node, Events), StartError> {
+        let (node, events) = Node::launch(config, true, Some(Box::new(hooks)))?;
+        // `launch` returns a subscription whenever it is asked for one.
+        let events = events.unwrap_or_else(|| node.events());
+        Ok((node, events))
+    }
+
+    fn launch(
+        config: Config,
+        subscribe: bool,
+        hooks: Option<Box<dyn Hooks<SocketAddr>>>,
+    ) -> Result<(Node, Option<Events>), StartError> {
         if let Some(field) = config.transport.zero_field() {
             return Err(StartError::Transport(field));
         }
@@ -118,6 +142,13 @@ impl Node {
             }
             core.set_keyring(Some(ring));
             core.set_plaintext(enc.accept_plaintext, enc.send_plaintext);
+        }
+        let hooks = match (&config.cidrs_allowed, hooks) {
+            (Some(nets), inner) => Some(Allowlist::wrap(nets.clone(), inner)),
+            (None, inner) => inner,
+        };
+        if let Some(hooks) = hooks {
+            core.set_boxed_hooks(hooks);
         }
 
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
@@ -180,7 +211,9 @@ impl Node {
     /// answered. Seeds that do not answer count as unreached once the connection fails or
     /// `stream_timeout` passes.
     ///
-    /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried.
+    /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried,
+    /// and with [`JoinError::Refused`] when every seed that answered refused this member (the
+    /// cluster's admission hook said no; not retried in the background).
     /// Seeds that did not resolve are skipped (and listed in that error) as long as one did.
     /// With `config.swim.join_retry` on (the presets), the member then keeps retrying the
     /// resolved addresses in the background (events `JoinRetrying`, `JoinCompleted`,
@@ -222,6 +255,9 @@ impl Node {
             self.request(|reply| Command::Join { seeds: addrs, reply }).await?.map_err(JoinError::Rejected)?;
         match outcome {
             JoinOutcome { attempted: 0, .. } => Err(JoinError::OnlySelf),
+            JoinOutcome { reached: 0, refused, .. } if !refused.is_empty() => {
+                Err(JoinError::Refused { reason: refused[0].1.clone(), refusals: refused })
+            }
             JoinOutcome { reached: 0, .. } => Err(JoinError::NoneReached { contacted, unresolved }),
             JoinOutcome { reached, .. } => Ok(reached),
         }
@@ -292,9 +328,10 @@ impl Node {
     }
 
     /// Gossip `payload` to every member (delivered once each as [`Event::UserBroadcast`]).
-    /// A later broadcast with the same `key` replaces this one where it still waits in a
-    /// queue. At most `limits.max_user_broadcast_size` bytes.
-    pub async fn broadcast(&self, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<(), CommandError> {
+    /// A later broadcast with the same `key`, from this member or any other, replaces this one
+    /// where it still waits in a queue. At most `limits.max_user_broadcast_size` bytes. Returns
+    /// its id, which `Hooks::broadcast_finished` is told when it leaves this member's queue.
+    pub async fn broadcast(&self, key: Option<&[u8]>, payload: impl Into<Bytes>) -> Result<BroadcastId, CommandError> {
         let key = key.map(Bytes::copy_from_slice);
         let payload = payload.into();
         Ok(self.request(|reply| Command::Broadcast { key, payload, reply }).await??)

@@ -43,6 +43,8 @@ pub mod tag {
     pub const USER: u8 = 8;
     /// [`super::Nack`]
     pub const NACK: u8 = 11;
+    /// [`super::JoinRefused`] (memberlist's number for its error response)
+    pub const JOIN_REFUSED: u8 = 13;
     /// [`super::UserBroadcast`]
     pub const BROADCAST: u8 = 14;
 }
@@ -50,7 +52,7 @@ pub mod tag {
 /// Limits a decoder enforces on fields, so that nothing oversized reaches the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Longest name (and broadcast key), in bytes.
+    /// Longest name (and broadcast key, and join refusal reason), in bytes.
     pub max_name_len: usize,
     /// Longest metadata, in bytes.
     pub max_meta: usize,
@@ -60,6 +62,8 @@ pub struct DecodeLimits {
     pub max_broadcast: usize,
     /// Most members in one push-pull (the sender's table plus the sender).
     pub max_members: usize,
+    /// Longest application state in one push-pull, in bytes.
+    pub max_app_state: usize,
 }
 
 impl DecodeLimits {
@@ -72,6 +76,7 @@ impl DecodeLimits {
             max_broadcast: config.limits.max_user_broadcast_size,
             // The sender's own entry comes on top of its table.
             max_members: config.limits.max_members + 1,
+            max_app_state: config.limits.max_app_state,
         }
     }
 }
@@ -133,6 +138,10 @@ struct PushPullHead<'a, A> {
     from_addr: A,
     count: u32,
 }
+
+/// The tail of a push-pull body, after its member states: the application state.
+#[derive(Serialize, Deserialize)]
+struct AppState<'a>(#[serde(with = "super::message::raw")] &'a [u8]);
 
 /// The fewest bytes one encoded [`MemberState`] can take: name length and one byte of name,
 /// at least one byte of address, metadata length, incarnation, state.
@@ -202,6 +211,7 @@ fn tag_of<A>(msg: &Message<'_, A>) -> u8 {
         Message::PushPull(_) => tag::PUSH_PULL,
         Message::User(_) => tag::USER,
         Message::Broadcast(_) => tag::BROADCAST,
+        Message::JoinRefused(_) => tag::JOIN_REFUSED,
     }
 }
 
@@ -255,6 +265,10 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
                 members.push(m);
                 rest = r;
             }
+            let (AppState(state), rest) = take(rest)?;
+            if state.len() > l.max_app_state {
+                return Err(DecodeError::AppStateTooLarge);
+            }
             if !rest.is_empty() {
                 return Err(DecodeError::TrailingBytes);
             }
@@ -264,6 +278,7 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
                 from: head.from,
                 from_addr: head.from_addr,
                 members,
+                state,
             })
         }
         tag::USER => {
@@ -281,6 +296,14 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
                 return Err(DecodeError::PayloadTooLarge);
             }
             Message::Broadcast(b)
+        }
+        tag::JOIN_REFUSED => {
+            let r: JoinRefused = exact(body)?;
+            name(r.from, l)?;
+            if r.reason.len() > l.max_name_len {
+                return Err(DecodeError::PayloadTooLarge);
+            }
+            Message::JoinRefused(r)
         }
         _ => return Err(DecodeError::UnknownMessage),
     })
@@ -312,9 +335,11 @@ impl<A: Address> Codec<A> for PostcardCodec {
                 for m in &p.members {
                     ser(m, out);
                 }
+                ser(&AppState(p.state), out);
             }
             Message::User(m) => ser(m, out),
             Message::Broadcast(m) => ser(m, out),
+            Message::JoinRefused(m) => ser(m, out),
         }
         let body_len = out.len() - body_start;
         let mut v = [0u8; 5];
@@ -363,6 +388,7 @@ mod tests {
         max_user_message: 4096,
         max_broadcast: 1024,
         max_members: 1000,
+        max_app_state: 2048,
     };
 
     fn roundtrip(msg: Message<'_, u32>) {
@@ -395,7 +421,47 @@ mod tests {
                 MemberState { name: "a", addr: 1, meta: b"", incarnation: 0, state: State::Alive },
                 MemberState { name: "b", addr: 2, meta: b"x", incarnation: 9, state: State::Left },
             ],
+            state: b"",
         }));
+        let app = vec![3u8; 2048];
+        roundtrip(Message::PushPull(PushPull {
+            kind: PushPullKind::JoinReply,
+            id: 3,
+            from: "b",
+            from_addr: 2,
+            members: vec![MemberState { name: "b", addr: 2, meta: b"", incarnation: 1, state: State::Alive }],
+            state: &app,
+        }));
+        roundtrip(Message::JoinRefused(JoinRefused { id: 4, from: "b", reason: "wrong datacenter" }));
+        roundtrip(Message::JoinRefused(JoinRefused { id: 4, from: "b", reason: "" }));
+    }
+
+    #[test]
+    fn app_state_and_refusal_reasons_are_bounded() {
+        let c = PostcardCodec;
+        let mut out = Vec::new();
+        let app = vec![0u8; 2049];
+        let pp = PushPull {
+            kind: PushPullKind::Periodic,
+            id: 1,
+            from: "a",
+            from_addr: 1u32,
+            members: vec![MemberState { name: "a", addr: 1, meta: b"", incarnation: 0, state: State::Alive }],
+            state: &app,
+        };
+        Codec::<u32>::encode(&c, &Message::PushPull(pp.clone()), &mut out);
+        assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::AppStateTooLarge));
+        // A push-pull cut before its state (the member states alone) is truncated, not accepted.
+        out.clear();
+        Codec::<u32>::encode(&c, &Message::PushPull(PushPull { state: b"", ..pp }), &mut out);
+        let cut = out.len() - 1;
+        let mut short = out[..cut].to_vec();
+        short[1] -= 1;
+        assert_eq!(Codec::<u32>::decode(&c, &short, &L, &mut |_| {}), Err(DecodeError::Truncated));
+        out.clear();
+        let long = "x".repeat(65);
+        Codec::<u32>::encode(&c, &Message::JoinRefused(JoinRefused { id: 1, from: "a", reason: &long }), &mut out);
+        assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::PayloadTooLarge));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hooks::Exchange;
 use crate::member::State;
 
 /// Every message members exchange.
@@ -30,6 +31,8 @@ pub enum Message<'a, A> {
     User(UserMessage<'a>),
     /// An application broadcast, gossiped to every member.
     Broadcast(UserBroadcast<'a>),
+    /// A seed's refusal of a join request (stream only), sent instead of the reply.
+    JoinRefused(JoinRefused<'a>),
 }
 
 /// A direct probe.
@@ -113,8 +116,37 @@ pub enum PushPullKind {
     Join,
     /// The periodic anti-entropy exchange, or a reconnect attempt to a dead member.
     Periodic,
-    /// The answer to either; carries the answering member's state after it merged the request.
+    /// The answer to a `Periodic` request; carries the answering member's state after it
+    /// merged the request.
     Reply,
+    /// The answer to a `Join` request, as [`Reply`](Self::Reply) is to a periodic one. The
+    /// reply says which request it answers so that the application state hooks are told the
+    /// right [`Exchange`] on both sides.
+    JoinReply,
+}
+
+impl PushPullKind {
+    /// The exchange this push-pull belongs to: a join request and its reply are
+    /// [`Exchange::Join`], everything else [`Exchange::Periodic`].
+    pub fn exchange(self) -> Exchange {
+        match self {
+            PushPullKind::Join | PushPullKind::JoinReply => Exchange::Join,
+            PushPullKind::Periodic | PushPullKind::Reply => Exchange::Periodic,
+        }
+    }
+
+    /// Whether this is a reply (to a join or a periodic request).
+    pub fn is_reply(self) -> bool {
+        matches!(self, PushPullKind::Reply | PushPullKind::JoinReply)
+    }
+
+    /// The kind of the reply to a request of this kind (a reply's own kind for a reply).
+    pub fn reply(self) -> PushPullKind {
+        match self {
+            PushPullKind::Join | PushPullKind::JoinReply => PushPullKind::JoinReply,
+            PushPullKind::Periodic | PushPullKind::Reply => PushPullKind::Reply,
+        }
+    }
 }
 
 /// A full-state exchange.
@@ -130,6 +162,9 @@ pub struct PushPull<'a, A> {
     pub from_addr: A,
     /// Every member the sender holds, itself included.
     pub members: Vec<MemberState<'a, A>>,
+    /// The sender's application state ([`crate::hooks::Hooks::local_state`]), at most
+    /// `limits.max_app_state` bytes; empty for none.
+    pub state: &'a [u8],
 }
 
 /// One member in a push-pull.
@@ -165,8 +200,9 @@ pub struct UserBroadcast<'a> {
     pub origin: &'a str,
     /// Unique per origin; with `origin`, identifies the broadcast for duplicate suppression.
     pub id: u64,
-    /// Invalidation key: a newer broadcast from the same origin with the same non-empty key
-    /// replaces this one in every user piggyback queue. Empty for none.
+    /// Invalidation key, global to the cluster: a newer broadcast with the same non-empty key,
+    /// from any origin, replaces this one in every user piggyback queue it still waits in.
+    /// Empty for none.
     #[serde(with = "raw")]
     pub key: &'a [u8],
     /// The payload.
@@ -174,8 +210,21 @@ pub struct UserBroadcast<'a> {
     pub payload: &'a [u8],
 }
 
+/// A seed's refusal of a join request: its admission hook
+/// ([`crate::hooks::Hooks::admit_merge`]) refused the joiner's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRefused<'a> {
+    /// The id of the refused `Join` request.
+    pub id: u32,
+    /// The refusing member's name.
+    pub from: &'a str,
+    /// Why, in words: at most `limits.max_name_len` bytes (a longer reason is cut at a
+    /// character boundary when sent); may be empty.
+    pub reason: &'a str,
+}
+
 /// Byte strings as length-prefixed raw bytes, borrowed on decode.
-mod raw {
+pub(crate) mod raw {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &&[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -520,6 +520,19 @@ impl Node {
     }
 }
 
+/// Member `node-i` at address `i`, alive at incarnation 0 since `now`, as `Swim::restore`
+/// takes it.
+pub fn alive(i: u32, now: Instant) -> swim_core::Member<Addr> {
+    swim_core::Member {
+        name: swim_core::Name::from(name(i as usize)),
+        addr: i,
+        meta: swim_core::Bytes::new(),
+        incarnation: 0,
+        state: State::Alive,
+        state_changed: now,
+    }
+}
+
 /// Decode a plaintext packet (panics on malformed or encrypted input: the harness only decodes
 /// what unencrypted cores produced).
 pub fn messages(bytes: &[u8]) -> Vec<swim_core::wire::Message<'_, Addr>> {
