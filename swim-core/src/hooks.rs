@@ -18,9 +18,22 @@
 //! | `MergeDelegate.NotifyMerge` | [`Hooks::admit_merge`] |
 //! | `Config.CIDRsAllowed` | [`Hooks::allow_address`] |
 //!
-//! Install hooks with [`Swim::set_hooks`](crate::Swim::set_hooks). A hook must not block: it
-//! runs inside the protocol's input handling, and a slow hook delays probes and acks the way a
+//! Install hooks with [`Swim::set_hooks`](crate::Swim::set_hooks) (or
+//! [`Swim::set_boxed_hooks`](crate::Swim::set_boxed_hooks)). A hook must not block: it runs
+//! inside the protocol's input handling, and a slow hook delays probes and acks the way a
 //! starved process does.
+//!
+//! When each is called:
+//!
+//! | hook | called from | when |
+//! |---|---|---|
+//! | [`Hooks::allow_address`] | `handle_datagram`, `handle_stream` | first, on the source address (a refusal is `DecodeError::AddressNotAllowed`); then on a push-pull's `from_addr` and on every claimed member address |
+//! | [`Hooks::admit_merge`] | `handle_stream` | for every push-pull, before any of it is applied |
+//! | [`Hooks::admit_member`] | `handle_datagram`, `handle_stream` | for an alive claim about a member not held alive, before anything changes |
+//! | [`Hooks::merge_remote_state`] | `handle_stream` | after a push-pull's member states merged, if it carried a state |
+//! | [`Hooks::local_state`] | `poll_transmit` | when a push-pull (request or reply) is encoded |
+//! | [`Hooks::on_broadcast`] | `handle_datagram` | the first time a broadcast is seen |
+//! | [`Hooks::broadcast_finished`] | `poll_transmit`, `broadcast`, `handle_datagram` | when a broadcast leaves the user queue: sent its full count (while filling a datagram), replaced or dropped (while queueing another) |
 
 use alloc::boxed::Box;
 use alloc::string::String;

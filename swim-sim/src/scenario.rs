@@ -149,6 +149,8 @@ pub struct LimitsSpec {
     pub max_relays: Option<usize>,
     /// `limits.max_stream_message_size`.
     pub max_stream_message_size: Option<usize>,
+    /// `limits.max_app_state` (lower it with `max_stream_message_size`).
+    pub max_app_state: Option<usize>,
 }
 
 /// Changes to the preset's [`swim_core::Config`]; every field is optional.
@@ -265,7 +267,8 @@ impl ConfigSpec {
             max_pending_transmits,
             max_pending_events,
             max_relays,
-            max_stream_message_size
+            max_stream_message_size,
+            max_app_state
         );
         c
     }
@@ -711,6 +714,7 @@ fn config_field(message: &str) -> Vec<Seg> {
         "limits.max_pending_events",
         "limits.max_relays",
         "limits.max_stream_message_size",
+        "limits.max_app_state",
         "nack_timeout_share",
         "awareness_max_multiplier",
     ];

@@ -176,6 +176,7 @@ async fn inbound_streams_are_bounded() {
     config.transport.io_timeout = Some(Duration::from_secs(2));
     config.swim.limits.max_stream_message_size = 64 * 1024;
     config.swim.limits.max_user_message_size = 32 * 1024;
+    config.swim.limits.max_app_state = 32 * 1024;
     let a = Node::start(config).await.unwrap();
     let addr = a.local_addr();
     let transport = |a: &Node| {
