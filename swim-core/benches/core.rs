@@ -45,7 +45,15 @@ fn codec(c: &mut Criterion) {
     let meta = [7u8; 32];
     let payload = [1u8; 256];
     let states: Vec<MemberState<'_, Addr>> = (0..10)
-        .map(|i| MemberState { name: "node-00042", addr: i, meta: &meta, incarnation: i, state: State::Alive })
+        .map(|i| MemberState {
+            name: "node-00042",
+            addr: i,
+            meta: &meta,
+            incarnation: i,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })
         .collect();
     let kinds: Vec<(&str, Message<'_, Addr>)> = vec![
         ("ping", Message::Ping(Ping { seq: 123_456, target: "node-00042" })),
@@ -55,7 +63,17 @@ fn codec(c: &mut Criterion) {
         ),
         ("ack", Message::Ack(Ack { seq: 123_456 })),
         ("nack", Message::Nack(Nack { seq: 123_456 })),
-        ("alive", Message::Alive(Alive { incarnation: 7, name: "node-00042", addr: 42, meta: &meta })),
+        (
+            "alive",
+            Message::Alive(Alive {
+                incarnation: 7,
+                name: "node-00042",
+                addr: 42,
+                meta: &meta,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            }),
+        ),
         ("suspect", Message::Suspect(Suspect { incarnation: 7, name: "node-00042", from: "node-00001" })),
         ("dead", Message::Dead(Dead { incarnation: 7, name: "node-00042", from: "node-00001" })),
         ("user", Message::User(UserMessage { from: "node-00001", payload: &payload })),
@@ -103,9 +121,16 @@ fn codec(c: &mut Criterion) {
     }
     // A full datagram: a ping and 40 piggybacked alives, about 1,400 bytes with metadata.
     let full: Vec<Message<'_, Addr>> = std::iter::once(Message::Ping(Ping { seq: 1, target: "node-00042" }))
-        .chain(
-            (0..40).map(|i| Message::Alive(Alive { incarnation: i, name: "node-00042", addr: i, meta: &meta[..20] })),
-        )
+        .chain((0..40).map(|i| {
+            Message::Alive(Alive {
+                incarnation: i,
+                name: "node-00042",
+                addr: i,
+                meta: &meta[..20],
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            })
+        }))
         .collect();
     let pkt = packet(&full);
     g.bench_function(format!("encode/packet_{}B", pkt.len()), |b| {
@@ -232,7 +257,15 @@ fn state_machine(c: &mut Criterion) {
         .iter()
         .enumerate()
         .skip(1)
-        .map(|(i, n)| MemberState { name: n, addr: i as Addr, meta: b"", incarnation: 0, state: State::Alive })
+        .map(|(i, n)| MemberState {
+            name: n,
+            addr: i as Addr,
+            meta: b"",
+            incarnation: 0,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })
         .collect();
     let pp = packet(&[Message::PushPull(PushPull {
         kind: PushPullKind::Reply,

@@ -10,6 +10,7 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ConfigError;
+use crate::versions::Versions;
 
 /// Protocol configuration. See the module docs.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +77,13 @@ pub struct Config {
     /// reported once and the application retries (memberlist's behaviour; Consul's and Serf's
     /// agents grew `retry_join` for it). LAN: from 1 s, doubling up to 30 s, no attempt limit.
     pub join_retry: Option<JoinRetry>,
+    /// The protocol and application version ranges this member speaks (see
+    /// [`crate::versions`]): it reads envelopes of any version in `protocol.min..=protocol.max`
+    /// (others are rejected as `DecodeError::UnsupportedVersion`), sends each known member the
+    /// version negotiated from both ranges and everyone else `protocol.min`, and refuses members
+    /// whose protocol or application range does not overlap its own (`Stats::versions_refused`).
+    /// Each range needs `min <= current <= max`. Default: protocol `1..=1`, application `0..=0`.
+    pub versions: Versions,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
@@ -264,6 +272,7 @@ impl Config {
                 max: Duration::from_secs(30),
                 max_attempts: None,
             }),
+            versions: Versions::DEFAULT,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -341,6 +350,13 @@ impl Config {
             }
             if r.max_attempts == Some(0) {
                 return Err(E::Zero("join_retry.max_attempts"));
+            }
+        }
+        for (range, field) in
+            [(&self.versions.protocol, "versions.protocol"), (&self.versions.application, "versions.application")]
+        {
+            if !range.is_valid() {
+                return Err(E::VersionRange { field, range: *range });
             }
         }
         if self.retransmit_mult == 0 {
@@ -517,6 +533,14 @@ mod tests {
         let mut c = base.clone();
         c.limits.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));
+        let mut c = base.clone();
+        c.versions.protocol = crate::versions::VersionRange::new(1, 2, 3);
+        let range = c.versions.protocol;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.protocol", range }));
+        let mut c = base.clone();
+        c.versions.application = crate::versions::VersionRange::new(4, 3, 3);
+        let range = c.versions.application;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.application", range }));
         let mut c = base;
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));

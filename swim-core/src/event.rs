@@ -5,6 +5,7 @@ use core::fmt;
 use bytes::Bytes;
 
 use crate::member::{Member, Name};
+use crate::versions::Versions;
 
 /// Identifies one call to [`crate::Swim::join`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +44,16 @@ pub enum Event<A> {
         existing: A,
         /// The address claimed.
         claimed: A,
+    },
+    /// A member claimed alive by a peer was refused: it is not stored and not gossiped
+    /// (counted in `Stats::versions_refused` for a version refusal).
+    MemberRefused {
+        /// The refused member's name.
+        name: Name,
+        /// The address claimed for it.
+        addr: A,
+        /// Why.
+        reason: RefusalReason,
     },
     /// A user message arrived.
     UserMessage {
@@ -99,6 +110,30 @@ pub enum Event<A> {
     LeaveCompleted,
 }
 
+/// Why a member was refused ([`Event::MemberRefused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// Its protocol or application version range shares no version with this member's (see
+    /// [`crate::versions`]).
+    Version {
+        /// What its alive record says it speaks.
+        theirs: Versions,
+        /// What this member speaks (`Config::versions`).
+        ours: Versions,
+    },
+}
+
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusalReason::Version { theirs, ours } => {
+                let what = if theirs.protocol.overlaps(&ours.protocol) { "application" } else { "protocol" };
+                write!(f, "no {what} version in common: it speaks {theirs}; this member speaks {ours}")
+            }
+        }
+    }
+}
+
 /// One line in words, for logs and command-line tools: a member event starts with the
 /// member's name and what happened to it (`b joined at 10.0.0.2:7946 (incarnation 3)`,
 /// `b suspected by a at 10.0.0.2:7946 (incarnation 3)`); payloads are shown by their size.
@@ -135,6 +170,7 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
             Event::AddressConflict { name, existing, claimed } => {
                 write!(f, "{name} claimed from {claimed} but held at {existing}; the claim was ignored")
             }
+            Event::MemberRefused { name, addr, reason } => write!(f, "{name} refused at {addr}: {reason}"),
             Event::UserMessage { from, sender, payload } => {
                 write!(f, "message from {sender} ({from}): {} bytes", payload.len())
             }
@@ -173,7 +209,9 @@ mod tests {
     #[test]
     fn every_event_reads_as_words() {
         let b = || member("b", b"zone=a");
-        let cases: [(Event<u16>, &str); 15] = [
+        let ours = Versions::DEFAULT;
+        let theirs = Versions { protocol: crate::VersionRange::only(3), ..ours };
+        let cases: [(Event<u16>, &str); 16] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -184,6 +222,11 @@ mod tests {
             (
                 Event::AddressConflict { name: "b".into(), existing: 1, claimed: 2 },
                 "b claimed from 2 but held at 1; the claim was ignored",
+            ),
+            (
+                Event::MemberRefused { name: "x".into(), addr: 5, reason: RefusalReason::Version { theirs, ours } },
+                "x refused at 5: no protocol version in common: it speaks protocol 3..=3 (current 3), application \
+                 0..=0 (current 0); this member speaks protocol 1..=1 (current 1), application 0..=0 (current 0)",
             ),
             (
                 Event::UserMessage { from: 9, sender: "c".into(), payload: Bytes::from_static(b"hi") },

@@ -21,7 +21,8 @@
 
 //!
 //! Whatever the features, the core seals and opens every packet through one `Sealer`
-//! (crate-private): it holds the keyring and the two plaintext switches, writes the envelope
+//! (crate-private): it holds the keyring, the two plaintext switches and the protocol versions
+//! this member reads, writes the envelope
 //! (and, when encrypting, the cipher id and nonce) before the messages, seals them after, and
 //! checks and opens inbound packets. Without the `encryption` feature it holds no keyring:
 //! packets go out in plaintext and an encrypted one is rejected.
@@ -29,6 +30,7 @@
 use alloc::vec::Vec;
 
 use crate::error::DecodeError;
+use crate::versions::VersionRange;
 use crate::wire::envelope;
 
 #[cfg(feature = "encryption")]
@@ -47,6 +49,8 @@ pub(crate) struct Sealer {
     open_buf: Vec<u8>,
     accept_plaintext: bool,
     send_plaintext: bool,
+    /// The envelope versions accepted (`Config::versions.protocol`).
+    versions: VersionRange,
 }
 
 /// A packet being built: where its messages start and whether they will be encrypted.
@@ -77,8 +81,8 @@ pub(crate) enum Opened {
 }
 
 impl Sealer {
-    /// No keyring; plaintext sent and accepted.
-    pub fn new() -> Self {
+    /// No keyring; plaintext sent and accepted; envelopes of a version in `versions` opened.
+    pub fn new(versions: VersionRange) -> Self {
         Sealer {
             #[cfg(feature = "encryption")]
             keyring: None,
@@ -86,6 +90,7 @@ impl Sealer {
             open_buf: Vec::new(),
             accept_plaintext: true,
             send_plaintext: true,
+            versions,
         }
     }
 
@@ -144,11 +149,11 @@ impl Sealer {
         }
     }
 
-    /// Start a packet in `buf` (cleared first): the envelope header with `label`, then, when
-    /// encrypting, the cipher id and a fresh nonce. The messages follow.
-    pub fn begin(&mut self, buf: &mut Vec<u8>, label: &[u8]) -> Sealing {
+    /// Start a packet of protocol `version` in `buf` (cleared first): the envelope header with
+    /// `label`, then, when encrypting, the cipher id and a fresh nonce. The messages follow.
+    pub fn begin(&mut self, buf: &mut Vec<u8>, version: u8, label: &[u8]) -> Sealing {
         let encrypt = self.encrypting();
-        envelope::begin(buf, label, encrypt);
+        envelope::begin_versioned(buf, version, label, encrypt);
         #[cfg(feature = "encryption")]
         let body = match &mut self.keyring {
             Some(k) if encrypt => k.begin(buf),
@@ -172,10 +177,13 @@ impl Sealer {
         let _ = (buf, sealing);
     }
 
-    /// Check an inbound packet's envelope against `label` and the plaintext switches, and
-    /// find (decrypting if needed) its messages.
+    /// Check an inbound packet's envelope against the versions read, `label` and the plaintext
+    /// switches, and find (decrypting if needed) its messages.
     pub fn open(&mut self, label: &[u8], data: &[u8]) -> Result<Opened, DecodeError> {
         let (header, _body) = envelope::parse(data)?;
+        if !self.versions.contains(header.version) {
+            return Err(DecodeError::UnsupportedVersion);
+        }
         if header.label != label {
             return Err(DecodeError::LabelMismatch);
         }

@@ -99,6 +99,11 @@ pub struct Stats {
     pub events_dropped: u64,
     /// New members refused because the member table was full of live members.
     pub members_rejected: u64,
+    /// Alive claims refused because the member's protocol or application version range shares
+    /// no version with this member's (`Config::versions`); each is also an
+    /// `Event::MemberRefused`. Packets of a protocol version this member does not read are
+    /// counted in `decode_errors` (`UnsupportedVersion`) instead.
+    pub versions_refused: u64,
     /// Indirect-probe requests refused because `limits.max_relays` were in progress.
     pub relays_dropped: u64,
     /// Gossip about names this member has never heard of or already forgot, ignored.

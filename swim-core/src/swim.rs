@@ -18,7 +18,7 @@ use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
 use crate::error::{CommandError, DecodeError, NewError};
-use crate::event::{Event, JoinId};
+use crate::event::{Event, JoinId, RefusalReason};
 use crate::hooks::{Hooks, Installed};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
@@ -29,6 +29,7 @@ use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
 use crate::timers::{Timer, TimerTable, stagger};
+use crate::versions::{Capabilities, Peer, VersionRange, Versions};
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
@@ -37,7 +38,7 @@ use crate::security::{Opened, Sealer};
 
 pub use crate::member::Identity;
 pub use crate::transmit::{MemoryUsage, MessageId, Transmit, TransmitKind};
-use crate::transmit::{Out, Outgoing};
+use crate::transmit::{Out, Outgoing, Route};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
@@ -68,6 +69,8 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     limits: DecodeLimits,
     codec: C,
     local: Member<A>,
+    /// What the local member speaks: `config.versions` and its capabilities.
+    local_peer: Peer,
     leaving: bool,
     leave_done: bool,
     members: Membership<A>,
@@ -139,8 +142,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             state: State::Alive,
             state_changed: now,
         };
+        let local_peer = Peer { versions: config.versions, capabilities: Capabilities::NONE };
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
+            local_peer,
             awareness: Awareness::new(config.lifeguard.awareness_max_multiplier, config.lifeguard.awareness),
             prober: Prober::new(config.limits.max_relays),
             codec,
@@ -160,7 +165,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
-            sealer: Sealer::new(),
+            sealer: Sealer::new(config.versions.protocol),
             hooks: Installed::default(),
             config,
         })
@@ -187,6 +192,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// One member by name (the local member included).
     pub fn member(&self, name: &str) -> Option<&Member<A>> {
         if self.local.name == name { Some(&self.local) } else { self.members.by_name(name).map(|r| &r.member) }
+    }
+
+    /// The protocol and application version ranges member `name` speaks, as its alive record
+    /// said (this member's own `Config::versions` for the local name). A member restored with
+    /// [`restore`](Self::restore) is taken to speak only `versions.protocol.min` until it
+    /// announces itself. `None` for a name not held.
+    pub fn versions_of(&self, name: &str) -> Option<Versions> {
+        self.peer_of(name).map(|p| p.versions)
+    }
+
+    /// The optional features member `name` accepts, as its alive record said.
+    pub fn capabilities_of(&self, name: &str) -> Option<Capabilities> {
+        self.peer_of(name).map(|p| p.capabilities)
+    }
+
+    fn peer_of(&self, name: &str) -> Option<Peer> {
+        if self.local.name == name { Some(self.local_peer) } else { self.members.by_name(name).map(|r| r.peer) }
     }
 
     /// Alive and suspect members, the local one included: the `n` of every formula.
@@ -366,7 +388,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let request = self.exchanges.next_id();
             self.exchanges.joins.add(id, seed.clone(), request, deadline);
             self.stats.push_pulls += 1;
-            self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request });
+            let route = self.route_unknown();
+            self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request }, route);
         }
         if let Some(f) = self.exchanges.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
@@ -498,7 +521,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         let id = MessageId(self.next_message_id);
         self.next_message_id = self.next_message_id.wrapping_add(1);
-        self.queue(to, Out::User { payload, reliable, id });
+        // A reliable message opens a stream anyway: finding its member in the table (a scan)
+        // is cheap next to that, and lets it be negotiated (and compressed). A best-effort one
+        // goes at `min`, like any datagram to an address.
+        let route = if reliable { self.route_to_addr(&to) } else { self.route_unknown() };
+        self.queue(to, Out::User { payload, reliable, id }, route);
         Ok(id)
     }
 
@@ -516,8 +543,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let state = if m.state == State::Suspect { State::Alive } else { m.state };
             Member { state, state_changed: now, ..m }
         });
+        // What restored members speak is not known until they announce it: take them to speak
+        // only the oldest protocol version this member reads (which every member reads until an
+        // operator raises it) and this member's application versions, and want no compression.
+        let versions = Versions {
+            protocol: VersionRange::only(self.config.versions.protocol.min),
+            application: self.config.versions.application,
+        };
+        let peer = Peer { versions, capabilities: Capabilities::NONE };
         let (added, full) = self.members.extend(
             fresh,
+            peer,
             self.config.limits.max_members,
             |m| !m.name.is_empty() && m.name.len() <= max_name && m.meta.len() <= max_meta && m.name != local,
             &mut self.rng,
@@ -544,8 +580,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::User { id, .. } => Some(id),
                 _ => None,
             };
-            let sealing = self.sealer.begin(buf, &self.config.label);
-            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, buf);
+            let version = out.route.version;
+            let sealing = self.sealer.begin(buf, version, &self.config.label);
+            let (local, peer, members, limits) = (&self.local, self.local_peer, &self.members, &self.config.limits);
+            out.body.encode(&self.codec, version, local, peer, members, limits, buf);
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
@@ -644,12 +682,59 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         Err(e)
     }
 
-    fn queue(&mut self, to: A, body: Out<A>) {
+    fn queue(&mut self, to: A, body: Out<A>, route: Route) {
         if self.transmits.len() >= self.config.limits.max_pending_transmits {
             self.stats.transmits_dropped += 1;
             return;
         }
-        self.transmits.push_back(Outgoing { to, body });
+        self.transmits.push_back(Outgoing { to, body, route });
+    }
+
+    // ------------------------------------------------------------------ internals: versions
+
+    /// The route to an address that is no known member: this member's `min` (see
+    /// [`crate::versions`]), uncompressed.
+    fn route_unknown(&self) -> Route {
+        Route { version: self.config.versions.protocol.min, compress: false }
+    }
+
+    /// The route of an answer to a packet that came at `version`: the same version.
+    fn route_answer(&self, version: u8) -> Route {
+        Route { version, compress: false }
+    }
+
+    /// The route to member `i` of the table: the version negotiated with what it speaks.
+    fn route_to(&self, i: usize) -> Route {
+        let peer = self.members.get(i).peer;
+        self.route_peer(peer)
+    }
+
+    fn route_peer(&self, peer: Peer) -> Route {
+        match peer.route(&self.config.versions.protocol, false) {
+            Some((version, compress)) => Route { version, compress },
+            None => self.route_unknown(),
+        }
+    }
+
+    /// The route to the member called `name`, if held, else to an unknown address.
+    fn route_to_name(&self, name: &str) -> Route {
+        self.members.find(name).map_or_else(|| self.route_unknown(), |i| self.route_to(i))
+    }
+
+    /// The route to the member at `addr`, a live one first (a scan of the table: for rare
+    /// streams only).
+    fn route_to_addr(&self, addr: &A) -> Route {
+        let records = self.members.records();
+        let at = |r: &&crate::membership::Record<A>| r.member.addr == *addr;
+        let held = records.iter().filter(at).find(|r| !r.member.state.is_gone()).or_else(|| records.iter().find(at));
+        held.map_or_else(|| self.route_unknown(), |r| self.route_peer(r.peer))
+    }
+
+    /// Refuse member `name` at `addr`, which speaks `theirs`: counted and reported.
+    fn refuse_versions(&mut self, name: &str, addr: A, theirs: Versions) {
+        self.stats.versions_refused += 1;
+        let reason = RefusalReason::Version { theirs, ours: self.config.versions };
+        self.emit(Event::MemberRefused { name: Name::from(name), addr, reason });
     }
 
     fn emit(&mut self, e: Event<A>) {
@@ -683,6 +768,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             name: &l.name,
             addr: l.addr.clone(),
             meta: &l.meta,
+            versions: self.local_peer.versions,
+            capabilities: self.local_peer.capabilities,
         });
         let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let key = self.local.name.clone();
@@ -690,8 +777,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn gossip_member(&mut self, i: usize, msg_from: Option<&str>) {
-        let m = &self.members.get(i).member;
-        let msg = update_of(m, msg_from, &self.local.name);
+        let r = self.members.get(i);
+        let m = &r.member;
+        let msg = update_of(m, r.peer, msg_from, &self.local.name);
         let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let name = m.name.clone();
         self.push_gossip(name, bytes);
@@ -731,10 +819,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     // ------------------------------------------------------------------ internals: input
 
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
+        // The envelope's first byte is its version; `open` rejects an empty packet first.
+        let version = data.first().copied().unwrap_or_default();
         let r = match self.sealer.open(&self.config.label, data) {
-            Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
+            Ok(Opened::Plain(body)) => self.handle_messages(now, from, version, &data[body..], stream),
             Ok(Opened::Decrypted(plain)) => {
-                let r = self.handle_messages(now, from, &plain, stream);
+                let r = self.handle_messages(now, from, version, &plain, stream);
                 self.sealer.recycle(plain);
                 r
             }
@@ -746,19 +836,26 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn handle_messages(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
+    fn handle_messages(
+        &mut self,
+        now: Instant,
+        from: A,
+        version: u8,
+        data: &[u8],
+        stream: bool,
+    ) -> Result<(), DecodeError> {
         let codec = self.codec.clone();
         let limits = self.limits;
         if stream {
             // Stream messages are few and large (push-pull states): decode once into a list,
             // then apply, rather than decoding every member state twice.
             let mut messages = Vec::new();
-            codec.decode(data, &limits, &mut |m| messages.push(m))?;
+            codec.decode_versioned(version, data, &limits, &mut |m| messages.push(m))?;
             if messages.iter().any(|m| matches!(m, Message::Ping(p) if p.target != self.local.name.as_str())) {
                 return Err(DecodeError::Misdirected);
             }
             for m in messages {
-                self.handle_message(now, &from, m);
+                self.handle_message(now, &from, version, m);
             }
             return Ok(());
         }
@@ -766,26 +863,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         // applies. Decoding twice is cheaper than collecting, and allocates nothing.
         let mut fault = None;
         let local = &self.local.name;
-        let validated = codec.decode(data, &limits, &mut |m| match m {
+        let validated = codec.decode_versioned(version, data, &limits, &mut |m| match m {
             Message::PushPull(_) => fault = Some(DecodeError::WrongChannel),
             Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
             _ => {}
         });
         validated.and_then(|_| fault.map_or(Ok(()), Err))?;
-        let _ = codec.decode(data, &limits, &mut |m| self.handle_message(now, &from, m));
+        let _ = codec.decode_versioned(version, data, &limits, &mut |m| self.handle_message(now, &from, version, m));
         Ok(())
     }
 
-    fn handle_message(&mut self, now: Instant, from: &A, msg: Message<'_, A>) {
+    /// One message of a packet from `from` that came at protocol `version`.
+    fn handle_message(&mut self, now: Instant, from: &A, version: u8, msg: Message<'_, A>) {
         match msg {
-            Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }),
-            Message::PingReq(p) => self.on_ping_req(now, from, p),
+            Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }, self.route_answer(version)),
+            Message::PingReq(p) => self.on_ping_req(now, from, version, p),
             Message::Ack(a) => self.on_ack(a.seq),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::Alive(a) => self.on_alive(now, a),
             Message::Suspect(s) => self.on_suspect(now, s),
             Message::Dead(d) => self.on_dead(now, d),
-            Message::PushPull(p) => self.on_push_pull(now, p),
+            Message::PushPull(p) => self.on_push_pull(now, version, p),
             Message::User(u) => {
                 self.stats.user_messages += 1;
                 self.emit(Event::UserMessage {
@@ -818,7 +916,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
         let seq = self.prober.start(target.clone(), addr.clone(), incarnation, ack_deadline, end);
         self.stats.probes += 1;
-        self.queue(addr, Out::Ping { seq, target, buddy });
+        let route = self.route_to(i);
+        self.queue(addr, Out::Ping { seq, target, buddy }, route);
     }
 
     fn send_ping_reqs(&mut self) {
@@ -830,7 +929,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             for &h in &helpers {
                 let to = self.members.get(h).member.addr.clone();
                 self.stats.ping_reqs_sent += 1;
-                self.queue(to, Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
+                let body = Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack };
+                let route = self.route_to(h);
+                self.queue(to, body, route);
             }
         }
         self.scratch_idx = helpers;
@@ -839,15 +940,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn on_ack(&mut self, seq: u32) {
         match self.prober.on_ack(seq) {
             AckFor::Probe => self.adjust_health_score(-1),
-            AckFor::Relay { requester, requester_seq } => {
+            AckFor::Relay { requester, requester_seq, version } => {
                 self.stats.acks_relayed += 1;
-                self.queue(requester, Out::Ack { seq: requester_seq });
+                self.queue(requester, Out::Ack { seq: requester_seq }, self.route_answer(version));
             }
             AckFor::Reconnect(to) => {
                 // A member we hold dead answered: exchange state, which heals a partition.
                 let id = self.exchanges.next_id();
                 self.stats.push_pulls += 1;
-                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+                let route = self.route_to_addr(&to);
+                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
             }
             AckFor::Stale => self.stats.stale_acks += 1,
         }
@@ -859,22 +961,24 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn on_ping_req(&mut self, now: Instant, from: &A, p: wire::PingReq<'_, A>) {
+    fn on_ping_req(&mut self, now: Instant, from: &A, version: u8, p: wire::PingReq<'_, A>) {
         let nack_at = p.nack.then(|| now + self.config.nack_timeout());
-        let Some(seq) = self.prober.relay(from.clone(), p.seq, nack_at, now + self.config.probe_interval) else {
+        let expires = now + self.config.probe_interval;
+        let Some(seq) = self.prober.relay(from.clone(), version, p.seq, nack_at, expires) else {
             self.stats.relays_dropped += 1;
             return;
         };
         self.stats.relays += 1;
-        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None });
+        let route = self.route_to_name(p.target);
+        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None }, route);
     }
 
     fn relay_timers(&mut self, now: Instant) {
-        let mut due: Vec<(A, u32)> = Vec::new(); // allocates only when a nack is due
-        self.prober.relay_timers(now, |a, s| due.push((a.clone(), s)));
-        for (a, seq) in due {
+        let mut due: Vec<(A, u8, u32)> = Vec::new(); // allocates only when a nack is due
+        self.prober.relay_timers(now, |a, v, s| due.push((a.clone(), v, s)));
+        for (a, version, seq) in due {
             self.stats.nacks_sent += 1;
-            self.queue(a, Out::Nack { seq });
+            self.queue(a, Out::Nack { seq }, self.route_answer(version));
         }
     }
 
@@ -979,13 +1083,22 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if self.leaving || a.incarnation < self.local.incarnation {
                 return;
             }
-            if a.incarnation == self.local.incarnation && a.meta == &self.local.meta[..] {
+            let peer = self.local_peer;
+            let same =
+                a.meta == &self.local.meta[..] && a.versions == peer.versions && a.capabilities == peer.capabilities;
+            if a.incarnation == self.local.incarnation && same {
                 return;
             }
-            // Someone announced us with a newer incarnation or other metadata: reassert.
+            // Someone announced us with a newer incarnation, other metadata or other versions
+            // (a previous life before an upgrade): reassert.
             self.refute(a.incarnation);
             return;
         }
+        if !self.config.versions.compatible(&a.versions) {
+            self.refuse_versions(a.name, a.addr, a.versions);
+            return;
+        }
+        let peer = Peer { versions: a.versions, capabilities: a.capabilities };
         let mut found = self.members.find(a.name);
         if let Some(i) = found {
             let m = &self.members.get(i).member;
@@ -1017,10 +1130,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
+            let record = crate::membership::Record { member: member.clone(), peer };
             let i = if self.exchanges.batch_insert() {
-                self.members.push(member.clone())
+                self.members.push(record)
             } else {
-                self.members.insert(member.clone(), &mut self.rng)
+                self.members.insert(record, &mut self.rng)
             };
             self.gossip_member(i, None);
             self.emit(Event::MemberJoined(member));
@@ -1036,6 +1150,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.cancel_suspicion(i);
         let r = self.members.get_mut(i);
         r.member.incarnation = a.incarnation;
+        r.peer = peer;
         if meta_changed {
             r.member.meta = Bytes::copy_from_slice(a.meta);
         }
@@ -1102,7 +1217,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.emit(if left { Event::MemberLeft(member) } else { Event::MemberFailed(member) });
     }
 
-    fn on_push_pull(&mut self, now: Instant, p: wire::PushPull<'_, A>) {
+    fn on_push_pull(&mut self, now: Instant, version: u8, p: wire::PushPull<'_, A>) {
         self.stats.push_pull_merges += 1;
         // Size the tables once for the members this state could add (a join's reply is the
         // whole cluster), instead of growing and rehashing them one insert at a time.
@@ -1133,7 +1248,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 }
             }
             PushPullKind::Join | PushPullKind::Periodic => {
-                self.queue(p.from_addr, Out::PushPull { kind: PushPullKind::Reply, id: p.id });
+                // To the sender as just merged (its state came with the request), else at the
+                // request's own version.
+                let route = match self.members.find(p.from) {
+                    Some(i) => self.route_to(i),
+                    None => self.route_answer(version),
+                };
+                self.queue(p.from_addr, Out::PushPull { kind: PushPullKind::Reply, id: p.id }, route);
             }
         }
     }
@@ -1172,7 +1293,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         gossip_targets(&self.members, &mut self.rng, now, fanout, dead_window, &mut targets);
         for &t in &targets {
             let to = self.members.get(t).member.addr.clone();
-            self.queue(to, Out::Gossip);
+            let route = self.route_to(t);
+            self.queue(to, Out::Gossip, route);
         }
         self.scratch_idx = targets;
     }
@@ -1189,7 +1311,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let to = self.members.get(i).member.addr.clone();
             let id = self.exchanges.next_id();
             self.stats.push_pulls += 1;
-            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            let route = self.route_to(i);
+            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
         }
         self.scratch_idx = pick;
     }
@@ -1212,7 +1335,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let (to, target) = (m.addr.clone(), m.name.clone());
             let seq = self.prober.start_reconnect(to.clone());
             self.stats.reconnects += 1;
-            self.queue(to, Out::Ping { seq, target, buddy: None });
+            let route = self.route_to(i);
+            self.queue(to, Out::Ping { seq, target, buddy: None }, route);
         }
         self.scratch_idx = candidates;
     }

@@ -105,7 +105,14 @@ fn reference(view: (State, u32), claim: (Kind, u32)) -> (State, u32) {
 
 fn claim_packet(kind: Kind, inc: u32) -> Vec<u8> {
     packet(&[match kind {
-        Kind::Alive => Message::Alive(Alive { incarnation: inc, name: "node-1", addr: 1, meta: b"" }),
+        Kind::Alive => Message::Alive(Alive {
+            incarnation: inc,
+            name: "node-1",
+            addr: 1,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        }),
         Kind::Suspect => Message::Suspect(Suspect { incarnation: inc, name: "node-1", from: "node-2" }),
         Kind::Dead => Message::Dead(Dead { incarnation: inc, name: "node-1", from: "node-2" }),
         Kind::Left => Message::Dead(Dead { incarnation: inc, name: "node-1", from: "node-1" }),
@@ -147,7 +154,14 @@ fn claims_about_oneself_are_refuted_never_accepted() {
                 now += Duration::from_millis(1);
                 let before = s.local().incarnation;
                 let p = packet(&[match kind {
-                    Kind::Alive => Message::Alive(Alive { incarnation: inc, name: "node-0", addr: 0, meta: b"x" }),
+                    Kind::Alive => Message::Alive(Alive {
+                        incarnation: inc,
+                        name: "node-0",
+                        addr: 0,
+                        meta: b"x",
+                        versions: swim_core::Versions::DEFAULT,
+                        capabilities: swim_core::Capabilities::NONE,
+                    }),
                     Kind::Suspect => Message::Suspect(Suspect { incarnation: inc, name: "node-0", from: "node-2" }),
                     Kind::Dead => Message::Dead(Dead { incarnation: inc, name: "node-0", from: "node-2" }),
                     Kind::Left => Message::Dead(Dead { incarnation: inc, name: "node-0", from: "node-0" }),
@@ -197,7 +211,14 @@ impl Owned {
             }
             Owned::Ack(seq) => Message::Ack(Ack { seq: *seq }),
             Owned::Nack(seq) => Message::Nack(Nack { seq: *seq }),
-            Owned::Alive(i, n, a, m) => Message::Alive(Alive { incarnation: *i, name: n, addr: *a, meta: m }),
+            Owned::Alive(i, n, a, m) => Message::Alive(Alive {
+                incarnation: *i,
+                name: n,
+                addr: *a,
+                meta: m,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            }),
             Owned::Suspect(i, n, f) => Message::Suspect(Suspect { incarnation: *i, name: n, from: f }),
             Owned::Dead(i, n, f) => Message::Dead(Dead { incarnation: *i, name: n, from: f }),
             Owned::PushPull(k, id, from, a, ms) => Message::PushPull(PushPull {
@@ -213,6 +234,8 @@ impl Owned {
                         meta: m,
                         incarnation: *i,
                         state: state(*s),
+                        versions: swim_core::Versions::DEFAULT,
+                        capabilities: swim_core::Capabilities::NONE,
                     })
                     .collect(),
             }),

@@ -98,6 +98,7 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::LeaveCompleted => 13,
         Event::JoinRetrying { attempt, .. } => 14 | u64::from(*attempt) << 8,
         Event::JoinGaveUp { attempts, .. } => 15 | u64::from(*attempts) << 8,
+        Event::MemberRefused { .. } => 16,
     }
 }
 

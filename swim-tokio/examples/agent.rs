@@ -251,6 +251,7 @@ fn describe(event: &Event) -> String {
         Event::AddressConflict { name, existing, claimed } => {
             format!("conflict {name} existing={existing} claimed={claimed}")
         }
+        Event::MemberRefused { name, addr, reason } => format!("refused {name} {addr}: {reason}"),
         Event::UserMessage { sender, payload, .. } => {
             format!("message {sender} {:?}", String::from_utf8_lossy(payload))
         }

@@ -571,6 +571,7 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::AddressConflict { name, existing, claimed } => {
             warn!(member = %name, %existing, %claimed, "two addresses claim one name; ignored the newer claim")
         }
+        Event::MemberRefused { name, addr, reason } => warn!(member = %name, %addr, %reason, "member refused"),
         Event::UserMessage { sender, payload, .. } => trace!(%sender, len = payload.len(), "user message"),
         Event::UserBroadcast { origin, payload } => trace!(%origin, len = payload.len(), "user broadcast"),
         Event::HealthChanged { score } => debug!(score, "local health changed"),

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! packet := version:u8 flags:u8 [label_len:u8 label[label_len]] body
+//! version := the protocol version of this packet; a receiver reads it only if it is within
+//!            its `Config::versions.protocol` range (see crate::versions)
 //! flags  := bit 0 ENCRYPTED, bit 1 LABELLED; other bits are reserved and must be 0
 //! body   := messages                                   (plaintext)
 //!         | cipher:u8 nonce[12] ciphertext tag[16]     (ENCRYPTED; decrypts to messages)
@@ -16,7 +18,8 @@ use alloc::vec::Vec;
 
 use crate::error::DecodeError;
 
-/// The protocol version this build speaks and writes in every envelope.
+/// The protocol version swim has always written: the default `Config::versions.protocol`
+/// (`1..=1`), and what [`begin`] writes.
 pub const VERSION: u8 = 1;
 /// Flag: the body is encrypted.
 pub const FLAG_ENCRYPTED: u8 = 0b01;
@@ -28,6 +31,8 @@ pub const MAX_LABEL: usize = 255;
 /// A parsed envelope header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header<'a> {
+    /// The protocol version the packet was sent at.
+    pub version: u8,
     /// The cluster label (empty if none).
     pub label: &'a [u8],
     /// Whether the body is encrypted.
@@ -36,11 +41,16 @@ pub struct Header<'a> {
     pub len: usize,
 }
 
-/// Write a header to `out` (cleared first); returns its length. `label` must be at most
-/// [`MAX_LABEL`] bytes (checked by `Config::validate`).
+/// Write a header of protocol version [`VERSION`] to `out` (cleared first); returns its
+/// length. `label` must be at most [`MAX_LABEL`] bytes (checked by `Config::validate`).
 pub fn begin(out: &mut Vec<u8>, label: &[u8], encrypted: bool) -> usize {
+    begin_versioned(out, VERSION, label, encrypted)
+}
+
+/// [`begin`] for a packet sent at protocol `version`.
+pub fn begin_versioned(out: &mut Vec<u8>, version: u8, label: &[u8], encrypted: bool) -> usize {
     out.clear();
-    out.push(VERSION);
+    out.push(version);
     let mut flags = 0;
     if encrypted {
         flags |= FLAG_ENCRYPTED;
@@ -57,12 +67,10 @@ pub fn begin(out: &mut Vec<u8>, label: &[u8], encrypted: bool) -> usize {
     out.len()
 }
 
-/// Split a packet into its header and body.
+/// Split a packet into its header and body. Any version byte parses: whether the receiver
+/// reads that version is its own range's business (`Sealer::open` checks it).
 pub fn parse(input: &[u8]) -> Result<(Header<'_>, &[u8]), DecodeError> {
     let (&version, rest) = input.split_first().ok_or(DecodeError::Empty)?;
-    if version != VERSION {
-        return Err(DecodeError::UnsupportedVersion);
-    }
     let (&flags, mut rest) = rest.split_first().ok_or(DecodeError::Truncated)?;
     if flags & !(FLAG_ENCRYPTED | FLAG_LABELLED) != 0 {
         return Err(DecodeError::UnsupportedVersion);
@@ -84,7 +92,7 @@ pub fn parse(input: &[u8]) -> Result<(Header<'_>, &[u8]), DecodeError> {
     if rest.is_empty() {
         return Err(DecodeError::Empty);
     }
-    Ok((Header { label, encrypted: flags & FLAG_ENCRYPTED != 0, len }, rest))
+    Ok((Header { version, label, encrypted: flags & FLAG_ENCRYPTED != 0, len }, rest))
 }
 
 #[cfg(test)]
@@ -98,15 +106,17 @@ mod tests {
             let n = begin(&mut out, label, enc);
             out.extend_from_slice(b"body");
             let (h, body) = parse(&out).unwrap();
-            assert_eq!((h.label, h.encrypted, h.len), (label, enc, n));
+            assert_eq!((h.version, h.label, h.encrypted, h.len), (VERSION, label, enc, n));
             assert_eq!(body, b"body");
         }
+        begin_versioned(&mut out, 7, b"prod", false);
+        out.push(0);
+        assert_eq!(parse(&out).unwrap().0.version, 7, "any version parses; the receiver's range decides");
     }
 
     #[test]
     fn rejects_bad_headers() {
         assert_eq!(parse(&[]), Err(DecodeError::Empty));
-        assert_eq!(parse(&[9, 0, 1]), Err(DecodeError::UnsupportedVersion));
         assert_eq!(parse(&[VERSION]), Err(DecodeError::Truncated));
         assert_eq!(parse(&[VERSION, 0x80, 1]), Err(DecodeError::UnsupportedVersion));
         assert_eq!(parse(&[VERSION, FLAG_LABELLED, 5, b'a']), Err(DecodeError::Truncated));

@@ -397,6 +397,11 @@ impl Cluster {
         self.nodes[i].inbox.clear();
     }
 
+    /// Node `i`'s next life (see [`restart`](Self::restart)) runs with `config`.
+    pub fn set_config(&mut self, i: usize, config: Config) {
+        self.configs[i] = config;
+    }
+
     /// Restart node `i` as a new process with the same name and address, at `incarnation`,
     /// and join it through `seed`.
     pub fn restart(&mut self, i: usize, incarnation: u32, seed: usize) {
