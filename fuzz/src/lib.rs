@@ -301,7 +301,12 @@ pub fn run_plan(plan: &Plan) {
             Op::Restart(i) => {
                 let i = pick(*i);
                 if sim.status(i) == Status::Down {
-                    let start = Action::Start { nodes: vec![i], restart: true, incarnation: RestartIncarnation::Zero };
+                    let start = Action::Start {
+                        nodes: vec![i],
+                        restart: true,
+                        incarnation: RestartIncarnation::Zero,
+                        versions: None,
+                    };
                     ok(sim.apply(&start));
                 }
             }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use swim_core::Config;
+use swim_core::{Config, VersionRange, Versions};
 
 use crate::duration::Dur;
 use crate::faults::FaultSpec;
@@ -70,6 +70,41 @@ impl Default for StartSpec {
     }
 }
 
+/// Version ranges a scenario sets (`Config::versions`), each as `[min, max, current]`; an
+/// absent one is left as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VersionsSpec {
+    /// `versions.protocol`.
+    pub protocol: Option<[u8; 3]>,
+    /// `versions.application`.
+    pub application: Option<[u8; 3]>,
+}
+
+impl VersionsSpec {
+    /// `base` with these ranges.
+    pub fn apply(&self, base: Versions) -> Versions {
+        let range = |r: Option<[u8; 3]>, old: VersionRange| {
+            r.map_or(old, |[min, max, current]| VersionRange { min, max, current })
+        };
+        Versions {
+            protocol: range(self.protocol, base.protocol),
+            application: range(self.application, base.application),
+        }
+    }
+}
+
+/// A named phase of a run, from `at` to the next phase's start (or the end): figures that are
+/// split by phase (packets per envelope version) are counted separately in each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// What happens in it, for the report.
+    pub name: String,
+    /// When it starts.
+    pub at: Dur,
+}
+
 /// Everything a run depends on. The run is a pure function of this value.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -93,6 +128,8 @@ pub struct SimConfig {
     pub warmup: Duration,
     /// Keep every member's events for [`Simulation::take_events`].
     pub record_events: bool,
+    /// Phases of the run, in time order (empty: one phase, the whole run).
+    pub phases: Vec<PhaseSpec>,
 }
 
 impl SimConfig {
@@ -110,6 +147,7 @@ impl SimConfig {
             sample_interval: Duration::from_secs(1),
             warmup: Duration::ZERO,
             record_events: false,
+            phases: Vec::new(),
         }
     }
 
