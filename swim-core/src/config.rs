@@ -84,10 +84,34 @@ pub struct Config {
     /// whose protocol or application range does not overlap its own (`Stats::versions_refused`).
     /// Each range needs `min <= current <= max`. Default: protocol `1..=1`, application `0..=0`.
     pub versions: Versions,
+    /// Compression of stream messages (push-pull states, reliable user messages) with LZ4
+    /// ([`crate::wire::compression`]). `Some`: this member advertises that it wants compressed
+    /// stream messages (a capability bit of its alive record) and compresses those it sends to
+    /// members that advertise it, when they are at least [`Compression::min_size`] bytes and
+    /// compressing makes them smaller. `None`: it neither advertises nor compresses. Either way
+    /// it reads compressed stream messages (a peer may not have heard yet that it turned
+    /// compression off), decompressing at most `limits.max_stream_message_size` bytes. Mixed
+    /// clusters work. Default: on, from 1 KiB (see docs/performance.md for the figures).
+    pub compression: Option<Compression>,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+}
+
+/// [`Config::compression`]'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compression {
+    /// Stream messages smaller than this many bytes (their messages, before compression) are
+    /// sent as they are: LZ4 saves little on them. Default 1,024 (a push-pull of about a dozen
+    /// members).
+    pub min_size: usize,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression { min_size: 1024 }
+    }
 }
 
 /// The backoff of [`Config::join_retry`]. Attempt `k` (the first retry is attempt 2) waits a
@@ -273,6 +297,7 @@ impl Config {
                 max_attempts: None,
             }),
             versions: Versions::DEFAULT,
+            compression: Some(Compression::default()),
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }

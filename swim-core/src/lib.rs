@@ -170,7 +170,7 @@ pub mod wire;
 /// The former name of [`push_pull`], kept so that existing paths still resolve.
 pub use push_pull as sync;
 
-pub use config::{Config, JoinRetry, Lifeguard, Limits};
+pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId, RefusalReason};
 pub use hooks::{Hooks, NoHooks};

@@ -44,8 +44,11 @@ pub struct Stats {
     pub streams_out: u64,
     /// Bytes of inbound stream messages.
     pub stream_bytes_in: u64,
-    /// Bytes of outbound stream messages.
+    /// Bytes of outbound stream messages (as sent: compressed ones at their compressed size).
     pub stream_bytes_out: u64,
+    /// Outbound stream messages sent compressed (`Config::compression`; also counted in
+    /// `streams_out`).
+    pub streams_compressed: u64,
     /// Rejected inputs by kind.
     pub decode_errors: DecodeErrorCounts,
     /// Probes started (direct pings to a probe target).

@@ -142,7 +142,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             state: State::Alive,
             state_changed: now,
         };
-        let local_peer = Peer { versions: config.versions, capabilities: Capabilities::NONE };
+        let capabilities = Capabilities::NONE.with_compression(config.compression.is_some());
+        let local_peer = Peer { versions: config.versions, capabilities };
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
             local_peer,
@@ -196,8 +197,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// The protocol and application version ranges member `name` speaks, as its alive record
     /// said (this member's own `Config::versions` for the local name). A member restored with
-    /// [`restore`](Self::restore) is taken to speak only `versions.protocol.min` until it
-    /// announces itself. `None` for a name not held.
+    /// [`restore`](Self::restore) is taken to speak only `versions.protocol.min` (and this
+    /// member's application versions) until it announces itself. `None` for a name not held.
     pub fn versions_of(&self, name: &str) -> Option<Versions> {
         self.peer_of(name).map(|p| p.versions)
     }
@@ -545,12 +546,13 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         });
         // What restored members speak is not known until they announce it: take them to speak
         // only the oldest protocol version this member reads (which every member reads until an
-        // operator raises it) and this member's application versions, and want no compression.
+        // operator raises it), and this member's application versions and capabilities (every
+        // member reads compressed streams, so wanting them is only a preference).
         let versions = Versions {
             protocol: VersionRange::only(self.config.versions.protocol.min),
             application: self.config.versions.application,
         };
-        let peer = Peer { versions, capabilities: Capabilities::NONE };
+        let peer = Peer { versions, capabilities: self.local_peer.capabilities };
         let (added, full) = self.members.extend(
             fresh,
             peer,
@@ -584,6 +586,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let sealing = self.sealer.begin(buf, version, &self.config.label);
             let (local, peer, members, limits) = (&self.local, self.local_peer, &self.members, &self.config.limits);
             out.body.encode(&self.codec, version, local, peer, members, limits, buf);
+            if kind == TransmitKind::Stream && out.route.compress {
+                self.compress(buf, sealing.body);
+            }
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
@@ -690,6 +695,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.transmits.push_back(Outgoing { to, body, route });
     }
 
+    /// Compress the messages of the stream message in `buf` (from `body` on), if it is large
+    /// enough and compressing makes it smaller.
+    fn compress(&mut self, buf: &mut Vec<u8>, body: usize) {
+        let Some(c) = self.config.compression else { return };
+        let len = buf.len() - body;
+        if len < c.min_size {
+            return;
+        }
+        let mut out = Vec::new(); // streams are rare: no buffer kept between them
+        if wire::compression::compress(&buf[body..], &mut out) < len {
+            buf.truncate(body);
+            buf.extend_from_slice(&out);
+            wire::envelope::set_compressed(buf);
+            self.stats.streams_compressed += 1;
+        }
+    }
+
     // ------------------------------------------------------------------ internals: versions
 
     /// The route to an address that is no known member: this member's `min` (see
@@ -710,7 +732,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn route_peer(&self, peer: Peer) -> Route {
-        match peer.route(&self.config.versions.protocol, false) {
+        match peer.route(&self.config.versions.protocol, self.config.compression.is_some()) {
             Some((version, compress)) => Route { version, compress },
             None => self.route_unknown(),
         }
@@ -821,10 +843,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn handle_packet(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
         // The envelope's first byte is its version; `open` rejects an empty packet first.
         let version = data.first().copied().unwrap_or_default();
+        let compressed = wire::envelope::is_compressed(data);
         let r = match self.sealer.open(&self.config.label, data) {
-            Ok(Opened::Plain(body)) => self.handle_messages(now, from, version, &data[body..], stream),
+            Ok(Opened::Plain(body)) => self.handle_payload(now, from, version, &data[body..], stream, compressed),
             Ok(Opened::Decrypted(plain)) => {
-                let r = self.handle_messages(now, from, version, &plain, stream);
+                let r = self.handle_payload(now, from, version, &plain, stream, compressed);
                 self.sealer.recycle(plain);
                 r
             }
@@ -834,6 +857,28 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),
         }
+    }
+
+    /// The payload of an opened packet: its messages, or (`compressed`, streams only) their
+    /// compressed form, decompressed within `limits.max_stream_message_size` first.
+    fn handle_payload(
+        &mut self,
+        now: Instant,
+        from: A,
+        version: u8,
+        payload: &[u8],
+        stream: bool,
+        compressed: bool,
+    ) -> Result<(), DecodeError> {
+        if !compressed {
+            return self.handle_messages(now, from, version, payload, stream);
+        }
+        if !stream {
+            return Err(DecodeError::WrongChannel);
+        }
+        let mut messages = Vec::new();
+        wire::compression::decompress(payload, self.config.limits.max_stream_message_size, &mut messages)?;
+        self.handle_messages(now, from, version, &messages, stream)
     }
 
     fn handle_messages(
@@ -1083,9 +1128,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if self.leaving || a.incarnation < self.local.incarnation {
                 return;
             }
-            let peer = self.local_peer;
-            let same =
-                a.meta == &self.local.meta[..] && a.versions == peer.versions && a.capabilities == peer.capabilities;
+            // Capabilities are only preferences (every member reads compressed streams): a stale
+            // view of them is harmless and not worth a new incarnation.
+            let same = a.meta == &self.local.meta[..] && a.versions == self.local_peer.versions;
             if a.incarnation == self.local.incarnation && same {
                 return;
             }

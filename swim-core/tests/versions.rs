@@ -180,7 +180,7 @@ fn a_member_restarted_into_new_versions_makes_everyone_learn_them() {
 }
 
 /// Members restored from a snapshot are taken to speak only the restoring member's `min`, with
-/// no capabilities, until they announce themselves.
+/// its application versions and capabilities, until they announce themselves.
 #[test]
 fn restored_members_are_taken_to_speak_only_min() {
     let mut c = Cluster::new(3, config(NEW), 1);
@@ -197,7 +197,9 @@ fn restored_members_are_taken_to_speak_only_min() {
     assert_eq!(c.with(0, |s, now| s.restore(now, snapshot)), 2);
     let v = c.node(0).versions_of(&name(1)).expect("restored");
     assert_eq!((v.protocol, v.application), (VersionRange::only(1), Versions::DEFAULT.application));
-    assert_eq!(c.node(0).capabilities_of(&name(1)), Some(swim_core::Capabilities::NONE));
+    let own = c.node(0).capabilities_of(&name(0));
+    assert!(own.is_some_and(|c| c.compression()), "compression is on by default");
+    assert_eq!(c.node(0).capabilities_of(&name(1)), own, "taken to prefer what this member prefers");
     assert_eq!(c.node(0).versions_of(&name(0)).map(|v| v.protocol), Some(NEW), "the local member");
     assert_eq!(c.node(0).versions_of("nobody"), None);
 }

@@ -162,7 +162,8 @@ struct PushPullHead<'a, A> {
 /// the capabilities.
 const MIN_MEMBER_STATE: usize = 13;
 
-fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
+/// Write `v` as a LEB128 varint into `buf`; returns its length.
+pub(crate) fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
     let mut i = 0;
     loop {
         let byte = (v & 0x7f) as u8;
@@ -176,7 +177,8 @@ fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
     }
 }
 
-fn read_varint(input: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
+/// Read a LEB128 varint of at most 32 bits from the front of `input`; returns it and the rest.
+pub(crate) fn read_varint(input: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
     let mut v: u64 = 0;
     for (i, &b) in input.iter().enumerate().take(5) {
         v |= u64::from(b & 0x7f) << (7 * i);
