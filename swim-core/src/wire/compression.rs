@@ -29,8 +29,8 @@ use crate::wire::codec::{read_varint, write_varint};
 /// length bytes copies at most about 255 bytes per byte of input), plus [`SLACK`].
 pub const MAX_RATIO: usize = 255;
 
-/// Bytes allowed on top of [`MAX_RATIO`] for a tiny block.
-const SLACK: usize = 64;
+/// Bytes allowed on top of [`MAX_RATIO`] times the block, for a tiny block.
+pub const SLACK: usize = 64;
 
 /// Append `messages`, compressed, to `out`: the length, then the block. Returns the number of
 /// bytes appended.
