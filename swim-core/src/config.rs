@@ -10,6 +10,7 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ConfigError;
+use crate::versions::Versions;
 
 /// Protocol configuration. See the module docs.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,10 +94,41 @@ pub struct Config {
     /// reported once and the application retries (memberlist's behaviour; Consul's and Serf's
     /// agents grew `retry_join` for it). LAN: from 1 s, doubling up to 30 s, no attempt limit.
     pub join_retry: Option<JoinRetry>,
+    /// The protocol and application version ranges this member speaks (see
+    /// [`crate::versions`]): it reads envelopes of any version in `protocol.min..=protocol.max`
+    /// (others are rejected as `DecodeError::UnsupportedVersion`), sends each known member the
+    /// version negotiated from both ranges and everyone else `protocol.min`, and refuses members
+    /// whose protocol or application range does not overlap its own (`Stats::versions_refused`).
+    /// Each range needs `min <= current <= max`. Default: protocol `1..=1`, application `0..=0`.
+    pub versions: Versions,
+    /// Compression of stream messages (push-pull states, reliable user messages) with LZ4
+    /// ([`crate::wire::compression`]). `Some`: this member advertises that it wants compressed
+    /// stream messages (a capability bit of its alive record) and compresses those it sends to
+    /// members that advertise it, when they are at least [`Compression::min_size`] bytes and
+    /// compressing makes them smaller. `None`: it neither advertises nor compresses. Either way
+    /// it reads compressed stream messages (a peer may not have heard yet that it turned
+    /// compression off), decompressing at most `limits.max_stream_message_size` bytes. Mixed
+    /// clusters work. Default: on, from 1 KiB (see docs/performance.md for the figures).
+    pub compression: Option<Compression>,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+}
+
+/// [`Config::compression`]'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compression {
+    /// Stream messages smaller than this many bytes (their messages, before compression) are
+    /// sent as they are: LZ4 saves little on them. Default 1,024 (a push-pull of about a dozen
+    /// members).
+    pub min_size: usize,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression { min_size: 1024 }
+    }
 }
 
 /// The backoff of [`Config::join_retry`]. Attempt `k` (the first retry is attempt 2) waits a
@@ -300,6 +332,8 @@ impl Config {
                 max: Duration::from_secs(30),
                 max_attempts: None,
             }),
+            versions: Versions::DEFAULT,
+            compression: Some(Compression::default()),
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -377,6 +411,13 @@ impl Config {
             }
             if r.max_attempts == Some(0) {
                 return Err(E::Zero("join_retry.max_attempts"));
+            }
+        }
+        for (range, field) in
+            [(&self.versions.protocol, "versions.protocol"), (&self.versions.application, "versions.application")]
+        {
+            if !range.is_valid() {
+                return Err(E::VersionRange { field, range: *range });
             }
         }
         if self.retransmit_mult == 0 {
@@ -577,6 +618,14 @@ mod tests {
         let mut c = base.clone();
         c.limits.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));
+        let mut c = base.clone();
+        c.versions.protocol = crate::versions::VersionRange::new(1, 2, 3);
+        let range = c.versions.protocol;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.protocol", range }));
+        let mut c = base.clone();
+        c.versions.application = crate::versions::VersionRange::new(4, 3, 3);
+        let range = c.versions.application;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.application", range }));
         let mut c = base;
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));

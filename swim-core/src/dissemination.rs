@@ -37,6 +37,7 @@ use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
 pub use crate::timing::retransmit_limit;
 use crate::transmit::BroadcastId;
+use crate::versions::Peer;
 use crate::wire::{self, Message};
 
 /// Sort key: fewest transmits, then largest, then newest.
@@ -438,14 +439,25 @@ pub(crate) fn leave_targets<A: Address>(
     }
 }
 
-/// The update announcing member `m`'s current state. `from` is the accuser of a suspicion or
-/// death (defaults: the member itself for a suspicion, `local` for a death).
-pub(crate) fn update_of<'a, A: Address>(m: &'a Member<A>, from: Option<&'a str>, local: &'a str) -> Message<'a, A> {
+/// The update announcing member `m`'s current state (an alive says it speaks `peer`). `from`
+/// is the accuser of a suspicion or death (defaults: the member itself for a suspicion, `local`
+/// for a death).
+pub(crate) fn update_of<'a, A: Address>(
+    m: &'a Member<A>,
+    peer: Peer,
+    from: Option<&'a str>,
+    local: &'a str,
+) -> Message<'a, A> {
     let name = m.name.as_str();
     match m.state {
-        State::Alive => {
-            Message::Alive(wire::Alive { incarnation: m.incarnation, name, addr: m.addr.clone(), meta: &m.meta })
-        }
+        State::Alive => Message::Alive(wire::Alive {
+            incarnation: m.incarnation,
+            name,
+            addr: m.addr.clone(),
+            meta: &m.meta,
+            versions: peer.versions,
+            capabilities: peer.capabilities,
+        }),
         State::Suspect => {
             Message::Suspect(wire::Suspect { incarnation: m.incarnation, name, from: from.unwrap_or(name) })
         }

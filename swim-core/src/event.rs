@@ -23,6 +23,7 @@ use bytes::Bytes;
 
 use crate::hooks::Refusal;
 use crate::member::{Member, Name};
+use crate::versions::Versions;
 
 /// Identifies one call to [`crate::Swim::join`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,16 +64,17 @@ pub enum Event<A> {
         claimed: A,
     },
     /// An alive claim about a member not held alive here was refused by the application
-    /// ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)) or its address by
-    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address): the member was not stored
-    /// and is not gossiped. Counted in `Stats::members_refused`.
+    /// ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)), its address by
+    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address), or its versions: the member was not stored
+    /// and is not gossiped. Counted in `Stats::members_refused`, or `Stats::versions_refused`
+    /// when its version ranges share nothing with this member's.
     MemberRefused {
         /// The claimed name.
         name: Name,
         /// The claimed address.
         addr: A,
-        /// Why.
-        reason: Refusal,
+        /// Why: the application, the address allowlist, or no version in common.
+        reason: RefusalReason,
     },
     /// A push-pull state was refused whole by
     /// [`Hooks::admit_merge`](crate::hooks::Hooks::admit_merge): nothing of it was applied
@@ -363,6 +365,37 @@ impl<A> EventQueue<A> {
     }
 }
 
+/// Why a member was refused ([`Event::MemberRefused`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The application refused it ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)).
+    Application(Refusal),
+    /// Its claimed address is not allowed
+    /// ([`Hooks::allow_address`](crate::hooks::Hooks::allow_address)).
+    AddressNotAllowed,
+    /// Its protocol or application version range shares no version with this member's (see
+    /// [`crate::versions`]).
+    Version {
+        /// What its alive record says it speaks.
+        theirs: Versions,
+        /// What this member speaks (`Config::versions`).
+        ours: Versions,
+    },
+}
+
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusalReason::Application(r) => f.write_str(&r.reason),
+            RefusalReason::AddressNotAllowed => f.write_str("address not allowed"),
+            RefusalReason::Version { theirs, ours } => {
+                let what = if theirs.protocol.overlaps(&ours.protocol) { "application" } else { "protocol" };
+                write!(f, "no {what} version in common: it speaks {theirs}; this member speaks {ours}")
+            }
+        }
+    }
+}
+
 /// One line in words, for logs and command-line tools: a member event starts with the
 /// member's name and what happened to it (`b joined at 10.0.0.2:7946 (incarnation 3)`,
 /// `b suspected by a at 10.0.0.2:7946 (incarnation 3)`); payloads are shown by their size.
@@ -446,7 +479,9 @@ mod tests {
     fn every_event_reads_as_words() {
         let b = || member("b", b"zone=a");
         let no = || Refusal::new("wrong datacenter");
-        let cases: [(Event<u16>, &str); 19] = [
+        let ours = Versions::DEFAULT;
+        let theirs = Versions { protocol: crate::VersionRange::only(3), ..ours };
+        let cases: [(Event<u16>, &str); 21] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -458,7 +493,14 @@ mod tests {
                 Event::AddressConflict { name: "b".into(), existing: 1, claimed: 2 },
                 "b claimed from 2 but held at 1; the claim was ignored",
             ),
-            (Event::MemberRefused { name: "b".into(), addr: 2, reason: no() }, "b at 2 refused: wrong datacenter"),
+            (
+                Event::MemberRefused { name: "b".into(), addr: 2, reason: RefusalReason::Application(no()) },
+                "b at 2 refused: wrong datacenter",
+            ),
+            (
+                Event::MemberRefused { name: "b".into(), addr: 2, reason: RefusalReason::AddressNotAllowed },
+                "b at 2 refused: address not allowed",
+            ),
             (
                 Event::MergeRefused { from: "c".into(), reason: no() },
                 "push-pull state from c refused: wrong datacenter",
@@ -466,6 +508,11 @@ mod tests {
             (
                 Event::JoinRefused { join: JoinId(0), seed: 9, reason: no() },
                 "join refused by the seed at 9: wrong datacenter",
+            ),
+            (
+                Event::MemberRefused { name: "x".into(), addr: 5, reason: RefusalReason::Version { theirs, ours } },
+                "x at 5 refused: no protocol version in common: it speaks protocol 3..=3 (current 3), application \
+                 0..=0 (current 0); this member speaks protocol 1..=1 (current 1), application 0..=0 (current 0)",
             ),
             (
                 Event::UserMessage { from: 9, sender: "c".into(), payload: Bytes::from_static(b"hi") },

@@ -15,6 +15,7 @@
 //! | [`Rule::Precedence`] | every reported transition is one [`member::overrides`] allows: the new state and incarnation, as a claim, override the previous ones |
 //! | [`Rule::AliveAfterDead`] | once an observer has held a member dead or left at incarnation `i`, it never holds it alive at an incarnation `<= i` (no member is both alive and dead at one observer for the same incarnation) until it forgets it |
 //! | [`Rule::EventAboutItself`] | a member never reports a membership event about itself |
+//! | [`Rule::HoldsIncompatible`] | a member never holds a member whose protocol or application versions share none with its own (checked with the table scan) |
 //! | [`Rule::OverBound`] | the member table within `limits.max_members`, both piggyback queues within their depths, pending transmits and events within theirs, relays within `limits.max_relays`, the health score below `lifeguard.awareness_max_multiplier` |
 //!
 //! Liveness (everyone agrees once faults heal) is not a safety invariant and is not checked
@@ -116,6 +117,12 @@ pub enum Rule {
     },
     /// A membership event about the observer itself.
     EventAboutItself,
+    /// The observer holds a member that speaks `theirs`, which shares no protocol or
+    /// application version with the observer's own: it should have been refused.
+    HoldsIncompatible {
+        /// What the held member speaks, as the observer holds it.
+        theirs: crate::versions::Versions,
+    },
     /// A table, queue or score over its bound.
     OverBound {
         /// Which bound.
@@ -138,6 +145,7 @@ impl Rule {
             Rule::Precedence { .. } => "precedence",
             Rule::AliveAfterDead { .. } => "never alive and dead at one incarnation",
             Rule::EventAboutItself => "no membership event about itself",
+            Rule::HoldsIncompatible { .. } => "no member held that shares no version",
             Rule::OverBound { .. } => "bounds",
         }
     }
@@ -157,6 +165,9 @@ impl fmt::Display for Rule {
                 write!(f, "held alive at incarnation {alive} after being held dead or left at {dead}")
             }
             Rule::EventAboutItself => f.write_str("reported a membership event about itself"),
+            Rule::HoldsIncompatible { theirs } => {
+                write!(f, "holds a member speaking {theirs}, which shares no version")
+            }
             Rule::OverBound { bound, value, limit } => write!(f, "{} is {value}, over {limit}", bound.knob()),
         }
     }
@@ -363,9 +374,16 @@ impl<A: Address> Checker<A> {
     /// Linear in the member table. Call after the events of the same input were checked.
     pub fn check_table(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         let local = &swim.local().name;
+        let ours = swim.config().versions;
         for m in swim.members() {
             if m.name == *local {
                 continue;
+            }
+            if let Some(theirs) = swim.versions_of(&m.name)
+                && !ours.compatible(&theirs)
+            {
+                let rule = Rule::HoldsIncompatible { theirs };
+                return Err(Violation { observer: local.clone(), member: m.name.clone(), rule });
             }
             match self.views.get_mut(m.name.as_str()) {
                 // Not seen before, or now another process (a reclaim whose events were
@@ -555,7 +573,16 @@ mod tests {
         let mut l = Config::lan();
         l.limits.max_pending_events = 1;
         let mut swim = observer(l);
-        let alive = |n: &'static str| Message::Alive(Alive { incarnation: 0, name: n, addr: 9u32, meta: b"" });
+        let alive = |n: &'static str| {
+            Message::Alive(Alive {
+                incarnation: 0,
+                name: n,
+                addr: 9u32,
+                meta: b"",
+                versions: crate::Versions::DEFAULT,
+                capabilities: crate::Capabilities::NONE,
+            })
+        };
         swim.handle_datagram(Instant::ZERO, 9, &datagram(&[alive("x"), alive("y")])).unwrap();
         assert!(swim.stats().events_dropped > 0);
         let lagged = swim.poll_event().unwrap();
@@ -655,7 +682,14 @@ mod tests {
         let mut swim = observer(Config::lan());
         let mut c = Checker::new();
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 5))).unwrap();
-        let alive = Message::Alive(Alive { incarnation: 0, name: "a", addr: 9u32, meta: b"" });
+        let alive = Message::Alive(Alive {
+            incarnation: 0,
+            name: "a",
+            addr: 9u32,
+            meta: b"",
+            versions: crate::Versions::DEFAULT,
+            capabilities: crate::Capabilities::NONE,
+        });
         swim.handle_datagram(Instant::ZERO, 9, &datagram(&[alive])).unwrap();
         while swim.poll_event().is_some() {}
         let v = c.check_table(&swim).unwrap_err();

@@ -21,7 +21,8 @@
 
 //!
 //! Whatever the features, the core seals and opens every packet through one `Sealer`
-//! (crate-private): it holds the keyring and the two plaintext switches, writes the envelope
+//! (crate-private): it holds the keyring, the two plaintext switches and the protocol versions
+//! this member reads, writes the envelope
 //! (and, when encrypting, the cipher id and nonce) before the messages, seals them after, and
 //! checks and opens inbound packets. Without the `encryption` feature it holds no keyring:
 //! packets go out in plaintext and an encrypted one is rejected.
@@ -29,6 +30,7 @@
 use alloc::vec::Vec;
 
 use crate::error::DecodeError;
+use crate::versions::VersionRange;
 use crate::wire::envelope;
 
 #[cfg(feature = "encryption")]
@@ -49,6 +51,8 @@ pub(crate) struct Sealer {
     send_plaintext: bool,
     /// Unlabelled packets accepted under the label roll-out switch (`Stats::unlabelled_accepted`).
     unlabelled_accepted: u64,
+    /// The envelope versions accepted (`Config::versions.protocol`).
+    versions: VersionRange,
 }
 
 /// A packet being built: where its messages start and whether they will be encrypted.
@@ -79,8 +83,8 @@ pub(crate) enum Opened {
 }
 
 impl Sealer {
-    /// No keyring; plaintext sent and accepted.
-    pub fn new() -> Self {
+    /// No keyring; plaintext sent and accepted; envelopes of a version in `versions` opened.
+    pub fn new(versions: VersionRange) -> Self {
         Sealer {
             #[cfg(feature = "encryption")]
             keyring: None,
@@ -89,6 +93,7 @@ impl Sealer {
             accept_plaintext: true,
             send_plaintext: true,
             unlabelled_accepted: 0,
+            versions,
         }
     }
 
@@ -147,11 +152,11 @@ impl Sealer {
         }
     }
 
-    /// Start a packet in `buf` (cleared first): the envelope header with `label`, then, when
-    /// encrypting, the cipher id and a fresh nonce. The messages follow.
-    pub fn begin(&mut self, buf: &mut Vec<u8>, label: &[u8]) -> Sealing {
+    /// Start a packet of protocol `version` in `buf` (cleared first): the envelope header with
+    /// `label`, then, when encrypting, the cipher id and a fresh nonce. The messages follow.
+    pub fn begin(&mut self, buf: &mut Vec<u8>, version: u8, label: &[u8]) -> Sealing {
         let encrypt = self.encrypting();
-        envelope::begin(buf, label, encrypt);
+        envelope::begin_versioned(buf, version, label, encrypt);
         #[cfg(feature = "encryption")]
         let body = match &mut self.keyring {
             Some(k) if encrypt => k.begin(buf),
@@ -175,12 +180,16 @@ impl Sealer {
         let _ = (buf, sealing);
     }
 
-    /// Check an inbound packet's envelope against `label` (with `accept_unlabelled`, a packet
-    /// without any label passes too, counted) and the plaintext switches, and find
-    /// (decrypting if needed) its messages. An encrypted packet is authenticated with the
-    /// header it came with, so a label cannot be stripped to pass as unlabelled.
+    /// Check an inbound packet's envelope against the versions read, `label` (with
+    /// `accept_unlabelled`, a packet without any label passes too, counted) and the plaintext
+    /// switches, and find (decrypting if needed) its messages. An encrypted packet is
+    /// authenticated with the header it came with, so a label cannot be stripped to pass as
+    /// unlabelled.
     pub fn open(&mut self, label: &[u8], accept_unlabelled: bool, data: &[u8]) -> Result<Opened, DecodeError> {
         let (header, _body) = envelope::parse(data)?;
+        if !self.versions.contains(header.version) {
+            return Err(DecodeError::UnsupportedVersion);
+        }
         if header.label != label {
             if !(accept_unlabelled && header.label.is_empty()) {
                 return Err(DecodeError::LabelMismatch);
@@ -248,7 +257,7 @@ mod tests {
             (b"prod", true, b"pro", false),
         ];
         for (label, accept, sent, ok) in cases {
-            let mut sealer = Sealer::new();
+            let mut sealer = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
             let r = sealer.open(label, accept, &packet(sent));
             assert_eq!(r.is_ok(), ok, "{label:?} accept={accept} got {sent:?}: {r:?}");
             if !ok {
@@ -264,15 +273,15 @@ mod tests {
     fn with_a_keyring_the_header_is_authenticated_whatever_the_label_rule() {
         let ring = || Keyring::new(Cipher::Aes256Gcm, Key::from_bytes([3; 32]), [1; 8]);
         let seal = |label: &[u8]| {
-            let mut s = Sealer::new();
+            let mut s = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
             s.set_keyring(Some(ring()));
             let mut buf = Vec::new();
-            let sealing = s.begin(&mut buf, label);
+            let sealing = s.begin(&mut buf, crate::wire::envelope::VERSION, label);
             buf.extend_from_slice(b"messages");
             s.seal(&mut buf, sealing);
             buf
         };
-        let mut receiver = Sealer::new();
+        let mut receiver = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
         receiver.set_keyring(Some(ring()));
         let (labelled, unlabelled) = (seal(b"prod"), seal(b""));
         // Genuine packets of both kinds open while unlabelled ones are accepted.

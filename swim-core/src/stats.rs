@@ -44,8 +44,11 @@ pub struct Stats {
     pub streams_out: u64,
     /// Bytes of inbound stream messages.
     pub stream_bytes_in: u64,
-    /// Bytes of outbound stream messages.
+    /// Bytes of outbound stream messages (as sent: compressed ones at their compressed size).
     pub stream_bytes_out: u64,
+    /// Outbound stream messages sent compressed (`Config::compression`; also counted in
+    /// `streams_out`).
+    pub streams_compressed: u64,
     /// Rejected inputs by kind.
     pub decode_errors: DecodeErrorCounts,
     /// Probes started (direct pings to a probe target).
@@ -118,6 +121,11 @@ pub struct Stats {
     /// Alive claims refused by `Hooks::admit_member` or `Hooks::allow_address` (and merged
     /// member states whose address `Hooks::allow_address` refused): not stored, not gossiped.
     pub members_refused: u64,
+    /// Alive claims refused because the member's protocol or application version range shares
+    /// no version with this member's (`Config::versions`); each is also an
+    /// `Event::MemberRefused`. Packets of a protocol version this member does not read are
+    /// counted in `decode_errors` (`UnsupportedVersion`) instead.
+    pub versions_refused: u64,
     /// Indirect-probe requests refused because `limits.max_relays` were in progress.
     pub relays_dropped: u64,
     /// Gossip about names this member has never heard of or already forgot, ignored.

@@ -242,7 +242,15 @@ fn address_conflict_is_reported() {
         id: 0,
         from: "node-3",
         from_addr: 3u32,
-        members: vec![MemberState { name: "node-1", addr: 99, meta: b"", incarnation: 50, state: State::Alive }],
+        members: vec![MemberState {
+            name: "node-1",
+            addr: 99,
+            meta: b"",
+            incarnation: 50,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        }],
         state: b"",
     });
     let buf = common::packet(&[pp]);
@@ -269,7 +277,14 @@ fn dead_member_name_is_reclaimed_by_new_address_after_reclaim_time() {
     // A new process takes node-5's name from another address, starting at incarnation 0
     // (below the incarnation node 5 died at).
     use swim_core::wire::{Alive, Message};
-    let buf = common::packet(&[Message::Alive(Alive { incarnation: 0, name: "node-5", addr: 55u32, meta: b"" })]);
+    let buf = common::packet(&[Message::Alive(Alive {
+        incarnation: 0,
+        name: "node-5",
+        addr: 55u32,
+        meta: b"",
+        versions: swim_core::Versions::DEFAULT,
+        capabilities: swim_core::Capabilities::NONE,
+    })]);
     let events = c.with(0, |s, now| {
         s.handle_datagram(now, 55, &buf).unwrap();
         std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>()

@@ -37,10 +37,31 @@ fn forgeries() -> Vec<Vec<u8>> {
         packet(&[Message::Dead(Dead { incarnation: u32::MAX, name: "node-2", from: "node-9" })]),
         packet(&[Message::Suspect(Suspect { incarnation: 1000, name: "node-3", from: "node-9" })]),
         // Add a member.
-        packet(&[Message::Alive(Alive { incarnation: 0, name: "mallory", addr: 66, meta: b"" })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 0,
+            name: "mallory",
+            addr: 66,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
         // Rewrite an honest member's metadata and address.
-        packet(&[Message::Alive(Alive { incarnation: 1000, name: "node-4", addr: 4, meta: b"owned" })]),
-        packet(&[Message::Alive(Alive { incarnation: 1000, name: "node-4", addr: 66, meta: b"" })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 1000,
+            name: "node-4",
+            addr: 4,
+            meta: b"owned",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 1000,
+            name: "node-4",
+            addr: 66,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
     ]
 }
 
@@ -51,9 +72,33 @@ fn forged_push_pull() -> Vec<u8> {
         from: "mallory",
         from_addr: 66,
         members: vec![
-            MemberState { name: "mallory", addr: 66, meta: b"", incarnation: 0, state: State::Alive },
-            MemberState { name: "node-2", addr: 2, meta: b"", incarnation: 500, state: State::Dead },
-            MemberState { name: "node-4", addr: 4, meta: b"owned", incarnation: 500, state: State::Alive },
+            MemberState {
+                name: "mallory",
+                addr: 66,
+                meta: b"",
+                incarnation: 0,
+                state: State::Alive,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
+            MemberState {
+                name: "node-2",
+                addr: 2,
+                meta: b"",
+                incarnation: 500,
+                state: State::Dead,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
+            MemberState {
+                name: "node-4",
+                addr: 4,
+                meta: b"owned",
+                incarnation: 500,
+                state: State::Alive,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
         ],
         state: b"",
     })])
@@ -428,7 +473,14 @@ fn flood(c: &mut Cluster, target: usize, rounds: usize, claims: bool) {
         let cut = &f[..(rng.next_u64() as usize) % f.len()];
         // Forged alives for ever-new names (what would fill a table without encryption).
         let name = format!("fake-{r}");
-        let fake = packet(&[Message::Alive(Alive { incarnation: 0, name: &name, addr: 1000 + r as Addr, meta: b"" })]);
+        let fake = packet(&[Message::Alive(Alive {
+            incarnation: 0,
+            name: &name,
+            addr: 1000 + r as Addr,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]);
         c.with(target, |s, now| {
             for b in [&junk[..], &big[..], f, &wrong[..], cut, &fake[..]] {
                 let _ = s.handle_datagram(now, 66, b);

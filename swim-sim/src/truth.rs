@@ -9,7 +9,9 @@
 //! - **detected by all**: no running member still holds a crashed member alive or suspect;
 //! - **disseminated to all**: every running member holds a new member alive.
 //!
-//! A member is *up* while its process runs and it has not announced a leave. A **false
+//! A member is *up* while its process runs and it has not announced a leave (and it shares a
+//! version with the run's configuration: an outsider, which every member must refuse, never
+//! counts as up; see [`Truth::exclude`]). A **false
 //! positive** is a `MemberFailed` event, at an up observer, about an up member that has not
 //! restarted within the last `stale_window` (a death notice about a previous life of a
 //! restarted member is counted as stale, not false). It is split by whether the observer was
@@ -528,6 +530,13 @@ impl Truth {
         }
         self.recount_good(now);
         self.check_joins(now);
+    }
+
+    /// `o`, just started, is not part of the cluster (it shares no version with the run's
+    /// configuration, so every member must refuse it): it does not count as up, its own view
+    /// is not tracked, and a member holding it alive keeps the cluster from converging.
+    pub fn exclude(&mut self, now: Instant, o: u32) {
+        self.stop(now, o, false);
     }
 
     fn detected_by_all(&mut self, now: Instant, t: u32) {

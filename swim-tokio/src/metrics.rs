@@ -17,6 +17,8 @@
 //! | `swim_stream_messages_sent_total` | counter | TCP messages the core produced |
 //! | `swim_stream_bytes_received_total` | counter | bytes of inbound frames |
 //! | `swim_stream_bytes_sent_total` | counter | bytes of outbound messages |
+//! | `swim_stream_messages_compressed_total` | counter | outbound stream messages sent compressed (`Stats::streams_compressed`) |
+//! | `swim_versions_refused_total` | counter | members refused for sharing no protocol or application version (`Stats::versions_refused`) |
 //! | `swim_decode_errors_total{kind}` | counter | rejected input, by [`swim_core::DecodeError::name`] |
 //! | `swim_probes_total` | counter | probes started |
 //! | `swim_probe_failures_total` | counter | probes that got no ack (each suspects its target) |
@@ -102,6 +104,10 @@ pub mod names {
     /// See the [module table](super).
     pub const DECODE_ERRORS: &str = "swim_decode_errors_total";
     /// See the [module table](super).
+    pub const STREAMS_COMPRESSED: &str = "swim_stream_messages_compressed_total";
+    /// See the [module table](super).
+    pub const VERSIONS_REFUSED: &str = "swim_versions_refused_total";
+    /// See the [module table](super).
     pub const PROBES: &str = "swim_probes_total";
     /// See the [module table](super).
     pub const PROBE_FAILURES: &str = "swim_probe_failures_total";
@@ -174,6 +180,8 @@ pub mod names {
         STREAM_MESSAGES_SENT,
         STREAM_BYTES_RECEIVED,
         STREAM_BYTES_SENT,
+        STREAMS_COMPRESSED,
+        VERSIONS_REFUSED,
         DECODE_ERRORS,
         PROBES,
         PROBE_FAILURES,
@@ -244,6 +252,8 @@ const COUNTERS: &[CounterSpec] = {
         (STREAM_MESSAGES_SENT, &[], |s| s.core.streams_out),
         (STREAM_BYTES_RECEIVED, &[], |s| s.core.stream_bytes_in),
         (STREAM_BYTES_SENT, &[], |s| s.core.stream_bytes_out),
+        (STREAMS_COMPRESSED, &[], |s| s.core.streams_compressed),
+        (VERSIONS_REFUSED, &[], |s| s.core.versions_refused),
         (PROBES, &[], |s| s.core.probes),
         (PROBE_FAILURES, &[], |s| s.core.probe_failures),
         (PING_REQS_SENT, &[], |s| s.core.ping_reqs_sent),
@@ -346,6 +356,8 @@ fn describe() {
         (STREAM_MESSAGES_SENT, Unit::Count, "TCP messages the core produced"),
         (STREAM_BYTES_RECEIVED, Unit::Bytes, "bytes of inbound stream frames"),
         (STREAM_BYTES_SENT, Unit::Bytes, "bytes of outbound stream messages"),
+        (STREAMS_COMPRESSED, Unit::Count, "outbound stream messages sent compressed"),
+        (VERSIONS_REFUSED, Unit::Count, "members refused for sharing no version"),
         (DECODE_ERRORS, Unit::Count, "rejected input by kind"),
         (PROBES, Unit::Count, "probes started"),
         (PROBE_FAILURES, Unit::Count, "probes that got no ack"),

@@ -415,6 +415,11 @@ impl Cluster {
         self.nodes[i].inbox.clear();
     }
 
+    /// Node `i`'s next life (see [`restart`](Self::restart)) runs with `config`.
+    pub fn set_config(&mut self, i: usize, config: Config) {
+        self.configs[i] = config;
+    }
+
     /// Restart node `i` as a new process with the same name and address, at `incarnation`,
     /// and join it through `seed`.
     pub fn restart(&mut self, i: usize, incarnation: u32, seed: usize) {
@@ -543,6 +548,15 @@ pub fn messages(bytes: &[u8]) -> Vec<swim_core::wire::Message<'_, Addr>> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    if header.compressed {
+        // The messages borrow from the bytes they were decoded from: keep the decompressed
+        // bytes alive for the test's lifetime (a few per test).
+        let mut plain = Vec::new();
+        swim_core::wire::compression::decompress(body, usize::MAX, &mut plain).expect("core output decompresses");
+        let plain: &'static [u8] = Vec::leak(plain);
+        PostcardCodec.decode(plain, &limits, &mut |m| out.push(m)).expect("core output decodes");
+        return out;
+    }
     PostcardCodec.decode(body, &limits, &mut |m| out.push(m)).expect("core output decodes");
     out
 }
