@@ -16,18 +16,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, ValueEnum};
-use swim_tokio::{Config, Event, JoinError, Member, Node};
+use clap::Parser;
+use swim_tokio::{Event, JoinError, Member, Node};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Preset {
-    /// memberlist's LAN defaults (1 s probes, 500 ms probe timeout).
-    Lan,
-    /// memberlist's WAN defaults (5 s probes, 3 s probe timeout).
-    Wan,
-    /// memberlist's local defaults (1 s probes, 200 ms probe timeout), for loopback.
-    Local,
-}
+#[path = "common/preset.rs"]
+mod preset;
+
+use preset::{Preset, hostname};
 
 /// Run one swim member and print its events.
 #[derive(Parser, Debug)]
@@ -117,14 +112,8 @@ async fn resolve_bind(bind: &str) -> Result<SocketAddr, String> {
 }
 
 async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let name = args.name.clone().unwrap_or_else(hostname);
-    let mut config = match args.preset {
-        Preset::Lan => Config::lan(name),
-        Preset::Wan => Config::wan(name),
-        Preset::Local => Config::local(name),
-    }
-    .with_bind_addr(bind)
-    .with_meta(args.meta.clone().into_bytes());
+    let name = args.name.clone().unwrap_or_else(|| hostname("agent"));
+    let mut config = args.preset.config(name).with_bind_addr(bind).with_meta(args.meta.clone().into_bytes());
     config.advertise_addr = args.advertise;
     if let Some(mult) = args.retransmit_mult {
         config.swim.retransmit_mult = mult;
@@ -270,12 +259,4 @@ fn describe(event: &Event) -> String {
             format!("lagged dropped={dropped} members: {}", list.join(" "))
         }
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "agent".to_string())
 }

@@ -14,19 +14,14 @@ use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, ValueEnum};
-use swim_tokio::{Config, Event, Events, Node, State};
+use clap::Parser;
+use swim_tokio::{Event, Events, Node, State};
 use tokio::sync::mpsc;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Preset {
-    /// memberlist's LAN defaults.
-    Lan,
-    /// memberlist's WAN defaults.
-    Wan,
-    /// memberlist's local defaults (the fastest).
-    Local,
-}
+#[path = "common/preset.rs"]
+mod preset;
+
+use preset::Preset;
 
 /// Start a loopback cluster, crash a member and watch the others detect it.
 #[derive(Parser, Debug)]
@@ -67,13 +62,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("node-{i}");
-        let config = match args.preset {
-            Preset::Lan => Config::lan(&name),
-            Preset::Wan => Config::wan(&name),
-            Preset::Local => Config::local(&name),
-        }
-        .with_bind_addr("127.0.0.1:0".parse()?)
-        .with_meta(format!("role=demo,id={i}"));
+        let config =
+            args.preset.config(&name).with_bind_addr("127.0.0.1:0".parse()?).with_meta(format!("role=demo,id={i}"));
         nodes.push(Node::start(config).await?);
     }
     say(format!("started {n} members on 127.0.0.1, preset {:?}", args.preset));

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use swim_tokio::{Event, Events, Node};
 
+pub mod lab;
+
 /// Extra time on every bound for a loaded 2-core CI machine running other tests.
 pub const SLACK: Duration = Duration::from_secs(10);
 
@@ -126,6 +128,12 @@ pub fn agent_binary() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_swim-agent").into()
 }
 
+/// The `kv` example's binary (`swim-kv`, feature `kv`).
+#[cfg(feature = "kv")]
+pub fn kv_binary() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_swim-kv").into()
+}
+
 /// A running `agent` process whose output lines are collected; killed (SIGKILL) on drop.
 pub struct Agent {
     pub name: String,
@@ -206,6 +214,14 @@ impl Agent {
         self.lines.lock().unwrap().iter().find_map(|l| {
             let t: Vec<&str> = l.split_whitespace().collect();
             (t.get(1) == Some(&"ready")).then(|| t.get(3)?.parse().ok()).flatten()
+        })
+    }
+
+    /// The words of the `ready ...` line after the time, once printed.
+    pub fn ready_words(&self) -> Option<Vec<String>> {
+        self.lines.lock().unwrap().iter().find_map(|l| {
+            let t: Vec<String> = l.split_whitespace().skip(1).map(str::to_string).collect();
+            (t.first().map(String::as_str) == Some("ready")).then_some(t)
         })
     }
 
