@@ -7,7 +7,7 @@
 //! | target | what it feeds | what it checks |
 //! |---|---|---|
 //! | [`datagram`] | arbitrary bytes as a datagram to a member with state | no panic; rejected input changes nothing; accepted messages re-encode to themselves |
-//! | [`stream`] | arbitrary bytes as a TCP byte stream (framed) | the same, through the frame decoder |
+//! | [`stream`] | arbitrary bytes as a TCP byte stream (framed), and as a compressed stream message (hostile, and compressed by swim) | the same, through the frame decoder and through decompression (bounded by `limits.max_stream_message_size`) |
 //! | [`decrypt`] | arbitrary bytes to an encrypting member, or arbitrary plaintext sealed with its key | no panic; forged or corrupt ciphertext is rejected without effect |
 //! | [`cluster`] | an arbitrary plan: cluster size, seed, faults, hostile injections, run in swim-sim's engine | swim-core's safety invariants on every event and after every input of every member; honest traffic accepted |
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use swim_core::security::{Cipher, Key, Keyring};
-use swim_core::wire::{Codec, DecodeLimits, Message, PostcardCodec, Suspect, envelope, frame};
+use swim_core::wire::{Codec, DecodeLimits, Message, PostcardCodec, Suspect, compression, envelope, frame};
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
 use swim_sim::faults::{Action, RestartIncarnation};
 use swim_sim::network::MAX_PARTITIONS;
@@ -165,7 +165,36 @@ pub fn stream(data: &[u8]) {
         }
         assert!(frames.buffered() <= max + frame::HEADER_LEN + chunk, "frame decoder buffered past its bound");
     }
+    compressed(&mut s, data);
     exercise(&mut s, Instant::from_secs(10));
+}
+
+/// The compressed path of [`stream`]: `data` as a compressed payload (a bomb, garbage), then
+/// `data` compressed by swim (so the fuzzer reaches the message decoder behind a valid block),
+/// and the latter as a datagram, which must be refused.
+fn compressed(s: &mut Swim<Addr>, data: &[u8]) {
+    let packet = |payload: &[u8]| {
+        let mut p = Vec::new();
+        envelope::begin(&mut p, b"", false);
+        envelope::set_compressed(&mut p);
+        p.extend_from_slice(payload);
+        p
+    };
+    feed(s, &packet(data), true);
+    let max = s.config().limits.max_stream_message_size;
+    let mut plain = Vec::new();
+    if compression::decompress(data, max, &mut plain).is_ok() {
+        assert!(plain.len() <= max, "decompressed past the limit");
+    }
+    let mut block = Vec::new();
+    compression::compress(data, &mut block);
+    compression::decompress(&block, usize::MAX, &mut plain).expect("own compression decompresses");
+    assert_eq!(plain, data, "decompress(compress(x)) != x");
+    let p = packet(&block);
+    feed(s, &p, true);
+    let errors = s.stats().decode_errors.get(swim_core::DecodeError::WrongChannel);
+    feed(s, &p, false);
+    assert_eq!(s.stats().decode_errors.get(swim_core::DecodeError::WrongChannel), errors + 1, "a compressed datagram");
 }
 
 /// Target `decrypt`: the first byte picks the cipher and the mode. In mode 0 the rest is a
@@ -301,7 +330,12 @@ pub fn run_plan(plan: &Plan) {
             Op::Restart(i) => {
                 let i = pick(*i);
                 if sim.status(i) == Status::Down {
-                    let start = Action::Start { nodes: vec![i], restart: true, incarnation: RestartIncarnation::Zero };
+                    let start = Action::Start {
+                        nodes: vec![i],
+                        restart: true,
+                        incarnation: RestartIncarnation::Zero,
+                        versions: None,
+                    };
                     ok(sim.apply(&start));
                 }
             }

@@ -40,6 +40,8 @@ fn lies(rng: &mut SwimRng) -> (bool, Vec<u8>) {
                 meta: b"",
                 incarnation: inc(rng),
                 state: states[rng.below(4)],
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
             })
             .collect();
         let kinds = [PushPullKind::Join, PushPullKind::Periodic, PushPullKind::Reply, PushPullKind::JoinReply];
@@ -56,7 +58,14 @@ fn lies(rng: &mut SwimRng) -> (bool, Vec<u8>) {
     } else {
         for _ in 0..1 + rng.below(4) {
             let m = match rng.below(3) {
-                0 => Message::Alive(Alive { incarnation: inc(rng), name: pick(rng), addr: addr(rng), meta: b"" }),
+                0 => Message::Alive(Alive {
+                    incarnation: inc(rng),
+                    name: pick(rng),
+                    addr: addr(rng),
+                    meta: b"",
+                    versions: swim_core::Versions::DEFAULT,
+                    capabilities: swim_core::Capabilities::NONE,
+                }),
                 1 => Message::Suspect(Suspect { incarnation: inc(rng), name: pick(rng), from: pick(rng) }),
                 _ => Message::Dead(Dead { incarnation: inc(rng), name: pick(rng), from: pick(rng) }),
             };

@@ -1,5 +1,6 @@
-//! swim-core benchmarks: the codec, the hot paths of the state machine, and its data
-//! structures at 10,000 members. Figures and budgets: docs/performance.md.
+//! swim-core benchmarks: the codec, the hot paths of the state machine, its data structures
+//! at 10,000 members, and the compression of a 10,000-member push-pull. Figures and budgets:
+//! docs/performance.md.
 //!
 //!     cargo bench -p swim-core --bench core
 
@@ -45,7 +46,15 @@ fn codec(c: &mut Criterion) {
     let meta = [7u8; 32];
     let payload = [1u8; 256];
     let states: Vec<MemberState<'_, Addr>> = (0..10)
-        .map(|i| MemberState { name: "node-00042", addr: i, meta: &meta, incarnation: i, state: State::Alive })
+        .map(|i| MemberState {
+            name: "node-00042",
+            addr: i,
+            meta: &meta,
+            incarnation: i,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })
         .collect();
     let kinds: Vec<(&str, Message<'_, Addr>)> = vec![
         ("ping", Message::Ping(Ping { seq: 123_456, target: "node-00042" })),
@@ -55,7 +64,17 @@ fn codec(c: &mut Criterion) {
         ),
         ("ack", Message::Ack(Ack { seq: 123_456 })),
         ("nack", Message::Nack(Nack { seq: 123_456 })),
-        ("alive", Message::Alive(Alive { incarnation: 7, name: "node-00042", addr: 42, meta: &meta })),
+        (
+            "alive",
+            Message::Alive(Alive {
+                incarnation: 7,
+                name: "node-00042",
+                addr: 42,
+                meta: &meta,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            }),
+        ),
         ("suspect", Message::Suspect(Suspect { incarnation: 7, name: "node-00042", from: "node-00001" })),
         ("dead", Message::Dead(Dead { incarnation: 7, name: "node-00042", from: "node-00001" })),
         ("user", Message::User(UserMessage { from: "node-00001", payload: &payload })),
@@ -104,9 +123,16 @@ fn codec(c: &mut Criterion) {
     }
     // A full datagram: a ping and 40 piggybacked alives, about 1,400 bytes with metadata.
     let full: Vec<Message<'_, Addr>> = std::iter::once(Message::Ping(Ping { seq: 1, target: "node-00042" }))
-        .chain(
-            (0..40).map(|i| Message::Alive(Alive { incarnation: i, name: "node-00042", addr: i, meta: &meta[..20] })),
-        )
+        .chain((0..40).map(|i| {
+            Message::Alive(Alive {
+                incarnation: i,
+                name: "node-00042",
+                addr: i,
+                meta: &meta[..20],
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            })
+        }))
         .collect();
     let pkt = packet(&full);
     g.bench_function(format!("encode/packet_{}B", pkt.len()), |b| {
@@ -233,7 +259,15 @@ fn state_machine(c: &mut Criterion) {
         .iter()
         .enumerate()
         .skip(1)
-        .map(|(i, n)| MemberState { name: n, addr: i as Addr, meta: b"", incarnation: 0, state: State::Alive })
+        .map(|(i, n)| MemberState {
+            name: n,
+            addr: i as Addr,
+            meta: b"",
+            incarnation: 0,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })
         .collect();
     let pp = packet(&[Message::PushPull(PushPull {
         kind: PushPullKind::Reply,
@@ -298,9 +332,84 @@ fn queue(c: &mut Criterion) {
     g.finish();
 }
 
+/// The messages of a 10,000-member push-pull state as swim-tokio sends it: socket addresses,
+/// host-like names, a little metadata, the default versions, compression wanted.
+fn push_pull_10k_socket_addrs() -> Vec<u8> {
+    use std::net::SocketAddr;
+    let names: Vec<String> = (0..10_000).map(|i| format!("web-{i:05}.dc1.example.internal")).collect();
+    let addrs: Vec<SocketAddr> =
+        (0..10_000u32).map(|i| SocketAddr::from(([10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8], 7946))).collect();
+    let meta = b"role=web,zone=b";
+    let members = (0..10_000)
+        .map(|i| MemberState {
+            name: names[i].as_str(),
+            addr: addrs[i],
+            meta,
+            incarnation: (i % 7) as u32,
+            state: if i % 50 == 0 { State::Dead } else { State::Alive },
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE.with_compression(true),
+        })
+        .collect();
+    let pp = Message::PushPull(PushPull {
+        kind: PushPullKind::Periodic,
+        id: 1,
+        from: names[0].as_str(),
+        from_addr: addrs[0],
+        members,
+        state: &[],
+    });
+    let mut out = Vec::new();
+    PostcardCodec.encode(&pp, &mut out);
+    out
+}
+
+/// Compression of a 10,000-member push-pull state: LZ4 (what swim uses, `lz4_flex`) against
+/// DEFLATE (`miniz_oxide`, levels 1 and 6), sizes printed, times measured.
+fn compression(c: &mut Criterion) {
+    use swim_core::wire::compression::{compress, decompress};
+    let mut g = c.benchmark_group("compression");
+    g.sample_size(20);
+    let plain = push_pull_10k_socket_addrs();
+    let mut lz4 = Vec::new();
+    compress(&plain, &mut lz4);
+    let deflate1 = miniz_oxide::deflate::compress_to_vec(&plain, 1);
+    let deflate6 = miniz_oxide::deflate::compress_to_vec(&plain, 6);
+    println!(
+        "10,000-member push-pull: {} bytes plain; LZ4 {} ({:.1} %); DEFLATE level 1 {} ({:.1} %), level 6 {} ({:.1} %)",
+        plain.len(),
+        lz4.len(),
+        lz4.len() as f64 * 100.0 / plain.len() as f64,
+        deflate1.len(),
+        deflate1.len() as f64 * 100.0 / plain.len() as f64,
+        deflate6.len(),
+        deflate6.len() as f64 * 100.0 / plain.len() as f64,
+    );
+    let mut out = Vec::with_capacity(plain.len() * 2);
+    g.bench_function("lz4_compress_push_pull_10k", |b| {
+        b.iter(|| {
+            out.clear();
+            compress(black_box(&plain), &mut out)
+        })
+    });
+    g.bench_function("lz4_decompress_push_pull_10k", |b| {
+        b.iter(|| decompress(black_box(&lz4), 20 << 20, &mut out).unwrap())
+    });
+    g.bench_function("deflate1_compress_push_pull_10k", |b| {
+        b.iter(|| miniz_oxide::deflate::compress_to_vec(black_box(&plain), 1))
+    });
+    g.bench_function("deflate6_compress_push_pull_10k", |b| {
+        b.iter(|| miniz_oxide::deflate::compress_to_vec(black_box(&plain), 6))
+    });
+    g.bench_function("deflate_decompress_push_pull_10k", |b| {
+        b.iter(|| miniz_oxide::inflate::decompress_to_vec_with_limit(black_box(&deflate1), 20 << 20).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = codec, state_machine, queue
+    targets = codec, state_machine, queue, compression
 }
 criterion_main!(benches);

@@ -10,6 +10,7 @@ use core::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ConfigError;
+use crate::versions::Versions;
 
 /// Protocol configuration. See the module docs.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,8 +66,25 @@ pub struct Config {
     pub reconnect_timeout: Duration,
     /// Cluster label, sent in every packet's header; packets with another label (or without
     /// one) are dropped and counted (`DecodeError::LabelMismatch`). With a keyring the label is
-    /// authenticated. Empty for none. At most 255 bytes.
+    /// authenticated. Empty for none. At most 255 bytes. To roll a label into a running
+    /// cluster, see `accept_unlabelled` and `send_unlabelled` (and `Swim::set_label`).
     pub label: Bytes,
+    /// Label roll-out switch (memberlist's `SkipInboundLabelCheck`, narrowed): also accept
+    /// packets that carry no label at all. Packets with a different non-empty label are still
+    /// refused. Meaningless without a `label`. Off by default. While it is on, any unlabelled
+    /// sender on the network is accepted (with a keyring, only key holders); each such packet
+    /// is counted in `Stats::unlabelled_accepted`.
+    ///
+    /// A running unlabelled cluster moves to a label in three steps, each finished on every
+    /// member before the next starts: (1) set the label with both switches on (still sending
+    /// unlabelled, now accepting the label too); (2) turn `send_unlabelled` off (sending the
+    /// label, still accepting members not yet switched); (3) turn `accept_unlabelled` off. A
+    /// member that is not yet at step 1 refuses labelled packets, hence step 1 before any
+    /// member sends the label. Removing a label is the same steps in reverse.
+    pub accept_unlabelled: bool,
+    /// Label roll-out switch: send packets without the label while accepting it (step 1 of
+    /// the roll-out under `accept_unlabelled`). Meaningless without a `label`. Off by default.
+    pub send_unlabelled: bool,
     /// Largest local or remote metadata, in bytes. Bound: must fit in one datagram with the
     /// member's name, so at most `packet_budget - 64 - max_name_len`. LAN: 512.
     pub max_metadata_size: usize,
@@ -76,10 +94,41 @@ pub struct Config {
     /// reported once and the application retries (memberlist's behaviour; Consul's and Serf's
     /// agents grew `retry_join` for it). LAN: from 1 s, doubling up to 30 s, no attempt limit.
     pub join_retry: Option<JoinRetry>,
+    /// The protocol and application version ranges this member speaks (see
+    /// [`crate::versions`]): it reads envelopes of any version in `protocol.min..=protocol.max`
+    /// (others are rejected as `DecodeError::UnsupportedVersion`), sends each known member the
+    /// version negotiated from both ranges and everyone else `protocol.min`, and refuses members
+    /// whose protocol or application range does not overlap its own (`Stats::versions_refused`).
+    /// Each range needs `min <= current <= max`. Default: protocol `1..=1`, application `0..=0`.
+    pub versions: Versions,
+    /// Compression of stream messages (push-pull states, reliable user messages) with LZ4
+    /// ([`crate::wire::compression`]). `Some`: this member advertises that it wants compressed
+    /// stream messages (a capability bit of its alive record) and compresses those it sends to
+    /// members that advertise it, when they are at least [`Compression::min_size`] bytes and
+    /// compressing makes them smaller. `None`: it neither advertises nor compresses. Either way
+    /// it reads compressed stream messages (a peer may not have heard yet that it turned
+    /// compression off), decompressing at most `limits.max_stream_message_size` bytes. Mixed
+    /// clusters work. Default: on, from 1 KiB (see docs/performance.md for the figures).
+    pub compression: Option<Compression>,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+}
+
+/// [`Config::compression`]'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compression {
+    /// Stream messages smaller than this many bytes (their messages, before compression) are
+    /// sent as they are: LZ4 saves little on them. Default 1,024 (a push-pull of about a dozen
+    /// members).
+    pub min_size: usize,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression { min_size: 1024 }
+    }
 }
 
 /// The backoff of [`Config::join_retry`]. Attempt `k` (the first retry is attempt 2) waits a
@@ -173,7 +222,14 @@ pub struct Limits {
     pub max_stream_message_size: usize,
     /// Transmits waiting to be polled. Default 4,096.
     pub max_pending_transmits: usize,
-    /// Events waiting to be polled; when full, the oldest is dropped (`Stats::events_dropped`).
+    /// Events waiting to be polled. No membership change is dropped silently: when the
+    /// queue is full and holds membership events, they are all dropped and the next
+    /// `poll_event` returns one [`crate::Event::Lagged`] with a snapshot of the member table
+    /// taken then (until it is polled, membership events are not queued: the snapshot covers
+    /// them); when it is full of other events (user messages and broadcasts, health, joins),
+    /// the oldest is dropped. Every drop is counted (`Stats::events_dropped`; lag notices in
+    /// `Stats::event_lags`). So the queue holds at most this many events plus one lag notice,
+    /// whose snapshot (built when polled, not held) has one entry per member in the table.
     /// Default 16,384.
     pub max_pending_events: usize,
     /// Indirect probes this member serves for others at once. Default 256.
@@ -268,12 +324,16 @@ impl Config {
             reconnect_interval: Some(Duration::from_secs(30)),
             reconnect_timeout: Duration::from_secs(24 * 3600),
             label: Bytes::new(),
+            accept_unlabelled: false,
+            send_unlabelled: false,
             max_metadata_size: 512,
             join_retry: Some(JoinRetry {
                 initial: Duration::from_secs(1),
                 max: Duration::from_secs(30),
                 max_attempts: None,
             }),
+            versions: Versions::DEFAULT,
+            compression: Some(Compression::default()),
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -351,6 +411,13 @@ impl Config {
             }
             if r.max_attempts == Some(0) {
                 return Err(E::Zero("join_retry.max_attempts"));
+            }
+        }
+        for (range, field) in
+            [(&self.versions.protocol, "versions.protocol"), (&self.versions.application, "versions.application")]
+        {
+            if !range.is_valid() {
+                return Err(E::VersionRange { field, range: *range });
             }
         }
         if self.retransmit_mult == 0 {
@@ -551,6 +618,14 @@ mod tests {
         let mut c = base.clone();
         c.limits.max_members = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_members")));
+        let mut c = base.clone();
+        c.versions.protocol = crate::versions::VersionRange::new(1, 2, 3);
+        let range = c.versions.protocol;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.protocol", range }));
+        let mut c = base.clone();
+        c.versions.application = crate::versions::VersionRange::new(4, 3, 3);
+        let range = c.versions.application;
+        assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.application", range }));
         let mut c = base;
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));

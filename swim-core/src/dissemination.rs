@@ -37,6 +37,7 @@ use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
 pub use crate::timing::retransmit_limit;
 use crate::transmit::BroadcastId;
+use crate::versions::Peer;
 use crate::wire::{self, Message};
 
 /// Sort key: fewest transmits, then largest, then newest.
@@ -418,14 +419,45 @@ pub(crate) fn gossip_targets<A: Address>(
     });
 }
 
-/// The update announcing member `m`'s current state. `from` is the accuser of a suspicion or
-/// death (defaults: the member itself for a suspicion, `local` for a death).
-pub(crate) fn update_of<'a, A: Address>(m: &'a Member<A>, from: Option<&'a str>, local: &'a str) -> Message<'a, A> {
+/// The members a leaving member tells directly: every alive or suspect member if there are at
+/// most `fanout`, else `fanout` of them chosen at random (a partial shuffle: each is certain to
+/// be drawn at most once, and none is missed by chance when all fit), into `out`.
+pub(crate) fn leave_targets<A: Address>(
+    members: &Membership<A>,
+    rng: &mut SwimRng,
+    fanout: usize,
+    out: &mut Vec<usize>,
+) {
+    out.clear();
+    out.extend((0..members.len()).filter(|&i| !members.get(i).member.state.is_gone()));
+    if out.len() > fanout {
+        for k in 0..fanout {
+            let j = k + rng.below(out.len() - k);
+            out.swap(k, j);
+        }
+        out.truncate(fanout);
+    }
+}
+
+/// The update announcing member `m`'s current state (an alive says it speaks `peer`). `from`
+/// is the accuser of a suspicion or death (defaults: the member itself for a suspicion, `local`
+/// for a death).
+pub(crate) fn update_of<'a, A: Address>(
+    m: &'a Member<A>,
+    peer: Peer,
+    from: Option<&'a str>,
+    local: &'a str,
+) -> Message<'a, A> {
     let name = m.name.as_str();
     match m.state {
-        State::Alive => {
-            Message::Alive(wire::Alive { incarnation: m.incarnation, name, addr: m.addr.clone(), meta: &m.meta })
-        }
+        State::Alive => Message::Alive(wire::Alive {
+            incarnation: m.incarnation,
+            name,
+            addr: m.addr.clone(),
+            meta: &m.meta,
+            versions: peer.versions,
+            capabilities: peer.capabilities,
+        }),
         State::Suspect => {
             Message::Suspect(wire::Suspect { incarnation: m.incarnation, name, from: from.unwrap_or(name) })
         }
@@ -529,6 +561,34 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(q.fill(1000, 10, &mut out), 1);
         assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn leave_targets_are_every_live_member_or_a_distinct_sample() {
+        let mut rng = SwimRng::from_seed_u64(3);
+        let mut t = Membership::new(rng.hash_state());
+        for i in 0..30u32 {
+            let state = if i % 3 == 0 { State::Dead } else { State::Alive };
+            let m = Member {
+                name: Name::from(alloc::format!("m{i}").as_str()),
+                addr: i,
+                meta: Bytes::new(),
+                incarnation: 0,
+                state,
+                state_changed: Instant::ZERO,
+            };
+            t.insert(m, &mut rng);
+        }
+        let mut out = Vec::new();
+        leave_targets(&t, &mut rng, 100, &mut out);
+        assert_eq!(out.len(), 20, "all 20 live members when they fit");
+        leave_targets(&t, &mut rng, 16, &mut out);
+        assert_eq!(out.len(), 16);
+        let mut sorted = out.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 16, "distinct");
+        assert!(out.iter().all(|&i| t.get(i).member.state == State::Alive));
     }
 
     #[test]

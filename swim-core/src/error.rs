@@ -42,6 +42,13 @@ pub enum ConfigError {
     },
     /// `packet_budget` (the value given) must be between 256 and 65,000 bytes.
     PacketBudget(usize),
+    /// A version range of `versions` does not have `min <= current <= max`.
+    VersionRange {
+        /// `versions.protocol` or `versions.application`.
+        field: &'static str,
+        /// The range given.
+        range: crate::versions::VersionRange,
+    },
     /// `join_retry` needs `initial <= max <= JoinRetry::MAX_BACKOFF` (one hour).
     JoinRetryBackoff {
         /// `join_retry.initial`.
@@ -80,6 +87,11 @@ impl fmt::Display for ConfigError {
             ConfigError::PacketBudget(v) => {
                 write!(f, "`packet_budget` is {v} bytes; it must be between 256 and 65000 bytes")
             }
+            ConfigError::VersionRange { field, range } => write!(
+                f,
+                "`{field}` has min {}, current {} and max {}: it needs min <= current <= max",
+                range.min, range.current, range.max
+            ),
             ConfigError::JoinRetryBackoff { initial, max } => write!(
                 f,
                 "`join_retry.initial` ({initial:?}) must be at most `join_retry.max` ({max:?}), and                  `join_retry.max` at most one hour: lower `join_retry.initial` or set `join_retry.max`                  between the two"
@@ -146,7 +158,8 @@ impl From<ConfigError> for NewError {
 pub enum DecodeError {
     /// No bytes at all.
     Empty,
-    /// The envelope names a protocol version this build does not speak.
+    /// The envelope names a protocol version outside the receiver's `versions.protocol` range
+    /// (or sets a reserved flag bit).
     UnsupportedVersion,
     /// A message tag this build does not know.
     UnknownMessage,
@@ -328,6 +341,11 @@ mod tests {
             e.to_string()
                 .ends_with("lower `lifeguard.nack_timeout_share` or `probe_timeout`, or raise `probe_interval`"),
             "{e}"
+        );
+        let range = crate::versions::VersionRange::new(2, 3, 1);
+        assert_eq!(
+            ConfigError::VersionRange { field: "versions.protocol", range }.to_string(),
+            "`versions.protocol` has min 2, current 1 and max 3: it needs min <= current <= max"
         );
         assert!(
             ConfigError::NackShareOutOfRange

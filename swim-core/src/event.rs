@@ -1,11 +1,29 @@
 //! What the core tells its caller, drained with [`crate::Swim::poll_event`].
+//!
+//! # No membership change is lost silently
+//!
+//! Events wait in a queue of at most `limits.max_pending_events`. *Membership events* (the
+//! member events, [`Event::changes_membership`]) are never dropped without notice: when the
+//! queue is full and holds any, they are all dropped together, the queue is marked *lagged*,
+//! and no membership event is queued until the caller polls again. The next
+//! [`poll_event`](crate::Swim::poll_event) then returns one [`Event::Lagged`] carrying a
+//! snapshot of the member table taken at that moment, so it covers every change dropped or
+//! never queued, and no older membership event follows it. Other events (user messages and
+//! broadcasts, health, joins) are dropped oldest first when the queue is full of them.
+//! Every drop is counted in `Stats::events_dropped`.
+//!
+//! A reader that applies every event in order, replacing what it knows by each lag notice's
+//! snapshot, holds the member table: [`MemberView`] does exactly that.
 
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::Bytes;
 
 use crate::hooks::Refusal;
 use crate::member::{Member, Name};
+use crate::versions::Versions;
 
 /// Identifies one call to [`crate::Swim::join`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,16 +64,17 @@ pub enum Event<A> {
         claimed: A,
     },
     /// An alive claim about a member not held alive here was refused by the application
-    /// ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)) or its address by
-    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address): the member was not stored
-    /// and is not gossiped. Counted in `Stats::members_refused`.
+    /// ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)), its address by
+    /// [`Hooks::allow_address`](crate::hooks::Hooks::allow_address), or its versions: the member was not stored
+    /// and is not gossiped. Counted in `Stats::members_refused`, or `Stats::versions_refused`
+    /// when its version ranges share nothing with this member's.
     MemberRefused {
         /// The claimed name.
         name: Name,
         /// The claimed address.
         addr: A,
-        /// Why.
-        reason: Refusal,
+        /// Why: the application, the address allowlist, or no version in common.
+        reason: RefusalReason,
     },
     /// A push-pull state was refused whole by
     /// [`Hooks::admit_merge`](crate::hooks::Hooks::admit_merge): nothing of it was applied
@@ -132,6 +151,249 @@ pub enum Event<A> {
     /// The leave notice has been sent as often as gossip sends any update (or there was no
     /// one to tell). Safe to shut down.
     LeaveCompleted,
+    /// The reader fell behind: events were lost, membership changes among them. `members` is
+    /// the member table as it is now (every member but the local one, in every state, as
+    /// [`crate::Swim::members`] lists them after the local member): replace what you know
+    /// with it. It covers every membership change lost, and no older membership event
+    /// follows it. See the [module docs](self) for when the core sends it; swim-tokio's
+    /// event streams send it to a subscriber that falls behind, too.
+    Lagged {
+        /// Events lost since the previous lag notice, of every kind (user messages and
+        /// broadcasts among them, which the snapshot does not cover).
+        dropped: u64,
+        /// Every member but the local one, as held when the notice was handed out.
+        members: Vec<Member<A>>,
+    },
+}
+
+impl<A> Event<A> {
+    /// Whether this event changes what a reader of the events knows about the membership:
+    /// the member events (joined, updated, suspected, failed, left, alive, removed) and a lag
+    /// notice. These are never dropped silently (see the [module docs](self)); the others
+    /// are notices that the member table does not record.
+    pub fn changes_membership(&self) -> bool {
+        match self {
+            Event::MemberJoined(_)
+            | Event::MemberUpdated(_)
+            | Event::MemberSuspected { .. }
+            | Event::MemberFailed(_)
+            | Event::MemberLeft(_)
+            | Event::MemberAlive(_)
+            | Event::MemberRemoved(_)
+            | Event::Lagged { .. } => true,
+            // An ignored or refused claim changes nothing in the table.
+            Event::AddressConflict { .. }
+            | Event::MemberRefused { .. }
+            | Event::MergeRefused { .. }
+            | Event::JoinRefused { .. }
+            | Event::UserMessage { .. }
+            | Event::UserBroadcast { .. }
+            | Event::HealthChanged { .. }
+            | Event::JoinCompleted { .. }
+            | Event::JoinRetrying { .. }
+            | Event::JoinGaveUp { .. }
+            | Event::LeaveCompleted => false,
+        }
+    }
+
+    /// The member a member event is about, as it is after the change.
+    pub fn member(&self) -> Option<&Member<A>> {
+        match self {
+            Event::MemberJoined(m)
+            | Event::MemberUpdated(m)
+            | Event::MemberFailed(m)
+            | Event::MemberLeft(m)
+            | Event::MemberAlive(m)
+            | Event::MemberRemoved(m)
+            | Event::MemberSuspected { member: m, .. } => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// The membership as a reader of the events knows it: apply every event in order and it
+/// holds the member table (every member but the local one), a lag notice's snapshot
+/// included. swim-tokio keeps one per member to build the snapshot it hands a subscriber
+/// that fell behind; an application can keep one to reconcile from.
+///
+/// What it holds matches the table in every member's name, address, metadata and state.
+/// Incarnations match too, except where a member's incarnation rose without a change of
+/// state or metadata (a refutation heard by a member that never held the suspicion; a newer
+/// death notice about a member already dead): like memberlist, the core reports no event
+/// for that, and the view keeps the incarnation of the last event (a lag notice brings it
+/// up to date).
+///
+/// Memory: one [`Member`] per member held, so at most `limits.max_members`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView<A> {
+    members: BTreeMap<Name, Member<A>>,
+}
+
+impl<A> Default for MemberView<A> {
+    fn default() -> Self {
+        MemberView { members: BTreeMap::new() }
+    }
+}
+
+impl<A: Clone> MemberView<A> {
+    /// An empty view: what a reader knows before the first event.
+    pub fn new() -> Self {
+        MemberView::default()
+    }
+
+    /// Apply one event, in the order polled. Returns whether it was a membership event
+    /// ([`Event::changes_membership`]); other events leave the view as it was.
+    pub fn apply(&mut self, event: &Event<A>) -> bool {
+        match event {
+            Event::MemberRemoved(m) => {
+                self.members.remove(m.name.as_str());
+            }
+            Event::Lagged { members, .. } => {
+                self.members.clear();
+                self.members.extend(members.iter().map(|m| (m.name.clone(), m.clone())));
+            }
+            e => match e.member() {
+                Some(m) => {
+                    self.members.insert(m.name.clone(), m.clone());
+                }
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// One member by name.
+    pub fn get(&self, name: &str) -> Option<&Member<A>> {
+        self.members.get(name)
+    }
+
+    /// Every member held, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Member<A>> + '_ {
+        self.members.values()
+    }
+
+    /// Members held, in every state.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether no member is held.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Every member held, in name order, as a list (what a lag notice carries).
+    pub fn to_vec(&self) -> Vec<Member<A>> {
+        self.members.values().cloned().collect()
+    }
+}
+
+/// The core's event queue: bounded by `limits.max_pending_events`, it never drops a
+/// membership event without a lag notice (see the [module docs](self)).
+#[derive(Debug)]
+pub(crate) struct EventQueue<A> {
+    events: VecDeque<Event<A>>,
+    /// Membership events among `events`, so that a full queue need not be scanned.
+    membership: usize,
+    /// Membership events were dropped: the next poll hands out a lag notice.
+    lagged: bool,
+    /// Events dropped since the last lag notice, of every kind.
+    dropped: u64,
+}
+
+impl<A> Default for EventQueue<A> {
+    fn default() -> Self {
+        EventQueue { events: VecDeque::new(), membership: 0, lagged: false, dropped: 0 }
+    }
+}
+
+impl<A> EventQueue<A> {
+    /// Queue `e` within `max` events. Returns how many events were dropped (`e` included).
+    pub fn push(&mut self, e: Event<A>, max: usize) -> u64 {
+        let membership = e.changes_membership();
+        if membership && self.lagged {
+            self.dropped += 1;
+            return 1;
+        }
+        let mut dropped = 0;
+        if self.events.len() >= max {
+            if self.membership > 0 {
+                // Drop every queued membership change; the lag notice's snapshot covers them.
+                let before = self.events.len();
+                self.events.retain(|e| !e.changes_membership());
+                dropped = (before - self.events.len()) as u64;
+                self.membership = 0;
+                self.lagged = true;
+                if membership {
+                    dropped += 1;
+                    self.dropped += dropped;
+                    return dropped;
+                }
+            } else {
+                self.events.pop_front();
+                dropped = 1;
+            }
+        }
+        self.dropped += dropped;
+        self.membership += usize::from(membership);
+        self.events.push_back(e);
+        dropped
+    }
+
+    /// The next event: a lag notice first if one is due, with `members()`'s snapshot.
+    pub fn pop(&mut self, members: impl FnOnce() -> Vec<Member<A>>) -> Option<Event<A>> {
+        if self.lagged {
+            self.lagged = false;
+            let dropped = core::mem::take(&mut self.dropped);
+            return Some(Event::Lagged { dropped, members: members() });
+        }
+        let e = self.events.pop_front()?;
+        if e.changes_membership() {
+            self.membership = self.membership.saturating_sub(1);
+        }
+        Some(e)
+    }
+
+    /// Events waiting (a due lag notice not counted).
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Capacity of the queue, for memory estimates.
+    pub fn capacity(&self) -> usize {
+        self.events.capacity()
+    }
+}
+
+/// Why a member was refused ([`Event::MemberRefused`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    /// The application refused it ([`Hooks::admit_member`](crate::hooks::Hooks::admit_member)).
+    Application(Refusal),
+    /// Its claimed address is not allowed
+    /// ([`Hooks::allow_address`](crate::hooks::Hooks::allow_address)).
+    AddressNotAllowed,
+    /// Its protocol or application version range shares no version with this member's (see
+    /// [`crate::versions`]).
+    Version {
+        /// What its alive record says it speaks.
+        theirs: Versions,
+        /// What this member speaks (`Config::versions`).
+        ours: Versions,
+    },
+}
+
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusalReason::Application(r) => f.write_str(&r.reason),
+            RefusalReason::AddressNotAllowed => f.write_str("address not allowed"),
+            RefusalReason::Version { theirs, ours } => {
+                let what = if theirs.protocol.overlaps(&ours.protocol) { "application" } else { "protocol" };
+                write!(f, "no {what} version in common: it speaks {theirs}; this member speaks {ours}")
+            }
+        }
+    }
 }
 
 /// One line in words, for logs and command-line tools: a member event starts with the
@@ -186,6 +448,11 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
             }
             Event::JoinGaveUp { attempts, .. } => write!(f, "join gave up: no seed answered in {attempts} attempts"),
             Event::LeaveCompleted => f.write_str("leave notice spread; safe to shut down"),
+            Event::Lagged { dropped, members } => write!(
+                f,
+                "fell behind: {dropped} events lost; reconcile from this snapshot of {} members",
+                members.len()
+            ),
         }
     }
 }
@@ -212,7 +479,9 @@ mod tests {
     fn every_event_reads_as_words() {
         let b = || member("b", b"zone=a");
         let no = || Refusal::new("wrong datacenter");
-        let cases: [(Event<u16>, &str); 18] = [
+        let ours = Versions::DEFAULT;
+        let theirs = Versions { protocol: crate::VersionRange::only(3), ..ours };
+        let cases: [(Event<u16>, &str); 21] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -224,7 +493,14 @@ mod tests {
                 Event::AddressConflict { name: "b".into(), existing: 1, claimed: 2 },
                 "b claimed from 2 but held at 1; the claim was ignored",
             ),
-            (Event::MemberRefused { name: "b".into(), addr: 2, reason: no() }, "b at 2 refused: wrong datacenter"),
+            (
+                Event::MemberRefused { name: "b".into(), addr: 2, reason: RefusalReason::Application(no()) },
+                "b at 2 refused: wrong datacenter",
+            ),
+            (
+                Event::MemberRefused { name: "b".into(), addr: 2, reason: RefusalReason::AddressNotAllowed },
+                "b at 2 refused: address not allowed",
+            ),
             (
                 Event::MergeRefused { from: "c".into(), reason: no() },
                 "push-pull state from c refused: wrong datacenter",
@@ -232,6 +508,11 @@ mod tests {
             (
                 Event::JoinRefused { join: JoinId(0), seed: 9, reason: no() },
                 "join refused by the seed at 9: wrong datacenter",
+            ),
+            (
+                Event::MemberRefused { name: "x".into(), addr: 5, reason: RefusalReason::Version { theirs, ours } },
+                "x at 5 refused: no protocol version in common: it speaks protocol 3..=3 (current 3), application \
+                 0..=0 (current 0); this member speaks protocol 1..=1 (current 1), application 0..=0 (current 0)",
             ),
             (
                 Event::UserMessage { from: 9, sender: "c".into(), payload: Bytes::from_static(b"hi") },
@@ -249,9 +530,81 @@ mod tests {
             ),
             (Event::JoinGaveUp { join: JoinId(0), attempts: 3 }, "join gave up: no seed answered in 3 attempts"),
             (Event::LeaveCompleted, "leave notice spread; safe to shut down"),
+            (
+                Event::Lagged { dropped: 12, members: alloc::vec![b(), member("c", b"")] },
+                "fell behind: 12 events lost; reconcile from this snapshot of 2 members",
+            ),
         ];
         for (event, text) in cases {
             assert_eq!(event.to_string(), text, "{event:?}");
         }
+    }
+
+    fn joined(name: &str) -> Event<u16> {
+        Event::MemberJoined(member(name, b""))
+    }
+
+    fn message() -> Event<u16> {
+        Event::UserMessage { from: 1, sender: "a".into(), payload: Bytes::new() }
+    }
+
+    fn drain(q: &mut EventQueue<u16>, table: &[&str]) -> Vec<Event<u16>> {
+        let snapshot = || table.iter().map(|n| member(n, b"")).collect();
+        core::iter::from_fn(|| q.pop(snapshot)).collect()
+    }
+
+    #[test]
+    fn a_full_queue_drops_other_events_oldest_first() {
+        let mut q = EventQueue::default();
+        assert_eq!(q.push(message(), 2), 0);
+        assert_eq!(q.push(Event::HealthChanged { score: 1 }, 2), 0);
+        assert_eq!(q.push(Event::LeaveCompleted, 2), 1, "the message goes");
+        assert_eq!(drain(&mut q, &[]), [Event::HealthChanged { score: 1 }, Event::LeaveCompleted]);
+    }
+
+    #[test]
+    fn a_full_queue_trades_membership_events_for_one_lag_notice() {
+        let mut q = EventQueue::default();
+        q.push(joined("a"), 3);
+        q.push(message(), 3);
+        q.push(joined("b"), 3);
+        // Full: both joins go, the lag is marked, and this join is not queued either.
+        assert_eq!(q.push(joined("c"), 3), 3);
+        assert_eq!(q.len(), 1);
+        // Lagged: membership events are counted, not queued; other events still are.
+        assert_eq!(q.push(joined("d"), 3), 1);
+        assert_eq!(q.push(Event::LeaveCompleted, 3), 0);
+        let got = drain(&mut q, &["a", "b", "c", "d"]);
+        let members = ["a", "b", "c", "d"].map(|n| member(n, b"")).to_vec();
+        assert_eq!(got, [Event::Lagged { dropped: 4, members }, message(), Event::LeaveCompleted]);
+        // After the notice, membership events queue again, and the count starts afresh.
+        q.push(joined("e"), 3);
+        assert_eq!(drain(&mut q, &[]), [joined("e")]);
+    }
+
+    #[test]
+    fn while_lagged_a_full_queue_of_other_events_drops_the_oldest_and_counts_it() {
+        let mut q = EventQueue::default();
+        q.push(joined("a"), 1);
+        q.push(message(), 1); // full with a join: the join goes, the lag begins
+        assert_eq!(q.push(Event::LeaveCompleted, 1), 1, "the message goes");
+        let got = drain(&mut q, &["a"]);
+        assert_eq!(got, [Event::Lagged { dropped: 2, members: alloc::vec![member("a", b"")] }, Event::LeaveCompleted]);
+    }
+
+    #[test]
+    fn a_view_follows_events_and_lag_notices() {
+        let mut v = MemberView::new();
+        assert!(v.apply(&joined("a")));
+        assert!(v.apply(&joined("b")));
+        assert!(!v.apply(&message()));
+        let failed = Member { state: State::Dead, incarnation: 4, ..member("a", b"") };
+        v.apply(&Event::MemberFailed(failed.clone()));
+        assert_eq!(v.get("a"), Some(&failed));
+        v.apply(&Event::MemberRemoved(failed));
+        assert_eq!(v.to_vec(), [member("b", b"")]);
+        v.apply(&Event::Lagged { dropped: 9, members: alloc::vec![member("c", b"x"), member("d", b"")] });
+        assert_eq!(v.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["c", "d"]);
+        assert_eq!(v.len(), 2);
     }
 }

@@ -15,6 +15,7 @@
 //! | [`Rule::Precedence`] | every reported transition is one [`member::overrides`] allows: the new state and incarnation, as a claim, override the previous ones |
 //! | [`Rule::AliveAfterDead`] | once an observer has held a member dead or left at incarnation `i`, it never holds it alive at an incarnation `<= i` (no member is both alive and dead at one observer for the same incarnation) until it forgets it |
 //! | [`Rule::EventAboutItself`] | a member never reports a membership event about itself |
+//! | [`Rule::HoldsIncompatible`] | a member never holds a member whose protocol or application versions share none with its own (checked with the table scan) |
 //! | [`Rule::OverBound`] | the member table within `limits.max_members`, both piggyback queues within their depths, pending transmits and events within theirs, relays within `limits.max_relays`, the health score below `lifeguard.awareness_max_multiplier` |
 //!
 //! Liveness (everyone agrees once faults heal) is not a safety invariant and is not checked
@@ -45,8 +46,9 @@
 //!
 //! The checker holds one entry per member its observer holds or reported and has not
 //! forgotten, so at most about `limits.max_members` entries: [`Checker::check`] drops entries
-//! of members the observer no longer holds, and every entry goes when the observer reports
-//! events lost (`Stats::events_dropped`), since the history they summarise then has holes.
+//! of members the observer no longer holds. When the observer reports that its caller fell
+//! behind ([`Event::Lagged`]), the history has holes: the entries start afresh from the lag
+//! notice's snapshot.
 
 use alloc::collections::BTreeMap;
 use core::fmt;
@@ -115,6 +117,12 @@ pub enum Rule {
     },
     /// A membership event about the observer itself.
     EventAboutItself,
+    /// The observer holds a member that speaks `theirs`, which shares no protocol or
+    /// application version with the observer's own: it should have been refused.
+    HoldsIncompatible {
+        /// What the held member speaks, as the observer holds it.
+        theirs: crate::versions::Versions,
+    },
     /// A table, queue or score over its bound.
     OverBound {
         /// Which bound.
@@ -137,6 +145,7 @@ impl Rule {
             Rule::Precedence { .. } => "precedence",
             Rule::AliveAfterDead { .. } => "never alive and dead at one incarnation",
             Rule::EventAboutItself => "no membership event about itself",
+            Rule::HoldsIncompatible { .. } => "no member held that shares no version",
             Rule::OverBound { .. } => "bounds",
         }
     }
@@ -156,6 +165,9 @@ impl fmt::Display for Rule {
                 write!(f, "held alive at incarnation {alive} after being held dead or left at {dead}")
             }
             Rule::EventAboutItself => f.write_str("reported a membership event about itself"),
+            Rule::HoldsIncompatible { theirs } => {
+                write!(f, "holds a member speaking {theirs}, which shares no version")
+            }
             Rule::OverBound { bound, value, limit } => write!(f, "{} is {value}, over {limit}", bound.knob()),
         }
     }
@@ -260,15 +272,13 @@ impl Local {
 pub struct Checker<A> {
     /// The observer's own incarnation at the last check.
     own: Option<u32>,
-    /// `Stats::events_dropped` when last looked at.
-    events_dropped: u64,
     /// Per other member: the last state, incarnation and address held or reported.
     views: BTreeMap<Name, View<A>>,
 }
 
 impl<A: Address> Default for Checker<A> {
     fn default() -> Self {
-        Checker { own: None, events_dropped: 0, views: BTreeMap::new() }
+        Checker { own: None, views: BTreeMap::new() }
     }
 }
 
@@ -280,8 +290,23 @@ impl<A: Address> Checker<A> {
 
     /// Check one event the observer `swim` emitted, in the order it was polled.
     pub fn check_event(&mut self, swim: &Swim<A>, event: &Event<A>) -> Result<(), Violation> {
-        self.note_dropped_events(swim);
         let (m, forgot) = match event {
+            Event::Lagged { members, .. } => {
+                // Membership events were lost: start the history afresh from the snapshot.
+                self.views.clear();
+                for m in members {
+                    if m.name == swim.local().name {
+                        let v = Violation {
+                            observer: m.name.clone(),
+                            member: m.name.clone(),
+                            rule: Rule::EventAboutItself,
+                        };
+                        return Err(v);
+                    }
+                    self.views.insert(m.name.clone(), View::of(m));
+                }
+                return Ok(());
+            }
             Event::MemberRemoved(m) => (m, true),
             Event::MemberJoined(m)
             | Event::MemberUpdated(m)
@@ -348,11 +373,17 @@ impl<A: Address> Checker<A> {
     /// incarnation went down, nothing held dead came back alive at the same incarnation.
     /// Linear in the member table. Call after the events of the same input were checked.
     pub fn check_table(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
-        self.note_dropped_events(swim);
         let local = &swim.local().name;
+        let ours = swim.config().versions;
         for m in swim.members() {
             if m.name == *local {
                 continue;
+            }
+            if let Some(theirs) = swim.versions_of(&m.name)
+                && !ours.compatible(&theirs)
+            {
+                let rule = Rule::HoldsIncompatible { theirs };
+                return Err(Violation { observer: local.clone(), member: m.name.clone(), rule });
             }
             match self.views.get_mut(m.name.as_str()) {
                 // Not seen before, or now another process (a reclaim whose events were
@@ -389,16 +420,6 @@ impl<A: Address> Checker<A> {
     pub fn check(&mut self, swim: &Swim<A>) -> Result<(), Violation> {
         self.check_local(swim)?;
         self.check_table(swim)
-    }
-
-    /// Events lost to `limits.max_pending_events` leave holes in the history (a
-    /// `MemberRemoved` may be among them): start the history afresh.
-    fn note_dropped_events(&mut self, swim: &Swim<A>) {
-        let dropped = swim.stats().events_dropped;
-        if dropped != self.events_dropped {
-            self.events_dropped = dropped;
-            self.views.clear();
-        }
     }
 }
 
@@ -544,18 +565,36 @@ mod tests {
     }
 
     #[test]
-    fn lost_events_reset_the_history() {
-        let mut swim = observer(Config::lan());
+    fn a_lag_notice_resets_the_history() {
         let mut c = Checker::new();
+        let swim = observer(Config::lan());
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 3))).unwrap();
         // Overflow the event queue: the history has holes, so a lower incarnation is no proof.
         let mut l = Config::lan();
         l.limits.max_pending_events = 1;
-        swim = observer(l);
-        let alive = |n: &'static str| Message::Alive(Alive { incarnation: 0, name: n, addr: 9u32, meta: b"" });
+        let mut swim = observer(l);
+        let alive = |n: &'static str| {
+            Message::Alive(Alive {
+                incarnation: 0,
+                name: n,
+                addr: 9u32,
+                meta: b"",
+                versions: crate::Versions::DEFAULT,
+                capabilities: crate::Capabilities::NONE,
+            })
+        };
         swim.handle_datagram(Instant::ZERO, 9, &datagram(&[alive("x"), alive("y")])).unwrap();
         assert!(swim.stats().events_dropped > 0);
+        let lagged = swim.poll_event().unwrap();
+        assert!(matches!(&lagged, Event::Lagged { members, .. } if members.len() == 2), "{lagged:?}");
+        c.check_event(&swim, &lagged).unwrap();
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 1))).unwrap();
+        // The snapshot starts a history of its own, checked from there on.
+        let down = Event::MemberSuspected { member: member("x", State::Suspect, 0), accuser: Name::from("b") };
+        c.check_event(&swim, &down).unwrap();
+        let alive_again = Event::MemberAlive(member("x", State::Alive, 0));
+        let rule = c.check_event(&swim, &alive_again).unwrap_err().rule;
+        assert_eq!(rule, Rule::Precedence { from: (State::Suspect, 0), to: (State::Alive, 0) });
     }
 
     /// The local rule a snapshot of a fresh member breaks after `edit`.
@@ -643,7 +682,14 @@ mod tests {
         let mut swim = observer(Config::lan());
         let mut c = Checker::new();
         c.check_event(&swim, &Event::MemberJoined(member("a", State::Alive, 5))).unwrap();
-        let alive = Message::Alive(Alive { incarnation: 0, name: "a", addr: 9u32, meta: b"" });
+        let alive = Message::Alive(Alive {
+            incarnation: 0,
+            name: "a",
+            addr: 9u32,
+            meta: b"",
+            versions: crate::Versions::DEFAULT,
+            capabilities: crate::Capabilities::NONE,
+        });
         swim.handle_datagram(Instant::ZERO, 9, &datagram(&[alive])).unwrap();
         while swim.poll_event().is_some() {}
         let v = c.check_table(&swim).unwrap_err();

@@ -52,6 +52,7 @@
 //! | transmits handed to the driver | `transmit` (re-exported from [`swim`]) | |
 //! | config, presets, validation | [`config`] | |
 //! | identity, state, incarnation precedence | [`member`] | |
+//! | protocol and application version ranges, negotiation, capabilities | [`versions`] | |
 //! | member table and round-robin probe order | `membership` | |
 //! | messages, envelope (label), codec, stream framing | [`wire`] | |
 //! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
@@ -70,6 +71,15 @@
 //! the reliable stream as its [`TransmitKind`] says), [`Swim::poll_event`]
 //! until `None`; **then wait** until a datagram or stream message arrives or
 //! [`Swim::poll_timeout`] passes, and call [`Swim::handle_timeout`].
+//!
+//! Outputs wait in bounded queues until polled. A caller that falls behind
+//! loses no membership change silently: past `limits.max_pending_events`, the
+//! queued membership events are traded for one [`Event::Lagged`], which
+//! carries a snapshot of the member table taken when it is polled; no older
+//! membership event follows it. Apply events in order, replacing your view by
+//! each snapshot ([`event::MemberView`] does this), and you hold the table.
+//! Other events (user messages and broadcasts, health, joins) drop the oldest;
+//! every drop is counted in [`Stats`].
 //!
 //! The core never calls a clock: it only sees the `now` it is given, as an
 //! [`Instant`] (nanoseconds since an epoch of the caller's choosing). All
@@ -163,20 +173,22 @@ pub mod time;
 mod timers;
 pub mod timing;
 mod transmit;
+pub mod versions;
 pub mod wire;
 
 /// The former name of [`push_pull`], kept so that existing paths still resolve.
 pub use push_pull as sync;
 
-pub use config::{Config, JoinRetry, Lifeguard, Limits};
+pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
-pub use event::{Event, JoinId};
+pub use event::{Event, JoinId, MemberView, RefusalReason};
 pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{BroadcastId, Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
 pub use time::Instant;
 pub use timing::Timings;
+pub use versions::{Capabilities, VersionRange, Versions};
 
 /// Re-exported so callers can build payloads without naming the `bytes` crate.
 pub use bytes::Bytes;

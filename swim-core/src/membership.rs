@@ -15,6 +15,7 @@ use hashbrown::HashTable;
 use crate::member::{Address, Member, State};
 use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
+use crate::versions::Peer;
 
 /// One member as this member holds it. (Suspicion timers live beside the table, in the state
 /// machine, since few members are suspect at a time: that keeps every record 8 bytes
@@ -22,6 +23,15 @@ use crate::time::Instant;
 #[derive(Debug)]
 pub(crate) struct Record<A> {
     pub member: Member<A>,
+    /// What its alive record said it speaks.
+    pub peer: Peer,
+}
+
+impl<A> From<Member<A>> for Record<A> {
+    /// A member whose versions are the defaults, with no capabilities.
+    fn from(member: Member<A>) -> Self {
+        Record { member, peer: Peer::DEFAULT }
+    }
 }
 
 /// The member table (the local member is not in it).
@@ -100,12 +110,13 @@ impl<A: Address> Membership<A> {
     }
 
     /// Add a member not yet in the table at a random probe position. Returns its index.
-    pub(crate) fn insert(&mut self, member: Member<A>, rng: &mut SwimRng) -> usize {
-        debug_assert!(self.find(&member.name).is_none());
-        self.count(member.state, 1);
+    pub(crate) fn insert(&mut self, record: impl Into<Record<A>>, rng: &mut SwimRng) -> usize {
+        let record = record.into();
+        debug_assert!(self.find(&record.member.name).is_none());
+        self.count(record.member.state, 1);
         let n = self.records.len();
         self.grow(1);
-        self.records.push(Record { member });
+        self.records.push(record);
         self.index_insert(n);
         let j = rng.below(n + 1);
         if j != n {
@@ -116,11 +127,12 @@ impl<A: Address> Membership<A> {
 
     /// Append a member not yet in the table, without moving it to a random position; call
     /// [`reshuffle`](Self::reshuffle) after a batch. Returns its index.
-    pub(crate) fn push(&mut self, member: Member<A>) -> usize {
-        debug_assert!(self.find(&member.name).is_none());
-        self.count(member.state, 1);
+    pub(crate) fn push(&mut self, record: impl Into<Record<A>>) -> usize {
+        let record = record.into();
+        debug_assert!(self.find(&record.member.name).is_none());
+        self.count(record.member.state, 1);
         self.grow(1);
-        self.records.push(Record { member });
+        self.records.push(record);
         let i = self.records.len() - 1;
         self.index_insert(i);
         i
@@ -133,11 +145,13 @@ impl<A: Address> Membership<A> {
         self.probe_pos = 0;
     }
 
-    /// Add unknown members in bulk, up to `max` held in all, skipping those `accept` refuses;
-    /// then reshuffle the probe order once. Returns (added, refused for room).
+    /// Add unknown members in bulk, each taken to speak `peer`, up to `max` held in all,
+    /// skipping those `accept` refuses; then reshuffle the probe order once. Returns (added,
+    /// refused for room).
     pub(crate) fn extend(
         &mut self,
         members: impl Iterator<Item = Member<A>>,
+        peer: Peer,
         max: usize,
         mut accept: impl FnMut(&Member<A>) -> bool,
         rng: &mut SwimRng,
@@ -153,7 +167,7 @@ impl<A: Address> Membership<A> {
             }
             self.count(m.state, 1);
             self.grow(1);
-            self.records.push(Record { member: m });
+            self.records.push(Record { member: m, peer });
             self.index_insert(self.records.len() - 1);
             added += 1;
         }
@@ -277,6 +291,17 @@ impl<A: Address> Membership<A> {
         out: &mut Vec<usize>,
         mut pred: impl FnMut(&Member<A>) -> bool,
     ) {
+        self.sample_records(rng, k, out, |r| pred(&r.member));
+    }
+
+    /// [`sample`](Self::sample) with a predicate on the whole record.
+    pub(crate) fn sample_records(
+        &self,
+        rng: &mut SwimRng,
+        k: usize,
+        out: &mut Vec<usize>,
+        mut pred: impl FnMut(&Record<A>) -> bool,
+    ) {
         out.clear();
         let n = self.records.len();
         if n == 0 || k == 0 {
@@ -287,7 +312,7 @@ impl<A: Address> Membership<A> {
                 break;
             }
             let i = rng.below(n);
-            if out.contains(&i) || !pred(&self.records[i].member) {
+            if out.contains(&i) || !pred(&self.records[i]) {
                 continue;
             }
             out.push(i);

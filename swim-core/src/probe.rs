@@ -45,6 +45,8 @@ pub(crate) enum AckFor<A> {
         requester: A,
         /// Their sequence number.
         requester_seq: u32,
+        /// The protocol version their ping-req came at (the answer goes at it too).
+        version: u8,
     },
     /// The reconnect ping to a dead member at this address: it answered.
     Reconnect(A),
@@ -58,7 +60,7 @@ pub(crate) enum AckFor<A> {
 pub(crate) struct Prober<A> {
     next_seq: u32,
     probe: Option<InFlight<A>>,
-    relays: Relays<A>,
+    relays: Relays<(A, u8)>,
     /// The reconnect pings of the last reconnect tick: (sequence number, address), at most
     /// `push_pull::RECONNECT_FANOUT`; a new tick replaces them.
     reconnect: Vec<(u32, A)>,
@@ -127,7 +129,12 @@ impl<A: Address> Prober<A> {
         helpers: &mut Vec<usize>,
     ) -> Option<(u32, Name, A)> {
         let target = self.probe.as_ref()?.target.clone();
-        members.sample(rng, k, helpers, |m| m.state == State::Alive && m.name != target);
+        // A helper must share a protocol version with the target, or its ping cannot be read.
+        let reads = members.by_name(&target).map(|r| r.peer.versions.protocol);
+        members.sample_records(rng, k, helpers, |r| {
+            let m = &r.member;
+            m.state == State::Alive && m.name != target && reads.is_none_or(|t| t.overlaps(&r.peer.versions.protocol))
+        });
         let p = self.probe.as_mut()?;
         p.expected_nacks = if nack { helpers.len() as u32 } else { 0 };
         Some((p.seq, target, p.addr.clone()))
@@ -140,7 +147,8 @@ impl<A: Address> Prober<A> {
             return AckFor::Probe;
         }
         if let Some(r) = self.relays.take(seq) {
-            return AckFor::Relay { requester: r.requester, requester_seq: r.requester_seq };
+            let (requester, version) = r.requester;
+            return AckFor::Relay { requester, requester_seq: r.requester_seq, version };
         }
         if let Some(k) = self.reconnect.iter().position(|(s, _)| *s == seq) {
             return AckFor::Reconnect(self.reconnect.swap_remove(k).1);
@@ -157,24 +165,27 @@ impl<A: Address> Prober<A> {
         }
     }
 
-    /// Serve a ping-req from `requester` (its sequence number `requester_seq`): returns the
-    /// sequence number of our ping to the target, or `None` if `max_relays` are in progress.
-    /// A nack is due at `nack_at` if asked for; the relay is forgotten at `expires`.
+    /// Serve a ping-req from `requester` (its sequence number `requester_seq`, arrived at
+    /// protocol `version`): returns the sequence number of our ping to the target, or `None` if
+    /// `max_relays` are in progress. A nack is due at `nack_at` if asked for; the relay is
+    /// forgotten at `expires`.
     pub fn relay(
         &mut self,
         requester: A,
+        version: u8,
         requester_seq: u32,
         nack_at: Option<Instant>,
         expires: Instant,
     ) -> Option<u32> {
         let seq = self.next_seq();
-        let relay = Relay { local_seq: seq, requester, requester_seq, nack_at, expires };
+        let relay = Relay { local_seq: seq, requester: (requester, version), requester_seq, nack_at, expires };
         self.relays.add(relay).then_some(seq)
     }
 
-    /// Hand every nack due by `now` to `nack` (requester, requester's seq), drop expired relays.
-    pub fn relay_timers(&mut self, now: Instant, nack: impl FnMut(&A, u32)) {
-        self.relays.expire(now, nack);
+    /// Hand every nack due by `now` to `nack` (requester, the version its ping-req came at,
+    /// requester's seq), drop expired relays.
+    pub fn relay_timers(&mut self, now: Instant, mut nack: impl FnMut(&A, u8, u32)) {
+        self.relays.expire(now, |(a, v), seq| nack(a, *v, seq));
     }
 
     /// A reconnect tick begins: pings of the previous one that were not answered are forgotten.
@@ -196,7 +207,7 @@ impl<A: Address> Prober<A> {
 
     /// Heap bytes held for relays.
     pub fn heap_bytes(&self) -> usize {
-        self.relays.len() * core::mem::size_of::<Relay<A>>()
+        self.relays.len() * core::mem::size_of::<Relay<(A, u8)>>()
     }
 
     /// The earliest probe or relay deadline.

@@ -34,6 +34,7 @@ use crate::rng::SwimRng;
 use crate::time::Instant;
 use crate::timers::stagger;
 pub use crate::timing::{PUSH_PULL_SCALE_THRESHOLD, push_pull_interval};
+use crate::versions::Peer;
 use crate::wire::{self, Message, PushPullKind};
 
 /// A push-pull bringing more new members than this is merged by appending them and shuffling
@@ -103,9 +104,14 @@ pub(crate) enum Update<'a, A> {
 /// A remote death becomes a local suspicion, never a death: the accused gets its chance to refute.
 pub(crate) fn as_update<'a, A: Clone>(m: &wire::MemberState<'a, A>, local: &'a str) -> Update<'a, A> {
     match m.state {
-        State::Alive => {
-            Update::Alive(wire::Alive { incarnation: m.incarnation, name: m.name, addr: m.addr.clone(), meta: m.meta })
-        }
+        State::Alive => Update::Alive(wire::Alive {
+            incarnation: m.incarnation,
+            name: m.name,
+            addr: m.addr.clone(),
+            meta: m.meta,
+            versions: m.versions,
+            capabilities: m.capabilities,
+        }),
         State::Left => Update::Left(wire::Dead { incarnation: m.incarnation, name: m.name, from: m.name }),
         State::Suspect | State::Dead => {
             Update::Suspect(wire::Suspect { incarnation: m.incarnation, name: m.name, from: local })
@@ -113,11 +119,12 @@ pub(crate) fn as_update<'a, A: Clone>(m: &wire::MemberState<'a, A>, local: &'a s
     }
 }
 
-/// The local view as a push-pull message with the application `state`: the local member,
-/// then live members, then dead and left ones, stopping before
+/// The local view as a push-pull message with the application `state`: the local member
+/// (speaking `local_peer`), then live members, then dead and left ones, stopping before
 /// `limits.max_stream_message_size` would be exceeded (the state's size counted first).
 pub(crate) fn snapshot<'a, A: Address>(
     local: &'a Member<A>,
+    local_peer: Peer,
     members: &'a Membership<A>,
     limits: &Limits,
     kind: PushPullKind,
@@ -128,25 +135,28 @@ pub(crate) fn snapshot<'a, A: Address>(
     let fixed = MESSAGE_OVERHEAD + local.name.len() + state.len() + 5;
     let budget = limits.max_stream_message_size.saturating_sub(fixed);
     let mut used = 0usize;
-    fn entry<A: Clone>(m: &Member<A>) -> wire::MemberState<'_, A> {
+    fn entry<A: Clone>(m: &Member<A>, peer: Peer) -> wire::MemberState<'_, A> {
         wire::MemberState {
             name: m.name.as_str(),
             addr: m.addr.clone(),
             meta: &m.meta[..],
             incarnation: m.incarnation,
             state: m.state,
+            versions: peer.versions,
+            capabilities: peer.capabilities,
         }
     }
     let mut out = Vec::with_capacity(members.len() + 1);
     let live = members.records().iter().filter(|r| !r.member.state.is_gone());
     let gone = members.records().iter().filter(|r| r.member.state.is_gone());
-    for m in core::iter::once(local).chain(live.chain(gone).map(|r| &r.member)) {
-        // Conservative size estimate: name, metadata, address and numbers.
+    let others = live.chain(gone).map(|r| (&r.member, r.peer));
+    for (m, peer) in core::iter::once((local, local_peer)).chain(others) {
+        // Conservative size estimate: name, metadata, address, numbers and versions.
         used += m.name.len() + m.meta.len() + 48;
         if used > budget {
             break;
         }
-        out.push(entry(m));
+        out.push(entry(m, peer));
     }
     Message::PushPull(wire::PushPull {
         kind,

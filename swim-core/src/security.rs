@@ -21,7 +21,8 @@
 
 //!
 //! Whatever the features, the core seals and opens every packet through one `Sealer`
-//! (crate-private): it holds the keyring and the two plaintext switches, writes the envelope
+//! (crate-private): it holds the keyring, the two plaintext switches and the protocol versions
+//! this member reads, writes the envelope
 //! (and, when encrypting, the cipher id and nonce) before the messages, seals them after, and
 //! checks and opens inbound packets. Without the `encryption` feature it holds no keyring:
 //! packets go out in plaintext and an encrypted one is rejected.
@@ -29,6 +30,7 @@
 use alloc::vec::Vec;
 
 use crate::error::DecodeError;
+use crate::versions::VersionRange;
 use crate::wire::envelope;
 
 #[cfg(feature = "encryption")]
@@ -47,6 +49,10 @@ pub(crate) struct Sealer {
     open_buf: Vec<u8>,
     accept_plaintext: bool,
     send_plaintext: bool,
+    /// Unlabelled packets accepted under the label roll-out switch (`Stats::unlabelled_accepted`).
+    unlabelled_accepted: u64,
+    /// The envelope versions accepted (`Config::versions.protocol`).
+    versions: VersionRange,
 }
 
 /// A packet being built: where its messages start and whether they will be encrypted.
@@ -77,8 +83,8 @@ pub(crate) enum Opened {
 }
 
 impl Sealer {
-    /// No keyring; plaintext sent and accepted.
-    pub fn new() -> Self {
+    /// No keyring; plaintext sent and accepted; envelopes of a version in `versions` opened.
+    pub fn new(versions: VersionRange) -> Self {
         Sealer {
             #[cfg(feature = "encryption")]
             keyring: None,
@@ -86,6 +92,8 @@ impl Sealer {
             open_buf: Vec::new(),
             accept_plaintext: true,
             send_plaintext: true,
+            unlabelled_accepted: 0,
+            versions,
         }
     }
 
@@ -144,11 +152,11 @@ impl Sealer {
         }
     }
 
-    /// Start a packet in `buf` (cleared first): the envelope header with `label`, then, when
-    /// encrypting, the cipher id and a fresh nonce. The messages follow.
-    pub fn begin(&mut self, buf: &mut Vec<u8>, label: &[u8]) -> Sealing {
+    /// Start a packet of protocol `version` in `buf` (cleared first): the envelope header with
+    /// `label`, then, when encrypting, the cipher id and a fresh nonce. The messages follow.
+    pub fn begin(&mut self, buf: &mut Vec<u8>, version: u8, label: &[u8]) -> Sealing {
         let encrypt = self.encrypting();
-        envelope::begin(buf, label, encrypt);
+        envelope::begin_versioned(buf, version, label, encrypt);
         #[cfg(feature = "encryption")]
         let body = match &mut self.keyring {
             Some(k) if encrypt => k.begin(buf),
@@ -172,12 +180,21 @@ impl Sealer {
         let _ = (buf, sealing);
     }
 
-    /// Check an inbound packet's envelope against `label` and the plaintext switches, and
-    /// find (decrypting if needed) its messages.
-    pub fn open(&mut self, label: &[u8], data: &[u8]) -> Result<Opened, DecodeError> {
+    /// Check an inbound packet's envelope against the versions read, `label` (with
+    /// `accept_unlabelled`, a packet without any label passes too, counted) and the plaintext
+    /// switches, and find (decrypting if needed) its messages. An encrypted packet is
+    /// authenticated with the header it came with, so a label cannot be stripped to pass as
+    /// unlabelled.
+    pub fn open(&mut self, label: &[u8], accept_unlabelled: bool, data: &[u8]) -> Result<Opened, DecodeError> {
         let (header, _body) = envelope::parse(data)?;
+        if !self.versions.contains(header.version) {
+            return Err(DecodeError::UnsupportedVersion);
+        }
         if header.label != label {
-            return Err(DecodeError::LabelMismatch);
+            if !(accept_unlabelled && header.label.is_empty()) {
+                return Err(DecodeError::LabelMismatch);
+            }
+            self.unlabelled_accepted += 1;
         }
         if !header.encrypted {
             if self.has_keyring() && !self.accept_plaintext {
@@ -196,6 +213,12 @@ impl Sealer {
         Err(DecodeError::Decrypt)
     }
 
+    /// Unlabelled packets [`open`](Self::open) let through the label check under
+    /// `accept_unlabelled`.
+    pub fn unlabelled_accepted(&self) -> u64 {
+        self.unlabelled_accepted
+    }
+
     /// Take back the buffer of an [`Opened::Decrypted`] packet, to reuse its capacity.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
         buf.clear();
@@ -203,5 +226,81 @@ impl Sealer {
         {
             self.open_buf = buf;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plaintext packet with `label` and one byte of messages.
+    fn packet(label: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        envelope::begin(&mut buf, label, false);
+        buf.push(0);
+        buf
+    }
+
+    #[test]
+    fn the_label_check_with_and_without_accepting_unlabelled_packets() {
+        // (the receiver's label, accept_unlabelled, the packet's label, accepted)
+        let cases: [(&[u8], bool, &[u8], bool); 10] = [
+            (b"", false, b"", true),
+            (b"", false, b"prod", false),
+            (b"", true, b"prod", false), // the switch is about packets without a label only
+            (b"prod", false, b"prod", true),
+            (b"prod", false, b"", false),
+            (b"prod", false, b"test", false),
+            (b"prod", true, b"prod", true),
+            (b"prod", true, b"", true),
+            (b"prod", true, b"test", false),
+            (b"prod", true, b"pro", false),
+        ];
+        for (label, accept, sent, ok) in cases {
+            let mut sealer = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
+            let r = sealer.open(label, accept, &packet(sent));
+            assert_eq!(r.is_ok(), ok, "{label:?} accept={accept} got {sent:?}: {r:?}");
+            if !ok {
+                assert_eq!(r.unwrap_err(), DecodeError::LabelMismatch);
+            }
+            let unlabelled = ok && sent.is_empty() && !label.is_empty();
+            assert_eq!(sealer.unlabelled_accepted(), u64::from(unlabelled));
+        }
+    }
+
+    #[cfg(feature = "encryption")]
+    #[test]
+    fn with_a_keyring_the_header_is_authenticated_whatever_the_label_rule() {
+        let ring = || Keyring::new(Cipher::Aes256Gcm, Key::from_bytes([3; 32]), [1; 8]);
+        let seal = |label: &[u8]| {
+            let mut s = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
+            s.set_keyring(Some(ring()));
+            let mut buf = Vec::new();
+            let sealing = s.begin(&mut buf, crate::wire::envelope::VERSION, label);
+            buf.extend_from_slice(b"messages");
+            s.seal(&mut buf, sealing);
+            buf
+        };
+        let mut receiver = Sealer::new(crate::versions::Versions::DEFAULT.protocol);
+        receiver.set_keyring(Some(ring()));
+        let (labelled, unlabelled) = (seal(b"prod"), seal(b""));
+        // Genuine packets of both kinds open while unlabelled ones are accepted.
+        for p in [&labelled, &unlabelled] {
+            assert!(matches!(receiver.open(b"prod", true, p), Ok(Opened::Decrypted(m)) if m == b"messages"));
+        }
+        // The label stripped (to pass as unlabelled), or added: the tag no longer matches.
+        let (h, body) = envelope::parse(&labelled).unwrap();
+        assert!(h.encrypted);
+        let mut stripped = Vec::new();
+        envelope::begin(&mut stripped, b"", true);
+        stripped.extend_from_slice(body);
+        assert_eq!(receiver.open(b"prod", true, &stripped).unwrap_err(), DecodeError::Decrypt);
+        let (_, body) = envelope::parse(&unlabelled).unwrap();
+        let mut added = Vec::new();
+        envelope::begin(&mut added, b"prod", true);
+        added.extend_from_slice(body);
+        assert_eq!(receiver.open(b"prod", true, &added).unwrap_err(), DecodeError::Decrypt);
+        // Without the switch, an unlabelled packet is refused before it is opened.
+        assert_eq!(receiver.open(b"prod", false, &unlabelled).unwrap_err(), DecodeError::LabelMismatch);
     }
 }

@@ -44,8 +44,11 @@ pub struct Stats {
     pub streams_out: u64,
     /// Bytes of inbound stream messages.
     pub stream_bytes_in: u64,
-    /// Bytes of outbound stream messages.
+    /// Bytes of outbound stream messages (as sent: compressed ones at their compressed size).
     pub stream_bytes_out: u64,
+    /// Outbound stream messages sent compressed (`Config::compression`; also counted in
+    /// `streams_out`).
+    pub streams_compressed: u64,
     /// Rejected inputs by kind.
     pub decode_errors: DecodeErrorCounts,
     /// Probes started (direct pings to a probe target).
@@ -107,17 +110,30 @@ pub struct Stats {
     pub user_broadcasts_dropped: u64,
     /// Transmits dropped because the transmit queue was full.
     pub transmits_dropped: u64,
-    /// Events dropped because the event queue was full (oldest first).
+    /// Events dropped because the event queue was full (`limits.max_pending_events`):
+    /// membership changes replaced by a lag notice, and other events, oldest first.
     pub events_dropped: u64,
+    /// Lag notices ([`crate::Event::Lagged`]) handed out: times the caller fell
+    /// `limits.max_pending_events` behind with membership changes queued.
+    pub event_lags: u64,
     /// New members refused because the member table was full of live members.
     pub members_rejected: u64,
     /// Alive claims refused by `Hooks::admit_member` or `Hooks::allow_address` (and merged
     /// member states whose address `Hooks::allow_address` refused): not stored, not gossiped.
     pub members_refused: u64,
+    /// Alive claims refused because the member's protocol or application version range shares
+    /// no version with this member's (`Config::versions`); each is also an
+    /// `Event::MemberRefused`. Packets of a protocol version this member does not read are
+    /// counted in `decode_errors` (`UnsupportedVersion`) instead.
+    pub versions_refused: u64,
     /// Indirect-probe requests refused because `limits.max_relays` were in progress.
     pub relays_dropped: u64,
     /// Gossip about names this member has never heard of or already forgot, ignored.
     pub unknown_member_updates: u64,
     /// Updates ignored because they were older than what this member holds.
     pub stale_updates: u64,
+    /// Packets without a label let through the label check because
+    /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
+    /// every member, every member sends the label and `accept_unlabelled` can be turned off.
+    pub unlabelled_accepted: u64,
 }

@@ -16,9 +16,9 @@ use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
-use crate::dissemination::{Dissemination, Pushed, gossip_targets, update_of};
-use crate::error::{CommandError, DecodeError, NewError};
-use crate::event::{Event, JoinId};
+use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
+use crate::error::{CommandError, ConfigError, DecodeError, NewError};
+use crate::event::{Event, EventQueue, JoinId, RefusalReason};
 use crate::hooks::{Candidate, Exchange, FinishedBroadcast, Hooks, Installed, Refusal, Verdict};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
 use crate::membership::Membership;
@@ -29,6 +29,7 @@ use crate::stats::Stats;
 use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
 use crate::timers::{Timer, TimerTable, stagger};
+use crate::versions::{Capabilities, Peer, VersionRange, Versions};
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
@@ -37,14 +38,15 @@ use crate::security::{Opened, Sealer};
 
 pub use crate::member::Identity;
 pub use crate::transmit::{BroadcastId, MemoryUsage, MessageId, Transmit, TransmitKind};
-use crate::transmit::{Out, Outgoing};
+use crate::transmit::{Out, Outgoing, Route};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
 pub const MAX_DATAGRAM: usize = 65_535;
 
-/// The reason given in [`Event::MemberRefused`] when
-/// [`Hooks::allow_address`] refused a claimed address.
-pub const ADDRESS_NOT_ALLOWED: &str = "address not allowed";
+/// Live members a leaving member sends its leave notice to directly, on top of gossiping it:
+/// every member of a cluster of up to 17, where the notice's few gossip transmits could miss
+/// one; in a larger cluster these and their re-gossip reach the rest. One datagram each, once.
+pub const LEAVE_DIRECT_FANOUT: usize = 16;
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -62,7 +64,9 @@ pub const ADDRESS_NOT_ALLOWED: &str = "address not allowed";
 /// process looks, and Lifeguard is designed for them). Transmits are encoded when polled, so
 /// polling late piggybacks the freshest gossip; a transmit queue left undrained is bounded by
 /// `limits.max_pending_transmits` and drops the excess (counted). Events are bounded by
-/// `limits.max_pending_events` and drop the oldest (counted).
+/// `limits.max_pending_events`; past it, membership changes are replaced by one
+/// [`Event::Lagged`] with a snapshot of the member table, and other events drop the oldest
+/// (see [`crate::event`]; every drop is counted).
 ///
 /// Nothing here reads a clock, sleeps, spawns or does I/O; randomness comes from the seed.
 /// The same seed, configuration and sequence of calls produce the same outputs, bit for bit.
@@ -72,6 +76,8 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     limits: DecodeLimits,
     codec: C,
     local: Member<A>,
+    /// What the local member speaks: `config.versions` and its capabilities.
+    local_peer: Peer,
     leaving: bool,
     leave_done: bool,
     members: Membership<A>,
@@ -84,7 +90,7 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     exchanges: Exchanges<A>,
     timers: TimerTable,
     transmits: VecDeque<Outgoing<A>>,
-    events: VecDeque<Event<A>>,
+    events: EventQueue<A>,
     stats: Stats,
     scratch_idx: Vec<usize>,
     scratch_removed: Vec<Member<A>>,
@@ -143,8 +149,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             state: State::Alive,
             state_changed: now,
         };
+        let capabilities = Capabilities::NONE.with_compression(config.compression.is_some());
+        let local_peer = Peer { versions: config.versions, capabilities };
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
+            local_peer,
             awareness: Awareness::new(config.lifeguard.awareness_max_multiplier, config.lifeguard.awareness),
             prober: Prober::new(config.limits.max_relays),
             codec,
@@ -159,12 +168,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             exchanges: Exchanges::new(),
             timers,
             transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             stats: Stats::default(),
             scratch_idx: Vec::new(),
             scratch_removed: Vec::new(),
             scratch_buf: Vec::new(),
-            sealer: Sealer::new(),
+            sealer: Sealer::new(config.versions.protocol),
             hooks: Installed::default(),
             config,
         })
@@ -191,6 +200,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// One member by name (the local member included).
     pub fn member(&self, name: &str) -> Option<&Member<A>> {
         if self.local.name == name { Some(&self.local) } else { self.members.by_name(name).map(|r| &r.member) }
+    }
+
+    /// The protocol and application version ranges member `name` speaks, as its alive record
+    /// said (this member's own `Config::versions` for the local name). A member restored with
+    /// [`restore`](Self::restore) is taken to speak only `versions.protocol.min` (and this
+    /// member's application versions) until it announces itself. `None` for a name not held.
+    pub fn versions_of(&self, name: &str) -> Option<Versions> {
+        self.peer_of(name).map(|p| p.versions)
+    }
+
+    /// The optional features member `name` accepts, as its alive record said.
+    pub fn capabilities_of(&self, name: &str) -> Option<Capabilities> {
+        self.peer_of(name).map(|p| p.capabilities)
+    }
+
+    fn peer_of(&self, name: &str) -> Option<Peer> {
+        if self.local.name == name { Some(self.local_peer) } else { self.members.by_name(name).map(|r| r.peer) }
     }
 
     /// Alive and suspect members, the local one included: the `n` of every formula.
@@ -370,7 +396,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let request = self.exchanges.next_id();
             self.exchanges.joins.add(id, seed.clone(), request, deadline);
             self.stats.push_pulls += 1;
-            self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request });
+            let route = self.route_unknown();
+            self.queue(seed, Out::PushPull { kind: PushPullKind::Join, id: request }, route);
         }
         if let Some(f) = self.exchanges.joins.finish_if_empty(id) {
             self.finish_joins(now, [f]);
@@ -430,6 +457,18 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let dead = Message::Dead(wire::Dead { incarnation: self.local.incarnation, name: &name, from: &name });
         let bytes = self.encode_one(&dead);
         self.push_gossip(name, bytes);
+        // Gossip alone leaves the notice `retransmit_limit` transmits, which in a small cluster
+        // (2 with the local preset) can all go to dead members or the same few peers, so a live
+        // member hears nothing and later suspects and fails the leaver. Tell up to
+        // `LEAVE_DIRECT_FANOUT` live members directly as well.
+        let mut direct = core::mem::take(&mut self.scratch_idx);
+        leave_targets(&self.members, &mut self.rng, LEAVE_DIRECT_FANOUT, &mut direct);
+        for &i in &direct {
+            let to = self.members.get(i).member.addr.clone();
+            let route = self.route_to(i);
+            self.queue(to, Out::Leave { incarnation: self.local.incarnation }, route);
+        }
+        self.scratch_idx = direct;
         if self.members.live() == 0 {
             self.leave_done = true;
             self.emit(Event::LeaveCompleted);
@@ -506,7 +545,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         let id = MessageId(self.next_message_id);
         self.next_message_id = self.next_message_id.wrapping_add(1);
-        self.queue(to, Out::User { payload, reliable, id });
+        // A reliable message opens a stream anyway: finding its member in the table (a scan)
+        // is cheap next to that, and lets it be negotiated (and compressed). A best-effort one
+        // goes at `min`, like any datagram to an address.
+        let route = if reliable { self.route_to_addr(&to) } else { self.route_unknown() };
+        self.queue(to, Out::User { payload, reliable, id }, route);
         Ok(id)
     }
 
@@ -524,8 +567,18 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let state = if m.state == State::Suspect { State::Alive } else { m.state };
             Member { state, state_changed: now, ..m }
         });
+        // What restored members speak is not known until they announce it: take them to speak
+        // only the oldest protocol version this member reads (which every member reads until an
+        // operator raises it), and this member's application versions and capabilities (every
+        // member reads compressed streams, so wanting them is only a preference).
+        let versions = Versions {
+            protocol: VersionRange::only(self.config.versions.protocol.min),
+            application: self.config.versions.application,
+        };
+        let peer = Peer { versions, capabilities: self.local_peer.capabilities };
         let (added, full) = self.members.extend(
             fresh,
+            peer,
             self.config.limits.max_members,
             |m| !m.name.is_empty() && m.name.len() <= max_name && m.meta.len() <= max_meta && m.name != local,
             &mut self.rng,
@@ -558,8 +611,14 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 Out::PushPull { kind, .. } => self.local_state(kind.exchange()),
                 _ => Bytes::new(),
             };
-            let sealing = self.sealer.begin(buf, &self.config.label);
-            out.body.encode(&self.codec, &self.local, &self.members, &self.config.limits, &state, buf);
+            let version = out.route.version;
+            let label = if self.config.send_unlabelled { &[][..] } else { &self.config.label[..] };
+            let sealing = self.sealer.begin(buf, version, label);
+            let (local, peer, members, limits) = (&self.local, self.local_peer, &self.members, &self.config.limits);
+            out.body.encode(&self.codec, version, local, peer, members, limits, &state, buf);
+            if kind == TransmitKind::Stream && out.route.compress {
+                self.compress(buf, sealing.body);
+            }
             if kind == TransmitKind::Datagram {
                 // Leave room for the authentication tag when encrypting.
                 let budget = self.config.packet_budget - sealing.trailer_room();
@@ -586,9 +645,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    /// The next event. Call until `None`.
+    /// The next event. Call until `None`. After the caller fell `limits.max_pending_events`
+    /// behind with membership changes queued, the first event is an [`Event::Lagged`] whose
+    /// snapshot of the member table is taken now (see [`crate::event`]).
     pub fn poll_event(&mut self) -> Option<Event<A>> {
-        self.events.pop_front()
+        let members = &self.members;
+        let stats = &mut self.stats;
+        self.events.pop(|| {
+            stats.event_lags += 1;
+            members.records().iter().map(|r| r.member.clone()).collect()
+        })
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
@@ -652,7 +718,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         match self.hooks.0.admit_member(&candidate) {
             Ok(()) => true,
             Err(reason) => {
-                self.refuse_member(a.name, a.addr.clone(), reason);
+                self.refuse_member(a.name, a.addr.clone(), RefusalReason::Application(reason));
                 false
             }
         }
@@ -663,11 +729,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.hooks.0.allow_address(addr) {
             return true;
         }
-        self.refuse_member(name, addr.clone(), Refusal::new(ADDRESS_NOT_ALLOWED));
+        self.refuse_member(name, addr.clone(), RefusalReason::AddressNotAllowed);
         false
     }
 
-    fn refuse_member(&mut self, name: &str, addr: A, reason: Refusal) {
+    fn refuse_member(&mut self, name: &str, addr: A, reason: RefusalReason) {
         self.stats.members_refused += 1;
         self.emit(Event::MemberRefused { name: Name::from(name), addr, reason });
     }
@@ -707,6 +773,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.sealer.plaintext()
     }
 
+    // ------------------------------------------------------------------ label
+
+    /// Change the cluster label at run time, with the roll-out switches (see
+    /// [`Config::accept_unlabelled`] for the three steps that move a running cluster to a
+    /// label without a restart and without a false suspicion): `label` is sent in every
+    /// packet unless `send_unlabelled`; packets with it are accepted, and packets without any
+    /// label too if `accept_unlabelled`. Refused (nothing changes) if the label is longer
+    /// than 255 bytes or leaves no room in `packet_budget` for the metadata and broadcast
+    /// limits, as [`Config::validate`] would.
+    pub fn set_label(
+        &mut self,
+        label: impl Into<Bytes>,
+        accept_unlabelled: bool,
+        send_unlabelled: bool,
+    ) -> Result<(), ConfigError> {
+        let config = Config { label: label.into(), accept_unlabelled, send_unlabelled, ..self.config.clone() };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
     // ------------------------------------------------------------------ internals: plumbing
 
     fn reject(&mut self, e: DecodeError) -> Result<(), DecodeError> {
@@ -714,20 +801,80 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         Err(e)
     }
 
-    fn queue(&mut self, to: A, body: Out<A>) {
+    fn queue(&mut self, to: A, body: Out<A>, route: Route) {
         if self.transmits.len() >= self.config.limits.max_pending_transmits {
             self.stats.transmits_dropped += 1;
             return;
         }
-        self.transmits.push_back(Outgoing { to, body });
+        self.transmits.push_back(Outgoing { to, body, route });
+    }
+
+    /// Compress the messages of the stream message in `buf` (from `body` on), if it is large
+    /// enough and compressing makes it smaller.
+    fn compress(&mut self, buf: &mut Vec<u8>, body: usize) {
+        let Some(c) = self.config.compression else { return };
+        let len = buf.len() - body;
+        if len < c.min_size {
+            return;
+        }
+        let mut out = Vec::new(); // streams are rare: no buffer kept between them
+        if wire::compression::compress(&buf[body..], &mut out) < len {
+            buf.truncate(body);
+            buf.extend_from_slice(&out);
+            wire::envelope::set_compressed(buf);
+            self.stats.streams_compressed += 1;
+        }
+    }
+
+    // ------------------------------------------------------------------ internals: versions
+
+    /// The route to an address that is no known member: this member's `min` (see
+    /// [`crate::versions`]), uncompressed.
+    fn route_unknown(&self) -> Route {
+        Route { version: self.config.versions.protocol.min, compress: false }
+    }
+
+    /// The route of an answer to a packet that came at `version`: the same version.
+    fn route_answer(&self, version: u8) -> Route {
+        Route { version, compress: false }
+    }
+
+    /// The route to member `i` of the table: the version negotiated with what it speaks.
+    fn route_to(&self, i: usize) -> Route {
+        let peer = self.members.get(i).peer;
+        self.route_peer(peer)
+    }
+
+    fn route_peer(&self, peer: Peer) -> Route {
+        match peer.route(&self.config.versions.protocol, self.config.compression.is_some()) {
+            Some((version, compress)) => Route { version, compress },
+            None => self.route_unknown(),
+        }
+    }
+
+    /// The route to the member called `name`, if held, else to an unknown address.
+    fn route_to_name(&self, name: &str) -> Route {
+        self.members.find(name).map_or_else(|| self.route_unknown(), |i| self.route_to(i))
+    }
+
+    /// The route to the member at `addr`, a live one first (a scan of the table: for rare
+    /// streams only).
+    fn route_to_addr(&self, addr: &A) -> Route {
+        let records = self.members.records();
+        let at = |r: &&crate::membership::Record<A>| r.member.addr == *addr;
+        let held = records.iter().filter(at).find(|r| !r.member.state.is_gone()).or_else(|| records.iter().find(at));
+        held.map_or_else(|| self.route_unknown(), |r| self.route_peer(r.peer))
+    }
+
+    /// Refuse member `name` at `addr`, which speaks `theirs`: counted and reported.
+    fn refuse_versions(&mut self, name: &str, addr: A, theirs: Versions) {
+        self.stats.versions_refused += 1;
+        let reason = RefusalReason::Version { theirs, ours: self.config.versions };
+        self.emit(Event::MemberRefused { name: Name::from(name), addr, reason });
     }
 
     fn emit(&mut self, e: Event<A>) {
-        if self.events.len() >= self.config.limits.max_pending_events {
-            self.events.pop_front();
-            self.stats.events_dropped += 1;
-        }
-        self.events.push_back(e);
+        self.stats.events_dropped += self.events.push(e, self.config.limits.max_pending_events);
     }
 
     fn adjust_health_score(&mut self, delta: i64) {
@@ -753,6 +900,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             name: &l.name,
             addr: l.addr.clone(),
             meta: &l.meta,
+            versions: self.local_peer.versions,
+            capabilities: self.local_peer.capabilities,
         });
         let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let key = self.local.name.clone();
@@ -760,8 +909,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn gossip_member(&mut self, i: usize, msg_from: Option<&str>) {
-        let m = &self.members.get(i).member;
-        let msg = update_of(m, msg_from, &self.local.name);
+        let r = self.members.get(i);
+        let m = &r.member;
+        let msg = update_of(m, r.peer, msg_from, &self.local.name);
         let bytes = encode(&self.codec, &mut self.scratch_buf, &msg);
         let name = m.name.clone();
         self.push_gossip(name, bytes);
@@ -805,29 +955,62 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if !self.hooks.0.allow_address(&from) {
             return self.reject(DecodeError::AddressNotAllowed);
         }
-        let r = match self.sealer.open(&self.config.label, data) {
-            Ok(Opened::Plain(body)) => self.handle_messages(now, from, &data[body..], stream),
+        // The envelope's first byte is its version; `open` rejects an empty packet first.
+        let version = data.first().copied().unwrap_or_default();
+        let compressed = wire::envelope::is_compressed(data);
+        let r = match self.sealer.open(&self.config.label, self.config.accept_unlabelled, data) {
+            Ok(Opened::Plain(body)) => self.handle_payload(now, from, version, &data[body..], stream, compressed),
             Ok(Opened::Decrypted(plain)) => {
-                let r = self.handle_messages(now, from, &plain, stream);
+                let r = self.handle_payload(now, from, version, &plain, stream, compressed);
                 self.sealer.recycle(plain);
                 r
             }
             Err(e) => Err(e),
         };
+        self.stats.unlabelled_accepted = self.sealer.unlabelled_accepted();
         match r {
             Ok(()) => Ok(()),
             Err(e) => self.reject(e),
         }
     }
 
-    fn handle_messages(&mut self, now: Instant, from: A, data: &[u8], stream: bool) -> Result<(), DecodeError> {
+    /// The payload of an opened packet: its messages, or (`compressed`, streams only) their
+    /// compressed form, decompressed within `limits.max_stream_message_size` first.
+    fn handle_payload(
+        &mut self,
+        now: Instant,
+        from: A,
+        version: u8,
+        payload: &[u8],
+        stream: bool,
+        compressed: bool,
+    ) -> Result<(), DecodeError> {
+        if !compressed {
+            return self.handle_messages(now, from, version, payload, stream);
+        }
+        if !stream {
+            return Err(DecodeError::WrongChannel);
+        }
+        let mut messages = Vec::new();
+        wire::compression::decompress(payload, self.config.limits.max_stream_message_size, &mut messages)?;
+        self.handle_messages(now, from, version, &messages, stream)
+    }
+
+    fn handle_messages(
+        &mut self,
+        now: Instant,
+        from: A,
+        version: u8,
+        data: &[u8],
+        stream: bool,
+    ) -> Result<(), DecodeError> {
         let codec = self.codec.clone();
         let limits = self.limits;
         if stream {
             // Stream messages are few and large (push-pull states): decode once into a list,
             // then apply, rather than decoding every member state twice.
             let mut messages = Vec::new();
-            codec.decode(data, &limits, &mut |m| messages.push(m))?;
+            codec.decode_versioned(version, data, &limits, &mut |m| messages.push(m))?;
             if messages.iter().any(|m| matches!(m, Message::Ping(p) if p.target != self.local.name.as_str())) {
                 return Err(DecodeError::Misdirected);
             }
@@ -837,7 +1020,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 return Err(DecodeError::AddressNotAllowed);
             }
             for m in messages {
-                self.handle_message(now, &from, m);
+                self.handle_message(now, &from, version, m);
             }
             return Ok(());
         }
@@ -845,26 +1028,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         // applies. Decoding twice is cheaper than collecting, and allocates nothing.
         let mut fault = None;
         let local = &self.local.name;
-        let validated = codec.decode(data, &limits, &mut |m| match m {
+        let validated = codec.decode_versioned(version, data, &limits, &mut |m| match m {
             Message::PushPull(_) | Message::JoinRefused(_) => fault = Some(DecodeError::WrongChannel),
             Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
             _ => {}
         });
         validated.and_then(|_| fault.map_or(Ok(()), Err))?;
-        let _ = codec.decode(data, &limits, &mut |m| self.handle_message(now, &from, m));
+        let _ = codec.decode_versioned(version, data, &limits, &mut |m| self.handle_message(now, &from, version, m));
         Ok(())
     }
 
-    fn handle_message(&mut self, now: Instant, from: &A, msg: Message<'_, A>) {
+    /// One message of a packet from `from` that came at protocol `version`.
+    fn handle_message(&mut self, now: Instant, from: &A, version: u8, msg: Message<'_, A>) {
         match msg {
-            Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }),
-            Message::PingReq(p) => self.on_ping_req(now, from, p),
+            Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }, self.route_answer(version)),
+            Message::PingReq(p) => self.on_ping_req(now, from, version, p),
             Message::Ack(a) => self.on_ack(a.seq),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::Alive(a) => self.on_alive(now, a),
             Message::Suspect(s) => self.on_suspect(now, s),
             Message::Dead(d) => self.on_dead(now, d),
-            Message::PushPull(p) => self.on_push_pull(now, p),
+            Message::PushPull(p) => self.on_push_pull(now, version, p),
             Message::User(u) => {
                 self.stats.user_messages += 1;
                 self.emit(Event::UserMessage {
@@ -898,7 +1082,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
         let seq = self.prober.start(target.clone(), addr.clone(), incarnation, ack_deadline, end);
         self.stats.probes += 1;
-        self.queue(addr, Out::Ping { seq, target, buddy });
+        let route = self.route_to(i);
+        self.queue(addr, Out::Ping { seq, target, buddy }, route);
     }
 
     fn send_ping_reqs(&mut self) {
@@ -910,7 +1095,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             for &h in &helpers {
                 let to = self.members.get(h).member.addr.clone();
                 self.stats.ping_reqs_sent += 1;
-                self.queue(to, Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack });
+                let body = Out::PingReq { seq, target: target.clone(), target_addr: target_addr.clone(), nack };
+                let route = self.route_to(h);
+                self.queue(to, body, route);
             }
         }
         self.scratch_idx = helpers;
@@ -919,15 +1106,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn on_ack(&mut self, seq: u32) {
         match self.prober.on_ack(seq) {
             AckFor::Probe => self.adjust_health_score(-1),
-            AckFor::Relay { requester, requester_seq } => {
+            AckFor::Relay { requester, requester_seq, version } => {
                 self.stats.acks_relayed += 1;
-                self.queue(requester, Out::Ack { seq: requester_seq });
+                self.queue(requester, Out::Ack { seq: requester_seq }, self.route_answer(version));
             }
             AckFor::Reconnect(to) => {
                 // A member we hold dead answered: exchange state, which heals a partition.
                 let id = self.exchanges.next_id();
                 self.stats.push_pulls += 1;
-                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+                let route = self.route_to_addr(&to);
+                self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
             }
             AckFor::Stale => self.stats.stale_acks += 1,
         }
@@ -939,22 +1127,24 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
     }
 
-    fn on_ping_req(&mut self, now: Instant, from: &A, p: wire::PingReq<'_, A>) {
+    fn on_ping_req(&mut self, now: Instant, from: &A, version: u8, p: wire::PingReq<'_, A>) {
         let nack_at = p.nack.then(|| now + self.config.nack_timeout());
-        let Some(seq) = self.prober.relay(from.clone(), p.seq, nack_at, now + self.config.probe_interval) else {
+        let expires = now + self.config.probe_interval;
+        let Some(seq) = self.prober.relay(from.clone(), version, p.seq, nack_at, expires) else {
             self.stats.relays_dropped += 1;
             return;
         };
         self.stats.relays += 1;
-        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None });
+        let route = self.route_to_name(p.target);
+        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None }, route);
     }
 
     fn relay_timers(&mut self, now: Instant) {
-        let mut due: Vec<(A, u32)> = Vec::new(); // allocates only when a nack is due
-        self.prober.relay_timers(now, |a, s| due.push((a.clone(), s)));
-        for (a, seq) in due {
+        let mut due: Vec<(A, u8, u32)> = Vec::new(); // allocates only when a nack is due
+        self.prober.relay_timers(now, |a, v, s| due.push((a.clone(), v, s)));
+        for (a, version, seq) in due {
             self.stats.nacks_sent += 1;
-            self.queue(a, Out::Nack { seq });
+            self.queue(a, Out::Nack { seq }, self.route_answer(version));
         }
     }
 
@@ -1059,16 +1249,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if self.leaving || a.incarnation < self.local.incarnation {
                 return;
             }
-            if a.incarnation == self.local.incarnation && a.meta == &self.local.meta[..] {
+            // Capabilities are only preferences (every member reads compressed streams): a stale
+            // view of them is harmless and not worth a new incarnation.
+            let same = a.meta == &self.local.meta[..] && a.versions == self.local_peer.versions;
+            if a.incarnation == self.local.incarnation && same {
                 return;
             }
-            // Someone announced us with a newer incarnation or other metadata: reassert.
+            // Someone announced us with a newer incarnation, other metadata or other versions
+            // (a previous life before an upgrade): reassert.
             self.refute(a.incarnation);
+            return;
+        }
+        if !self.config.versions.compatible(&a.versions) {
+            self.refuse_versions(a.name, a.addr, a.versions);
             return;
         }
         if !self.allow_claimed(a.name, &a.addr) {
             return;
         }
+        let peer = Peer { versions: a.versions, capabilities: a.capabilities };
         // Admission (`Hooks::admit_member`) is asked before anything changes, for a member not
         // held alive here: a new name, a reclaimed one, or one that left or died.
         let mut admitted = false;
@@ -1110,10 +1309,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
+            let record = crate::membership::Record { member: member.clone(), peer };
             let i = if self.exchanges.batch_insert() {
-                self.members.push(member.clone())
+                self.members.push(record)
             } else {
-                self.members.insert(member.clone(), &mut self.rng)
+                self.members.insert(record, &mut self.rng)
             };
             self.gossip_member(i, None);
             self.emit(Event::MemberJoined(member));
@@ -1133,6 +1333,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.cancel_suspicion(i);
         let r = self.members.get_mut(i);
         r.member.incarnation = a.incarnation;
+        r.peer = peer;
         if meta_changed {
             r.member.meta = Bytes::copy_from_slice(a.meta);
         }
@@ -1199,7 +1400,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.emit(if left { Event::MemberLeft(member) } else { Event::MemberFailed(member) });
     }
 
-    fn on_push_pull(&mut self, now: Instant, p: wire::PushPull<'_, A>) {
+    fn on_push_pull(&mut self, now: Instant, version: u8, p: wire::PushPull<'_, A>) {
         let exchange = p.kind.exchange();
         // The whole state is judged before any of it is applied.
         let candidates: Vec<Candidate<'_, A>> = p
@@ -1216,7 +1417,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let verdict = self.hooks.0.admit_merge(p.from, &candidates, exchange);
         drop(candidates);
         if let Err(reason) = verdict {
-            self.refuse_merge(now, &p, reason);
+            self.refuse_merge(now, version, &p, reason);
             return;
         }
         self.stats.push_pull_merges += 1;
@@ -1254,18 +1455,25 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 self.finish_joins(now, [f]);
             }
         } else {
-            self.queue(p.from_addr, Out::PushPull { kind: p.kind.reply(), id: p.id });
+            // To the sender as just merged (its state came with the request), else at the
+            // request's own version.
+            let route = match self.members.find(p.from) {
+                Some(i) => self.route_to(i),
+                None => self.route_answer(version),
+            };
+            self.queue(p.from_addr, Out::PushPull { kind: p.kind.reply(), id: p.id }, route);
         }
     }
 
     /// `Hooks::admit_merge` refused push-pull `p`: nothing of it is applied. A join request is
     /// answered with the refusal; a join reply settles its seed as refused; a periodic request
     /// gets no reply (the requester's next exchange goes elsewhere or tries again).
-    fn refuse_merge(&mut self, now: Instant, p: &wire::PushPull<'_, A>, reason: Refusal) {
+    fn refuse_merge(&mut self, now: Instant, version: u8, p: &wire::PushPull<'_, A>, reason: Refusal) {
         self.stats.merges_refused += 1;
         match p.kind {
             PushPullKind::Join => {
-                self.queue(p.from_addr.clone(), Out::JoinRefused { id: p.id, reason: reason.clone() })
+                let route = self.route_answer(version);
+                self.queue(p.from_addr.clone(), Out::JoinRefused { id: p.id, reason: reason.clone() }, route)
             }
             PushPullKind::JoinReply => {
                 if let Some((join, seed, finished)) = self.exchanges.joins.refused(p.id) {
@@ -1327,7 +1535,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         gossip_targets(&self.members, &mut self.rng, now, fanout, dead_window, &mut targets);
         for &t in &targets {
             let to = self.members.get(t).member.addr.clone();
-            self.queue(to, Out::Gossip);
+            let route = self.route_to(t);
+            self.queue(to, Out::Gossip, route);
         }
         self.scratch_idx = targets;
     }
@@ -1344,7 +1553,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let to = self.members.get(i).member.addr.clone();
             let id = self.exchanges.next_id();
             self.stats.push_pulls += 1;
-            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id });
+            let route = self.route_to(i);
+            self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
         }
         self.scratch_idx = pick;
     }
@@ -1367,7 +1577,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let (to, target) = (m.addr.clone(), m.name.clone());
             let seq = self.prober.start_reconnect(to.clone());
             self.stats.reconnects += 1;
-            self.queue(to, Out::Ping { seq, target, buddy: None });
+            let route = self.route_to(i);
+            self.queue(to, Out::Ping { seq, target, buddy: None }, route);
         }
         self.scratch_idx = candidates;
     }

@@ -10,7 +10,23 @@ use crate::hooks::Refusal;
 use crate::member::{Address, Member, Name};
 use crate::membership::Membership;
 use crate::push_pull::snapshot;
+use crate::versions::Peer;
 use crate::wire::{self, Codec, Message, PushPullKind};
+
+/// A codec bound to one protocol version, so the encoding below reads as before.
+struct Versioned<'c, C> {
+    codec: &'c C,
+    version: u8,
+}
+
+impl<C> Versioned<'_, C> {
+    fn encode<A>(&self, msg: &Message<'_, A>, buf: &mut Vec<u8>)
+    where
+        C: Codec<A>,
+    {
+        self.codec.encode_versioned(self.version, msg, buf);
+    }
+}
 
 /// How a transmit must travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,16 +93,26 @@ pub(crate) enum Out<A> {
     Ack { seq: u32 },
     Nack { seq: u32 },
     Gossip,
+    Leave { incarnation: u32 },
     PushPull { kind: PushPullKind, id: u32 },
     JoinRefused { id: u32, reason: Refusal },
     User { payload: Bytes, reliable: bool, id: MessageId },
 }
 
-/// A queued transmit and its destination.
+/// How a queued transmit goes: its envelope's protocol version (see [`crate::versions`]) and
+/// whether a stream message may be compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub version: u8,
+    pub compress: bool,
+}
+
+/// A queued transmit, its destination and its route.
 #[derive(Clone, Debug)]
 pub(crate) struct Outgoing<A> {
     pub to: A,
     pub body: Out<A>,
+    pub route: Route,
 }
 
 impl<A> Outgoing<A> {
@@ -100,18 +126,22 @@ impl<A> Outgoing<A> {
 }
 
 impl<A: Address> Out<A> {
-    /// Append this transmit's messages to `buf` with `codec`, as sent by `local` (a push-pull
-    /// carries a snapshot of `members` and the application `state`). Piggybacked gossip is
-    /// added by the caller.
+    /// Append this transmit's messages to `buf` with `codec` at protocol `version`, as sent by
+    /// `local` speaking `local_peer` (a push-pull carries a snapshot of `members` and the
+    /// application `state`). Piggybacked gossip is added by the caller.
+    #[allow(clippy::too_many_arguments)] // each is a distinct input of the encoding
     pub fn encode<C: Codec<A>>(
         self,
         codec: &C,
+        version: u8,
         local: &Member<A>,
+        local_peer: Peer,
         members: &Membership<A>,
         limits: &Limits,
         state: &[u8],
         buf: &mut Vec<u8>,
     ) {
+        let codec = Versioned { codec, version };
         match self {
             Out::Ping { seq, target, buddy } => {
                 // The buddy system: a ping to a member we suspect carries the suspicion.
@@ -127,7 +157,14 @@ impl<A: Address> Out<A> {
             Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
             Out::Gossip => {}
-            Out::PushPull { kind, id } => codec.encode(&snapshot(local, members, limits, kind, id, state), buf),
+            // The local member's leave notice, sent directly; piggyback fills the rest.
+            Out::Leave { incarnation } => {
+                let name = &local.name;
+                codec.encode(&Message::Dead(wire::Dead { incarnation, name, from: name }), buf);
+            }
+            Out::PushPull { kind, id } => {
+                codec.encode(&snapshot(local, local_peer, members, limits, kind, id, state), buf)
+            }
             Out::JoinRefused { id, reason } => {
                 let reason = cut(&reason.reason, limits.max_name_len);
                 codec.encode(&Message::JoinRefused(wire::JoinRefused { id, from: &local.name, reason }), buf);

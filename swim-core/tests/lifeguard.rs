@@ -170,8 +170,14 @@ fn a_refutation_cancels_the_suspicion() {
     let t0 = Instant::from_secs(100);
     let mut s = solo(Config::lan(), 10, t0);
     s.handle_datagram(t0, 1, &suspect("node-5", "node-1")).unwrap();
-    let alive =
-        packet(&[Message::Alive(swim_core::wire::Alive { incarnation: 1, name: "node-5", addr: 5, meta: b"" })]);
+    let alive = packet(&[Message::Alive(swim_core::wire::Alive {
+        incarnation: 1,
+        name: "node-5",
+        addr: 5,
+        meta: b"",
+        versions: swim_core::Versions::DEFAULT,
+        capabilities: swim_core::Capabilities::NONE,
+    })]);
     s.handle_datagram(t0 + S(1), 5, &alive).unwrap();
     assert!(s.suspicion("node-5").is_none());
     assert_eq!(s.member("node-5").unwrap().state, State::Alive);

@@ -105,7 +105,14 @@ fn reference(view: (State, u32), claim: (Kind, u32)) -> (State, u32) {
 
 fn claim_packet(kind: Kind, inc: u32) -> Vec<u8> {
     packet(&[match kind {
-        Kind::Alive => Message::Alive(Alive { incarnation: inc, name: "node-1", addr: 1, meta: b"" }),
+        Kind::Alive => Message::Alive(Alive {
+            incarnation: inc,
+            name: "node-1",
+            addr: 1,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        }),
         Kind::Suspect => Message::Suspect(Suspect { incarnation: inc, name: "node-1", from: "node-2" }),
         Kind::Dead => Message::Dead(Dead { incarnation: inc, name: "node-1", from: "node-2" }),
         Kind::Left => Message::Dead(Dead { incarnation: inc, name: "node-1", from: "node-1" }),
@@ -147,7 +154,14 @@ fn claims_about_oneself_are_refuted_never_accepted() {
                 now += Duration::from_millis(1);
                 let before = s.local().incarnation;
                 let p = packet(&[match kind {
-                    Kind::Alive => Message::Alive(Alive { incarnation: inc, name: "node-0", addr: 0, meta: b"x" }),
+                    Kind::Alive => Message::Alive(Alive {
+                        incarnation: inc,
+                        name: "node-0",
+                        addr: 0,
+                        meta: b"x",
+                        versions: swim_core::Versions::DEFAULT,
+                        capabilities: swim_core::Capabilities::NONE,
+                    }),
                     Kind::Suspect => Message::Suspect(Suspect { incarnation: inc, name: "node-0", from: "node-2" }),
                     Kind::Dead => Message::Dead(Dead { incarnation: inc, name: "node-0", from: "node-2" }),
                     Kind::Left => Message::Dead(Dead { incarnation: inc, name: "node-0", from: "node-0" }),
@@ -169,6 +183,10 @@ fn claims_about_oneself_are_refuted_never_accepted() {
 
 // ------------------------------------------------------------------ codec
 
+/// An owned push-pull member state: name, address, metadata, incarnation, state, and the
+/// bytes of its versions and capabilities.
+type OwnedState = (String, u32, Vec<u8>, u32, u8, [u8; 7]);
+
 /// An owned message, from which a borrowed [`Message`] is built.
 #[derive(Clone, Debug)]
 enum Owned {
@@ -176,13 +194,23 @@ enum Owned {
     Indirect(u32, String, u32, bool),
     Ack(u32),
     Nack(u32),
-    Alive(u32, String, u32, Vec<u8>),
+    Alive(u32, String, u32, Vec<u8>, [u8; 7]),
     Suspect(u32, String, String),
     Dead(u32, String, String),
-    PushPull(u8, u32, String, u32, Vec<(String, u32, Vec<u8>, u32, u8)>, Vec<u8>),
+    PushPull(u8, u32, String, u32, Vec<OwnedState>, Vec<u8>),
     User(String, Vec<u8>),
     Broadcast(String, u64, Vec<u8>, Vec<u8>),
     JoinRefused(u32, String, String),
+}
+
+/// Versions and capabilities from seven arbitrary bytes: the codec carries them as they are.
+fn speaks(b: &[u8; 7]) -> (swim_core::Versions, swim_core::Capabilities) {
+    use swim_core::VersionRange;
+    let versions = swim_core::Versions {
+        protocol: VersionRange::new(b[0], b[1], b[2]),
+        application: VersionRange::new(b[3], b[4], b[5]),
+    };
+    (versions, swim_core::Capabilities(b[6]))
 }
 
 fn state(i: u8) -> State {
@@ -198,7 +226,10 @@ impl Owned {
             }
             Owned::Ack(seq) => Message::Ack(Ack { seq: *seq }),
             Owned::Nack(seq) => Message::Nack(Nack { seq: *seq }),
-            Owned::Alive(i, n, a, m) => Message::Alive(Alive { incarnation: *i, name: n, addr: *a, meta: m }),
+            Owned::Alive(i, n, a, m, v) => {
+                let (versions, capabilities) = speaks(v);
+                Message::Alive(Alive { incarnation: *i, name: n, addr: *a, meta: m, versions, capabilities })
+            }
             Owned::Suspect(i, n, f) => Message::Suspect(Suspect { incarnation: *i, name: n, from: f }),
             Owned::Dead(i, n, f) => Message::Dead(Dead { incarnation: *i, name: n, from: f }),
             Owned::PushPull(k, id, from, a, ms, app) => Message::PushPull(PushPull {
@@ -209,12 +240,17 @@ impl Owned {
                 from_addr: *a,
                 members: ms
                     .iter()
-                    .map(|(n, a, m, i, s)| MemberState {
-                        name: n,
-                        addr: *a,
-                        meta: m,
-                        incarnation: *i,
-                        state: state(*s),
+                    .map(|(n, a, m, i, s, v)| {
+                        let (versions, capabilities) = speaks(v);
+                        MemberState {
+                            name: n,
+                            addr: *a,
+                            meta: m,
+                            incarnation: *i,
+                            state: state(*s),
+                            versions,
+                            capabilities,
+                        }
                     })
                     .collect(),
                 state: app,
@@ -243,7 +279,8 @@ fn owned() -> impl Strategy<Value = Owned> {
         (any::<u32>(), name(), any::<u32>(), any::<bool>()).prop_map(|(s, t, a, n)| Owned::Indirect(s, t, a, n)),
         any::<u32>().prop_map(Owned::Ack),
         any::<u32>().prop_map(Owned::Nack),
-        (any::<u32>(), name(), any::<u32>(), bytes(512)).prop_map(|(i, n, a, m)| Owned::Alive(i, n, a, m)),
+        (any::<u32>(), name(), any::<u32>(), bytes(512), any::<[u8; 7]>())
+            .prop_map(|(i, n, a, m, v)| Owned::Alive(i, n, a, m, v)),
         (any::<u32>(), name(), name()).prop_map(|(i, n, f)| Owned::Suspect(i, n, f)),
         (any::<u32>(), name(), name()).prop_map(|(i, n, f)| Owned::Dead(i, n, f)),
         (
@@ -251,7 +288,10 @@ fn owned() -> impl Strategy<Value = Owned> {
             any::<u32>(),
             name(),
             any::<u32>(),
-            prop::collection::vec((name(), any::<u32>(), bytes(64), any::<u32>(), any::<u8>()), 0..20),
+            prop::collection::vec(
+                (name(), any::<u32>(), bytes(64), any::<u32>(), any::<u8>(), any::<[u8; 7]>()),
+                0..20
+            ),
             bytes(4096),
         )
             .prop_map(|(k, id, f, a, ms, app)| Owned::PushPull(k, id, f, a, ms, app)),

@@ -116,6 +116,29 @@ fn graceful_leave_is_recorded_as_left() {
     assert!(ok, "left member removed after retention");
 }
 
+/// The multiprocess test's shape: a 5-member local cluster with one member failed, another
+/// leaves and exits as soon as its leave completes. Its notice's two gossip transmits could go
+/// to the dead member or the same peer; the direct notices make every live member hear it
+/// before anyone probes the leaver.
+#[test]
+fn a_leave_reaches_every_live_member_of_a_small_cluster() {
+    for seed in seeds(700, 40) {
+        let _g = SeedGuard { seed, test: "a_leave_reaches_every_live_member_of_a_small_cluster", file: "scenarios" };
+        let mut c = Cluster::new(5, Config::local(), seed);
+        c.converge(S(10));
+        c.crash(4);
+        assert!(c.run_until(S(30), |c| c.all_see(4, State::Dead)), "the crashed member is declared dead");
+        c.with(3, |s, now| s.leave(now)).unwrap();
+        let done = c.run_until(S(5), |c| c.events_of(3, |e| matches!(e, Event::LeaveCompleted)).len() == 1);
+        assert!(done, "leave completes");
+        c.crash(3);
+        // Well before the next push-pull (15 s) could repair a missed notice.
+        let ok = c.run_until(S(2), |c| c.all_see(3, State::Left));
+        let views: Vec<_> = c.up().map(|o| (o, c.view(o, 3))).collect();
+        assert!(ok, "every live member records Left: {views:?}");
+    }
+}
+
 #[test]
 fn partition_heals_and_both_halves_merge() {
     for seed in seeds(50, 2) {
@@ -219,7 +242,15 @@ fn address_conflict_is_reported() {
         id: 0,
         from: "node-3",
         from_addr: 3u32,
-        members: vec![MemberState { name: "node-1", addr: 99, meta: b"", incarnation: 50, state: State::Alive }],
+        members: vec![MemberState {
+            name: "node-1",
+            addr: 99,
+            meta: b"",
+            incarnation: 50,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        }],
         state: b"",
     });
     let buf = common::packet(&[pp]);
@@ -246,7 +277,14 @@ fn dead_member_name_is_reclaimed_by_new_address_after_reclaim_time() {
     // A new process takes node-5's name from another address, starting at incarnation 0
     // (below the incarnation node 5 died at).
     use swim_core::wire::{Alive, Message};
-    let buf = common::packet(&[Message::Alive(Alive { incarnation: 0, name: "node-5", addr: 55u32, meta: b"" })]);
+    let buf = common::packet(&[Message::Alive(Alive {
+        incarnation: 0,
+        name: "node-5",
+        addr: 55u32,
+        meta: b"",
+        versions: swim_core::Versions::DEFAULT,
+        capabilities: swim_core::Capabilities::NONE,
+    })]);
     let events = c.with(0, |s, now| {
         s.handle_datagram(now, 55, &buf).unwrap();
         std::iter::from_fn(|| s.poll_event()).collect::<Vec<_>>()
@@ -371,4 +409,94 @@ fn a_user_message_transmit_carries_the_id_its_send_returned() {
             (4, TransmitKind::Stream, None),
         ]
     );
+}
+
+/// Point 5 of issue 14: a caller that polls far too rarely for `limits.max_pending_events`
+/// during churn (joins, crashes, restarts, leaves, metadata changes) loses no membership
+/// change silently. Applying what it polled, in order (events, and each lag notice's
+/// snapshot in place of what it knew), gives exactly node 0's member table: every name,
+/// address, metadata and state, and no incarnation above the table's (incarnation rises
+/// without a change of state or metadata are not events; see `MemberView`).
+#[test]
+fn a_poller_far_behind_during_churn_still_ends_with_the_member_table() {
+    for seed in seeds(700, 4) {
+        let _g = SeedGuard {
+            seed,
+            test: "a_poller_far_behind_during_churn_still_ends_with_the_member_table",
+            file: "scenarios",
+        };
+        let n = 20;
+        let mut configs = vec![Config::lan(); n];
+        configs[0].limits.max_pending_events = 6;
+        let mut c = Cluster::with_configs(configs, seed);
+        c.nodes[0].hold_events = true;
+        // Twelve members form the cluster; the others join during the churn.
+        for i in 1..12 {
+            c.with(i, |s, now| s.join(now, [0])).unwrap();
+        }
+        let mut rng = swim_core::rng::SwimRng::from_seed_u64(seed);
+        let mut down: Vec<usize> = Vec::new();
+        let mut next_joiner = 12;
+        let mut incarnation = 100;
+        for round in 0..40 {
+            let pick = 1 + rng.below(n - 1);
+            match round % 5 {
+                0 if next_joiner < n => {
+                    c.with(next_joiner, |s, now| s.join(now, [0])).unwrap();
+                    next_joiner += 1;
+                }
+                1 if !down.contains(&pick) && pick < next_joiner => {
+                    c.crash(pick);
+                    down.push(pick);
+                }
+                2 if !down.is_empty() => {
+                    let back = down.remove(rng.below(down.len()));
+                    incarnation += 1;
+                    c.restart(back, incarnation, 0);
+                }
+                3 if !down.contains(&pick) && pick < next_joiner => {
+                    let meta = format!("round-{round}");
+                    c.with(pick, |s, now| s.update_metadata(now, meta.into_bytes())).unwrap();
+                }
+                4 if !down.contains(&pick) && pick < next_joiner => {
+                    c.with(pick, |s, now| s.leave(now)).unwrap();
+                    c.run_for(S(2));
+                    c.crash(pick);
+                    down.push(pick);
+                }
+                _ => {}
+            }
+            c.run_for(Duration::from_millis(1500));
+            // Now and then the caller gets round to a few events, never all of them.
+            if round % 3 == 0 {
+                let k = rng.below(4);
+                c.poll_events(0, k);
+            }
+        }
+        c.run_for(S(30));
+        c.poll_events(0, usize::MAX);
+
+        let node = c.node(0);
+        let polled = &c.nodes[0].events;
+        let lags = polled.iter().filter(|(_, e)| matches!(e, Event::Lagged { .. })).count();
+        let stats = node.stats();
+        assert!(lags >= 2, "the caller fell behind more than once ({lags} lag notices; {stats:?})");
+        assert_eq!(node.stats().event_lags, lags as u64);
+        // Far behind: more events lost than the queue holds, twice over.
+        let dropped = node.stats().events_dropped;
+        assert!(dropped >= 12, "far behind: only {dropped} events dropped");
+        let mut view = swim_core::MemberView::new();
+        for (_, e) in polled {
+            view.apply(e);
+        }
+        let table: Vec<_> = node.members().skip(1).collect();
+        assert_eq!(view.len(), table.len(), "view {:?}", view.to_vec());
+        for m in table {
+            let v = view.get(&m.name).unwrap_or_else(|| panic!("{} missing from the view", m.name));
+            assert_eq!((&v.addr, &v.meta, v.state), (&m.addr, &m.meta, m.state), "{}", m.name);
+            assert!(v.incarnation <= m.incarnation, "{}: {} above {}", m.name, v.incarnation, m.incarnation);
+        }
+        // The churn did reach node 0's table: members failed or left.
+        assert!(node.members().any(|m| m.state.is_gone()), "some members are gone");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{Addr, Cluster, SeedGuard, messages, packet, seeds};
 use swim_core::security::{Cipher, Key, Keyring};
-use swim_core::wire::{Alive, Dead, MemberState, Message, PushPull, PushPullKind, Suspect, envelope};
+use swim_core::wire::{Alive, Dead, MemberState, Message, Ping, PushPull, PushPullKind, Suspect, envelope};
 use swim_core::{Bytes, Config, DecodeError, Event, State};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -37,10 +37,31 @@ fn forgeries() -> Vec<Vec<u8>> {
         packet(&[Message::Dead(Dead { incarnation: u32::MAX, name: "node-2", from: "node-9" })]),
         packet(&[Message::Suspect(Suspect { incarnation: 1000, name: "node-3", from: "node-9" })]),
         // Add a member.
-        packet(&[Message::Alive(Alive { incarnation: 0, name: "mallory", addr: 66, meta: b"" })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 0,
+            name: "mallory",
+            addr: 66,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
         // Rewrite an honest member's metadata and address.
-        packet(&[Message::Alive(Alive { incarnation: 1000, name: "node-4", addr: 4, meta: b"owned" })]),
-        packet(&[Message::Alive(Alive { incarnation: 1000, name: "node-4", addr: 66, meta: b"" })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 1000,
+            name: "node-4",
+            addr: 4,
+            meta: b"owned",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
+        packet(&[Message::Alive(Alive {
+            incarnation: 1000,
+            name: "node-4",
+            addr: 66,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]),
     ]
 }
 
@@ -51,9 +72,33 @@ fn forged_push_pull() -> Vec<u8> {
         from: "mallory",
         from_addr: 66,
         members: vec![
-            MemberState { name: "mallory", addr: 66, meta: b"", incarnation: 0, state: State::Alive },
-            MemberState { name: "node-2", addr: 2, meta: b"", incarnation: 500, state: State::Dead },
-            MemberState { name: "node-4", addr: 4, meta: b"owned", incarnation: 500, state: State::Alive },
+            MemberState {
+                name: "mallory",
+                addr: 66,
+                meta: b"",
+                incarnation: 0,
+                state: State::Alive,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
+            MemberState {
+                name: "node-2",
+                addr: 2,
+                meta: b"",
+                incarnation: 500,
+                state: State::Dead,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
+            MemberState {
+                name: "node-4",
+                addr: 4,
+                meta: b"owned",
+                incarnation: 500,
+                state: State::Alive,
+                versions: swim_core::Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            },
         ],
         state: b"",
     })])
@@ -239,6 +284,154 @@ fn a_running_cluster_migrates_to_encryption_without_a_false_suspicion() {
     assert_eq!(c.with(0, |s, now| s.handle_datagram(now, 66, &forged)), Err(DecodeError::Unencrypted));
 }
 
+/// `packet` with its envelope's label replaced by `label` (empty: none), body untouched.
+fn relabel(packet: &[u8], label: &[u8]) -> Vec<u8> {
+    let (h, body) = envelope::parse(packet).unwrap();
+    let mut out = Vec::new();
+    envelope::begin(&mut out, label, h.encrypted);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Roll the label `prod` into the running cluster `c` (every member of it, in turn, while
+/// probing runs) in the three documented steps; `between` runs after each member's switch.
+fn roll_out_label(c: &mut Cluster, mut between: impl FnMut(&mut Cluster, usize, usize)) {
+    let steps = [(true, true), (true, false), (false, false)];
+    for (step, (accept, send)) in steps.into_iter().enumerate() {
+        for i in 0..c.len() {
+            c.with(i, |s, _| s.set_label(Bytes::from_static(b"prod"), accept, send)).unwrap();
+            c.run_for(S(3));
+            between(c, step + 1, i);
+        }
+    }
+}
+
+/// Deliver a captured packet again to member `to`: as a datagram, or as a stream message if
+/// it was one (the log does not say which channel a packet took).
+fn replay(c: &mut Cluster, to: usize, from: Addr, bytes: &[u8]) -> Result<(), DecodeError> {
+    match c.with(to, |s, now| s.handle_datagram(now, from, bytes)) {
+        Err(DecodeError::WrongChannel) => c.with(to, |s, now| s.handle_stream(now, from, bytes)),
+        r => r,
+    }
+}
+
+/// A ping for `node-0` with the given label (a packet any member would answer).
+fn ping(label: &[u8]) -> Vec<u8> {
+    relabel(&packet(&[Message::Ping(Ping { seq: 1, target: "node-0" })]), label)
+}
+
+#[test]
+fn a_running_cluster_rolls_out_a_label_without_a_false_suspicion() {
+    for seed in seeds(470, 2) {
+        let _g =
+            SeedGuard { seed, test: "a_running_cluster_rolls_out_a_label_without_a_false_suspicion", file: "security" };
+        let n = 8;
+        let mut c = Cluster::new(n, Config::lan(), seed);
+        c.converge(S(10));
+        // `strict`: the harness fails the test if any member refuses another's packet.
+        assert!(c.strict);
+        roll_out_label(&mut c, |c, step, i| {
+            if step == 2 {
+                // Accepting unlabelled packets does not open the door to other labels.
+                assert_eq!(
+                    c.with(0, |s, now| s.handle_datagram(now, 66, &ping(b"test"))),
+                    Err(DecodeError::LabelMismatch)
+                );
+                assert_eq!(c.with(0, |s, now| s.handle_datagram(now, 66, &ping(b""))), Ok(()));
+            }
+            if step == 2 && i == n - 1 {
+                // Everyone sends the label now: no unlabelled packet arrives any more.
+                let before: Vec<u64> = (0..n).map(|j| c.node(j).stats().unlabelled_accepted).collect();
+                assert!(before.iter().all(|&b| b > 0), "members accepted unlabelled packets during the roll-out");
+                c.run_for(S(10));
+                let after: Vec<u64> = (0..n).map(|j| c.node(j).stats().unlabelled_accepted).collect();
+                assert_eq!(before, after, "no unlabelled packet once every member sends the label");
+            }
+        });
+        c.run_for(S(20));
+        assert!(c.converged());
+        let accused = c.count_events(|_, e| matches!(e, Event::MemberSuspected { .. } | Event::MemberFailed(_)));
+        assert_eq!(accused, 0, "no suspicion, no failure during the whole migration");
+        // Every packet on the wire carries the label.
+        c.log = Some(Vec::new());
+        c.run_for(S(3));
+        assert!(c.log.as_ref().unwrap().iter().all(|(_, _, _, b)| envelope::parse(b).unwrap().0.label == b"prod"));
+        // An unlabelled member is refused now, and so is another label.
+        for label in [&b""[..], b"test"] {
+            assert_eq!(c.with(3, |s, now| s.handle_datagram(now, 66, &ping(label))), Err(DecodeError::LabelMismatch));
+        }
+        let mut stranger =
+            swim_core::Swim::new(Config::lan(), swim_core::Identity::new("stranger", 9u32), 1, c.now).unwrap();
+        stranger.join(c.now, [0]).unwrap();
+        let mut buf = Vec::new();
+        let t = stranger.poll_transmit(&mut buf).unwrap();
+        assert_eq!(c.with(0, |s, now| s.handle_stream(now, 9, &buf[..t.len])), Err(DecodeError::LabelMismatch));
+        assert!(c.node(0).member("stranger").is_none());
+    }
+}
+
+#[test]
+fn an_encrypted_cluster_rolls_out_a_label_and_keeps_it_authenticated() {
+    let n = 6;
+    let mut c = encrypted(n, 480);
+    let mut captured = None;
+    roll_out_label(&mut c, |c, step, i| {
+        if step == 2 && i == 0 {
+            // Member 0 sends the label, the others do not yet: capture a packet of each kind
+            // addressed to member 3 (a ping is answered only by the member it is meant for).
+            c.log = Some(Vec::new());
+            let to_3 = |c: &Cluster, from_0: bool| {
+                let log = c.log.as_ref().unwrap();
+                log.iter()
+                    .find(|(_, from, to, _)| *to == 3 && (*from == 0) == from_0)
+                    .map(|(_, from, _, b)| (*from, b.clone()))
+            };
+            assert!(c.run_until(S(30), |c| to_3(c, true).is_some() && to_3(c, false).is_some()));
+            let (labelled, unlabelled) = (to_3(c, true).unwrap(), to_3(c, false).unwrap());
+            c.log = None;
+            assert_eq!(envelope::parse(&labelled.1).unwrap().0.label, b"prod");
+            assert!(envelope::parse(&unlabelled.1).unwrap().0.label.is_empty());
+            captured = Some((labelled, unlabelled));
+        }
+        if step == 2 && i == n - 1 {
+            let ((from_l, labelled), (from_u, unlabelled)) = captured.clone().unwrap();
+            // Stripping the label to pass as unlabelled breaks the tag; changing it is refused.
+            let stripped = relabel(&labelled, b"");
+            assert_eq!(c.with(3, |s, now| s.handle_datagram(now, from_l, &stripped)), Err(DecodeError::Decrypt));
+            let changed = relabel(&labelled, b"prud");
+            assert_eq!(c.with(3, |s, now| s.handle_datagram(now, from_l, &changed)), Err(DecodeError::LabelMismatch));
+            // Adding the label to an unlabelled packet breaks the tag too.
+            let added = relabel(&unlabelled, b"prod");
+            assert_eq!(c.with(3, |s, now| s.handle_datagram(now, from_u, &added)), Err(DecodeError::Decrypt));
+            // Genuine packets of both kinds open while unlabelled ones are accepted.
+            assert_eq!(replay(c, 3, from_l, &labelled), Ok(()));
+            assert_eq!(replay(c, 3, from_u, &unlabelled), Ok(()));
+        }
+    });
+    c.run_for(S(20));
+    assert!(c.converged());
+    assert_eq!(c.count_events(|_, e| matches!(e, Event::MemberSuspected { .. } | Event::MemberFailed(_))), 0);
+    // Step 3 done: a key holder's unlabelled packet is refused before it is even opened.
+    let (_, (from_u, unlabelled)) = captured.unwrap();
+    assert_eq!(replay(&mut c, 3, from_u, &unlabelled), Err(DecodeError::LabelMismatch));
+}
+
+#[test]
+fn sending_a_label_before_every_member_accepts_it_is_refused() {
+    // Why step 1 exists: a member that sends the label at once is refused by the others.
+    let mut c = Cluster::new(4, Config::lan(), 490);
+    c.converge(S(10));
+    c.strict = false;
+    c.with(0, |s, _| s.set_label(Bytes::from_static(b"prod"), true, false)).unwrap();
+    c.run_for(S(3));
+    assert!(c.node(1).stats().decode_errors.get(DecodeError::LabelMismatch) > 0);
+    // And a label is validated like the configuration's.
+    let long = Bytes::from(vec![b'x'; 256]);
+    let r = c.with(1, |s, _| s.set_label(long, true, true));
+    assert!(matches!(r, Err(swim_core::ConfigError::TooLarge { field: "label", .. })), "{r:?}");
+    assert!(c.node(1).config().label.is_empty(), "a refused label changes nothing");
+}
+
 #[test]
 fn keys_rotate_without_downtime() {
     let n = 8;
@@ -280,7 +473,14 @@ fn flood(c: &mut Cluster, target: usize, rounds: usize, claims: bool) {
         let cut = &f[..(rng.next_u64() as usize) % f.len()];
         // Forged alives for ever-new names (what would fill a table without encryption).
         let name = format!("fake-{r}");
-        let fake = packet(&[Message::Alive(Alive { incarnation: 0, name: &name, addr: 1000 + r as Addr, meta: b"" })]);
+        let fake = packet(&[Message::Alive(Alive {
+            incarnation: 0,
+            name: &name,
+            addr: 1000 + r as Addr,
+            meta: b"",
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        })]);
         c.with(target, |s, now| {
             for b in [&junk[..], &big[..], f, &wrong[..], cut, &fake[..]] {
                 let _ = s.handle_datagram(now, 66, b);

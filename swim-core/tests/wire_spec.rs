@@ -15,17 +15,20 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::wire::{
-    Ack, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, Suspect, envelope,
-    frame,
+    Ack, Alive, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, Suspect,
+    envelope, frame,
 };
-use swim_core::{Address, Bytes, Config, DecodeError, Identity, Instant, State, Swim, TransmitKind};
+use swim_core::{
+    Address, Bytes, Capabilities, Config, DecodeError, Event, Identity, Instant, RefusalReason, State, Swim,
+    TransmitKind, VersionRange, Versions,
+};
 
 const DOC: &str = include_str!("../../docs/protocol.md");
 const OPEN: &str = "<!-- wire-example: ";
 const CLOSE: &str = "<!-- /wire-example -->";
 
 /// Every example the document holds; each is checked by a test below.
-const EXAMPLES: [&str; 7] = [
+const EXAMPLES: [&str; 8] = [
     "ping-datagram",
     "ping-datagram-labelled",
     "ack-datagram-labelled",
@@ -33,6 +36,7 @@ const EXAMPLES: [&str; 7] = [
     "ping-datagram-encrypted",
     "push-pull-frame",
     "push-pull-frame-labelled",
+    "alive-datagram-v2",
 ];
 
 /// The label of the labelled examples.
@@ -121,6 +125,11 @@ fn ping() -> Message<'static, SocketAddr> {
     Message::Ping(Ping { seq: 300, target: "b" })
 }
 
+/// Protocol `1..=2` preferring 2, application `0..=0`: an upgraded member.
+fn v2() -> Versions {
+    Versions { protocol: VersionRange::new(1, 2, 2), ..Versions::DEFAULT }
+}
+
 fn push_pull() -> Message<'static, SocketAddr> {
     Message::PushPull(PushPull {
         kind: PushPullKind::Periodic,
@@ -128,8 +137,24 @@ fn push_pull() -> Message<'static, SocketAddr> {
         from: "a",
         from_addr: a(),
         members: vec![
-            MemberState { name: "a", addr: a(), meta: b"dc1", incarnation: 2, state: State::Alive },
-            MemberState { name: "c", addr: addr("[fd00::3]:7946"), meta: b"", incarnation: 5, state: State::Suspect },
+            MemberState {
+                name: "a",
+                addr: a(),
+                meta: b"dc1",
+                incarnation: 2,
+                state: State::Alive,
+                versions: Versions::DEFAULT,
+                capabilities: Capabilities::NONE,
+            },
+            MemberState {
+                name: "c",
+                addr: addr("[fd00::3]:7946"),
+                meta: b"",
+                incarnation: 5,
+                state: State::Suspect,
+                versions: v2(),
+                capabilities: Capabilities::NONE.with_compression(true),
+            },
         ],
         state: b"",
     })
@@ -198,7 +223,7 @@ fn push_pull_frames_decode_and_encode_as_documented() {
     let max = Config::lan().limits.max_stream_message_size;
     let plain = example("push-pull-frame");
     let labelled = example("push-pull-frame-labelled");
-    assert_eq!((plain.len(), labelled.len()), (4 + 56, 4 + 61));
+    assert_eq!((plain.len(), labelled.len()), (4 + 69 + 1, 4 + 74 + 1));
     let mut bodies = Vec::new();
     for (bytes, label) in [(&plain, &b""[..]), (&labelled, LABEL)] {
         let header: [u8; frame::HEADER_LEN] = bytes[..frame::HEADER_LEN].try_into().expect("4 bytes");
@@ -243,6 +268,59 @@ fn a_member_merges_the_documented_push_pull_and_replies_to_from_addr() {
         assert_eq!(members, [("b", b(), &b""[..], 0, State::Alive), ("a", a(), &b"dc1"[..], 2, State::Alive)]);
         assert!(m.poll_transmit(&mut buf).is_none());
     }
+}
+
+fn alive_v2() -> Message<'static, SocketAddr> {
+    Message::Alive(Alive {
+        incarnation: 2,
+        name: "a",
+        addr: a(),
+        meta: b"dc1",
+        versions: v2(),
+        capabilities: Capabilities::NONE.with_compression(true),
+    })
+}
+
+/// Section 2, "Versions", and the alive example of section 8: the envelope carries the
+/// negotiated version, the alive record both ranges and the capabilities.
+#[test]
+fn the_documented_v2_alive_decodes_encodes_and_is_read_only_by_members_that_speak_it() {
+    let bytes = example("alive-datagram-v2");
+    assert_eq!(bytes.len(), 25);
+    let (header, body) = envelope::parse(&bytes).expect("an envelope");
+    assert_eq!((header.version, header.label, header.encrypted), (2, &b""[..], false));
+    assert_eq!(decode(body), [alive_v2()]);
+    let mut out = Vec::new();
+    envelope::begin_versioned(&mut out, 2, b"", false);
+    Codec::<SocketAddr>::encode_versioned(&PostcardCodec, 2, &alive_v2(), &mut out);
+    assert_eq!(out, bytes);
+
+    let now = Instant::from_secs(1);
+    let with = |versions: Versions| {
+        let config = Config { versions, ..Config::lan() };
+        Swim::new(config, Identity::new("b", b()), 1, Instant::ZERO).expect("valid")
+    };
+    // A member that reads 1..=2 takes it, and holds what `a` speaks.
+    let mut m = with(v2());
+    assert_eq!(m.handle_datagram(now, a(), &bytes), Ok(()));
+    assert_eq!(m.versions_of("a"), Some(v2()));
+    assert!(m.capabilities_of("a").is_some_and(|c| c.compression()));
+    assert!(matches!(m.poll_event(), Some(Event::MemberJoined(j)) if j.name == "a"));
+    // One that reads only 1 rejects the whole datagram.
+    let mut m = with(Versions::DEFAULT);
+    assert_eq!(m.handle_datagram(now, a(), &bytes), Err(DecodeError::UnsupportedVersion));
+    assert_eq!(m.stats().decode_errors.get(DecodeError::UnsupportedVersion), 1);
+    assert!(m.member("a").is_none());
+    // One that reads 2 but whose application range shares nothing with 0..=0 refuses `a`.
+    let other_app = Versions { application: VersionRange::new(1, 2, 2), ..v2() };
+    let mut m = with(other_app);
+    assert_eq!(m.handle_datagram(now, a(), &bytes), Ok(()));
+    assert!(m.member("a").is_none(), "a refused member is not stored");
+    assert_eq!(m.stats().versions_refused, 1);
+    let refused = RefusalReason::Version { theirs: v2(), ours: other_app };
+    assert_eq!(m.poll_event(), Some(Event::MemberRefused { name: "a".into(), addr: a(), reason: refused }));
+    let mut buf = Vec::new();
+    assert!(m.poll_transmit(&mut buf).is_none(), "and not gossiped");
 }
 
 /// The encrypted example's layout, which holds with or without the `encryption` feature.
@@ -366,7 +444,15 @@ impl Solo {
 
     /// A push-pull reply from member `name` at `addr`, holding only itself.
     fn reply(&mut self, id: u32, name: &str, addr: u32) -> Vec<Sent> {
-        let me = MemberState { name, addr, meta: b"", incarnation: 0, state: State::Alive };
+        let me = MemberState {
+            name,
+            addr,
+            meta: b"",
+            incarnation: 0,
+            state: State::Alive,
+            versions: Versions::DEFAULT,
+            capabilities: Capabilities::NONE,
+        };
         let pp =
             PushPull { kind: PushPullKind::JoinReply, id, from: name, from_addr: addr, members: vec![me], state: b"" };
         self.deliver(addr, TransmitKind::Stream, &[Message::PushPull(pp)])
@@ -404,7 +490,15 @@ fn reconnect_pings_a_dead_member_and_push_pulls_only_after_its_ack() {
     for seed in 1..=8 {
         let mut s = Solo::new(seed);
         // Member d (address 4) introduces itself, then never answers.
-        let me = MemberState { name: "d", addr: 4, meta: b"", incarnation: 0, state: State::Alive };
+        let me = MemberState {
+            name: "d",
+            addr: 4,
+            meta: b"",
+            incarnation: 0,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        };
         let pp =
             PushPull { kind: PushPullKind::Periodic, id: 1, from: "d", from_addr: 4, members: vec![me], state: b"" };
         let sent = s.deliver(4, TransmitKind::Stream, &[Message::PushPull(pp)]);
@@ -514,7 +608,15 @@ fn a_member_that_suspects_b_sends_the_documented_buddy_ping() {
     for seed in 1..=4 {
         let mut s = Solo::new(seed);
         // b (address 2) introduces itself, then never answers.
-        let me = MemberState { name: "b", addr: 2, meta: b"", incarnation: 0, state: State::Alive };
+        let me = MemberState {
+            name: "b",
+            addr: 2,
+            meta: b"",
+            incarnation: 0,
+            state: State::Alive,
+            versions: swim_core::Versions::DEFAULT,
+            capabilities: swim_core::Capabilities::NONE,
+        };
         let pp =
             PushPull { kind: PushPullKind::Periodic, id: 1, from: "b", from_addr: 2, members: vec![me], state: b"" };
         assert_eq!(s.deliver(2, TransmitKind::Stream, &[Message::PushPull(pp)]).len(), 1, "the reply");

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use swim_core::Config;
 use swim_core::hooks::Hooks;
+use swim_core::{Config, VersionRange, Versions};
 
 use crate::duration::Dur;
 use crate::faults::FaultSpec;
@@ -72,6 +72,41 @@ impl Default for StartSpec {
     }
 }
 
+/// Version ranges a scenario sets (`Config::versions`), each as `[min, max, current]`; an
+/// absent one is left as it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VersionsSpec {
+    /// `versions.protocol`.
+    pub protocol: Option<[u8; 3]>,
+    /// `versions.application`.
+    pub application: Option<[u8; 3]>,
+}
+
+impl VersionsSpec {
+    /// `base` with these ranges.
+    pub fn apply(&self, base: Versions) -> Versions {
+        let range = |r: Option<[u8; 3]>, old: VersionRange| {
+            r.map_or(old, |[min, max, current]| VersionRange { min, max, current })
+        };
+        Versions {
+            protocol: range(self.protocol, base.protocol),
+            application: range(self.application, base.application),
+        }
+    }
+}
+
+/// A named phase of a run, from `at` to the next phase's start (or the end): figures that are
+/// split by phase (packets per envelope version) are counted separately in each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseSpec {
+    /// What happens in it, for the report.
+    pub name: String,
+    /// When it starts.
+    pub at: Dur,
+}
+
 /// Everything a run depends on. The run is a pure function of this value.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -99,6 +134,8 @@ pub struct SimConfig {
     /// and restart of its process (a restarted member gets fresh hooks, as a restarted
     /// process would). `None`: every hook at its default.
     pub hooks: Option<HooksFactory>,
+    /// Phases of the run, in time order (empty: one phase, the whole run).
+    pub phases: Vec<PhaseSpec>,
 }
 
 /// Makes each member's application hooks ([`SimConfig::hooks`]). Deterministic runs need
@@ -135,6 +172,7 @@ impl SimConfig {
             warmup: Duration::ZERO,
             record_events: false,
             hooks: None,
+            phases: Vec::new(),
         }
     }
 

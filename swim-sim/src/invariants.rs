@@ -75,6 +75,9 @@ pub struct Checker {
     foreign_claims: bool,
     /// Scan every member table after every input (small clusters only).
     scan_tables: bool,
+    /// Members that share no version with the run's configuration (see
+    /// [`Checker::set_outsider`]).
+    outsiders: Vec<bool>,
 }
 
 /// Clusters up to this size have every member's table scanned after each of its inputs
@@ -89,12 +92,20 @@ impl Checker {
             members: (0..n).map(|_| CoreChecker::new()).collect(),
             foreign_claims: false,
             scan_tables: n <= TABLE_SCAN_MAX_MEMBERS,
+            outsiders: vec![false; n],
         }
     }
 
     /// Member `i` started a new life: what it reported before no longer binds it.
     pub fn started(&mut self, i: u32) {
         self.members[i as usize] = CoreChecker::new();
+    }
+
+    /// Member `i` (in its current life) shares no protocol or application version with the
+    /// run's configuration: packets between it and the others may be rejected as
+    /// `UnsupportedVersion`.
+    pub fn set_outsider(&mut self, i: u32, outsider: bool) {
+        self.outsiders[i as usize] = outsider;
     }
 
     /// From now on, events may name members that are not in the cluster and report address
@@ -112,11 +123,18 @@ impl Checker {
         r.map_err(|v| v.to_string())
     }
 
-    /// A member rejected a message member `from` sent it. Members are honest, so that is a
+    /// Member `to` rejected a message member `from` sent it. Members are honest, so that is a
     /// violation, except that after injected lies a member may address a ping to whichever
-    /// member a lie gave the target's address (`DecodeError::Misdirected`).
-    pub fn delivery_rejected(&self, from: u32, stream: bool, e: DecodeError) -> Result<(), String> {
+    /// member a lie gave the target's address (`DecodeError::Misdirected`), and a packet from or
+    /// to an outsider may be of a protocol version its receiver does not read
+    /// (`DecodeError::UnsupportedVersion`). Between members that share versions, negotiation
+    /// must pick one the receiver reads.
+    pub fn delivery_rejected(&self, from: u32, to: u32, stream: bool, e: DecodeError) -> Result<(), String> {
         if self.foreign_claims && e == DecodeError::Misdirected {
+            return Ok(());
+        }
+        let outsider = |i: u32| self.outsiders.get(i as usize).copied().unwrap_or(false);
+        if e == DecodeError::UnsupportedVersion && (outsider(from) || outsider(to)) {
             return Ok(());
         }
         Err(format!("honest {} from node-{from} rejected: {e:?}", if stream { "stream" } else { "datagram" }))
@@ -215,10 +233,12 @@ mod tests {
         assert_eq!(c.event(0, &s, &far, Some(7)), Ok(None));
         assert_eq!(c.event(0, &s, &conflict, None), Ok(None));
         // A ping misdirected by a false address is no violation any more; malformed traffic is.
-        assert_eq!(c.delivery_rejected(1, false, swim_core::DecodeError::Misdirected), Ok(()));
-        assert!(c.delivery_rejected(1, true, swim_core::DecodeError::Malformed).unwrap_err().contains("honest stream"));
+        assert_eq!(c.delivery_rejected(1, 0, false, swim_core::DecodeError::Misdirected), Ok(()));
         assert!(
-            Checker::new(3).delivery_rejected(1, false, swim_core::DecodeError::Misdirected).is_err(),
+            c.delivery_rejected(1, 0, true, swim_core::DecodeError::Malformed).unwrap_err().contains("honest stream")
+        );
+        assert!(
+            Checker::new(3).delivery_rejected(1, 0, false, swim_core::DecodeError::Misdirected).is_err(),
             "without injections every rejection is a violation"
         );
         // swim-core's rules stay on.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::network::NetStats;
-use crate::sim::{SimStats, Simulation};
+use crate::sim::{SimStats, Simulation, VersionStats};
 use crate::truth::{Detection, FalsePositives, Sample, Spread};
 
 /// min / p50 / p99 / max / mean of a sample.
@@ -214,6 +214,10 @@ pub struct RunReport {
     pub network: NetStats,
     /// Simulator counters.
     pub sim: SimStats,
+    /// What version negotiation did: packets per envelope version per phase, refusals.
+    pub versions: VersionStats,
+    /// The names of the run's phases (`metrics.phases`), for `versions.packets`.
+    pub phases: Vec<String>,
     /// Simulator speed.
     pub speed: SpeedReport,
     /// Every crash.
@@ -361,6 +365,8 @@ impl RunReport {
                 speedup: secs(sim.now()) / w,
             },
             sim: stats,
+            versions: sim.version_stats().clone(),
+            phases: cfg.phases.iter().map(|p| p.name.clone()).collect(),
             detections: t.detections.clone(),
             spreads: t.spreads.clone(),
             samples: sim.samples().to_vec(),

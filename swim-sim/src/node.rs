@@ -1,7 +1,7 @@
 //! One simulated member: its core (while its process runs), its life, its CPU starvation and
 //! its traffic counters.
 
-use swim_core::{Instant, Swim};
+use swim_core::{Instant, Swim, Versions};
 
 use crate::dist::Sampler;
 use crate::rng::SimRng;
@@ -69,6 +69,8 @@ pub(crate) struct SimNode {
     pub up_ns: u64,
     pub last_incarnation: u32,
     pub peak_table_bytes: usize,
+    /// Version ranges this member runs with instead of the run's (set by a `versions` fault).
+    pub versions: Option<Versions>,
 }
 
 impl SimNode {
@@ -90,6 +92,7 @@ impl SimNode {
             up_ns: 0,
             last_incarnation: 0,
             peak_table_bytes: 0,
+            versions: None,
         }
     }
 

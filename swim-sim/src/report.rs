@@ -384,6 +384,7 @@ pub fn render(r: &ScenarioReport) -> String {
     if let Some(c) = &r.comparison {
         render_comparison(&mut out, r, c);
     }
+    render_versions(&mut out, r);
     let failures: Vec<&RunReport> = r.failures().collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{} run(s) FAILED:", failures.len());
@@ -392,6 +393,65 @@ pub fn render(r: &ScenarioReport) -> String {
         }
     }
     out
+}
+
+/// Version negotiation, for runs that change versions or phases: packets sent per envelope
+/// version in each phase, and the refusal targets, run by run.
+fn render_versions(out: &mut String, r: &ScenarioReport) {
+    let shown = |run: &&RunReport| {
+        !run.phases.is_empty() || !run.versions.outsiders.is_empty() || run.versions.packets.iter().any(|p| p.len() > 1)
+    };
+    for run in r.runs.iter().filter(shown) {
+        let v = &run.versions;
+        let variant = if run.variant.is_empty() { String::new() } else { format!(" / {}", run.variant) };
+        let _ = writeln!(
+            out,
+            "\nVersions (seed {}{variant}): packets the cluster's members sent, per envelope version",
+            run.seed
+        );
+        let versions: std::collections::BTreeSet<u8> = v.packets.iter().flat_map(|p| p.keys().copied()).collect();
+        let mut headers: Vec<String> = vec!["phase".into()];
+        headers.extend(versions.iter().map(|x| format!("v{x}")));
+        headers.push("share at v2".into());
+        let rows: Vec<Vec<String>> = v
+            .packets
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let mut row = vec![run.phases.get(k).cloned().unwrap_or_else(|| "whole run".into())];
+                row.extend(versions.iter().map(|x| p.get(x).copied().unwrap_or(0).to_string()));
+                let total: u64 = p.values().sum();
+                let v2 = p.get(&2).copied().unwrap_or(0);
+                row.push(if total == 0 { "-".into() } else { format!("{:.1} %", v2 as f64 * 100.0 / total as f64) });
+                row
+            })
+            .collect();
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        out.push_str(&table(&h, &rows));
+        let fp = run.false_positives.events;
+        let state = |ok: bool| if ok { "reached" } else { "MISSED" };
+        let _ = writeln!(out, "  live members declared failed:  target 0, measured {fp}: {}", state(fp == 0));
+        let refused = v.compatible_refused;
+        let _ = writeln!(out, "  compatible members refused:    target 0, measured {refused}: {}", state(refused == 0));
+        for (node, o) in &v.outsiders {
+            let refusing: std::collections::BTreeSet<u32> = o.refused_by.union(&o.rejected_by).copied().collect();
+            let all = !o.reached.is_empty() && o.reached.is_subset(&refusing);
+            let _ = writeln!(
+                out,
+                "  outsider node-{node}: sent {} packets; refused by {} of the {} members it reached ({} refused its \
+                 alive record, {} rejected its packets' version); held alive {} times: target refused by all and \
+                 held alive 0 times: {}",
+                o.sent,
+                o.reached.intersection(&refusing).count(),
+                o.reached.len(),
+                o.refused_by.len(),
+                o.rejected_by.len(),
+                o.held_alive,
+                state(all && o.held_alive == 0)
+            );
+        }
+        let _ = writeln!(out, "  virtual time {:.0} s; wall {:.1} s", run.duration, run.speed.wall_secs);
+    }
 }
 
 /// `19.9x fewer`, `>= 137x fewer` (the candidate had none), `same`, or `2.0x more`.

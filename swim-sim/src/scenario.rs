@@ -44,6 +44,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use swim_core::{Config, Lifeguard};
 
+use crate::config::{PhaseSpec, VersionsSpec};
 use crate::duration::Dur;
 use crate::faults::{FaultKind, FaultSpec};
 use crate::network::NetworkSpec;
@@ -191,6 +192,8 @@ pub struct ConfigSpec {
     pub max_metadata_size: Option<usize>,
     /// Lifeguard.
     pub lifeguard: Option<LifeguardSpec>,
+    /// `versions`: `{ protocol = [min, max, current], application = [min, max, current] }`.
+    pub versions: Option<VersionsSpec>,
     /// Limits.
     pub limits: LimitsSpec,
 }
@@ -229,6 +232,9 @@ impl ConfigSpec {
         }
         if let Some(v) = self.reconnect_interval {
             c.reconnect_interval = v.get();
+        }
+        if let Some(v) = &self.versions {
+            c.versions = v.apply(c.versions);
         }
         match &self.lifeguard {
             None => {}
@@ -282,11 +288,14 @@ pub struct MetricsSpec {
     pub sample_interval: Dur,
     /// Traffic is counted after this (steady-state load). Default 0.
     pub warmup: Dur,
+    /// Named phases of the run (`[{ name = "...", at = "60s" }, ...]`, in time order): packets
+    /// per envelope version are reported per phase. Default: none (one phase).
+    pub phases: Vec<PhaseSpec>,
 }
 
 impl Default for MetricsSpec {
     fn default() -> Self {
-        MetricsSpec { sample_interval: Dur::secs(1), warmup: Dur::default() }
+        MetricsSpec { sample_interval: Dur::secs(1), warmup: Dur::default(), phases: Vec::new() }
     }
 }
 
@@ -715,6 +724,8 @@ fn config_field(message: &str) -> Vec<Seg> {
         "limits.max_relays",
         "limits.max_stream_message_size",
         "limits.max_app_state",
+        "versions.protocol",
+        "versions.application",
         "nack_timeout_share",
         "awareness_max_multiplier",
     ];
@@ -763,7 +774,7 @@ fn check_nodes(set: &crate::faults::NodeSet, n: usize) -> Result<(), String> {
 }
 
 /// The fields of a fault that only some kinds use, with those kinds.
-fn kind_fields(f: &FaultSpec) -> [(&'static str, bool, &'static [FaultKind]); 11] {
+fn kind_fields(f: &FaultSpec) -> [(&'static str, bool, &'static [FaultKind]); 12] {
     use FaultKind as K;
     [
         ("delay", f.delay.is_some(), &[K::Slow]),
@@ -777,6 +788,7 @@ fn kind_fields(f: &FaultSpec) -> [(&'static str, bool, &'static [FaultKind]); 11
         ("off", f.off.is_some(), &[K::FlipFlop]),
         ("down", f.down.is_some(), &[K::Restart]),
         ("incarnation", f.incarnation.is_some(), &[K::Restart]),
+        ("versions", f.versions.is_some(), &[K::Restart, K::Join]),
     ]
 }
 
@@ -987,6 +999,36 @@ fn check(s: &ScenarioSpec, at: &dyn Fn(&[&str]) -> String) -> Result<(), Problem
             ),
         );
     }
+    for (k, p) in m.phases.iter().enumerate() {
+        let field =
+            |f: &str| vec![Seg::Key("metrics".into()), Seg::Key("phases".into()), Seg::Index(k), Seg::Key(f.into())];
+        if p.at.0 >= run {
+            return Err(Problem {
+                field: field("at"),
+                message: format!("{} is not before the end of the run: {}", in_secs(p.at.0), end()),
+            });
+        }
+        if k > 0 && p.at.0 <= m.phases[k - 1].at.0 {
+            return Err(Problem {
+                field: field("at"),
+                message: "phases must start in time order, each after the one before".into(),
+            });
+        }
+    }
+    for (name, f) in &s.faults {
+        if let Some(v) = &f.versions {
+            for (r, which) in [(v.protocol, "protocol"), (v.application, "application")] {
+                if let Some([min, max, current]) = r
+                    && !(min <= current && current <= max)
+                {
+                    return bad(
+                        &["faults", name, "versions", which],
+                        format!("[{min}, {max}, {current}] is not [min, max, current] with min <= current <= max"),
+                    );
+                }
+            }
+        }
+    }
     if m.warmup.0 >= run {
         return bad(&["metrics", "warmup"], format!("{} leaves nothing to measure: {}", in_secs(m.warmup.0), end()));
     }
@@ -1172,6 +1214,7 @@ impl ScenarioSpec {
             warmup: self.metrics.warmup.0,
             record_events: false,
             hooks: None,
+            phases: self.metrics.phases.clone(),
         }
     }
 
@@ -1199,6 +1242,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("bandwidth", include_str!("../scenarios/bandwidth.toml")),
     ("tuning", include_str!("../scenarios/tuning.toml")),
     ("smoke", include_str!("../scenarios/smoke.toml")),
+    ("rolling-upgrade", include_str!("../scenarios/rolling-upgrade.toml")),
 ];
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! Nothing here reads a clock or a global random source: the master seed decides every
 //! choice (see [`crate::rng`]), so a run is a pure function of its [`SimConfig`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -118,6 +118,36 @@ pub struct SimStats {
     pub peak_in_flight: usize,
 }
 
+/// What version negotiation did in a run: the envelope versions used, and who refused whom.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VersionStats {
+    /// Packets the members of the cluster sent (datagrams and stream messages; outsiders'
+    /// are counted apart), per phase of the run ([`SimConfig::phases`]; one entry without
+    /// phases), per envelope version.
+    pub packets: Vec<BTreeMap<u8, u64>>,
+    /// `MemberRefused` events about members that share versions with the run's configuration:
+    /// refusals that should not happen.
+    pub compatible_refused: u64,
+    /// Members that share no version with the run's configuration (outsiders), by node index.
+    pub outsiders: BTreeMap<u32, OutsiderStats>,
+}
+
+/// How the cluster treated one outsider.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutsiderStats {
+    /// Packets it sent.
+    pub sent: u64,
+    /// Members that were handed a packet it sent.
+    pub reached: BTreeSet<u32>,
+    /// Members that refused its alive record (`MemberRefused`).
+    pub refused_by: BTreeSet<u32>,
+    /// Members that rejected a packet it sent (`DecodeError::UnsupportedVersion`).
+    pub rejected_by: BTreeSet<u32>,
+    /// Events at which a member came to hold it alive (`MemberJoined`, `MemberAlive`): should
+    /// be none.
+    pub held_alive: u64,
+}
+
 /// Every member's recorded events, by member.
 type EventLog = Vec<Vec<(Instant, Event<u32>)>>;
 
@@ -146,6 +176,7 @@ pub struct Simulation {
     warmup_at: Instant,
     warm_snapshot: Option<Vec<Member<u32>>>,
     stats: SimStats,
+    pub(crate) versions: VersionStats,
     violation: Option<Violation>,
     hook: Option<EventHook>,
     packet_hook: Option<PacketHook>,
@@ -201,7 +232,12 @@ impl Simulation {
                 schedule.actions.push(Scheduled {
                     at,
                     fault: "start".into(),
-                    action: Action::Start { nodes: vec![i], restart: false, incarnation: RestartIncarnation::Zero },
+                    action: Action::Start {
+                        nodes: vec![i],
+                        restart: false,
+                        incarnation: RestartIncarnation::Zero,
+                        versions: None,
+                    },
                 });
             }
             schedule.actions.sort_by_key(|a| a.at);
@@ -228,6 +264,10 @@ impl Simulation {
             warmup_at: Instant::ZERO + cfg.warmup,
             warm_snapshot: None,
             stats: SimStats::default(),
+            versions: VersionStats {
+                packets: vec![BTreeMap::new(); cfg.phases.len().max(1)],
+                ..VersionStats::default()
+            },
             violation: None,
             hook: None,
             packet_hook: None,
@@ -354,6 +394,17 @@ impl Simulation {
     /// Simulator counters.
     pub fn stats(&self) -> &SimStats {
         &self.stats
+    }
+
+    /// What version negotiation did so far.
+    pub fn version_stats(&self) -> &VersionStats {
+        &self.versions
+    }
+
+    /// The phase of the run at `t` (an index into [`SimConfig::phases`]; 0 without phases).
+    fn phase_at(&self, t: Instant) -> usize {
+        let phases = &self.cfg.phases;
+        phases.partition_point(|p| Instant::ZERO + p.at.0 <= t).saturating_sub(1)
     }
 
     /// Periodic samples so far.
@@ -674,8 +725,14 @@ impl Simulation {
         };
         let seed = derive_seed(self.cfg.seed, Stream::Core, u64::from(i) << 32 | u64::from(n.life));
         let identity = Identity::new(self.names[i as usize].clone(), i).with_incarnation(incarnation);
-        let mut swim = Swim::new(self.cfg.config.clone(), identity, seed, now)
-            .map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
+        let mut config = self.cfg.config.clone();
+        if let Some(v) = n.versions {
+            config.versions = v;
+        }
+        // A member that shares no version with the run's configuration is not part of the
+        // cluster: it must be refused, so the ground truth does not count it (see `outsider`).
+        let outsider = !self.cfg.config.versions.compatible(&config.versions);
+        let mut swim = Swim::new(config, identity, seed, now).map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
         if let Some(factory) = &self.cfg.hooks {
             swim.set_boxed_hooks((factory.0)(i));
         }
@@ -689,6 +746,7 @@ impl Simulation {
         n.timer_armed = false;
         n.up_since = Some(now);
         self.checker.started(i);
+        self.checker.set_outsider(i, outsider);
         self.trace(TraceRecord::Start { node: i, incarnation });
         let kind = if warm {
             None
@@ -698,6 +756,10 @@ impl Simulation {
             Some("join")
         };
         self.truth.start(now, i, &known, kind);
+        if outsider {
+            self.truth.exclude(now, i);
+            self.versions.outsiders.entry(i).or_default();
+        }
         if join {
             let seeds = self.join_seeds(i, restart);
             self.join(i, seeds);
@@ -824,6 +886,9 @@ impl Simulation {
         };
         n.traffic.msgs_in += 1;
         n.traffic.bytes_in += len as u64;
+        if let Some(o) = self.versions.outsiders.get_mut(&from) {
+            o.reached.insert(to);
+        }
         self.stats.delivered += 1;
         TraceRecord::Deliver { at: now, from, to }.feed(&mut self.digest);
         let before = s.stats().deaths_declared;
@@ -832,10 +897,16 @@ impl Simulation {
         }
         let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
         self.slab.release(p);
-        if let Err(e) = r
-            && let Err(message) = self.checker.delivery_rejected(from, stream, e)
-        {
-            self.violate(Some(to), message);
+        if let Err(e) = r {
+            match self.checker.delivery_rejected(from, to, stream, e) {
+                Err(message) => self.violate(Some(to), message),
+                Ok(()) if e == DecodeError::UnsupportedVersion => {
+                    if let Some(o) = self.versions.outsiders.get_mut(&from) {
+                        o.rejected_by.insert(to);
+                    }
+                }
+                Ok(()) => {}
+            }
         }
         self.after_input(to, before);
     }
@@ -865,6 +936,14 @@ impl Simulation {
                 node.traffic.bytes_out += t.len as u64;
             }
             self.stats.transmitted += 1;
+            match self.versions.outsiders.get_mut(&i) {
+                Some(o) => o.sent += 1,
+                None => {
+                    let phase = self.phase_at(now);
+                    let version = buf.first().copied().unwrap_or_default();
+                    *self.versions.packets[phase].entry(version).or_default() += 1;
+                }
+            }
             TraceRecord::Transmit { at: now, stream, from: i, to, bytes: &buf[..t.len] }.feed(&mut self.digest);
             if to >= n_nodes {
                 self.stats.unknown_destination += 1;
@@ -951,6 +1030,10 @@ impl Simulation {
                 (own, net.impaired(now, t) || now < impaired_until[t as usize])
             });
         }
+        if let Event::Lagged { members, .. } = &e {
+            self.truth.resync(now, i, members);
+        }
+        self.count_refusals(i, &e);
         if let Event::LeaveCompleted = &e {
             let n = &self.nodes[i as usize];
             if n.status == Status::Leaving {
@@ -963,6 +1046,28 @@ impl Simulation {
         }
         if let Some(log) = self.events_log.as_mut() {
             log[i as usize].push((now, e));
+        }
+    }
+
+    /// Member `i` emitted `e`: count refusals, and outsiders held alive. An outsider's own
+    /// view does not count (it refuses everyone, as it should).
+    fn count_refusals(&mut self, i: u32, e: &Event<u32>) {
+        if self.versions.outsiders.contains_key(&i) {
+            return;
+        }
+        let about = match e {
+            Event::MemberRefused { name, .. } => node_index(name).map(|t| (t, true)),
+            Event::MemberJoined(m) | Event::MemberAlive(m) => node_index(&m.name).map(|t| (t, false)),
+            _ => None,
+        };
+        let Some((t, refused)) = about else { return };
+        match self.versions.outsiders.get_mut(&t) {
+            Some(o) if refused => {
+                o.refused_by.insert(i);
+            }
+            Some(o) => o.held_alive += 1,
+            None if refused => self.versions.compatible_refused += 1,
+            None => {}
         }
     }
 

@@ -98,24 +98,16 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::LeaveCompleted => 13,
         Event::JoinRetrying { attempt, .. } => 14 | u64::from(*attempt) << 8,
         Event::JoinGaveUp { attempts, .. } => 15 | u64::from(*attempts) << 8,
-        Event::MemberRefused { .. } => 16,
-        Event::MergeRefused { .. } => 17,
-        Event::JoinRefused { .. } => 18,
+        Event::Lagged { members, .. } => 16 | (members.len() as u64) << 8,
+        Event::MemberRefused { .. } => 17,
+        Event::MergeRefused { .. } => 18,
+        Event::JoinRefused { .. } => 19,
     }
 }
 
 /// The member a membership event is about.
 pub fn event_member(e: &Event<u32>) -> Option<&swim_core::Member<u32>> {
-    match e {
-        Event::MemberJoined(m)
-        | Event::MemberUpdated(m)
-        | Event::MemberFailed(m)
-        | Event::MemberLeft(m)
-        | Event::MemberAlive(m)
-        | Event::MemberRemoved(m)
-        | Event::MemberSuspected { member: m, .. } => Some(m),
-        _ => None,
-    }
+    e.member()
 }
 
 /// Kinds of records that carry no field of their own to tell them apart.

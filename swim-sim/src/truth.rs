@@ -9,7 +9,9 @@
 //! - **detected by all**: no running member still holds a crashed member alive or suspect;
 //! - **disseminated to all**: every running member holds a new member alive.
 //!
-//! A member is *up* while its process runs and it has not announced a leave. A **false
+//! A member is *up* while its process runs and it has not announced a leave (and it shares a
+//! version with the run's configuration: an outsider, which every member must refuse, never
+//! counts as up; see [`Truth::exclude`]). A **false
 //! positive** is a `MemberFailed` event, at an up observer, about an up member that has not
 //! restarted within the last `stale_window` (a death notice about a previous life of a
 //! restarted member is counted as stale, not false). It is split by whether the observer was
@@ -530,6 +532,13 @@ impl Truth {
         self.check_joins(now);
     }
 
+    /// `o`, just started, is not part of the cluster (it shares no version with the run's
+    /// configuration, so every member must refuse it): it does not count as up, its own view
+    /// is not tracked, and a member holding it alive keeps the cluster from converging.
+    pub fn exclude(&mut self, now: Instant, o: u32) {
+        self.stop(now, o, false);
+    }
+
     fn detected_by_all(&mut self, now: Instant, t: u32) {
         if let Some(r) = self.crash_track[t as usize].take() {
             let d = &mut self.detections[r];
@@ -812,6 +821,27 @@ impl Truth {
                 self.set(now, o, t, View::Gone);
             }
             _ => {}
+        }
+    }
+
+    /// Observer `o` fell behind its event queue and reported a lag notice with the member
+    /// table `members`: its views become the snapshot's (members absent from it are gone).
+    /// The changes it lost are not measured (no false positive or detection is counted).
+    pub fn resync(&mut self, now: Instant, o: u32, members: &[swim_core::Member<u32>]) {
+        let mut views = vec![View::Gone; self.n];
+        for m in members {
+            if let Some(t) = node_index(&m.name).filter(|&t| (t as usize) < self.n) {
+                views[t as usize] = match m.state {
+                    swim_core::State::Alive => View::Alive,
+                    swim_core::State::Suspect => View::Suspect,
+                    swim_core::State::Dead | swim_core::State::Left => View::Gone,
+                };
+            }
+        }
+        for (t, view) in views.into_iter().enumerate() {
+            if t != o as usize {
+                self.set(now, o, t as u32, view);
+            }
         }
     }
 }

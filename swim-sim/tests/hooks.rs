@@ -76,7 +76,8 @@ fn every_start_gets_hooks_and_states_travel_in_joins_and_periodic_exchanges() {
         merged[&0].iter().filter(|(_, _, join)| *join).map(|(from, _, _)| from.clone()).collect();
     assert_eq!(seed_joins, (1..6).map(|i| format!("node-{i}")).collect());
     // A restarted member is a new process: new hooks.
-    sim.apply(&Action::Start { nodes: vec![3], restart: true, incarnation: RestartIncarnation::Next }).unwrap();
+    sim.apply(&Action::Start { nodes: vec![3], restart: true, incarnation: RestartIncarnation::Next, versions: None })
+        .unwrap();
     assert_eq!(made.load(Ordering::Relaxed), 7);
 }
 

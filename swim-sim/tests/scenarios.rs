@@ -108,3 +108,42 @@ fn lifeguard_protects_healthy_members_from_a_slow_accuser() {
     assert!(lg.1 < swim.1, "Lifeguard suspects less: {fp:?}");
     assert!(lg.0 <= swim.0, "and declares no more healthy members dead: {fp:?}");
 }
+
+/// The rolling upgrade (issue 14, point 4): 100 members restarted one by one from protocol
+/// 1..=1 into 1..=2, half then all, while two members that share no version with the cluster
+/// try to join. Every target the CLI prints is asserted here, at full size.
+#[test]
+fn rolling_upgrade_meets_its_targets() {
+    let s = Scenario::builtin("rolling-upgrade", &[]).unwrap().unwrap();
+    let r = run(&s, &PlanOptions { source: "rolling-upgrade".into(), ..PlanOptions::default() });
+    let text = swim_sim::report::render(&r);
+    println!("{text}");
+    let run = &r.runs[0];
+    assert_eq!(run.violation, None, "{text}");
+    assert_eq!(run.false_positives.events, 0, "no live member declared failed");
+    assert_eq!(run.versions.compatible_refused, 0, "no compatible member refused");
+    assert!(run.convergence.at_end, "every member agrees on the 100 at the end");
+    // Packets per envelope version, per phase: none at 2 before the upgrade, some once half
+    // the members speak it, and nearly all once every member does.
+    let share = |phase: usize| {
+        let p = &run.versions.packets[phase];
+        let total: u64 = p.values().sum();
+        p.get(&2).copied().unwrap_or(0) as f64 / total.max(1) as f64
+    };
+    assert_eq!(run.phases.len(), 5);
+    assert_eq!(share(0), 0.0, "all on 1..=1");
+    assert!(share(2) > 0.15 && share(2) < 0.5, "half on 1..=2: v2 between upgraded pairs only ({})", share(2));
+    assert!(share(4) > 0.99, "all on 1..=2: v2 nearly everywhere ({})", share(4));
+    assert!(run.versions.packets.iter().all(|p| p.keys().all(|v| [1, 2].contains(v))), "members send 1 or 2 only");
+    // Both outsiders: refused by every member they reached, never held alive.
+    assert_eq!(run.versions.outsiders.len(), 2);
+    for (node, o) in &run.versions.outsiders {
+        assert!(o.sent > 0 && !o.reached.is_empty(), "node-{node} reached someone");
+        let refusing: std::collections::BTreeSet<u32> = o.refused_by.union(&o.rejected_by).copied().collect();
+        assert!(o.reached.is_subset(&refusing), "node-{node}: {o:?}");
+        assert_eq!(o.held_alive, 0, "node-{node}");
+    }
+    assert!(!run.versions.outsiders[&100].rejected_by.is_empty(), "protocol 3: its packets are rejected");
+    assert!(!run.versions.outsiders[&101].refused_by.is_empty(), "application 1: its alive record is refused");
+    assert!(!text.contains("MISSED"), "{text}");
+}

@@ -248,5 +248,9 @@ fn describe(event: &Event) -> String {
         Event::MergeRefused { from, reason } => format!("merge-refused {from} reason={reason}"),
         Event::JoinRefused { seed, reason, .. } => format!("join-refused {seed} reason={reason}"),
         Event::LeaveCompleted => "leave-completed".to_string(),
+        Event::Lagged { dropped, members } => {
+            let list: Vec<String> = members.iter().map(|m| format!("{}={:?}", m.name, m.state)).collect();
+            format!("lagged dropped={dropped} members: {}", list.join(" "))
+        }
     }
 }

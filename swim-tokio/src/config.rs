@@ -113,9 +113,11 @@ pub struct TransportConfig {
     /// Default 256.
     pub command_queue: usize,
     /// Events buffered for [`crate::Events`] subscribers. The driver never waits for a
-    /// subscriber: one that falls further behind loses the oldest events and is told how
-    /// many it missed ([`crate::Events::missed`]). The buffer (about 150 bytes a slot) is
-    /// allocated on the first subscription. Default 1,024.
+    /// subscriber: one that falls further behind gets, in place of the events it missed, one
+    /// [`crate::Event::Lagged`] with a snapshot of the membership, and is told how many it
+    /// missed ([`crate::Events::missed`]); no membership change is lost silently. The buffer
+    /// (about 150 bytes a slot) is allocated on the first subscription; the membership mirror
+    /// the snapshots come from holds one record per member known. Default 1,024.
     pub event_queue: usize,
     /// How long resolving one seed name through DNS may take in [`crate::Node::join`].
     /// Default 5 s.

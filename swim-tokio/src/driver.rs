@@ -10,8 +10,9 @@
 //!
 //! The driver never waits on anything but its inputs: datagrams are sent with `try_send_to`
 //! (a full socket buffer drops the datagram, as the network would), events go to a
-//! broadcast channel that drops for slow subscribers, and replies are oneshots. So no
-//! consumer can stall failure detection.
+//! broadcast channel that drops for slow subscribers (who get a lag notice with a snapshot
+//! instead, see [`EventHub`]), and replies are oneshots. So no consumer can stall failure
+//! detection.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -19,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_core::{BroadcastId, Bytes, Event, JoinId, Swim, TransmitKind};
+use swim_core::{BroadcastId, Bytes, Event, JoinId, Member, MemberView, Swim, TransmitKind};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -104,37 +105,81 @@ impl Settings {
     }
 }
 
-/// The event channel, shared by the driver and the handles. It is created on the first
-/// subscription: a broadcast channel allocates its whole ring of `transport.event_queue`
-/// slots up front, and a member nobody listens to should not pay for it.
+/// An event as published: numbered from 1 in publication order.
+pub(crate) type Numbered = (u64, Event<SocketAddr>);
+
+/// The event channel, shared by the driver and the handles.
+///
+/// Every event is numbered and, under the same lock as it is sent, applied to a mirror of the
+/// membership ([`MemberView`]), so that the mirror and its number always describe exactly the
+/// events published so far. A subscriber that falls behind the channel builds its lag notice
+/// from them ([`EventHub::snapshot`]) and then skips the membership events the snapshot
+/// already covers. The mirror holds one member per member the core holds (at most
+/// `limits.max_members`), kept whether or not anyone subscribes, since a subscriber may come
+/// later and fall behind.
+///
+/// The channel itself is created on the first subscription: a broadcast channel allocates
+/// its whole ring of `transport.event_queue` slots up front, and a member nobody listens to
+/// should not pay for it.
 #[derive(Debug)]
 pub(crate) struct EventHub {
     capacity: usize,
-    state: Mutex<(Option<broadcast::Sender<Event<SocketAddr>>>, bool)>,
+    state: Mutex<HubState>,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    sender: Option<broadcast::Sender<Numbered>>,
+    closed: bool,
+    /// The number of the last event published.
+    published: u64,
+    /// The membership as the events published so far describe it.
+    mirror: MemberView<SocketAddr>,
 }
 
 impl EventHub {
     pub(crate) fn new(capacity: usize) -> Self {
-        EventHub { capacity, state: Mutex::new((None, false)) }
+        EventHub { capacity, state: Mutex::new(HubState::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        // A panic while holding the lock leaves the state consistent: every update is one
+        // assignment or one event applied.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A new subscription, or `None` once the driver has stopped.
-    pub(crate) fn subscribe(&self) -> Option<broadcast::Receiver<Event<SocketAddr>>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (sender, closed) = &mut *state;
-        if *closed {
+    pub(crate) fn subscribe(&self) -> Option<broadcast::Receiver<Numbered>> {
+        let mut state = self.lock();
+        if state.closed {
             return None;
         }
-        Some(sender.get_or_insert_with(|| broadcast::channel(self.capacity).0).subscribe())
+        let capacity = self.capacity;
+        Some(state.sender.get_or_insert_with(|| broadcast::channel(capacity).0).subscribe())
     }
 
-    fn sender(&self) -> Option<broadcast::Sender<Event<SocketAddr>>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    /// Number `event`, apply it to the mirror and send it to every subscriber.
+    fn publish(&self, event: Event<SocketAddr>) {
+        let mut state = self.lock();
+        state.published += 1;
+        state.mirror.apply(&event);
+        if let Some(tx) = &state.sender {
+            // Err only means nobody is subscribed right now.
+            let _ = tx.send((state.published, event));
+        }
+    }
+
+    /// The membership as every event published so far describes it, and the number of the
+    /// last of those events.
+    pub(crate) fn snapshot(&self) -> (u64, Vec<Member<SocketAddr>>) {
+        let state = self.lock();
+        (state.published, state.mirror.to_vec())
     }
 
     fn close(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        *state = (None, true);
+        let mut state = self.lock();
+        state.sender = None;
+        state.closed = true;
     }
 }
 
@@ -152,8 +197,6 @@ pub(crate) struct Driver {
     frames_tx: mpsc::Sender<Frame>,
     frames_rx: mpsc::Receiver<Frame>,
     events: Arc<EventHub>,
-    /// The hub's sender, once someone has subscribed.
-    events_tx: Option<broadcast::Sender<Event<SocketAddr>>>,
     settings: Settings,
     metrics: Metrics,
     inbound: JoinSet<Inbound>,
@@ -205,7 +248,6 @@ impl Driver {
             frames_tx,
             frames_rx,
             events,
-            events_tx: None,
             settings: Settings::from_config(config),
             metrics: Metrics::register(&config.name),
             inbound: JoinSet::new(),
@@ -282,7 +324,6 @@ impl Driver {
         self.publish_metrics();
         // Subscribers' streams end once every sender is gone.
         self.events.close();
-        self.events_tx = None;
         let Driver { udp, listener, .. } = self;
         drop(udp);
         drop(listener);
@@ -561,13 +602,7 @@ impl Driver {
             }
             _ => {}
         }
-        if self.events_tx.is_none() {
-            self.events_tx = self.events.sender();
-        }
-        if let Some(tx) = &self.events_tx {
-            // Err only means nobody is subscribed right now.
-            let _ = tx.send(event);
-        }
+        self.events.publish(event);
     }
 
     fn publish_metrics(&self) {
@@ -611,5 +646,10 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::MergeRefused { from, reason } => info!(%from, %reason, "push-pull state refused"),
         Event::JoinRefused { seed, reason, .. } => warn!(%seed, %reason, "join refused by seed"),
         Event::LeaveCompleted => info!("leave notice spread"),
+        Event::Lagged { dropped, members } => warn!(
+            dropped,
+            members = members.len(),
+            "events were drained late (limits.max_pending_events); subscribers get a snapshot"
+        ),
     }
 }

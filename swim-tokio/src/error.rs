@@ -110,6 +110,18 @@ pub enum CommandError {
     Closed(#[from] Closed),
 }
 
+/// Why [`crate::Node::set_label`] failed. The label and switches are unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    /// The core refused the label: longer than 255 bytes, or too long for `packet_budget`
+    /// with the metadata and broadcast limits (the message says which).
+    #[error("label refused: {0}")]
+    Config(#[from] swim_core::ConfigError),
+    /// The member has shut down.
+    #[error(transparent)]
+    Closed(#[from] Closed),
+}
+
 /// Why [`crate::Node::send_reliable`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

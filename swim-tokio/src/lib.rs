@@ -84,7 +84,9 @@ mod stream;
 mod transport;
 
 pub use config::{Config, DEFAULT_PORT, Encryption, TransportConfig};
-pub use error::{Closed, CommandError, JoinError, KeyringError, LeaveError, ResolveFailure, SendError, StartError};
+pub use error::{
+    Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, ResolveFailure, SendError, StartError,
+};
 pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
@@ -95,6 +97,10 @@ pub use ipnet::{self, IpNet};
 
 /// Re-exported so users need not depend on swim-core directly.
 pub use swim_core::{self, BroadcastId, Bytes, Name, State};
+
+/// The membership as a reader of the events knows it, at socket addresses: apply every
+/// [`Event`] of an [`Events`] stream to it ([`swim_core::MemberView::apply`]).
+pub type MemberView = swim_core::MemberView<std::net::SocketAddr>;
 
 /// A member as this crate reports it: [`swim_core::Member`] at a socket address.
 pub type Member = swim_core::Member<std::net::SocketAddr>;

@@ -17,6 +17,8 @@
 //! | `swim_stream_messages_sent_total` | counter | TCP messages the core produced |
 //! | `swim_stream_bytes_received_total` | counter | bytes of inbound frames |
 //! | `swim_stream_bytes_sent_total` | counter | bytes of outbound messages |
+//! | `swim_stream_messages_compressed_total` | counter | outbound stream messages sent compressed (`Stats::streams_compressed`) |
+//! | `swim_versions_refused_total` | counter | members refused for sharing no protocol or application version (`Stats::versions_refused`) |
 //! | `swim_decode_errors_total{kind}` | counter | rejected input, by [`swim_core::DecodeError::name`] |
 //! | `swim_probes_total` | counter | probes started |
 //! | `swim_probe_failures_total` | counter | probes that got no ack (each suspects its target) |
@@ -31,6 +33,7 @@
 //! | `swim_reconnects_total` | counter | push-pulls sent to dead members to heal partitions |
 //! | `swim_user_messages_total` | counter | user messages received |
 //! | `swim_user_broadcasts_total` | counter | user broadcasts delivered |
+//! | `swim_unlabelled_accepted_total` | counter | packets without a label let in while a label is rolled out (`swim.accept_unlabelled`) |
 //! | `swim_core_drops_total{what}` | counter | the core's bounded drops: `membership_updates`, `user_broadcasts`, `transmits`, `events`, `members`, `relays`, `app_state` (a local application state over `limits.max_app_state`, not sent) |
 //! | `swim_refusals_total{what}` | counter | the application's refusals (its hooks): `members` (alive claims and claimed addresses), `merges` (push-pull states), `joins` (refusals of this member's joins received from seeds), `broadcasts` (broadcasts judged stale) |
 //! | `swim_udp_send_errors_total` | counter | datagrams the socket refused or had no room for |
@@ -38,7 +41,7 @@
 //! | `swim_streams_accepted_total` | counter | inbound TCP connections served |
 //! | `swim_inbound_stream_limit_reached_total` | counter | times `max_inbound_streams` were open, so accepting paused |
 //! | `swim_stream_errors_total{direction,reason}` | counter | inbound `timeout`/`too_large`/`io`, outbound `connect`/`write`/`overloaded` |
-//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed |
+//! | `swim_events_lagged_total` | counter | events a slow [`crate::Events`] subscriber missed (it got a snapshot instead) |
 //! | `swim_members` | gauge | alive and suspect members, self included |
 //! | `swim_members_known` | gauge | members in the table in any state, self included |
 //! | `swim_health_score` | gauge | Lifeguard local health score (0 is healthy) |
@@ -101,6 +104,10 @@ pub mod names {
     /// See the [module table](super).
     pub const DECODE_ERRORS: &str = "swim_decode_errors_total";
     /// See the [module table](super).
+    pub const STREAMS_COMPRESSED: &str = "swim_stream_messages_compressed_total";
+    /// See the [module table](super).
+    pub const VERSIONS_REFUSED: &str = "swim_versions_refused_total";
+    /// See the [module table](super).
     pub const PROBES: &str = "swim_probes_total";
     /// See the [module table](super).
     pub const PROBE_FAILURES: &str = "swim_probe_failures_total";
@@ -128,6 +135,8 @@ pub mod names {
     pub const USER_MESSAGES: &str = "swim_user_messages_total";
     /// See the [module table](super).
     pub const USER_BROADCASTS: &str = "swim_user_broadcasts_total";
+    /// See the [module table](super).
+    pub const UNLABELLED_ACCEPTED: &str = "swim_unlabelled_accepted_total";
     /// See the [module table](super).
     pub const CORE_DROPS: &str = "swim_core_drops_total";
     /// See the [module table](super).
@@ -171,6 +180,8 @@ pub mod names {
         STREAM_MESSAGES_SENT,
         STREAM_BYTES_RECEIVED,
         STREAM_BYTES_SENT,
+        STREAMS_COMPRESSED,
+        VERSIONS_REFUSED,
         DECODE_ERRORS,
         PROBES,
         PROBE_FAILURES,
@@ -186,6 +197,7 @@ pub mod names {
         RECONNECTS,
         USER_MESSAGES,
         USER_BROADCASTS,
+        UNLABELLED_ACCEPTED,
         CORE_DROPS,
         REFUSALS,
         UDP_SEND_ERRORS,
@@ -240,6 +252,8 @@ const COUNTERS: &[CounterSpec] = {
         (STREAM_MESSAGES_SENT, &[], |s| s.core.streams_out),
         (STREAM_BYTES_RECEIVED, &[], |s| s.core.stream_bytes_in),
         (STREAM_BYTES_SENT, &[], |s| s.core.stream_bytes_out),
+        (STREAMS_COMPRESSED, &[], |s| s.core.streams_compressed),
+        (VERSIONS_REFUSED, &[], |s| s.core.versions_refused),
         (PROBES, &[], |s| s.core.probes),
         (PROBE_FAILURES, &[], |s| s.core.probe_failures),
         (PING_REQS_SENT, &[], |s| s.core.ping_reqs_sent),
@@ -254,6 +268,7 @@ const COUNTERS: &[CounterSpec] = {
         (RECONNECTS, &[], |s| s.core.reconnects),
         (USER_MESSAGES, &[], |s| s.core.user_messages),
         (USER_BROADCASTS, &[], |s| s.core.user_broadcasts),
+        (UNLABELLED_ACCEPTED, &[], |s| s.core.unlabelled_accepted),
         (CORE_DROPS, &[("what", "membership_updates")], |s| s.core.membership_updates_dropped),
         (CORE_DROPS, &[("what", "user_broadcasts")], |s| s.core.user_broadcasts_dropped),
         (CORE_DROPS, &[("what", "transmits")], |s| s.core.transmits_dropped),
@@ -341,6 +356,8 @@ fn describe() {
         (STREAM_MESSAGES_SENT, Unit::Count, "TCP messages the core produced"),
         (STREAM_BYTES_RECEIVED, Unit::Bytes, "bytes of inbound stream frames"),
         (STREAM_BYTES_SENT, Unit::Bytes, "bytes of outbound stream messages"),
+        (STREAMS_COMPRESSED, Unit::Count, "outbound stream messages sent compressed"),
+        (VERSIONS_REFUSED, Unit::Count, "members refused for sharing no version"),
         (DECODE_ERRORS, Unit::Count, "rejected input by kind"),
         (PROBES, Unit::Count, "probes started"),
         (PROBE_FAILURES, Unit::Count, "probes that got no ack"),
@@ -356,6 +373,7 @@ fn describe() {
         (RECONNECTS, Unit::Count, "push-pulls sent to dead members"),
         (USER_MESSAGES, Unit::Count, "user messages received"),
         (USER_BROADCASTS, Unit::Count, "user broadcasts delivered"),
+        (UNLABELLED_ACCEPTED, Unit::Count, "packets without a label let in during a label roll-out"),
         (CORE_DROPS, Unit::Count, "items the core dropped at a bound"),
         (REFUSALS, Unit::Count, "members, merges, joins and broadcasts the application's hooks refused"),
         (UDP_SEND_ERRORS, Unit::Count, "datagrams the socket refused"),

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use swim_core::hooks::Hooks;
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
 use swim_core::{BroadcastId, Bytes, Identity, MemoryUsage, Swim};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
@@ -18,8 +18,8 @@ use tracing::{Instrument, info, warn};
 
 use crate::allowlist::Allowlist;
 use crate::config::Config;
-use crate::driver::{Command, Driver, EventHub, JoinOutcome};
-use crate::error::{Closed, CommandError, JoinError, KeyringError, LeaveError, SendError, StartError};
+use crate::driver::{Command, Driver, EventHub, JoinOutcome, Numbered};
+use crate::error::{Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
 use crate::transport;
@@ -174,7 +174,7 @@ impl Node {
         }
         let local_addr = bound.local;
         let driver = Driver::new(core, epoch, bound, &config, commands, events.clone());
-        let first = subscribe.then(|| Events::from_subscription(events.subscribe(), &config.name));
+        let first = subscribe.then(|| Events::from_subscription(&events, &config.name));
         let handle = tokio::spawn(driver.run().instrument(span));
         let node = Node {
             inner: Arc::new(Inner {
@@ -313,10 +313,11 @@ impl Node {
 
     /// Subscribe to this member's events from now on (events from the very start:
     /// [`start_with_events`](Node::start_with_events)). Each subscriber gets every event; one
-    /// that falls `transport.event_queue` events behind loses the oldest. The stream ends
-    /// when the member shuts down.
+    /// that falls `transport.event_queue` events behind gets an [`Event::Lagged`] with a
+    /// snapshot of the membership instead of the events it missed (see [`Events`]). The
+    /// stream ends when the member shuts down.
     pub fn events(&self) -> Events {
-        Events::from_subscription(self.inner.events.subscribe(), &self.inner.name)
+        Events::from_subscription(&self.inner.events, &self.inner.name)
     }
 
     /// Replace this member's metadata (at most `max_metadata_size` bytes) and gossip it with
@@ -425,6 +426,21 @@ impl Node {
         self.mutate(move |core| core.set_plaintext(accept, send)).await
     }
 
+    /// Change the cluster label while the member runs, with the roll-out switches: also
+    /// accept packets without a label, and send none (see
+    /// [`swim_core::Config::accept_unlabelled`] and docs/security.md for the three steps that
+    /// move a running cluster to a label without a false suspicion). The configuration's
+    /// `swim.label`, `swim.accept_unlabelled` and `swim.send_unlabelled` set them at start.
+    pub async fn set_label(
+        &self,
+        label: impl Into<Bytes>,
+        accept_unlabelled: bool,
+        send_unlabelled: bool,
+    ) -> Result<(), LabelError> {
+        let label = label.into();
+        Ok(self.mutate(move |core| core.set_label(label, accept_unlabelled, send_unlabelled)).await??)
+    }
+
     async fn keyring<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Keyring) -> Result<T, KeyError> + Send + 'static,
@@ -465,16 +481,38 @@ impl Node {
 ///
 /// Events are [`swim_core::Event`]s: members joining, being suspected, failing, leaving,
 /// coming back, changing metadata; user messages and broadcasts; health changes.
+///
+/// # Falling behind
+///
+/// Each subscriber has a buffer of `transport.event_queue` events; the driver never waits
+/// for it. A subscriber that falls further behind loses no membership change silently: in
+/// place of the events it missed it receives one [`Event::Lagged`] carrying the membership
+/// as every event published until then describes it (every member but the local one, in
+/// every state, in name order), and afterwards only membership events newer than that
+/// snapshot. User messages, broadcasts and other notices it missed are lost (counted in
+/// `dropped` and in [`missed`](Events::missed)); those still buffered are delivered. Apply
+/// every event in order, replacing your view by each snapshot, and you hold the member's
+/// table ([`crate::MemberView`] does this; see [`swim_core::MemberView`] for incarnations).
 #[derive(Debug)]
 pub struct Events {
-    stream: Option<BroadcastStream<Event>>,
+    stream: Option<BroadcastStream<Numbered>>,
+    hub: Arc<EventHub>,
+    /// Membership events numbered up to this one are covered by a snapshot already handed
+    /// out: skipped.
+    covered: u64,
     missed: u64,
     lagged: metrics::Counter,
 }
 
 impl Events {
-    fn from_subscription(rx: Option<broadcast::Receiver<Event>>, member: &str) -> Events {
-        Events { stream: rx.map(BroadcastStream::new), missed: 0, lagged: Metrics::lagged(member) }
+    fn from_subscription(hub: &Arc<EventHub>, member: &str) -> Events {
+        Events {
+            stream: hub.subscribe().map(BroadcastStream::new),
+            hub: hub.clone(),
+            covered: 0,
+            missed: 0,
+            lagged: Metrics::lagged(member),
+        }
     }
 
     /// The next event, or `None` once the member has shut down.
@@ -482,7 +520,8 @@ impl Events {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
-    /// Events this subscriber missed because it fell `transport.event_queue` events behind.
+    /// Events this subscriber missed because it fell `transport.event_queue` events behind
+    /// (each time, an [`Event::Lagged`] took their place).
     pub fn missed(&self) -> u64 {
         self.missed
     }
@@ -496,11 +535,19 @@ impl Stream for Events {
         let Some(stream) = this.stream.as_mut() else { return Poll::Ready(None) };
         loop {
             match Pin::new(&mut *stream).poll_next(cx) {
-                Poll::Ready(Some(Ok(event))) => return Poll::Ready(Some(event)),
+                Poll::Ready(Some(Ok((number, event)))) => {
+                    if number <= this.covered && event.changes_membership() {
+                        continue; // the snapshot handed out already holds it
+                    }
+                    return Poll::Ready(Some(event));
+                }
                 Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(n)))) => {
                     this.missed += n;
                     this.lagged.increment(n);
-                    warn!(missed = n, "event subscriber fell behind; oldest events dropped");
+                    warn!(missed = n, "event subscriber fell behind; it gets a snapshot of the membership");
+                    let (covered, members) = this.hub.snapshot();
+                    this.covered = covered;
+                    return Poll::Ready(Some(Event::Lagged { dropped: n, members }));
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,

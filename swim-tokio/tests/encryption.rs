@@ -1,13 +1,14 @@
-//! Encryption over real sockets: an encrypted cluster forms, a member with the wrong key
-//! cannot join, and keys rotate while the cluster runs without a suspicion. Every wait is a
-//! condition with a deadline derived from the configuration.
+//! Encryption and cluster labels over real sockets: an encrypted cluster forms, a member
+//! with the wrong key cannot join, keys rotate and a label is rolled in while the cluster runs
+//! without a suspicion. Every wait is a condition with a deadline derived from the
+//! configuration.
 
 mod common;
 
 use std::net::SocketAddr;
 
 use common::*;
-use swim_tokio::{Cipher, Config, Event, JoinError, Key, KeyringError, Node, State};
+use swim_tokio::{Cipher, Config, Event, JoinError, Key, KeyringError, LabelError, Node, State};
 
 fn key(b: u8) -> Key {
     Key::from_bytes([b; 32])
@@ -30,12 +31,13 @@ async fn all_alive(nodes: &[&Node], n: usize) -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn encrypted_cluster_rotates_keys_and_keeps_strangers_out() {
+/// `n` members encrypting with key 1, each with a recorder of its events, that joined
+/// through `node-0` and all see each other alive.
+async fn encrypted_cluster(n: usize) -> (Vec<Node>, Vec<Recorder>) {
     let swim = config("x", vec![key(1)]).swim;
     let mut nodes = Vec::new();
     let mut recorders = Vec::new();
-    for i in 0..4 {
+    for i in 0..n {
         let node = Node::start(config(&format!("node-{i}"), vec![key(1)])).await.expect("start");
         recorders.push(Recorder::attach(&node));
         nodes.push(node);
@@ -45,7 +47,16 @@ async fn encrypted_cluster_rotates_keys_and_keeps_strangers_out() {
         assert_eq!(node.join([seed]).await.expect("join"), 1);
     }
     let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("encrypted cluster converges", convergence_bound(&swim, 4), || all_alive(&refs, 4)).await;
+    eventually("encrypted cluster converges", convergence_bound(&swim, n), || all_alive(&refs, n)).await;
+    (nodes, recorders)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_cluster_rotates_keys_and_keeps_strangers_out() {
+    let swim = config("x", vec![key(1)]).swim;
+    let (nodes, recorders) = encrypted_cluster(4).await;
+    let seed = nodes[0].advertise_addr();
+    let refs: Vec<&Node> = nodes.iter().collect();
 
     // A member holding another key reaches nobody: its join push-pull cannot be opened.
     let stranger = Node::start(config("stranger", vec![key(9)])).await.expect("start");
@@ -90,6 +101,54 @@ async fn encrypted_cluster_rotates_keys_and_keeps_strangers_out() {
     let plain = Node::start(Config::local("plain").with_bind_addr("127.0.0.1:0".parse().unwrap())).await.unwrap();
     assert!(matches!(plain.add_key(key(3)).await, Err(KeyringError::NotEncrypted)));
     plain.shutdown().await;
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+/// Issue 14 point 6a over real sockets: a running unlabelled cluster (encrypted here, so the
+/// label is authenticated) moves to a label through `Node::set_label`, member by member, in
+/// the three documented steps, without a suspicion; afterwards a member without the label
+/// cannot join, and one configured with it (`swim.label`) can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_cluster_rolls_out_a_label_without_a_suspicion() {
+    let (nodes, recorders) = encrypted_cluster(4).await;
+    let seed = nodes[0].advertise_addr();
+    let refs: Vec<&Node> = nodes.iter().collect();
+
+    // Each step on every member in turn, with a probe round or two between members; a
+    // step begins only once the previous one is done everywhere.
+    for (accept, send) in [(true, true), (true, false), (false, false)] {
+        for node in &nodes {
+            node.set_label("prod", accept, send).await.expect("a valid label");
+            let probes = node.stats().await.unwrap().core.probes;
+            eventually("a probe round after the switch", SLACK, || async {
+                let now = node.stats().await.map_err(|e| e.to_string())?.core.probes;
+                if now >= probes + 2 { Ok(()) } else { Err(format!("{now} probes")) }
+            })
+            .await;
+        }
+    }
+    all_alive(&refs, 4).await.unwrap();
+    for (i, r) in recorders.iter().enumerate() {
+        assert_eq!(r.count(|e| matches!(e, Event::MemberSuspected { .. } | Event::MemberFailed(_))), 0, "node-{i}");
+    }
+    let stats = nodes[1].stats().await.unwrap().core;
+    assert!(stats.unlabelled_accepted > 0, "unlabelled packets were let in during the roll-out");
+
+    // Unlabelled, the stranger holds the key but is refused; labelled, it joins.
+    let stranger = Node::start(config("stranger", vec![key(1)])).await.expect("start");
+    let err = stranger.join([seed]).await.expect_err("an unlabelled member must not join");
+    assert!(matches!(err, JoinError::NoneReached { .. }), "{err}");
+    stranger.shutdown().await;
+    let mut labelled = config("labelled", vec![key(1)]);
+    labelled.swim.label = "prod".into();
+    let labelled = Node::start(labelled).await.expect("start");
+    assert_eq!(labelled.join([seed]).await.expect("a labelled member joins"), 1);
+
+    let too_long = vec![b'x'; 256];
+    assert!(matches!(nodes[0].set_label(too_long, false, false).await, Err(LabelError::Config(_))));
+    labelled.shutdown().await;
     for node in nodes {
         node.shutdown().await;
     }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use swim_tokio::{Config, Event, Node, State};
+use swim_tokio::{Config, Event, Events, MemberView, Node, State};
 
 const N: usize = 20;
 
@@ -211,5 +211,114 @@ async fn twenty_members_life_cycle() {
         nodes[*i].shutdown().await;
         assert!(!nodes[*i].is_running());
         assert!(nodes[*i].num_members().await.is_err());
+    }
+}
+
+/// Read what `events` holds now (each read waits at most a few milliseconds) into `view`.
+/// Returns the lag notices among them.
+async fn read_buffered(events: &mut Events, view: &mut MemberView) -> usize {
+    let mut lags = 0;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(20), events.recv()).await {
+        lags += usize::from(matches!(e, Event::Lagged { .. }));
+        view.apply(&e);
+    }
+    lags
+}
+
+/// `view` holds exactly `node`'s table (every member but itself): names, addresses,
+/// metadata and states; incarnations at most the table's (see `MemberView`).
+async fn view_matches(view: &MemberView, node: &Node) -> Result<(), String> {
+    let table = node.all_members().await.map_err(|e| e.to_string())?;
+    let others = &table[1..];
+    if others.len() != view.len() {
+        let names: Vec<_> = view.iter().map(|m| (m.name.to_string(), m.state)).collect();
+        return Err(format!("the view holds {names:?}, the table {} members", others.len()));
+    }
+    for m in others {
+        match view.get(&m.name) {
+            Some(v) if (v.addr, &v.meta, v.state) == (m.addr, &m.meta, m.state) && v.incarnation <= m.incarnation => {}
+            other => return Err(format!("{} is {:?} in the table, {:?} in the view", m.name, m.state, other)),
+        }
+    }
+    Ok(())
+}
+
+/// Issue 14 point 5 over real sockets: a subscriber that reads nothing while the cluster
+/// churns falls far behind its `transport.event_queue` of 4; when it reads at last it gets a
+/// lag notice with a snapshot in place of what it missed, and what it then believes equals
+/// the member's table. A member whose core queue (`limits.max_pending_events` of 2)
+/// overflows inside one input passes the core's own lag notice on the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_falls_behind_reconciles_from_a_snapshot() {
+    let swim = swim_config();
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut watched = config("watched", loopback);
+    watched.transport.event_queue = 4;
+    let (watched, mut events) = Node::start_with_events(watched).await.expect("start");
+    let seed = watched.local_addr();
+    // Churn, unread: six members join, one changes its metadata, one leaves, one crashes.
+    let mut others = Vec::new();
+    for i in 0..6 {
+        let node = Node::start(config(&format!("m-{i}"), loopback)).await.expect("start");
+        node.join([seed]).await.expect("join");
+        others.push(node);
+    }
+    others[0].update_metadata("v2").await.unwrap();
+    others[1].leave(Duration::from_secs(10)).await.expect("leave spreads");
+    others[1].shutdown().await;
+    others[2].shutdown().await; // no leave notice: a crash
+    let bound = crash_detection_bound(&swim, 7);
+    eventually("the watched member to see the churn", bound, || async {
+        all_see(&[&watched], "m-0", State::Alive, Some(b"v2")).await?;
+        all_see(&[&watched], "m-2", State::Dead, None).await?;
+        match watched.member("m-1").await.map_err(|e| e.to_string())? {
+            Some(m) if m.state != State::Left => Err(format!("m-1 is {:?}", m.state)),
+            _ => Ok(()),
+        }
+    })
+    .await;
+
+    // Now it reads, until what it believes is the table (which may still move: a left member
+    // is forgotten after a while).
+    let mut view = MemberView::new();
+    let mut lags = 0;
+    let deadline = tokio::time::Instant::now() + SLACK;
+    loop {
+        lags += read_buffered(&mut events, &mut view).await;
+        match view_matches(&view, &watched).await {
+            Ok(()) => break,
+            Err(e) if tokio::time::Instant::now() >= deadline => panic!("the subscriber's view never matched: {e}"),
+            Err(_) => {}
+        }
+    }
+    assert!(lags >= 1, "the subscriber fell behind and got a snapshot");
+    assert!(events.missed() > 4, "far behind: missed {}", events.missed());
+    assert!(view.get("m-0").is_some_and(|m| m.meta == "v2"));
+
+    // A member whose core falls behind within one input: joining brings six members at
+    // once into a queue of two. The subscriber reads in time; the lag notice is the core's.
+    let mut late = config("late", loopback);
+    late.swim.limits.max_pending_events = 2;
+    let (late, mut late_events) = Node::start_with_events(late).await.expect("start");
+    late.join([seed]).await.expect("join");
+    let mut late_view = MemberView::new();
+    let mut late_lags = 0;
+    let deadline = tokio::time::Instant::now() + convergence_bound(&swim, 6);
+    loop {
+        late_lags += read_buffered(&mut late_events, &mut late_view).await;
+        match view_matches(&late_view, &late).await {
+            Ok(()) if late_lags > 0 => break,
+            Err(e) if tokio::time::Instant::now() >= deadline => panic!("the late member's view never matched: {e}"),
+            _ if tokio::time::Instant::now() >= deadline => panic!("no lag notice from the core"),
+            _ => {}
+        }
+    }
+    assert_eq!(late_events.missed(), 0, "the subscriber itself kept up: the notice came from the core");
+    assert!(late.stats().await.unwrap().core.event_lags > 0);
+
+    late.shutdown().await;
+    watched.shutdown().await;
+    for node in others {
+        node.shutdown().await;
     }
 }

@@ -97,6 +97,29 @@ pub trait Codec<A>: Clone {
         limits: &DecodeLimits,
         visit: &mut dyn FnMut(Message<'a, A>),
     ) -> Result<usize, DecodeError>;
+
+    /// [`encode`](Self::encode) for a packet sent at protocol `version` (negotiated with its
+    /// destination, see [`crate::versions`]). The core calls this one for the first messages of
+    /// every packet; piggybacked gossip is encoded once, with [`encode`](Self::encode), for
+    /// every version. A codec whose body format changes with the version overrides it. Default:
+    /// the same bytes for every version.
+    fn encode_versioned(&self, version: u8, msg: &Message<'_, A>, out: &mut Vec<u8>) {
+        let _ = version;
+        self.encode(msg, out);
+    }
+
+    /// [`decode`](Self::decode) for a packet whose envelope says protocol `version` (one the
+    /// receiver reads). The core calls this one. Default: the same format for every version.
+    fn decode_versioned<'a>(
+        &self,
+        version: u8,
+        input: &'a [u8],
+        limits: &DecodeLimits,
+        visit: &mut dyn FnMut(Message<'a, A>),
+    ) -> Result<usize, DecodeError> {
+        let _ = version;
+        self.decode(input, limits, visit)
+    }
 }
 
 /// swim's own codec; see the module docs.
@@ -144,10 +167,12 @@ struct PushPullHead<'a, A> {
 struct AppState<'a>(#[serde(with = "super::message::raw")] &'a [u8]);
 
 /// The fewest bytes one encoded [`MemberState`] can take: name length and one byte of name,
-/// at least one byte of address, metadata length, incarnation, state.
-const MIN_MEMBER_STATE: usize = 6;
+/// at least one byte of address, metadata length, incarnation, state, six version bytes and
+/// the capabilities.
+const MIN_MEMBER_STATE: usize = 13;
 
-fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
+/// Write `v` as a LEB128 varint into `buf`; returns its length.
+pub(crate) fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
     let mut i = 0;
     loop {
         let byte = (v & 0x7f) as u8;
@@ -161,7 +186,8 @@ fn write_varint(mut v: u32, buf: &mut [u8; 5]) -> usize {
     }
 }
 
-fn read_varint(input: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
+/// Read a LEB128 varint of at most 32 bits from the front of `input`; returns it and the rest.
+pub(crate) fn read_varint(input: &[u8]) -> Result<(usize, &[u8]), DecodeError> {
     let mut v: u64 = 0;
     for (i, &b) in input.iter().enumerate().take(5) {
         v |= u64::from(b & 0x7f) << (7 * i);
@@ -380,6 +406,7 @@ impl<A: Address> Codec<A> for PostcardCodec {
 mod tests {
     use super::*;
     use crate::member::State;
+    use crate::versions::{Capabilities, VersionRange, Versions};
     use alloc::vec;
 
     const L: DecodeLimits = DecodeLimits {
@@ -406,7 +433,16 @@ mod tests {
         roundtrip(Message::PingReq(PingReq { seq: 1, target: "c", target_addr: 9, nack: true }));
         roundtrip(Message::Ack(Ack { seq: u32::MAX }));
         roundtrip(Message::Nack(Nack { seq: 0 }));
-        roundtrip(Message::Alive(Alive { incarnation: 3, name: "a", addr: 1, meta: b"role=db" }));
+        let versions = Versions { protocol: VersionRange::new(1, 3, 2), application: VersionRange::only(7) };
+        let capabilities = Capabilities(1);
+        roundtrip(Message::Alive(Alive {
+            incarnation: 3,
+            name: "a",
+            addr: 1,
+            meta: b"role=db",
+            versions,
+            capabilities,
+        }));
         roundtrip(Message::Suspect(Suspect { incarnation: 3, name: "a", from: "b" }));
         roundtrip(Message::Dead(Dead { incarnation: 3, name: "a", from: "a" }));
         let big = vec![7u8; 300];
@@ -418,8 +454,24 @@ mod tests {
             from: "a",
             from_addr: 1,
             members: vec![
-                MemberState { name: "a", addr: 1, meta: b"", incarnation: 0, state: State::Alive },
-                MemberState { name: "b", addr: 2, meta: b"x", incarnation: 9, state: State::Left },
+                MemberState {
+                    name: "a",
+                    addr: 1,
+                    meta: b"",
+                    incarnation: 0,
+                    state: State::Alive,
+                    versions,
+                    capabilities,
+                },
+                MemberState {
+                    name: "b",
+                    addr: 2,
+                    meta: b"x",
+                    incarnation: 9,
+                    state: State::Left,
+                    versions: Versions::DEFAULT,
+                    capabilities: Capabilities::NONE,
+                },
             ],
             state: b"",
         }));
@@ -429,7 +481,15 @@ mod tests {
             id: 3,
             from: "b",
             from_addr: 2,
-            members: vec![MemberState { name: "b", addr: 2, meta: b"", incarnation: 1, state: State::Alive }],
+            members: vec![MemberState {
+                name: "b",
+                addr: 2,
+                meta: b"",
+                incarnation: 1,
+                state: State::Alive,
+                versions: crate::Versions::DEFAULT,
+                capabilities: crate::Capabilities::NONE,
+            }],
             state: &app,
         }));
         roundtrip(Message::JoinRefused(JoinRefused { id: 4, from: "b", reason: "wrong datacenter" }));
@@ -446,7 +506,15 @@ mod tests {
             id: 1,
             from: "a",
             from_addr: 1u32,
-            members: vec![MemberState { name: "a", addr: 1, meta: b"", incarnation: 0, state: State::Alive }],
+            members: vec![MemberState {
+                name: "a",
+                addr: 1,
+                meta: b"",
+                incarnation: 0,
+                state: State::Alive,
+                versions: crate::Versions::DEFAULT,
+                capabilities: crate::Capabilities::NONE,
+            }],
             state: &app,
         };
         Codec::<u32>::encode(&c, &Message::PushPull(pp.clone()), &mut out);
@@ -511,7 +579,15 @@ mod tests {
         let c = PostcardCodec;
         let mut out = Vec::new();
         let meta = vec![0u8; 513];
-        Codec::<u32>::encode(&c, &Message::Alive(Alive { incarnation: 0, name: "a", addr: 1, meta: &meta }), &mut out);
+        let alive = Alive {
+            incarnation: 0,
+            name: "a",
+            addr: 1,
+            meta: &meta,
+            versions: Versions::DEFAULT,
+            capabilities: Capabilities::NONE,
+        };
+        Codec::<u32>::encode(&c, &Message::Alive(alive), &mut out);
         assert_eq!(Codec::<u32>::decode(&c, &out, &L, &mut |_| {}), Err(DecodeError::MetadataTooLarge));
         let long = "x".repeat(65);
         out.clear();

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hooks::Exchange;
 use crate::member::State;
+use crate::versions::{Capabilities, Versions};
 
 /// Every message members exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +86,10 @@ pub struct Alive<'a, A> {
     /// The member's metadata.
     #[serde(with = "raw")]
     pub meta: &'a [u8],
+    /// The protocol and application versions the member speaks.
+    pub versions: Versions,
+    /// The optional features the member accepts.
+    pub capabilities: Capabilities,
 }
 
 /// A suspicion.
@@ -181,6 +186,10 @@ pub struct MemberState<'a, A> {
     pub incarnation: u32,
     /// State in the sender's view.
     pub state: State,
+    /// The protocol and application versions the member speaks (as its alive record said).
+    pub versions: Versions,
+    /// The optional features the member accepts (as its alive record said).
+    pub capabilities: Capabilities,
 }
 
 /// An application message.

@@ -7,11 +7,13 @@
 //!   messages inside: tagged, length-prefixed postcard bodies, packed up to the datagram budget.
 //!   A codec speaking Go memberlist's format can implement the same trait.
 //! - [`frame`]: length-prefixed frames for carrying stream messages over a byte stream.
+//! - [`compression`]: the LZ4 compression of stream messages, and its bounded decompression.
 //!
 //! Decoding never panics, never allocates more than the input justifies, and rejects
 //! truncation, trailing bytes and impossible lengths with a typed [`crate::DecodeError`].
 
 pub mod codec;
+pub mod compression;
 pub mod envelope;
 pub mod frame;
 pub mod message;

@@ -60,10 +60,14 @@ impl Simulation {
                     self.leave(i);
                 }
             }
-            Action::Start { nodes, restart, incarnation } => {
+            Action::Start { nodes, restart, incarnation, versions } => {
                 for &i in nodes {
                     if !*restart && self.nodes[i as usize].running() {
                         continue; // a join of a running member does nothing
+                    }
+                    if let Some(v) = versions {
+                        let base = self.nodes[i as usize].versions.unwrap_or(self.cfg.config.versions);
+                        self.nodes[i as usize].versions = Some(v.apply(base));
                     }
                     if let Err(e) = self.start_node(i, *restart, *incarnation, false, true) {
                         self.violate(Some(i), e.0);

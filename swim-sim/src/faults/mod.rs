@@ -3,7 +3,8 @@
 //! A scenario names its faults (`[faults.<name>]` tables, so variants can change one field of
 //! one fault). Each fault has a `kind`, a start time `at`, a node set, and optionally a
 //! `duration` after which it is undone and `every`/`count` to repeat it (each repetition
-//! draws its random nodes afresh; a `crash` or `leave` never picks the same node twice). Before the run
+//! draws its random nodes afresh; a `crash` or `leave`, or a `restart` or `join` that sets
+//! `versions` (an upgrade, one member at a time), never picks the same node twice). Before the run
 //! the faults are expanded, with the fault stream of the seed, into a list of timed
 //! [`Action`]s; the run applies them in time order.
 //!
@@ -11,8 +12,8 @@
 //! |---|---|---|
 //! | `crash` | the process stops silently | |
 //! | `leave` | graceful leave, then the process stops | |
-//! | `restart` | crash, then after `down` a new process with the same name and address joins | `down`, `incarnation` |
-//! | `join` | start nodes that have not started yet | |
+//! | `restart` | crash, then after `down` a new process with the same name and address joins | `down`, `incarnation`, `versions` |
+//! | `join` | start nodes that have not started yet | `versions` |
 //! | `slow` | CPU starvation: each input and each timer is handled `delay` late | `delay`, `in_order`, `duration` |
 //! | `partition` | cut `nodes` from `other` (default: everyone else) | `other`, `one_way`, `duration` |
 //! | `blackhole` | drop a node's inbound and/or outbound traffic | `inbound`, `outbound`, `duration` |
@@ -30,6 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use swim_core::Instant;
 
+use crate::config::VersionsSpec;
 use crate::dist::Dist;
 use crate::duration::Dur;
 use crate::rng::SimRng;
@@ -173,6 +175,10 @@ pub struct FaultSpec {
     /// `restart`: the new process's first incarnation (default `zero`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incarnation: Option<RestartIncarnation>,
+    /// `restart`, `join`: the new process runs with these version ranges (and keeps them
+    /// through later restarts): an upgrade, or a member of another version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<VersionsSpec>,
 }
 
 impl FaultSpec {
@@ -197,6 +203,7 @@ impl FaultSpec {
             off: None,
             down: None,
             incarnation: None,
+            versions: None,
         }
     }
 
@@ -223,6 +230,8 @@ pub enum Action {
         restart: bool,
         /// The first incarnation of a restart.
         incarnation: RestartIncarnation,
+        /// Version ranges the new processes run with from now on (`None`: as before).
+        versions: Option<VersionsSpec>,
     },
     /// Make these nodes slow.
     Slow {
@@ -459,7 +468,7 @@ pub fn expand(
                 break;
             }
             // A member crashes or leaves for good once per fault; other faults may hit it again.
-            let permanent = matches!(f.kind, FaultKind::Crash | FaultKind::Leave);
+            let permanent = matches!(f.kind, FaultKind::Crash | FaultKind::Leave) || f.versions.is_some();
             let eligible = |i: u32| !(excluded.contains(&i) || permanent && chosen_here.contains(&i));
             let nodes = resolve(&f.nodes, n, &eligible, rng).map_err(err)?;
             chosen_here.extend(nodes.iter().copied());
@@ -478,7 +487,12 @@ pub fn expand(
                 FaultKind::Join => {
                     push(
                         at,
-                        Action::Start { nodes: nodes.clone(), restart: false, incarnation: RestartIncarnation::Zero },
+                        Action::Start {
+                            nodes: nodes.clone(),
+                            restart: false,
+                            incarnation: RestartIncarnation::Zero,
+                            versions: f.versions,
+                        },
                     );
                     ends.push(Some(at));
                 }
@@ -488,7 +502,8 @@ pub fn expand(
                     if !down.is_zero() {
                         push(at, Action::Crash(nodes.clone()));
                     }
-                    push(at + down, Action::Start { nodes: nodes.clone(), restart: true, incarnation });
+                    let versions = f.versions;
+                    push(at + down, Action::Start { nodes: nodes.clone(), restart: true, incarnation, versions });
                     ends.push(Some(at + down));
                 }
                 FaultKind::Slow => {
