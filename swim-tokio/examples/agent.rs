@@ -11,7 +11,6 @@
 //! Exit codes: 0 after leaving on Ctrl-C or SIGTERM; 1 when the member cannot start or
 //! gives up joining (`--join-retries`); 2 for bad command-line input.
 
-use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -19,10 +18,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use swim_tokio::{Event, JoinError, Member, Node};
 
-#[path = "common/preset.rs"]
-mod preset;
+#[path = "common/cli.rs"]
+mod cli;
 
-use preset::{Preset, hostname};
+use cli::{Preset, hostname};
 
 /// Run one swim member and print its events.
 #[derive(Parser, Debug)]
@@ -67,12 +66,7 @@ struct Args {
 
 #[tokio::main]
 pub async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in a log file or a pipe.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    cli::init_logging();
     // Bad flags: clap prints the error and exits with code 2.
     let args = Args::parse();
     let bind = match resolve_bind(&args.bind).await {

@@ -10,7 +10,6 @@
 //! changes (changes arriving within 100 ms are shown together).
 
 use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -18,10 +17,10 @@ use clap::Parser;
 use swim_tokio::{Event, Events, Node, State};
 use tokio::sync::mpsc;
 
-#[path = "common/preset.rs"]
-mod preset;
+#[path = "common/cli.rs"]
+mod cli;
 
-use preset::Preset;
+use cli::Preset;
 
 /// Start a loopback cluster, crash a member and watch the others detect it.
 #[derive(Parser, Debug)]
@@ -47,12 +46,7 @@ pub async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        // Colours only for a person at a terminal, not in a log file or a pipe.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    cli::init_logging();
     let args = Args::parse();
     let n = usize::from(args.nodes);
     let start = Instant::now();

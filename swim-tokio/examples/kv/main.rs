@@ -23,12 +23,11 @@
 //! `leaving`, `left`. Exit codes: 0 after leaving on Ctrl-C or SIGTERM; 1 when the member or
 //! the HTTP listener cannot start; 2 for bad command-line input.
 
+#[path = "../common/cli.rs"]
+mod cli;
 mod http;
-#[path = "../common/preset.rs"]
-mod preset;
 mod store;
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use swim_tokio::{Event, Node};
 
-use self::preset::{Preset, hostname};
+use self::cli::{Preset, hostname};
 use self::store::{Clock, KvHooks, Limits, Store, lock};
 
 /// Run one replica of the key-value store.
@@ -89,11 +88,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 pub async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    cli::init_logging();
     // Bad flags: clap prints the error and exits with code 2.
     let args = Args::parse();
     match run(args).await {

@@ -1,6 +1,8 @@
-//! What the swim-tokio examples share: the timing presets as a command-line choice and the
-//! host name as a default member name. Each example includes this file with `#[path]` (a
-//! folder without a `main.rs` is not an example of its own).
+//! What the swim-tokio examples share: logging to stderr, the timing presets as a
+//! command-line choice and the host name as a default member name. Each example includes
+//! this file with `#[path]` (a folder without a `main.rs` is not an example of its own).
+
+use std::io::IsTerminal;
 
 use clap::ValueEnum;
 use swim_tokio::Config;
@@ -26,6 +28,16 @@ impl Preset {
             Preset::Local => Config::local(name),
         }
     }
+}
+
+/// Log to stderr at the level `RUST_LOG` asks for (default `warn`), in colour only for a
+/// person at a terminal, not in a log file or a pipe.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 /// The host's name, or `fallback` when it cannot be read.
