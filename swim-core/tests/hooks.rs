@@ -208,6 +208,12 @@ fn drain(s: &mut Swim<Addr>) -> Vec<(Addr, TransmitKind, Vec<u8>)> {
     out
 }
 
+/// A member state at incarnation 0, with no metadata and the default versions.
+fn entry(name: &'static str, addr: Addr, state: State) -> MemberState<'static, Addr> {
+    let (versions, capabilities) = (swim_core::Versions::DEFAULT, swim_core::Capabilities::NONE);
+    MemberState { name, addr, meta: b"", incarnation: 0, state, versions, capabilities }
+}
+
 fn table(s: &Swim<Addr>) -> Vec<Member<Addr>> {
     s.members().cloned().collect()
 }
@@ -220,24 +226,8 @@ fn an_oversized_remote_state_rejects_the_push_pull_whole() {
     let mut s = solo(config, h);
     let now = Instant::from_secs(2);
     let before = table(&s);
-    let newcomer = MemberState {
-        name: "node-9",
-        addr: 9,
-        meta: b"",
-        incarnation: 0,
-        state: State::Alive,
-        versions: swim_core::Versions::DEFAULT,
-        capabilities: swim_core::Capabilities::NONE,
-    };
-    let accused = MemberState {
-        name: "node-2",
-        addr: 2,
-        meta: b"",
-        incarnation: 0,
-        state: State::Dead,
-        versions: swim_core::Versions::DEFAULT,
-        capabilities: swim_core::Capabilities::NONE,
-    };
+    let newcomer = entry("node-9", 9, State::Alive);
+    let accused = entry("node-2", 2, State::Dead);
     let big = vec![0u8; 101];
     let p = push_pull(PushPullKind::Periodic, "node-5", 5, vec![newcomer, accused], &big);
     assert_eq!(s.handle_stream(now, 5, &p), Err(DecodeError::AppStateTooLarge));
@@ -445,24 +435,8 @@ fn a_refused_merge_applies_nothing() {
     let mut s = solo(Config::lan(), h);
     let now = Instant::from_secs(2);
     let before = table(&s);
-    let newcomer = MemberState {
-        name: "node-9",
-        addr: 9,
-        meta: b"",
-        incarnation: 0,
-        state: State::Alive,
-        versions: swim_core::Versions::DEFAULT,
-        capabilities: swim_core::Capabilities::NONE,
-    };
-    let accused = MemberState {
-        name: "node-2",
-        addr: 2,
-        meta: b"",
-        incarnation: 0,
-        state: State::Dead,
-        versions: swim_core::Versions::DEFAULT,
-        capabilities: swim_core::Capabilities::NONE,
-    };
+    let newcomer = entry("node-9", 9, State::Alive);
+    let accused = entry("node-2", 2, State::Dead);
     let p = push_pull(PushPullKind::Periodic, "node-5", 5, vec![newcomer, accused], b"app");
     assert_eq!(s.handle_stream(now, 5, &p), Ok(()), "well formed: refused, not rejected");
     assert_eq!(table(&s), before, "nothing applied");
@@ -547,15 +521,7 @@ fn allow_address_drops_traffic_and_claimed_addresses() {
         capabilities: swim_core::Capabilities::NONE,
     })]);
     assert_eq!(s.handle_datagram(now, 1, &claim), Ok(()));
-    let merged_claim = MemberState {
-        name: "evil2",
-        addr: 66,
-        meta: b"",
-        incarnation: 0,
-        state: State::Alive,
-        versions: swim_core::Versions::DEFAULT,
-        capabilities: swim_core::Capabilities::NONE,
-    };
+    let merged_claim = entry("evil2", 66, State::Alive);
     let dead_claim = MemberState {
         name: "node-3",
         addr: 66,
