@@ -444,17 +444,14 @@ impl Solo {
 
     /// A push-pull reply from member `name` at `addr`, holding only itself.
     fn reply(&mut self, id: u32, name: &str, addr: u32) -> Vec<Sent> {
-        let me = MemberState {
-            name,
-            addr,
-            meta: b"",
-            incarnation: 0,
-            state: State::Alive,
-            versions: Versions::DEFAULT,
-            capabilities: Capabilities::NONE,
-        };
-        let pp =
-            PushPull { kind: PushPullKind::JoinReply, id, from: name, from_addr: addr, members: vec![me], state: b"" };
+        self.push_pull_from(PushPullKind::JoinReply, id, name, addr)
+    }
+
+    /// A push-pull of `kind` from member `name` at `addr`, holding only itself.
+    fn push_pull_from(&mut self, kind: PushPullKind, id: u32, name: &str, addr: u32) -> Vec<Sent> {
+        let (versions, capabilities) = (Versions::DEFAULT, Capabilities::NONE);
+        let me = MemberState { name, addr, meta: b"", incarnation: 0, state: State::Alive, versions, capabilities };
+        let pp = PushPull { kind, id, from: name, from_addr: addr, members: vec![me], state: b"" };
         self.deliver(addr, TransmitKind::Stream, &[Message::PushPull(pp)])
     }
 }
@@ -490,18 +487,7 @@ fn reconnect_pings_a_dead_member_and_push_pulls_only_after_its_ack() {
     for seed in 1..=8 {
         let mut s = Solo::new(seed);
         // Member d (address 4) introduces itself, then never answers.
-        let me = MemberState {
-            name: "d",
-            addr: 4,
-            meta: b"",
-            incarnation: 0,
-            state: State::Alive,
-            versions: swim_core::Versions::DEFAULT,
-            capabilities: swim_core::Capabilities::NONE,
-        };
-        let pp =
-            PushPull { kind: PushPullKind::Periodic, id: 1, from: "d", from_addr: 4, members: vec![me], state: b"" };
-        let sent = s.deliver(4, TransmitKind::Stream, &[Message::PushPull(pp)]);
+        let sent = s.push_pull_from(PushPullKind::Periodic, 1, "d", 4);
         assert_eq!(sent.len(), 1, "the reply");
         // Reconnect pings: pings to d while a holds it dead.
         let mut pings = Vec::new();
@@ -608,18 +594,7 @@ fn a_member_that_suspects_b_sends_the_documented_buddy_ping() {
     for seed in 1..=4 {
         let mut s = Solo::new(seed);
         // b (address 2) introduces itself, then never answers.
-        let me = MemberState {
-            name: "b",
-            addr: 2,
-            meta: b"",
-            incarnation: 0,
-            state: State::Alive,
-            versions: swim_core::Versions::DEFAULT,
-            capabilities: swim_core::Capabilities::NONE,
-        };
-        let pp =
-            PushPull { kind: PushPullKind::Periodic, id: 1, from: "b", from_addr: 2, members: vec![me], state: b"" };
-        assert_eq!(s.deliver(2, TransmitKind::Stream, &[Message::PushPull(pp)]).len(), 1, "the reply");
+        assert_eq!(s.push_pull_from(PushPullKind::Periodic, 1, "b", 2).len(), 1, "the reply");
         let buddy = loop {
             let sent = s.step(Instant::from_secs(5)).expect("a buddy ping within 5 s");
             let found = sent.into_iter().find(|(_, _, _, p)| matches!(ping_in(p), Some((_, true))));
