@@ -1,14 +1,14 @@
 //! The driver task: the one place the core lives.
 //!
-//! It owns the [`Swim`] core, the UDP socket, the TCP listener, the stream tasks (in two
-//! `JoinSet`s) and one tokio timer, and it waits on all of them at once. After every input
+//! It owns the [`Swim`] core, the [`Transport`] (the UDP socket and TCP listener by
+//! default), the stream tasks (in two `JoinSet`s) and one tokio timer, and it waits on all of them at once. After every input
 //! (a datagram, a stream frame, a timer expiry, a failed stream, a command) it drains the
 //! core as swim-core's run-loop contract says: transmits until none are left (datagrams are
 //! sent from here, stream messages by a task each), then events (published to subscribers
 //! and used to answer pending joins and leaves), then re-arms the timer to
 //! [`Swim::poll_timeout`].
 //!
-//! The driver never waits on anything but its inputs: datagrams are sent with `try_send_to`
+//! The driver never waits on anything but its inputs: packets are sent without waiting
 //! (a full socket buffer drops the datagram, as the network would), events go to a
 //! broadcast channel that drops for slow subscribers (who get a lag notice with a snapshot
 //! instead, see [`EventHub`]), and replies are oneshots. So no consumer can stall failure
@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use swim_core::{BroadcastId, Bytes, Event, JoinId, Member, MemberView, Swim, TransmitKind};
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, trace, warn};
@@ -30,7 +29,7 @@ use crate::config::Config;
 use crate::error::SendError;
 use crate::metrics::{Metrics, Snapshot, TransportStats};
 use crate::stream::{self, Frame, Inbound, Outbound};
-use crate::transport::{self, Bound};
+use crate::transport::{BoxStream, Transport};
 
 /// Largest datagram read (the UDP maximum), as memberlist's `udpPacketBufSize`.
 const RECV_BUF: usize = 65_536;
@@ -190,9 +189,10 @@ pub(crate) struct Driver {
     core: Swim<SocketAddr>,
     /// The instant the core's clock counts from (its `Instant::ZERO`).
     epoch: tokio::time::Instant,
-    udp: UdpSocket,
-    udp_v6: bool,
-    listener: TcpListener,
+    transport: Box<dyn Transport>,
+    /// Which of receiving and accepting the network poll tries first, alternated so neither
+    /// can starve the other.
+    accept_first: bool,
     commands: mpsc::Receiver<Command>,
     frames_tx: mpsc::Sender<Frame>,
     frames_rx: mpsc::Receiver<Frame>,
@@ -226,13 +226,13 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// A driver for `core`, whose clock started at `epoch`, over the sockets of `bound`, with
+    /// A driver for `core`, whose clock started at `epoch`, over `transport` (started), with
     /// `config`'s transport settings and bounds. It serves requests from `commands` and
     /// publishes events to `events`; nothing runs until [`run`](Driver::run).
     pub(crate) fn new(
         core: Swim<SocketAddr>,
         epoch: tokio::time::Instant,
-        bound: Bound,
+        transport: Box<dyn Transport>,
         config: &Config,
         commands: mpsc::Receiver<Command>,
         events: Arc<EventHub>,
@@ -241,9 +241,8 @@ impl Driver {
         Driver {
             core,
             epoch,
-            udp_v6: bound.local.is_ipv6(),
-            udp: bound.udp,
-            listener: bound.listener,
+            transport,
+            accept_first: false,
             commands,
             frames_tx,
             frames_rx,
@@ -289,6 +288,8 @@ impl Driver {
                 self.armed = Some(deadline);
                 sleep.as_mut().reset(self.to_tokio(deadline));
             }
+            let accept = !self.accept_paused && self.inbound.len() < self.settings.max_inbound;
+            let recv = !self.udp_paused;
             // Unbiased: tokio polls the branches from a random start each time, so no busy
             // input (a datagram flood, a caller hammering queries) can starve the others.
             tokio::select! {
@@ -307,10 +308,12 @@ impl Driver {
                 Some((peer, body)) = self.frames_rx.recv() => self.on_frame(peer, &body),
                 Some(done) = self.outbound.join_next(), if !self.outbound.is_empty() => self.on_outbound(done),
                 Some(done) = self.inbound.join_next(), if !self.inbound.is_empty() => self.on_inbound(done),
-                accepted = self.listener.accept(), if !self.accept_paused && self.inbound.len() < self.settings.max_inbound => {
-                    self.on_accept(accepted)
-                }
-                received = self.udp.recv_buf_from(&mut self.recv_buf), if !self.udp_paused => self.on_datagram(received),
+                input = std::future::poll_fn(|cx| {
+                    poll_network(&mut *self.transport, cx, &mut self.recv_buf, recv, accept, &mut self.accept_first)
+                }), if recv || accept => match input {
+                    Network::Packet(received) => self.on_datagram(received),
+                    Network::Accepted(accepted) => self.on_accept(accepted),
+                },
             }
             self.drain();
         }
@@ -324,9 +327,8 @@ impl Driver {
         self.publish_metrics();
         // Subscribers' streams end once every sender is gone.
         self.events.close();
-        let Driver { udp, listener, .. } = self;
-        drop(udp);
-        drop(listener);
+        let Driver { transport, .. } = self;
+        drop(transport);
         info!("shut down");
         if let Some(reply) = reply {
             let _ = reply.send(());
@@ -398,19 +400,19 @@ impl Driver {
         }
     }
 
-    fn on_datagram(&mut self, received: io::Result<(usize, SocketAddr)>) {
+    fn on_datagram(&mut self, received: io::Result<SocketAddr>) {
         match received {
-            Ok((len, from)) => {
+            Ok(from) => {
                 let now = self.now();
-                let from = transport::canonical(from);
-                if let Err(e) = self.core.handle_datagram(now, from, &self.recv_buf[..len]) {
+                let len = self.recv_buf.len();
+                if let Err(e) = self.core.handle_datagram(now, from, &self.recv_buf) {
                     trace!(%from, len, error = %e, "datagram rejected");
                 }
                 self.recv_buf.clear();
             }
             Err(e) => {
                 self.stats.udp_recv_errors += 1;
-                debug!(error = %e, "UDP receive failed; retrying at the next timer");
+                debug!(error = %e, "receiving a packet failed; retrying at the next timer");
                 self.udp_paused = true;
             }
         }
@@ -423,17 +425,16 @@ impl Driver {
         }
     }
 
-    fn on_accept(&mut self, accepted: io::Result<(tokio::net::TcpStream, SocketAddr)>) {
+    fn on_accept(&mut self, accepted: io::Result<(BoxStream, SocketAddr)>) {
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Usually out of file descriptors; accepting again at once would spin.
-                warn!(error = %e, "accepting a TCP connection failed; retrying at the next timer");
+                warn!(error = %e, "accepting a stream failed; retrying at the next timer");
                 self.accept_paused = true;
                 return;
             }
         };
-        let peer = transport::canonical(peer);
         self.stats.streams_accepted += 1;
         let span = tracing::debug_span!("inbound_stream", %peer);
         let task =
@@ -529,15 +530,7 @@ impl Driver {
     }
 
     fn send_datagram(&mut self, dest: SocketAddr, len: usize) {
-        let Some(to) = transport::for_socket(dest, self.udp_v6) else {
-            self.stats.udp_send_errors += 1;
-            debug!(%dest, "cannot send to an IPv6 address from an IPv4 socket");
-            return;
-        };
-        // A direct non-blocking sendto: tokio's `try_send_to` reports WouldBlock until its
-        // reactor has seen the socket writable, which a busy runtime may not have polled yet.
-        let socket = socket2::SockRef::from(&self.udp);
-        if let Err(e) = socket.send_to(&self.send_buf[..len], &to.into()) {
+        if let Err(e) = self.transport.send_packet(dest, &self.send_buf[..len]) {
             self.stats.udp_send_errors += 1;
             debug!(%dest, error = %e, "datagram not sent");
         }
@@ -573,9 +566,10 @@ impl Driver {
         let len = framed.len();
         let (connect, io) = (self.settings.connect_timeout, self.settings.io_timeout);
         let span = tracing::debug_span!("outbound_stream", %dest, len);
+        let connecting = self.transport.connect(dest);
         self.outbound.spawn(
             async move {
-                let result = stream::send(dest, framed, connect, io).await;
+                let result = stream::send(connecting, framed, connect, io).await;
                 (dest, result, reply)
             }
             .instrument(span),
@@ -618,6 +612,38 @@ impl Driver {
             memory: core.memory_usage().total(),
         });
     }
+}
+
+/// An input from the transport.
+enum Network {
+    Packet(io::Result<SocketAddr>),
+    Accepted(io::Result<(BoxStream, SocketAddr)>),
+}
+
+/// Poll the transport for a packet (when `recv`) and an inbound stream (when `accept`),
+/// trying them in turns so a flood of one cannot starve the other.
+fn poll_network(
+    transport: &mut dyn Transport,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut Vec<u8>,
+    recv: bool,
+    accept: bool,
+    accept_first: &mut bool,
+) -> std::task::Poll<Network> {
+    use std::task::Poll;
+    *accept_first = !*accept_first;
+    for turn in [*accept_first, !*accept_first] {
+        if turn && accept {
+            if let Poll::Ready(a) = transport.poll_accept(cx) {
+                return Poll::Ready(Network::Accepted(a));
+            }
+        } else if !turn && recv {
+            if let Poll::Ready(p) = transport.poll_recv_packet(cx, buf) {
+                return Poll::Ready(Network::Packet(p));
+            }
+        }
+    }
+    Poll::Pending
 }
 
 fn log_event(event: &Event<SocketAddr>) {

@@ -81,7 +81,7 @@ pub mod metrics;
 mod node;
 mod resolve;
 mod stream;
-mod transport;
+pub mod transport;
 
 pub use config::{Config, DEFAULT_PORT, Encryption, TransportConfig};
 pub use error::{
@@ -91,6 +91,7 @@ pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
 pub use swim_core::security::{Cipher, Fingerprint, Key};
+pub use transport::{NetTransport, Transport};
 
 /// Re-exported for [`Config::cidrs_allowed`], so users need not depend on `ipnet` directly.
 pub use ipnet::{self, IpNet};

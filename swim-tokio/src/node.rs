@@ -22,7 +22,7 @@ use crate::driver::{Command, Driver, EventHub, JoinOutcome, Numbered};
 use crate::error::{Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, SendError, StartError};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
-use crate::transport;
+use crate::transport::{self, NetTransport, Transport};
 use crate::{Event, Member};
 
 /// A running member: the handle to its driver task.
@@ -83,7 +83,7 @@ impl Node {
     /// it). Must be called from within a tokio runtime (any flavour). Nothing is left running
     /// when it fails.
     pub async fn start(config: Config) -> Result<Node, StartError> {
-        Ok(Node::launch(config, false, None)?.0)
+        Ok(Node::launch(config, None, false, None)?.0)
     }
 
     /// [`start`](Node::start), and subscribe to the member's events before its driver runs,
@@ -91,7 +91,7 @@ impl Node {
     /// equivalent is setting `Config.Events` before `Create`. [`events`](Node::events) only
     /// sees events from the moment it is called.
     pub async fn start_with_events(config: Config) -> Result<(Node, Events), StartError> {
-        let (node, events) = Node::launch(config, true, None)?;
+        let (node, events) = Node::launch(config, None, true, None)?;
         // `launch` returns a subscription whenever it is asked for one.
         let events = events.unwrap_or_else(|| node.events());
         Ok((node, events))
@@ -109,7 +109,36 @@ impl Node {
         config: Config,
         hooks: impl Hooks<SocketAddr> + 'static,
     ) -> Result<(Node, Events), StartError> {
-        let (node, events) = Node::launch(config, true, Some(Box::new(hooks)))?;
+        let (node, events) = Node::launch(config, None, true, Some(Box::new(hooks)))?;
+        // `launch` returns a subscription whenever it is asked for one.
+        let events = events.unwrap_or_else(|| node.events());
+        Ok((node, events))
+    }
+
+    /// [`start_with_events`](Node::start_with_events) over `transport` in place of the default
+    /// [`NetTransport`](crate::transport::NetTransport) (UDP and TCP on `config.bind_addr`),
+    /// for example a [`TlsTransport`](crate::transport::TlsTransport). The transport is
+    /// already bound: `config.bind_addr` is not used, and the member advertises
+    /// `config.advertise_addr` or else the transport's
+    /// [`local_addr`](crate::transport::Transport::local_addr).
+    /// `config.transport.udp_recv_buffer` is the default transport's and is not used either;
+    /// every other knob of [`TransportConfig`](crate::TransportConfig) applies as with
+    /// [`start`](Node::start).
+    pub async fn start_with_transport(config: Config, transport: impl Transport) -> Result<(Node, Events), StartError> {
+        let (node, events) = Node::launch(config, Some(Box::new(transport)), true, None)?;
+        // `launch` returns a subscription whenever it is asked for one.
+        let events = events.unwrap_or_else(|| node.events());
+        Ok((node, events))
+    }
+
+    /// [`start_with_transport`](Node::start_with_transport) with the application's `hooks`
+    /// installed, as [`start_with_hooks`](Node::start_with_hooks) installs them.
+    pub async fn start_with_transport_and_hooks(
+        config: Config,
+        transport: impl Transport,
+        hooks: impl Hooks<SocketAddr> + 'static,
+    ) -> Result<(Node, Events), StartError> {
+        let (node, events) = Node::launch(config, Some(Box::new(transport)), true, Some(Box::new(hooks)))?;
         // `launch` returns a subscription whenever it is asked for one.
         let events = events.unwrap_or_else(|| node.events());
         Ok((node, events))
@@ -117,6 +146,7 @@ impl Node {
 
     fn launch(
         config: Config,
+        transport: Option<Box<dyn Transport>>,
         subscribe: bool,
         hooks: Option<Box<dyn Hooks<SocketAddr>>>,
     ) -> Result<(Node, Option<Events>), StartError> {
@@ -124,8 +154,16 @@ impl Node {
             return Err(StartError::Transport(field));
         }
         config.swim.validate().map_err(swim_core::NewError::from)?;
-        let bound = transport::bind(config.bind_addr, config.transport.udp_recv_buffer)?;
-        let advertise = advertise_addr(&config, bound.local)?;
+        let (mut transport, recv_buffer): (Box<dyn Transport>, _) = match transport {
+            Some(t) => (t, None),
+            None => {
+                let net = NetTransport::bind(config.bind_addr, config.transport.udp_recv_buffer)?;
+                let granted = net.udp_recv_buffer();
+                (Box::new(net), Some(granted))
+            }
+        };
+        let local_addr = transport.local_addr();
+        let advertise = advertise_addr(&config, local_addr)?;
         let incarnation = config.incarnation.unwrap_or_else(unix_seconds);
         let identity =
             Identity::new(config.name.as_str(), advertise).with_meta(config.meta.clone()).with_incarnation(incarnation);
@@ -154,26 +192,24 @@ impl Node {
         let (commands_tx, commands) = mpsc::channel(config.transport.command_queue);
         let events = Arc::new(EventHub::new(config.transport.event_queue));
         let span = tracing::info_span!("swim", member = %config.name);
-        span.in_scope(|| {
-            info!(
-                bind = %bound.local,
-                advertise = %advertise,
-                incarnation,
-                udp_recv_buffer = bound.recv_buffer,
-                "started"
-            )
-        });
-        if bound.recv_buffer < config.transport.udp_recv_buffer {
+        transport.start(advertise).map_err(|source| StartError::Bind {
+            protocol: "transport",
+            addr: local_addr,
+            source,
+        })?;
+        span.in_scope(
+            || info!(bind = %local_addr, advertise = %advertise, incarnation, udp_recv_buffer = recv_buffer, "started"),
+        );
+        if let Some(granted) = recv_buffer.filter(|g| *g < config.transport.udp_recv_buffer) {
             span.in_scope(|| {
                 tracing::debug!(
                     asked = config.transport.udp_recv_buffer,
-                    granted = bound.recv_buffer,
+                    granted,
                     "UDP receive buffer capped by the OS (net.core.rmem_max)"
                 )
             });
         }
-        let local_addr = bound.local;
-        let driver = Driver::new(core, epoch, bound, &config, commands, events.clone());
+        let driver = Driver::new(core, epoch, transport, &config, commands, events.clone());
         let first = subscribe.then(|| Events::from_subscription(&events, &config.name));
         let handle = tokio::spawn(driver.run().instrument(span));
         let node = Node {

@@ -1,5 +1,6 @@
-//! The reliable stream: one TCP connection per message, each message one length-prefixed
-//! frame ([`swim_core::wire::frame`]).
+//! The reliable stream: one connection per message (opened and accepted by the
+//! [`Transport`](crate::transport::Transport)), each message one length-prefixed frame
+//! ([`swim_core::wire::frame`]).
 //!
 //! Outbound, a task connects (within the connect timeout), writes the frame and closes
 //! (within the I/O timeout). Inbound, a task per accepted connection reads frames until the
@@ -13,10 +14,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::wire::frame;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout, timeout_at};
+
+use crate::transport::{BoxStream, Connecting};
 
 /// Bytes reserved at a time while reading a frame body, so a header announcing a large
 /// frame costs memory only as its bytes actually arrive.
@@ -45,7 +47,7 @@ pub(crate) enum Inbound {
 
 /// Read frames from `stream` until the peer closes; deliver each body on `frames`.
 pub(crate) async fn read(
-    mut stream: TcpStream,
+    mut stream: BoxStream,
     peer: SocketAddr,
     max: usize,
     io_timeout: Duration,
@@ -68,13 +70,17 @@ pub(crate) async fn read(
     }
 }
 
-enum FrameError {
+/// Why a frame could not be read.
+pub(crate) enum FrameError {
     Io(io::Error),
     TooLarge(frame::FrameTooLarge),
 }
 
 /// The next frame's body; `None` if the peer closed cleanly before its first byte.
-async fn read_frame(stream: &mut TcpStream, max: usize) -> Result<Option<Vec<u8>>, FrameError> {
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    max: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
     let mut header = [0u8; frame::HEADER_LEN];
     let mut got = 0;
     while got < header.len() {
@@ -109,20 +115,18 @@ pub(crate) enum Outbound {
     Write(io::Error),
 }
 
-/// Connect to `dest`, write `framed` (header included) and close.
+/// Finish `connecting`, write `framed` (header included) and close.
 pub(crate) async fn send(
-    dest: SocketAddr,
+    connecting: Connecting,
     framed: Vec<u8>,
     connect_timeout: Duration,
     io_timeout: Duration,
 ) -> Result<(), Outbound> {
-    let mut stream = match timeout(connect_timeout, TcpStream::connect(dest)).await {
+    let mut stream = match timeout(connect_timeout, connecting).await {
         Err(_) => return Err(Outbound::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
         Ok(Err(e)) => return Err(Outbound::Connect(e)),
         Ok(Ok(s)) => s,
     };
-    // One small message per connection: do not wait for Nagle.
-    let _ = stream.set_nodelay(true);
     let write = async {
         stream.write_all(&framed).await?;
         stream.shutdown().await
