@@ -46,7 +46,13 @@ pub(crate) struct JoinOutcome {
     pub attempted: usize,
     /// Seeds that refused the join, and why.
     pub refused: Vec<(SocketAddr, String)>,
+    /// Addresses whose stream failed the transport's handshake while the join was in
+    /// flight, and why.
+    pub handshake_failures: Vec<(SocketAddr, String)>,
 }
+
+/// Handshake failures remembered for the joins in flight, at most this many addresses.
+const MAX_JOIN_FAILURES: usize = 64;
 
 /// Requests from handles.
 pub(crate) enum Command {
@@ -207,6 +213,10 @@ pub(crate) struct Driver {
     joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
     /// Refusals of joins a caller waits for (in `joins`), until their `JoinCompleted`.
     join_refusals: HashMap<JoinId, Vec<(SocketAddr, String)>>,
+    /// Why streams to an address failed the transport's handshake while joins were in flight
+    /// (at most [`MAX_JOIN_FAILURES`] addresses; emptied when no join is), to tell the caller
+    /// of a join that reached nobody why.
+    join_failures: HashMap<SocketAddr, String>,
     leave_waiters: Vec<oneshot::Sender<()>>,
     leave_done: bool,
     /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
@@ -255,6 +265,7 @@ impl Driver {
             stats: TransportStats::default(),
             joins: HashMap::new(),
             join_refusals: HashMap::new(),
+            join_failures: HashMap::new(),
             leave_waiters: Vec::new(),
             leave_done: false,
             pending_reliable: HashMap::new(),
@@ -499,6 +510,16 @@ impl Driver {
                 SendError::Write { addr: dest, source }
             }
         };
+        // A handshake refusal (the transport reports it as invalid data: a TLS alert or an
+        // untrusted certificate) is worth telling a joiner; a refused or timed-out connect
+        // is what NoneReached already says.
+        if let SendError::Connect { source, .. } = &failure
+            && source.kind() == io::ErrorKind::InvalidData
+            && !self.joins.is_empty()
+            && (self.join_failures.len() < MAX_JOIN_FAILURES || self.join_failures.contains_key(&dest))
+        {
+            self.join_failures.insert(dest, source.to_string());
+        }
         let now = self.now();
         self.core.handle_stream_failed(now, &dest);
         if let Some(reply) = reply {
@@ -581,8 +602,13 @@ impl Driver {
         match &event {
             Event::JoinCompleted { join, reached, attempted } => {
                 let refused = self.join_refusals.remove(join).unwrap_or_default();
+                let handshake_failures = self.join_failures.iter().map(|(a, why)| (*a, why.clone())).collect();
                 if let Some(reply) = self.joins.remove(join) {
-                    let _ = reply.send(Ok(JoinOutcome { reached: *reached, attempted: *attempted, refused }));
+                    let outcome = JoinOutcome { reached: *reached, attempted: *attempted, refused, handshake_failures };
+                    let _ = reply.send(Ok(outcome));
+                }
+                if self.joins.is_empty() {
+                    self.join_failures.clear();
                 }
             }
             Event::JoinRefused { join, seed, reason } if self.joins.contains_key(join) => {
@@ -637,10 +663,11 @@ fn poll_network(
             if let Poll::Ready(a) = transport.poll_accept(cx) {
                 return Poll::Ready(Network::Accepted(a));
             }
-        } else if !turn && recv {
-            if let Poll::Ready(p) = transport.poll_recv_packet(cx, buf) {
-                return Poll::Ready(Network::Packet(p));
-            }
+        } else if !turn
+            && recv
+            && let Poll::Ready(p) = transport.poll_recv_packet(cx, buf)
+        {
+            return Poll::Ready(Network::Packet(p));
         }
     }
     Poll::Pending

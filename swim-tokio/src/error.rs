@@ -80,6 +80,16 @@ pub enum JoinError {
         /// Seeds that did not resolve, if any.
         unresolved: Vec<ResolveFailure>,
     },
+    /// Every seed contacted refused this member at the transport's handshake: with the TLS
+    /// transport, the seeds do not trust this member's certificate (or it does not trust
+    /// theirs). The core keeps retrying in the background as for
+    /// [`NoneReached`](JoinError::NoneReached), which helps only if the certificates change.
+    #[error("every seed refused the handshake: {}", failure_list(.failures))]
+    Handshake {
+        /// Each seed and what its handshake failure said (for TLS, the alert or the
+        /// verification error).
+        failures: Vec<(SocketAddr, String)>,
+    },
     /// The core refused the join (the member has left, or too many joins are in flight).
     #[error("join refused: {0}")]
     Rejected(swim_core::CommandError),
@@ -180,6 +190,11 @@ fn others(refusals: &[(SocketAddr, String)]) -> String {
     format!(" (refused by {})", seeds.join(", "))
 }
 
+fn failure_list(failures: &[(SocketAddr, String)]) -> String {
+    let each: Vec<String> = failures.iter().map(|(a, why)| format!("{a}: {why}")).collect();
+    each.join("; ")
+}
+
 fn unresolved_list(failures: &[ResolveFailure]) -> String {
     if failures.is_empty() { String::new() } else { format!("; unresolved: {}", list(failures)) }
 }
@@ -195,6 +210,10 @@ mod tests {
             unresolved: vec![ResolveFailure { seed: "nowhere:1".into(), reason: "not found".into() }],
         };
         assert_eq!(e.to_string(), "no seed answered: contacted 1 (127.0.0.1:1); unresolved: nowhere:1: not found");
+        let e = JoinError::Handshake {
+            failures: vec![("127.0.0.1:1".parse().unwrap(), "received fatal alert: UnknownCA".into())],
+        };
+        assert_eq!(e.to_string(), "every seed refused the handshake: 127.0.0.1:1: received fatal alert: UnknownCA");
         let e = JoinError::Resolve(vec![ResolveFailure { seed: "x".into(), reason: "y".into() }]);
         assert_eq!(e.to_string(), "no seed could be resolved: x: y");
         let refusals = vec![("127.0.0.1:1".parse().unwrap(), "wrong datacenter".to_owned())];

@@ -91,7 +91,7 @@ pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};
 pub use resolve::Seed;
 pub use swim_core::security::{Cipher, Fingerprint, Key};
-pub use transport::{NetTransport, Transport};
+pub use transport::{NetTransport, TlsConfig, TlsTransport, Transport};
 
 /// Re-exported for [`Config::cidrs_allowed`], so users need not depend on `ipnet` directly.
 pub use ipnet::{self, IpNet};

@@ -248,8 +248,10 @@ impl Node {
     /// `stream_timeout` passes.
     ///
     /// Fails with [`JoinError::NoneReached`] when no seed answered, listing what was tried,
-    /// and with [`JoinError::Refused`] when every seed that answered refused this member (the
-    /// cluster's admission hook said no; not retried in the background).
+    /// with [`JoinError::Refused`] when every seed that answered refused this member (the
+    /// cluster's admission hook said no; not retried in the background), and with
+    /// [`JoinError::Handshake`] when every seed refused it at the transport's handshake (the
+    /// TLS transport: an untrusted certificate).
     /// Seeds that did not resolve are skipped (and listed in that error) as long as one did.
     /// With `config.swim.join_retry` on (the presets), the member then keeps retrying the
     /// resolved addresses in the background (events `JoinRetrying`, `JoinCompleted`,
@@ -293,6 +295,13 @@ impl Node {
             JoinOutcome { attempted: 0, .. } => Err(JoinError::OnlySelf),
             JoinOutcome { reached: 0, refused, .. } if !refused.is_empty() => {
                 Err(JoinError::Refused { reason: refused[0].1.clone(), refusals: refused })
+            }
+            JoinOutcome { reached: 0, handshake_failures, .. }
+                if !contacted.is_empty()
+                    && contacted.iter().all(|c| handshake_failures.iter().any(|(a, _)| a == c)) =>
+            {
+                let failures = handshake_failures.into_iter().filter(|(a, _)| contacted.contains(a)).collect();
+                Err(JoinError::Handshake { failures })
             }
             JoinOutcome { reached: 0, .. } => Err(JoinError::NoneReached { contacted, unresolved }),
             JoinOutcome { reached, .. } => Ok(reached),

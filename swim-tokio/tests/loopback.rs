@@ -1,15 +1,17 @@
 //! Twenty members on loopback in one process, through a whole life cycle: form a cluster,
 //! detect a crash, take back the restarted member, spread a graceful leave, exchange
-//! metadata, user messages and broadcasts. Every wait is a condition with a deadline derived
-//! from the configuration (see `common`).
+//! metadata, user messages and broadcasts; once over the default transport (UDP and TCP) and
+//! once over the TLS transport (TCP only, mutual TLS with certificates generated here). Every
+//! wait is a condition with a deadline derived from the configuration (see `common`).
 
 mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::tls::Ca;
 use common::*;
-use swim_tokio::{Config, Event, Events, MemberView, Node, State};
+use swim_tokio::{Config, Event, Events, MemberView, Node, State, TlsTransport};
 
 const N: usize = 20;
 
@@ -27,10 +29,32 @@ fn config(name: &str, bind: SocketAddr) -> Config {
     Config::new(name, swim_config()).with_bind_addr(bind).with_meta("v1")
 }
 
-async fn start(name: &str, bind: SocketAddr) -> (Node, Recorder) {
-    let (node, events) = Node::start_with_events(config(name, bind)).await.expect("start");
+/// The transport the life cycle runs over.
+enum Net {
+    /// UDP and TCP ([`Node::start_with_events`]).
+    Default,
+    /// TLS over TCP, every member with a certificate from this CA and trusting it alone.
+    Tls(Box<Ca>),
+}
+
+async fn start(net: &Net, name: &str, bind: SocketAddr) -> (Node, Recorder) {
+    let (node, events) = match net {
+        Net::Default => Node::start_with_events(config(name, bind)).await.expect("start"),
+        Net::Tls(ca) => {
+            let transport = TlsTransport::bind(bind, ca.loopback_config()).expect("bind");
+            Node::start_with_transport(config(name, bind), transport).await.expect("start")
+        }
+    };
     let recorder = Recorder::record(events);
     (node, recorder)
+}
+
+/// Whether the port a member was bound to is free again (its sockets closed).
+fn port_free(net: &Net, addr: SocketAddr) -> Result<(), String> {
+    match net {
+        Net::Default => std::net::UdpSocket::bind(addr).map(drop).map_err(|e| e.to_string()),
+        Net::Tls(_) => std::net::TcpListener::bind(addr).map(drop).map_err(|e| e.to_string()),
+    }
 }
 
 /// Every node in `observers` holds `name` in state `state` (and, if given, with `meta`).
@@ -46,12 +70,21 @@ async fn all_see(observers: &[&Node], name: &str, state: State, meta: Option<&[u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_members_life_cycle() {
+    life_cycle(Net::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_members_life_cycle_over_tls() {
+    life_cycle(Net::Tls(Box::new(Ca::new("swim test cluster")))).await;
+}
+
+async fn life_cycle(net: Net) {
     let swim = swim_config();
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut nodes = Vec::new();
     let mut recorders = Vec::new();
     for i in 0..N {
-        let (node, rec) = start(&format!("node-{i}"), loopback).await;
+        let (node, rec) = start(&net, &format!("node-{i}"), loopback).await;
         nodes.push(node);
         recorders.push(rec);
     }
@@ -110,11 +143,8 @@ async fn twenty_members_life_cycle() {
 
     // --- Restart: node-19 comes back at the same address. Its incarnation (the clock, by
     // default) outranks its previous life, so everyone takes it back.
-    eventually("the dropped member's sockets to be closed", SLACK, || async {
-        std::net::UdpSocket::bind(victim_addr).map(drop).map_err(|e| e.to_string())
-    })
-    .await;
-    let (restarted, rec) = start("node-19", victim_addr).await;
+    eventually("the dropped member's sockets to be closed", SLACK, || async { port_free(&net, victim_addr) }).await;
+    let (restarted, rec) = start(&net, "node-19", victim_addr).await;
     nodes.push(restarted);
     recorders[victim] = rec;
     assert!(nodes[victim].local_member().await.unwrap().incarnation >= victim_incarnation);
@@ -161,8 +191,8 @@ async fn twenty_members_life_cycle() {
     let too_big = vec![0u8; swim.max_metadata_size + 1];
     assert!(nodes[1].update_metadata(too_big).await.is_err(), "metadata beyond the limit is refused");
 
-    // --- User messages: best effort (UDP, may be lost, so resent until seen) and reliable
-    // (TCP, confirmed by the sender).
+    // --- User messages: best effort (a packet, may be lost, so resent until seen) and
+    // reliable (a stream, confirmed by the sender).
     let to = nodes[3].advertise_addr();
     let (n2, r3) = (nodes[2].clone(), recorders[3].clone());
     eventually("a best-effort message from node-2 to node-3", bound, || async {

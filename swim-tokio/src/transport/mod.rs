@@ -1,6 +1,6 @@
 //! What the driver needs from the network, as a trait ([`Transport`]), and its two
 //! implementations: [`NetTransport`] (UDP for packets and a TCP connection per stream message,
-//! the default) and TLS transport (TCP only, everything over TLS with rustls).
+//! the default) and [`TlsTransport`] (TCP only, everything over TLS with rustls).
 //!
 //! A transport only moves bytes: it sends and receives packets (whole protocol messages, as
 //! UDP datagrams carry them) and opens and accepts byte streams on which the driver writes and
@@ -22,8 +22,15 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 mod net;
+pub mod tls;
 
 pub use net::NetTransport;
+pub(crate) use net::listen;
+pub use tls::{TlsConfig, TlsStats, TlsTransport};
+
+/// Re-exported for [`TlsConfig`], so users need not depend on rustls directly (and get the
+/// same version).
+pub use rustls;
 
 /// A byte stream the driver writes one frame on (outbound) or reads frames from (inbound).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}

@@ -11,6 +11,7 @@ use std::time::Duration;
 use swim_tokio::{Event, Events, Node};
 
 pub mod lab;
+pub mod tls;
 
 /// Extra time on every bound for a loaded 2-core CI machine running other tests.
 pub const SLACK: Duration = Duration::from_secs(10);
