@@ -19,6 +19,15 @@
 //!
 //! Nothing subscribes to events (a subscription allocates the event buffer).
 //!
+//! `--transport tls` runs the members over the TLS transport (mutual TLS, a certificate from
+//! a CA generated at start), and `--transport both` runs the whole measurement once per
+//! transport, default first, in the same process with the same settings and window, and
+//! ends with one line comparing their CPU per member:
+//!
+//! ```sh
+//! cargo bench -p swim-tokio --bench cluster -- --nodes 20 --preset lan --transport both
+//! ```
+//!
 //! The defaults (10 s settle, 20 s window) are those of `gopeer -settle 10s -idle 20s`, the Go
 //! memberlist peer that `compare-memberlist.sh` in this directory runs interleaved with this
 //! benchmark. The last lines of the output repeat the figures as `key value` pairs named as
@@ -35,10 +44,11 @@ struct Args {
     steady: u64,
     settle: u64,
     threads: usize,
+    transport: String,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { nodes: 50, preset: "lan".into(), steady: 20, settle: 10, threads: 2 };
+    let mut a = Args { nodes: 50, preset: "lan".into(), steady: 20, settle: 10, threads: 2, transport: "udp".into() };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -48,10 +58,12 @@ fn parse_args() -> Args {
             "--steady" => a.steady = value().parse().expect("--steady SECONDS"),
             "--settle" => a.settle = value().parse().expect("--settle SECONDS"),
             "--threads" => a.threads = value().parse().expect("--threads N (0: current-thread runtime)"),
+            "--transport" => a.transport = value(),
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
-                    "cluster [--nodes 50] [--preset lan|local|wan] [--steady 20] [--settle 10] [--threads 2]\n\
+                    "cluster [--nodes 50] [--preset lan|local|wan] [--steady 20] [--settle 10] [--threads 2] \
+                     [--transport udp|tls|both]\n\
                      --threads 0 runs every member on a current-thread runtime"
                 );
                 std::process::exit(0);
@@ -99,10 +111,48 @@ fn main() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
     }
     .expect("tokio runtime");
-    runtime.block_on(run(args));
+    let transports: &[&str] = match args.transport.as_str() {
+        "udp" => &["udp"],
+        "tls" => &["tls"],
+        "both" => &["udp", "tls"],
+        other => panic!("unknown transport {other} (udp, tls or both)"),
+    };
+    let mut cpu = Vec::new();
+    for t in transports {
+        cpu.push((*t, runtime.block_on(run(&args, t))));
+    }
+    if let [(_, udp), (_, tls)] = cpu[..] {
+        println!();
+        println!(
+            "CPU per member, same run, {} members, {} preset, {} s window each: default (UDP+TCP) {udp:.3} ms per \
+             member-second, TLS {tls:.3} ms per member-second ({:.1}x)",
+            args.nodes,
+            args.preset,
+            args.steady,
+            tls / udp
+        );
+    }
 }
 
-async fn run(args: Args) {
+/// Mutual TLS settings for every member: one certificate for 127.0.0.1 from a fresh CA.
+fn tls_config() -> swim_tokio::TlsConfig {
+    let mut ca = rcgen::CertificateParams::new(Vec::new()).expect("no names");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let root = ca.self_signed(&ca_key).expect("CA");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("names")
+        .signed_by(&key, &issuer)
+        .expect("certificate");
+    let key = swim_tokio::transport::rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    swim_tokio::TlsConfig::mutual([root.der().clone()], vec![cert.der().clone()], key).expect("TLS settings")
+}
+
+/// Measure a cluster over `transport` (`udp` or `tls`); returns the CPU per member, in ms
+/// per member-second.
+async fn run(args: &Args, transport: &str) -> f64 {
     let n = args.nodes;
     let swim = match args.preset.as_str() {
         "lan" => swim_core::Config::lan(),
@@ -111,17 +161,26 @@ async fn run(args: Args) {
         other => panic!("unknown preset {other}"),
     };
     println!(
-        "swim-tokio cluster benchmark: {n} members, {} preset, {} runtime, steady window {} s",
+        "swim-tokio cluster benchmark: {n} members, {} preset, {} transport, {} runtime, steady window {} s",
         args.preset,
+        if transport == "tls" { "TLS" } else { "default (UDP+TCP)" },
         if args.threads == 0 { "current-thread".to_string() } else { format!("{}-worker", args.threads) },
         args.steady
     );
     let rss_before = rss();
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut nodes = Vec::with_capacity(n);
+    let tls = (transport == "tls").then(tls_config);
     for i in 0..n {
         let config = Config::new(format!("node-{i}"), swim.clone()).with_bind_addr(loopback);
-        nodes.push(Node::start(config).await.expect("start"));
+        let node = match &tls {
+            None => Node::start(config).await.expect("start"),
+            Some(tls) => {
+                let transport = swim_tokio::TlsTransport::bind(loopback, tls.clone()).expect("bind");
+                Node::start_with_transport(config, transport).await.expect("start").0
+            }
+        };
+        nodes.push(node);
     }
 
     let rss_started = rss();
@@ -256,6 +315,7 @@ async fn run(args: Args) {
     for node in &nodes {
         node.shutdown().await;
     }
+    cpu_ms_per_node_s
 }
 
 async fn stats(nodes: &[Node]) -> Vec<swim_tokio::NodeStats> {

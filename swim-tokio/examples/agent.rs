@@ -5,6 +5,13 @@
 //! cargo run -p swim-tokio --example agent -- --name b --bind 127.0.0.1:7947 --join 127.0.0.1:7946
 //! ```
 //!
+//! Over TLS (TCP only, mutual TLS; PEM files):
+//!
+//! ```sh
+//! cargo run -p swim-tokio --example agent -- --name a --transport tls \
+//!     --tls-ca ca.pem --tls-cert a.pem --tls-key a.key
+//! ```
+//!
 //! Each line is `<seconds since start> <what> <details>`, for people and for the
 //! multi-process tests that parse it.
 //!
@@ -12,6 +19,7 @@
 //! gives up joining (`--join-retries`); 2 for bad command-line input.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -62,6 +70,40 @@ struct Args {
     /// How long to wait for the leave notice to spread on Ctrl-C or SIGTERM.
     #[arg(long, default_value = "5", value_name = "SECONDS")]
     leave_timeout: u64,
+    /// `udp`: UDP and TCP (the default transport); `tls`: TCP only, mutual TLS with the
+    /// certificates of --tls-ca, --tls-cert and --tls-key.
+    #[arg(long, default_value = "udp", value_parser = ["udp", "tls"])]
+    transport: String,
+    /// PEM file of the certificates to trust (the cluster's CA), for `--transport tls`.
+    #[arg(long, required_if_eq("transport", "tls"))]
+    tls_ca: Option<PathBuf>,
+    /// PEM file of this member's certificate chain (its own first), for `--transport tls`.
+    #[arg(long, required_if_eq("transport", "tls"))]
+    tls_cert: Option<PathBuf>,
+    /// PEM file of this member's private key, for `--transport tls`.
+    #[arg(long, required_if_eq("transport", "tls"))]
+    tls_key: Option<PathBuf>,
+    /// The TLS transport's idle timeout: a packet connection on which nothing arrived for
+    /// this long is closed.
+    #[arg(long, default_value = "30", value_name = "SECONDS")]
+    tls_idle_timeout: u64,
+}
+
+/// The TLS transport's settings from the PEM files named by the flags.
+fn tls_config(args: &Args) -> Result<swim_tokio::TlsConfig, Box<dyn std::error::Error>> {
+    use swim_tokio::transport::rustls::pki_types::pem::PemObject;
+    use swim_tokio::transport::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let path = |p: &Option<PathBuf>| p.clone().ok_or("--transport tls needs --tls-ca, --tls-cert and --tls-key");
+    let (ca, cert, key) = (path(&args.tls_ca)?, path(&args.tls_cert)?, path(&args.tls_key)?);
+    let read = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+        CertificateDer::pem_file_iter(p)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let mut tls = swim_tokio::TlsConfig::mutual(read(&ca)?, read(&cert)?, key)?;
+    tls.idle_timeout = Duration::from_secs(args.tls_idle_timeout.max(1));
+    Ok(tls)
 }
 
 #[tokio::main]
@@ -118,7 +160,12 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
 
     let start = Instant::now();
     // Subscribed before the member runs: a member joining this one at once is not missed.
-    let (node, mut events) = Node::start_with_events(config).await?;
+    let (node, mut events) = if args.transport == "tls" {
+        let transport = swim_tokio::TlsTransport::bind(bind, tls_config(&args)?)?;
+        Node::start_with_transport(config, transport).await?
+    } else {
+        Node::start_with_events(config).await?
+    };
     say(start, format!("ready {} {}", node.name(), node.advertise_addr()));
 
     // Says why the agent gave up joining, if it does.

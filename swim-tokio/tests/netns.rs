@@ -1,6 +1,9 @@
 //! One `agent` per network namespace, each with its own address on a veth link to a router
 //! namespace, and nftables rules in the router for faults: a partition that splits the
-//! cluster and heals, one-way loss between two members, and a host cut off the network.
+//! cluster and heals, one-way loss between two members, and a host cut off the network. It
+//! runs once over the default transport (UDP and TCP) and once over the TLS transport (TCP
+//! only, mutual TLS, certificates generated here; over TCP one-way loss stops the pair's
+//! connection both ways, which indirect probes must route around all the same).
 //!
 //! Needs root, `ip` (iproute2) and `nft` (nftables); without them it prints why and passes
 //! without running. It creates and deletes its own namespaces (`swt<pid>-*`), even when it
@@ -9,8 +12,10 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use common::lab::{Lab, host_ip, unavailable};
+use common::tls::Ca;
 use common::*;
 
 const N: usize = 5;
@@ -24,8 +29,44 @@ fn swim_config() -> swim_core::Config {
     swim_core::Config { retransmit_mult: 4, ..swim_core::Config::local() }
 }
 
+/// The TLS transport's idle timeout for the agents: short, so that connections stuck behind
+/// a partition (TCP retransmitting with backoff) close soon after it and new ones open.
+const TLS_IDLE_SECS: u64 = 2;
+
+/// The transport the agents run over.
+enum Net {
+    Default,
+    /// The PEM files every agent uses: the CA, and one certificate naming every host.
+    Tls {
+        dir: PathBuf,
+    },
+}
+
+impl Net {
+    /// Certificates for `--transport tls`, written to a directory of this test's own.
+    fn tls() -> Net {
+        let ca = Ca::new("netns cluster CA");
+        let names: Vec<String> = (0..N).map(|i| host_ip(i).to_string()).collect();
+        let cert = ca.member(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let dir = std::env::temp_dir().join(format!("swim-netns-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("certificate directory");
+        std::fs::write(dir.join("ca.pem"), ca.root_pem()).expect("write");
+        std::fs::write(dir.join("member.pem"), &cert.cert_pem).expect("write");
+        std::fs::write(dir.join("member.key"), &cert.key_pem).expect("write");
+        Net::Tls { dir }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Net::Tls { dir } = self {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// An agent in host `i`'s namespace, joining host 0.
-fn agent(lab: &Lab, binary: &std::path::Path, i: usize) -> Agent {
+fn agent(lab: &Lab, binary: &std::path::Path, net: &Net, i: usize) -> Agent {
     let name = format!("host{i}");
     let bind = SocketAddr::from((host_ip(i), PORT)).to_string();
     let seed = SocketAddr::from((host_ip(0), PORT)).to_string();
@@ -34,6 +75,12 @@ fn agent(lab: &Lab, binary: &std::path::Path, i: usize) -> Agent {
     cmd.args(["--retransmit-mult", &swim_config().retransmit_mult.to_string()]);
     if i > 0 {
         cmd.args(["--join", &seed]);
+    }
+    if let Net::Tls { dir } = net {
+        cmd.args(["--transport", "tls", "--tls-idle-timeout", &TLS_IDLE_SECS.to_string()]);
+        cmd.arg("--tls-ca").arg(dir.join("ca.pem"));
+        cmd.arg("--tls-cert").arg(dir.join("member.pem"));
+        cmd.arg("--tls-key").arg(dir.join("member.key"));
     }
     Agent::spawn(&name, cmd)
 }
@@ -63,6 +110,21 @@ fn all_hold(agents: &[Agent], observers: &[usize], subjects: &[usize], whats: &[
 
 #[test]
 fn partitions_one_way_loss_and_a_lost_host() {
+    scenario(Net::Default);
+}
+
+#[test]
+fn partitions_one_way_loss_and_a_lost_host_over_tls() {
+    scenario(Net::tls());
+}
+
+/// Held by the test that has a lab up: the namespaces are named after the process, so the
+/// two tests take turns.
+static LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn scenario(net: Net) {
+    // A test that failed holding the lock cleaned up its lab all the same.
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(reason) = unavailable() {
         println!("SKIPPED netns test: {reason} (it needs root, iproute2 and nftables)");
         return;
@@ -74,7 +136,7 @@ fn partitions_one_way_loss_and_a_lost_host() {
     let alive = ["joined", "alive", "updated"];
     let all: Vec<usize> = (0..N).collect();
     // Declared after `lab`, so the agents are killed before the namespaces are deleted.
-    let mut agents: Vec<Agent> = (0..N).map(|i| agent(&lab, &binary, i)).collect();
+    let mut agents: Vec<Agent> = (0..N).map(|i| agent(&lab, &binary, &net, i)).collect();
 
     wait_until("the cluster to form across namespaces", convergence_bound(&swim, N) + SLACK, || {
         all_hold(&agents, &all, &all, &alive)

@@ -11,7 +11,7 @@
 //!   address's bytes, the port big-endian), then packets both ways, each one frame. These
 //!   connections are pooled: one per pair of members, used by both (the accepting side sends
 //!   its packets to the connecting member on it too, so an ack needs no second handshake),
-//!   kept while packets flow and closed after [`TlsConfig::idle_timeout`] without one. The
+//!   kept while packets arrive and closed after [`TlsConfig::idle_timeout`] without one. The
 //!   accepting side reports each packet as coming from the advertised address, as the core
 //!   answers a ping there (a TCP connection's source port is not the member's port). Only a
 //!   peer whose certificate the cluster trusts gets that far.
@@ -80,9 +80,10 @@ pub struct TlsConfig {
     /// the end of the TLS handshake and the one-byte exchange that follows it. An inbound
     /// peer that connects and says nothing is dropped after this time. Default 5 s.
     pub handshake_timeout: Duration,
-    /// A packet connection with no packet in either direction for this long is closed (by
-    /// either side), and writing one batch of packets may take at most this long. Default
-    /// 30 s.
+    /// A packet connection on which no packet has arrived for this long is closed (by either
+    /// side; the next packet opens a new one), and writing one batch of packets may take at
+    /// most this long. Members probe each other, so between live members a connection idles
+    /// only in clusters of more members than this timeout has probe intervals. Default 30 s.
     pub idle_timeout: Duration,
     /// The largest packet accepted, in bytes: a peer that announces a larger frame on a
     /// packet connection is disconnected (counted in [`TlsStats::too_large`]). Stream
@@ -481,12 +482,11 @@ struct Link {
 
 impl Link {
     /// Read packets from `tls`, and write those of `queue` on it, until either direction
-    /// fails, a packet is over the size bound, or nothing moves either way for the idle
-    /// timeout.
+    /// fails, a packet is over the size bound, or none arrives for the idle timeout.
     async fn run<S: AsyncRead + AsyncWrite>(&self, tls: S, queue: Option<mpsc::Receiver<Vec<u8>>>) {
         let (mut reader, mut writer) = tokio::io::split(tls);
         let start = tokio::time::Instant::now();
-        // Milliseconds from `start` to the last packet either way, shared by both loops.
+        // Milliseconds from `start` to the last packet received.
         let last = AtomicU64::new(0);
         let touch = || last.store(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
         let idle_for = || start.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
@@ -513,8 +513,10 @@ impl Link {
                 }
             }
         };
-        // Closes the connection once no whole packet has moved either way for the idle
-        // timeout (a peer that trickles a frame byte by byte counts as idle).
+        // Closes the connection once no whole packet has arrived for the idle timeout (a
+        // peer that trickles a frame byte by byte counts as idle). Writes do not count: they
+        // succeed into the kernel's buffer even when the peer is cut off, and a connection
+        // stuck behind TCP's retransmission backoff must not outlive a partition.
         let watchdog = async {
             loop {
                 let quiet = idle_for();
@@ -539,7 +541,7 @@ impl Link {
                     writer.flush().await
                 };
                 match timeout(idle, written).await {
-                    Ok(Ok(())) => touch(),
+                    Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         debug!(error = %e, "packet connection write failed");
                         return;
