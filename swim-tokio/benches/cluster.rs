@@ -22,7 +22,8 @@
 //! `--transport tls` runs the members over the TLS transport (mutual TLS, a certificate from
 //! a CA generated at start), and `--transport both` runs the whole measurement once per
 //! transport, default first, in the same process with the same settings and window, and
-//! ends with one line comparing their CPU per member:
+//! ends with one line comparing their CPU per member (`--tls-idle SECONDS` sets the TLS
+//! transport's idle timeout, 30 s by default):
 //!
 //! ```sh
 //! cargo bench -p swim-tokio --bench cluster -- --nodes 20 --preset lan --transport both
@@ -45,10 +46,19 @@ struct Args {
     settle: u64,
     threads: usize,
     transport: String,
+    tls_idle: u64,
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { nodes: 50, preset: "lan".into(), steady: 20, settle: 10, threads: 2, transport: "udp".into() };
+    let mut a = Args {
+        nodes: 50,
+        preset: "lan".into(),
+        steady: 20,
+        settle: 10,
+        threads: 2,
+        transport: "udp".into(),
+        tls_idle: 30,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -59,11 +69,12 @@ fn parse_args() -> Args {
             "--settle" => a.settle = value().parse().expect("--settle SECONDS"),
             "--threads" => a.threads = value().parse().expect("--threads N (0: current-thread runtime)"),
             "--transport" => a.transport = value(),
+            "--tls-idle" => a.tls_idle = value().parse().expect("--tls-idle SECONDS"),
             "--bench" => {}
             "--help" | "-h" => {
                 println!(
                     "cluster [--nodes 50] [--preset lan|local|wan] [--steady 20] [--settle 10] [--threads 2] \
-                     [--transport udp|tls|both]\n\
+                     [--transport udp|tls|both] [--tls-idle 30]\n\
                      --threads 0 runs every member on a current-thread runtime"
                 );
                 std::process::exit(0);
@@ -134,8 +145,9 @@ fn main() {
     }
 }
 
-/// Mutual TLS settings for every member: one certificate for 127.0.0.1 from a fresh CA.
-fn tls_config() -> swim_tokio::TlsConfig {
+/// Mutual TLS settings for every member: one certificate for 127.0.0.1 from a fresh CA, and
+/// the given idle timeout.
+fn tls_config(idle: u64) -> swim_tokio::TlsConfig {
     let mut ca = rcgen::CertificateParams::new(Vec::new()).expect("no names");
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca_key = rcgen::KeyPair::generate().expect("key");
@@ -147,7 +159,10 @@ fn tls_config() -> swim_tokio::TlsConfig {
         .signed_by(&key, &issuer)
         .expect("certificate");
     let key = swim_tokio::transport::rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    swim_tokio::TlsConfig::mutual([root.der().clone()], vec![cert.der().clone()], key).expect("TLS settings")
+    let mut tls =
+        swim_tokio::TlsConfig::mutual([root.der().clone()], vec![cert.der().clone()], key).expect("TLS settings");
+    tls.idle_timeout = Duration::from_secs(idle.max(1));
+    tls
 }
 
 /// Measure a cluster over `transport` (`udp` or `tls`); returns the CPU per member, in ms
@@ -170,7 +185,7 @@ async fn run(args: &Args, transport: &str) -> f64 {
     let rss_before = rss();
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut nodes = Vec::with_capacity(n);
-    let tls = (transport == "tls").then(tls_config);
+    let tls = (transport == "tls").then(|| tls_config(args.tls_idle));
     for i in 0..n {
         let config = Config::new(format!("node-{i}"), swim.clone()).with_bind_addr(loopback);
         let node = match &tls {
