@@ -244,3 +244,48 @@ async fn hooks_run_over_the_tls_transport() {
         n.shutdown().await;
     }
 }
+
+/// At `max_outbound_connections` a packet to a new peer closes the connection least recently
+/// sent on rather than being dropped: a member allowed one connection still keeps a cluster
+/// of three together, its connections churning (counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_limit_evicts_the_least_recently_used() {
+    let swim = swim_tokio::swim_core::Config::local();
+    let ca = Ca::new("cluster CA");
+    let tls = TlsConfig { max_outbound_connections: 1, ..ca.loopback_config() };
+    let transport = TlsTransport::bind("127.0.0.1:0".parse().unwrap(), tls).expect("bind");
+    let stats = transport.stats();
+    let (a, _) = Node::start_with_transport(config("a"), transport).await.expect("start");
+    let (b, _) = Node::start_with_transport(config("b"), ca.transport()).await.expect("start");
+    let (c, _) = Node::start_with_transport(config("c"), ca.transport()).await.expect("start");
+    b.join([a.local_addr()]).await.expect("join");
+    c.join([a.local_addr()]).await.expect("join");
+    let nodes = [&a, &b, &c];
+    eventually("a cluster of three, and a to have evicted connections", convergence_bound(&swim, 3), || async {
+        for n in nodes {
+            let count = n.num_members().await.map_err(|e| e.to_string())?;
+            if count != 3 {
+                return Err(format!("{} sees {count}", n.name()));
+            }
+        }
+        if count(&stats.evicted) == 0 { Err("no eviction yet".into()) } else { Ok(()) }
+    })
+    .await;
+    // a keeps probing both others through its one connection slot for several rounds:
+    // nobody is declared failed.
+    let probes = |s: swim_tokio::NodeStats| s.core.probes;
+    let start = probes(a.stats().await.unwrap());
+    eventually("a to probe six more times", swim.probe_interval * 10 + SLACK, || async {
+        let done = probes(a.stats().await.map_err(|e| e.to_string())?) - start;
+        if done >= 6 { Ok(()) } else { Err(format!("{done} probes")) }
+    })
+    .await;
+    for n in nodes {
+        let dead = n.all_members().await.unwrap().iter().filter(|m| m.state.is_gone()).count();
+        assert_eq!(dead, 0, "{} declared someone failed", n.name());
+    }
+    println!("a evicted {} connections", count(&stats.evicted));
+    for n in nodes {
+        n.shutdown().await;
+    }
+}

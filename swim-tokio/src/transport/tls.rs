@@ -66,14 +66,17 @@ pub struct TlsConfig {
     pub server_name: Option<ServerName<'static>>,
     /// Inbound connections open at once, of both kinds, handshakes included. At the limit
     /// the transport stops accepting and newcomers wait in the kernel's accept queue (1,024
-    /// deep). Memory: each connection holds rustls's buffers (about 34 KiB) and, for packet
-    /// connections, one packet of up to `max_message_size` being read. Default 256.
+    /// deep). Memory: each connection holds rustls's buffers and, for packet connections, one
+    /// packet of up to `max_message_size` being read. Default 256.
     pub max_inbound_connections: usize,
     /// Packet connections this member sends on, at once (one per peer, whichever side opened
-    /// it). A packet to a new peer at the limit is dropped (counted in `udp_send_errors`,
-    /// like a full UDP buffer), after closed connections are reaped; a peer connecting at the
-    /// limit is still read from, and answered on a connection of this member's own once one
-    /// frees. Stream messages are bounded separately, by `transport.max_outbound_streams`.
+    /// it). A packet to a new peer at the limit closes the connection least recently sent on
+    /// (counted in [`TlsStats::evicted`]) to open its own, so in a cluster of more members
+    /// than this, connections churn (a handshake each) and only the packets still queued on
+    /// a closed connection are lost; a
+    /// peer connecting at the limit is read from, and answered on a connection of this
+    /// member's own. Memory: each holds rustls's buffers and up to `write_queue` packets.
+    /// Stream messages are bounded separately, by `transport.max_outbound_streams`.
     /// Default 256.
     pub max_outbound_connections: usize,
     /// How long a connection may take from the TCP connect (outbound) or accept (inbound) to
@@ -187,6 +190,9 @@ pub struct TlsStats {
     pub packets_dropped: AtomicU64,
     /// Packets received and handed on.
     pub packets_received: AtomicU64,
+    /// Packet connections closed to make room for one to a new peer, at
+    /// [`TlsConfig::max_outbound_connections`].
+    pub evicted: AtomicU64,
 }
 
 impl TlsStats {
@@ -303,13 +309,16 @@ impl Transport for TlsTransport {
         };
         while self.tasks.try_join_next().is_some() {}
         let advertise = self.advertise.ok_or_else(|| io::Error::other("transport not started"))?;
-        let Some((queue, rx)) =
-            self.peers.register(to, self.settings.write_queue, self.settings.max_outbound_connections)
+        let max = self.settings.max_outbound_connections;
+        let Some((id, queue, rx)) = self.peers.register(to, self.settings.write_queue, max, Some(&self.stats.evicted))
         else {
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "packet connection limit reached"));
+            // Only when another task registered `to` between the two calls.
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "connection to the peer just opened"));
         };
-        // A new channel has room for one (write_queue is above zero).
+        // A new channel has room for one (write_queue is above zero). The map keeps the
+        // only sender, so evicting it ends the connection.
         let _ = queue.try_send(framed);
+        drop(queue);
         let open = Open {
             connector: self.connector.clone(),
             name: self.server_name(to),
@@ -318,7 +327,7 @@ impl Transport for TlsTransport {
         };
         let link = Link {
             peer: to,
-            queue,
+            id,
             settings: self.settings.clone(),
             packets: self.packets_tx.clone(),
             stats: self.stats.clone(),
@@ -406,15 +415,28 @@ async fn send_packets(open: Open, advertise: SocketAddr, queue: mpsc::Receiver<V
         Err(e) => {
             TlsStats::bump(&link.stats.connect_failures);
             debug!(error = %e, "packet connection failed; its queued packets are lost");
-            link.peers.unregister(link.peer, &link.queue);
+            link.peers.unregister(link.peer, link.id);
         }
     }
 }
 
-type Queues = std::collections::HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>;
-
 /// The receiving end of a connection's write queue.
 type Outgoing = mpsc::Receiver<Vec<u8>>;
+
+/// An open packet connection's write queue.
+struct Entry {
+    /// Which registration this is (from 1; 0 is never registered).
+    id: u64,
+    queue: mpsc::Sender<Vec<u8>>,
+    /// When a packet was last queued on it.
+    used: tokio::time::Instant,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_peer: std::collections::HashMap<SocketAddr, Entry>,
+    last_id: u64,
+}
 
 /// The write queues of the open packet connections, by peer.
 #[derive(Clone, Default)]
@@ -422,7 +444,8 @@ struct Peers(Arc<std::sync::Mutex<Queues>>);
 
 impl Peers {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
-        // Every update under the lock is one insert or remove: a panic cannot leave it torn.
+        // Every update under the lock is one insert, remove or timestamp: a panic cannot
+        // leave it torn.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -430,50 +453,67 @@ impl Peers {
     /// `Err(None)`: its queue is full (the packet is dropped).
     fn try_send(&self, to: SocketAddr, framed: Vec<u8>) -> Result<(), Option<Vec<u8>>> {
         let mut peers = self.lock();
-        let Some(queue) = peers.get(&to) else { return Err(Some(framed)) };
-        match queue.try_send(framed) {
-            Ok(()) => Ok(()),
+        let Some(entry) = peers.by_peer.get_mut(&to) else { return Err(Some(framed)) };
+        match entry.queue.try_send(framed) {
+            Ok(()) => {
+                entry.used = tokio::time::Instant::now();
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => Err(None),
             Err(mpsc::error::TrySendError::Closed(framed)) => {
-                peers.remove(&to);
+                peers.by_peer.remove(&to);
                 Err(Some(framed))
             }
         }
     }
 
-    /// A new write queue for `peer`, unless one is open or `max` are.
-    fn register(&self, peer: SocketAddr, capacity: usize, max: usize) -> Option<(mpsc::Sender<Vec<u8>>, Outgoing)> {
+    /// A new write queue for `peer` and its registration id, unless one is open. With `max`
+    /// open, closed ones are forgotten first; then, if `evict`, the least recently used one
+    /// is closed (its connection ends, counted in `evicted`), else nothing is registered.
+    fn register(
+        &self,
+        peer: SocketAddr,
+        capacity: usize,
+        max: usize,
+        evict: Option<&AtomicU64>,
+    ) -> Option<(u64, mpsc::Sender<Vec<u8>>, Outgoing)> {
         let mut peers = self.lock();
-        if peers.get(&peer).is_some_and(|q| !q.is_closed()) {
+        if peers.by_peer.get(&peer).is_some_and(|e| !e.queue.is_closed()) {
             return None;
         }
-        if peers.len() >= max {
-            peers.retain(|_, q| !q.is_closed());
-            if peers.len() >= max {
-                return None;
+        if peers.by_peer.len() >= max {
+            peers.by_peer.retain(|_, e| !e.queue.is_closed());
+        }
+        if peers.by_peer.len() >= max {
+            let evicted = evict?;
+            let oldest = peers.by_peer.iter().min_by_key(|(_, e)| e.used).map(|(a, _)| *a);
+            // Dropping the only sender ends that connection's writer, and so the connection.
+            if let Some(oldest) = oldest {
+                peers.by_peer.remove(&oldest);
+                TlsStats::bump(evicted);
             }
         }
         let (tx, rx) = mpsc::channel(capacity);
-        peers.insert(peer, tx.clone());
-        Some((tx, rx))
+        peers.last_id += 1;
+        let id = peers.last_id;
+        peers.by_peer.insert(peer, Entry { id, queue: tx.clone(), used: tokio::time::Instant::now() });
+        Some((id, tx, rx))
     }
 
-    /// Forget `peer`'s queue if it is still `queue`.
-    fn unregister(&self, peer: SocketAddr, queue: &mpsc::Sender<Vec<u8>>) {
+    /// Forget `peer`'s queue if it is still registration `id`.
+    fn unregister(&self, peer: SocketAddr, id: u64) {
         let mut peers = self.lock();
-        if peers.get(&peer).is_some_and(|q| q.same_channel(queue)) {
-            peers.remove(&peer);
+        if peers.by_peer.get(&peer).is_some_and(|e| e.id == id) {
+            peers.by_peer.remove(&peer);
         }
     }
 }
-
 /// One packet connection as the transport sees it.
 struct Link {
     /// The member at the other end (its advertised address).
     peer: SocketAddr,
-    /// This connection's write queue as registered in `peers` (an unregistered one when the
-    /// connection only reads).
-    queue: mpsc::Sender<Vec<u8>>,
+    /// This connection's registration in `peers` (0 when the connection only reads).
+    id: u64,
     settings: Arc<TlsConfig>,
     packets: mpsc::Sender<(SocketAddr, Vec<u8>)>,
     stats: Arc<TlsStats>,
@@ -558,7 +598,7 @@ impl Link {
             () = write => {}
             () = watchdog => trace!("packet connection idle"),
         }
-        self.peers.unregister(self.peer, &self.queue);
+        self.peers.unregister(self.peer, self.id);
         trace!("packet connection closed");
         let _ = timeout(idle, writer.shutdown()).await;
     }
@@ -639,14 +679,14 @@ impl Acceptor {
         };
         // A packet connection: this member answers on it too, unless it already has a
         // connection to the peer (both opened one at once) or is at its limit.
-        let (queue, rx) =
-            match self.peers.register(from, self.settings.write_queue, self.settings.max_outbound_connections) {
-                Some((queue, rx)) => (queue, Some(rx)),
-                None => (mpsc::channel(1).0, None),
+        let (id, rx) =
+            match self.peers.register(from, self.settings.write_queue, self.settings.max_outbound_connections, None) {
+                Some((id, _, rx)) => (id, Some(rx)),
+                None => (0, None),
             };
         let link = Link {
             peer: from,
-            queue,
+            id,
             settings: self.settings.clone(),
             packets: self.packets.clone(),
             stats: self.stats.clone(),
