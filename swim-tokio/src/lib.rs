@@ -36,6 +36,10 @@
 //! connection is a short task the driver owns and aborts at shutdown. Events go to any number
 //! of [`Events`] subscribers without ever blocking the driver.
 //!
+//! The sockets are the default [`Transport`], [`NetTransport`]; [`TlsTransport`] runs
+//! everything over TCP with TLS instead ([`Node::start_with_transport`]). See
+//! [`transport`] for the trait and its bounds.
+//!
 //! | memberlist | swim-tokio |
 //! |---|---|
 //! | `Create(config)` | [`Node::start`] |
