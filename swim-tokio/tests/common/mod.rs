@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use swim_tokio::{Event, Events, Node};
 
+pub mod gopeer;
 pub mod lab;
 
 /// Extra time on every bound for a loaded 2-core CI machine running other tests.
