@@ -42,3 +42,29 @@ fn two_go_members_form_a_cluster_driven_from_rust() {
     a.wait_line("go-a to see go-b leave", WITHIN, |l| l.starts_with("leave go-b "));
     assert_eq!(a.members(), ["go-a"]);
 }
+
+/// The memberlist wire fixtures swim-core's `tests/memberlist_wire.rs` checks its codec
+/// against are what memberlist's own code encodes today: `interop/go-wire/fixtures.sh`
+/// re-encodes them with memberlist 0.2.2 and the output must equal the committed file.
+#[test]
+fn the_committed_memberlist_fixtures_are_memberlists_own_bytes() {
+    if let Err(reason) = gopeer::toolchain() {
+        println!("skipping the_committed_memberlist_fixtures_are_memberlists_own_bytes: {reason}");
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new("bash")
+        .arg(root.join("interop/go-wire/fixtures.sh"))
+        .output()
+        .expect("run interop/go-wire/fixtures.sh");
+    assert!(out.status.success(), "fixtures.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+    let committed =
+        std::fs::read_to_string(root.join("swim-core/tests/golden/memberlist.txt")).expect("read the fixtures");
+    let go = String::from_utf8(out.stdout).expect("hex is ASCII");
+    assert!(committed.lines().count() >= 20, "the fixture file lost its lines");
+    assert_eq!(
+        go, committed,
+        "memberlist encodes differently from the committed fixtures: regenerate with \
+        interop/go-wire/fixtures.sh > swim-core/tests/golden/memberlist.txt and check swim-core's codec"
+    );
+}

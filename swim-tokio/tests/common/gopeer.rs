@@ -39,9 +39,22 @@ pub fn binary_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
-fn build() -> Result<PathBuf, String> {
-    let gopath = std::env::var("SWIM_GOPATH").unwrap_or_else(|_| GOPATH.to_string());
-    let memberlist = Path::new(&gopath).join("src/github.com/hashicorp/memberlist");
+/// Whether Go and memberlist's source are installed: `Err` says what is missing; with `CI` set
+/// that panics instead.
+pub fn toolchain() -> Result<(), String> {
+    let missing = missing_toolchain();
+    if let (Err(reason), Ok(_)) = (&missing, std::env::var("CI")) {
+        panic!("CI is set but Go memberlist's toolchain is missing: {reason}");
+    }
+    missing
+}
+
+fn gopath() -> String {
+    std::env::var("SWIM_GOPATH").unwrap_or_else(|_| GOPATH.to_string())
+}
+
+fn missing_toolchain() -> Result<(), String> {
+    let memberlist = Path::new(&gopath()).join("src/github.com/hashicorp/memberlist");
     if Command::new("go").arg("version").output().is_err() {
         return Err("`go` is not installed (apt-get install golang-go)".into());
     }
@@ -51,6 +64,12 @@ fn build() -> Result<PathBuf, String> {
             memberlist.display()
         ));
     }
+    Ok(())
+}
+
+fn build() -> Result<PathBuf, String> {
+    missing_toolchain()?;
+    let gopath = gopath();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/go-peer");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-peer");
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
