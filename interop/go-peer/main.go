@@ -9,7 +9,7 @@
 //
 // Flags: -name, -bind (address), -port (0: any free port), -config lan|local|wan, -protocol (memberlist protocol
 // version, 1..5; 0 keeps the preset's), -key (hex: 16, 24 or 32 bytes), -seeds (comma-separated
-// host:port, joined at start).
+// host:port, joined at start), -compress=false (turns off the LZW compression every preset has).
 //
 // Commands (one a line on stdin; answers and events one a line on stdout; <hex> is lowercase
 // or uppercase hex, possibly empty):
@@ -63,8 +63,10 @@ var out = struct {
 }{w: bufio.NewWriter(os.Stdout)}
 
 func emit(format string, args ...interface{}) {
+	// One event a line: errors such as multierror's span lines.
+	line := strings.ReplaceAll(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), "\n", " ")
 	out.Lock()
-	fmt.Fprintf(out.w, format+"\n", args...)
+	fmt.Fprintln(out.w, line)
 	out.w.Flush()
 	out.Unlock()
 }
@@ -118,6 +120,7 @@ func main() {
 	protocol := flag.Int("protocol", 0, "memberlist protocol version (0: the preset's)")
 	key := flag.String("key", "", "encryption key, hex (16, 24 or 32 bytes)")
 	seeds := flag.String("seeds", "", "comma-separated host:port to join at start")
+	compress := flag.Bool("compress", true, "compress push-pull streams and large packets (LZW), as every preset does")
 	flag.Parse()
 	if *name == "" {
 		log.Fatal("-name is required")
@@ -139,6 +142,7 @@ func main() {
 	c.BindPort = *port
 	c.AdvertiseAddr = *bind
 	c.AdvertisePort = *port
+	c.EnableCompression = *compress
 	if *protocol != 0 {
 		c.ProtocolVersion = uint8(*protocol)
 	}

@@ -5,9 +5,16 @@
 
 mod common;
 
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::gopeer::{self, GoPeer, GoPeerConfig};
+use swim_core::DecodeError;
+use swim_core::wire::DecodeLimits;
+use swim_core::wire::memberlist::{self, Ack, Message, MessageType, NodeStateKind, PushNodeState, PushPull, Transport};
 
 /// Joins, gossip and leaves on loopback with the `local` preset take well under a second;
 /// this is the bound with a loaded 2-core machine's slack.
@@ -67,4 +74,166 @@ fn the_committed_memberlist_fixtures_are_memberlists_own_bytes() {
         "memberlist encodes differently from the committed fixtures: regenerate with \
         interop/go-wire/fixtures.sh > swim-core/tests/golden/memberlist.txt and check swim-core's codec"
     );
+}
+
+/// A member that speaks memberlist's wire through swim-core's codec alone (no state machine):
+/// it answers a join's push-pull on the same connection and acks pings, until told to fall
+/// silent. It records every message Go sends it.
+struct CodecMember {
+    port: u16,
+    silent: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+    pings_answered: Arc<AtomicUsize>,
+    crc_packets: Arc<AtomicUsize>,
+}
+
+impl CodecMember {
+    /// Bind UDP and TCP on one loopback port and serve both on threads. `protocol` is the
+    /// memberlist protocol version it claims in its `Vsn` as both its current and its highest
+    /// (a highest of 5 or more makes Go add a CRC to its gossip to it).
+    fn start(name: &'static str, protocol: u8) -> CodecMember {
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP on loopback");
+            if let Ok(tcp) = TcpListener::bind(udp.local_addr().expect("local address")) {
+                break (udp, tcp);
+            }
+        };
+        let port = udp.local_addr().expect("local address").port();
+        let member = CodecMember {
+            port,
+            silent: Arc::default(),
+            seen: Arc::default(),
+            pings_answered: Arc::default(),
+            crc_packets: Arc::default(),
+        };
+        let vsn = vec![1, protocol, protocol, 0, 0, 0];
+        let me = move |incarnation| PushNodeState {
+            name: name.into(),
+            addr: LOOPBACK,
+            port,
+            meta: b"rust".to_vec(),
+            incarnation,
+            state: NodeStateKind::Alive,
+            vsn: vsn.clone(),
+        };
+        let seen = member.seen.clone();
+        std::thread::spawn(move || {
+            for conn in tcp.incoming() {
+                let Ok(conn) = conn else { return };
+                let reply = Message::PushPull(PushPull { join: true, nodes: vec![me(1)], user_state: vec![] });
+                serve_stream(conn, reply, &seen);
+            }
+        });
+        let (silent, seen, answered, crc) =
+            (member.silent.clone(), member.seen.clone(), member.pings_answered.clone(), member.crc_packets.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, from)) = udp.recv_from(&mut buf) {
+                let packet = &buf[..n];
+                if packet.first() == Some(&(MessageType::HasCrc as u8)) {
+                    crc.fetch_add(1, Ordering::SeqCst);
+                }
+                let message = memberlist::check_crc(packet).expect("Go's CRC checks");
+                let parts = if message.first() == Some(&(MessageType::Compound as u8)) {
+                    let (parts, truncated) = memberlist::decode_compound(message).expect("Go's compound decodes");
+                    assert_eq!(truncated, 0, "a compound from Go arrived cut off");
+                    parts
+                } else {
+                    vec![message]
+                };
+                for part in parts {
+                    let (msg, used) = Message::decode(part, Transport::Packet, &limits())
+                        .unwrap_or_else(|e| panic!("Go's packet {part:02x?} does not decode: {e:?}"));
+                    assert_eq!(used, part.len(), "a message from Go left bytes over");
+                    seen.lock().unwrap().push(format!("{msg:?}"));
+                    if let Message::Ping(ping) = msg {
+                        assert_eq!(ping.node, name, "a ping meant for another member");
+                        if !silent.load(Ordering::SeqCst) {
+                            let mut ack = Vec::new();
+                            Message::Ack(Ack { seq_no: ping.seq_no, payload: vec![] })
+                                .encode(Transport::Packet, &mut ack);
+                            udp.send_to(&ack, from).expect("send the ack");
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        });
+        member
+    }
+
+    fn saw(&self, prefix: &str) -> bool {
+        self.seen.lock().unwrap().iter().any(|m| m.starts_with(prefix))
+    }
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn limits() -> DecodeLimits {
+    DecodeLimits::from_config(&swim_core::Config::lan())
+}
+
+/// Read one push-pull from Go on `conn` (bytes arrive in pieces: `Truncated` means read
+/// more), record it, answer `reply` on the same connection.
+fn serve_stream(mut conn: TcpStream, reply: Message, seen: &Mutex<Vec<String>>) {
+    conn.set_read_timeout(Some(WITHIN)).expect("set a read timeout");
+    let mut buf = Vec::new();
+    let msg = loop {
+        match Message::decode(&buf, Transport::Stream, &limits()) {
+            Ok((msg, _)) => break msg,
+            Err(DecodeError::Truncated | DecodeError::Empty) => {}
+            Err(e) => panic!("Go's stream {buf:02x?} does not decode: {e:?}"),
+        }
+        let mut chunk = [0u8; 4096];
+        let n = conn.read(&mut chunk).expect("read Go's push-pull");
+        assert!(n > 0, "Go closed the stream inside a message: {buf:02x?}");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    seen.lock().unwrap().push(format!("{msg:?}"));
+    let mut out = Vec::new();
+    reply.encode(Transport::Stream, &mut out);
+    conn.write_all(&out).expect("answer the push-pull");
+}
+
+/// Real Go memberlist and swim-core's memberlist codec on real sockets, with no state machine
+/// between them: a Go member joins a member that only runs the codec, merges its push-pull
+/// answer (so it lists it, with its metadata), probes it and is acked, then, when the codec
+/// member falls silent, suspects it and declares it dead. Both protocol version 2 and 5 (CRCs
+/// on gossip) are run. This proves the codec both ways against the real thing.
+/// Go's compression is off: the codec does not decompress LZW yet.
+#[test]
+fn go_joins_probes_and_detects_a_member_speaking_through_the_codec() {
+    let Some(bin) = gopeer::binary_or_skip("go_joins_probes_and_detects_a_member_speaking_through_the_codec") else {
+        return;
+    };
+    for protocol in [2u8, 5] {
+        let rust = CodecMember::start("rust-codec", protocol);
+        let mut go = GoPeer::start(&bin, &GoPeerConfig { protocol, compress: false, ..GoPeerConfig::new("go-a") });
+        go.ask(&format!("join 127.0.0.1:{}", rust.port), "joined", WITHIN);
+        let join = go.wait_line("go-a to list the codec member", WITHIN, |l| l.starts_with("join rust-codec "));
+        assert_eq!(join, format!("join rust-codec 127.0.0.1:{} {}", rust.port, gopeer::hex(b"rust")));
+        assert_eq!(go.members(), ["go-a", "rust-codec"]);
+        assert!(rust.saw("PushPull(PushPull { join: true"), "Go's join push-pull: {:?}", rust.seen.lock().unwrap());
+
+        let start = Instant::now();
+        while rust.pings_answered.load(Ordering::SeqCst) < 3 {
+            assert!(start.elapsed() < WITHIN, "go-a probed the codec member fewer than 3 times in {WITHIN:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(go.members(), ["go-a", "rust-codec"], "acked probes keep the codec member alive");
+        let crcs = rust.crc_packets.load(Ordering::SeqCst);
+        if protocol == 5 {
+            // memberlist 0.2.2 adds the CRC only where the sender hands the node over
+            // (gossip, for one); its plain probe pings go without (see add_crc's docs).
+            assert!(crcs >= 1, "protocol 5: Go's gossip carries a CRC, saw none");
+        } else {
+            assert_eq!(crcs, 0, "protocol 2: no CRC");
+        }
+
+        rust.silent.store(true, Ordering::SeqCst);
+        let silent_at = Instant::now();
+        go.wait_line("go-a to declare the silent codec member dead", WITHIN, |l| l.starts_with("leave rust-codec "));
+        println!("protocol {protocol}: go-a declared the silent codec member dead after {:?}", silent_at.elapsed());
+        assert_eq!(go.members(), ["go-a"]);
+    }
 }

@@ -103,12 +103,15 @@ pub struct GoPeerConfig {
     pub key: Option<Vec<u8>>,
     /// Seeds joined at start.
     pub seeds: Vec<String>,
+    /// memberlist's `EnableCompression` (on in every preset): LZW on push-pull streams.
+    pub compress: bool,
 }
 
 impl GoPeerConfig {
-    /// A member called `name` on the `local` preset, protocol version 2, no key, no seed.
+    /// A member called `name` on the `local` preset, protocol version 2, no key, no seed,
+    /// compression on.
     pub fn new(name: &str) -> Self {
-        GoPeerConfig { name: name.into(), preset: "local", protocol: 0, key: None, seeds: Vec::new() }
+        GoPeerConfig { name: name.into(), preset: "local", protocol: 0, key: None, seeds: Vec::new(), compress: true }
     }
 }
 
@@ -139,7 +142,7 @@ impl GoPeer {
     pub fn start(binary: &Path, config: &GoPeerConfig) -> GoPeer {
         let mut cmd = Command::new(binary);
         cmd.args(["-name", &config.name, "-bind", "127.0.0.1", "-port", "0", "-config", config.preset]);
-        cmd.args(["-protocol", &config.protocol.to_string()]);
+        cmd.args(["-protocol", &config.protocol.to_string(), &format!("-compress={}", config.compress)]);
         if let Some(key) = &config.key {
             cmd.args(["-key", &hex(key)]);
         }
@@ -205,7 +208,12 @@ impl GoPeer {
         let answer = self.wait_from(from, &format!("{}'s answer to {line:?}", self.name), within, |l| {
             l.starts_with(prefix) || l.starts_with(&format!("error {cmd}"))
         });
-        assert!(!answer.starts_with("error"), "{} answered {line:?} with {answer:?}", self.name);
+        assert!(
+            !answer.starts_with("error"),
+            "{} answered {line:?} with {answer:?}; its log (tail):\n{}",
+            self.name,
+            self.stderr_tail()
+        );
         answer
     }
 

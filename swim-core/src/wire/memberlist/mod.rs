@@ -6,8 +6,8 @@
 //! - here: the framing around messages in a packet: [`encode_compound`] /
 //!   [`decode_compound`] and [`add_crc`] / [`check_crc`].
 //!
-//! On send memberlist compresses, then adds the CRC (only for a recipient of protocol version
-//! 5), then encrypts; on receive the reverse. This module is the codec only: it is not yet a
+//! On send memberlist compresses, then adds the CRC (only for a recipient whose highest
+//! protocol version is 5 or more), then encrypts; on receive the reverse. This module is the codec only: it is not yet a
 //! [`crate::wire::Codec`] a core can run on, and compression (LZW) and memberlist's encryption
 //! are not implemented (docs/memberlist.md says what works today). Decoding never panics and
 //! returns a [`DecodeError`]; a CRC mismatch is [`DecodeError::Malformed`].
@@ -84,8 +84,12 @@ pub fn decode_compound(input: &[u8]) -> Result<(Vec<&[u8]>, usize), DecodeError>
     Ok((parts, 0))
 }
 
-/// Append `message` behind the CRC header memberlist adds for a protocol-5 recipient:
-/// `hasCrcMsg`, then the big-endian CRC32 (IEEE) of the message.
+/// Append `message` behind the CRC header memberlist adds for a recipient whose `Vsn` says
+/// its highest protocol version is 5 or more (`PMax >= 5`, not its current one):
+/// `hasCrcMsg`, then the big-endian CRC32 (IEEE) of the message. memberlist 0.2.2 knows the
+/// recipient only where the sender hands over its node (gossip, the probe of a suspect);
+/// elsewhere (a plain probe's ping, acks) it looks the node up by IP address among names, which
+/// fails unless names are addresses, so those packets go without a CRC. Receivers accept both.
 pub fn add_crc(message: &[u8], out: &mut Vec<u8>) {
     out.push(MessageType::HasCrc as u8);
     out.extend_from_slice(&crc32(message).to_be_bytes());
