@@ -9,7 +9,7 @@
 //! | [`datagram`] | arbitrary bytes as a datagram to a member with state | no panic; rejected input changes nothing; accepted messages re-encode to themselves |
 //! | [`stream`] | arbitrary bytes as a TCP byte stream (framed), and as a compressed stream message (hostile, and compressed by swim) | the same, through the frame decoder and through decompression (bounded by `limits.max_stream_message_size`) |
 //! | [`decrypt`] | arbitrary bytes to an encrypting member, or arbitrary plaintext sealed with its key | no panic; forged or corrupt ciphertext is rejected without effect |
-//! | [`memberlist`] | byte 0 picks packet or stream; the rest as Go memberlist's wire: a packet through the CRC check and compound split, a stream as messages back to back | no panic; a message never claims more bytes than it had; whatever decodes re-encodes canonically (encode, decode, encode gives the same bytes) |
+//! | [`memberlist`] | byte 0 picks packet or stream; the rest as Go memberlist's wire: decompressed if compressed, then a packet through the CRC check and compound split, a stream as messages back to back | no panic; a message never claims more bytes than it had; whatever decodes re-encodes canonically (encode, decode, encode gives the same bytes) |
 //! | [`cluster`] | an arbitrary plan: cluster size, seed, faults, hostile injections, run in swim-sim's engine | swim-core's safety invariants on every event and after every input of every member; honest traffic accepted |
 
 #![forbid(unsafe_code)]
@@ -394,6 +394,18 @@ pub fn memberlist(data: &[u8]) {
         again.encode(transport, &mut twice);
         assert_eq!(once, twice, "the encoding is not canonical");
         Some(used)
+    };
+    // A compressed message (memberlist compresses push-pulls and large packets) is checked
+    // as the message inside, decompressed within the stream bound.
+    let max = config().limits.max_stream_message_size;
+    let inflated;
+    let data = if data.first() == Some(&(MessageType::Compress as u8)) {
+        let Ok((plain, used)) = ml::decompress(data, max) else { return };
+        assert!(used <= data.len() && plain.len() <= max, "decompression overran its bounds");
+        inflated = plain;
+        &inflated[..]
+    } else {
+        data
     };
     if mode & 1 == 0 {
         let Ok(packet) = ml::check_crc(data) else { return };

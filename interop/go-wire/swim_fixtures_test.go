@@ -109,6 +109,37 @@ func TestSwimFixtures(t *testing.T) {
 			{Name: "d", Addr: v4, Port: 7949, Incarnation: 3, State: StateLeft, Vsn: vsn},
 		}, []byte("state"))},
 	}
+	// Compressed as memberlist compresses a stream or a packet (compressPayload: LZW, LSB
+	// first, 8-bit literals, in a compress struct).
+	for _, name := range []string{"push-pull-join", "alive-meta-300"} {
+		for _, f := range fixtures {
+			if f.name == name {
+				buf, err := compressPayload(f.bytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fixtures = append(fixtures, struct {
+					name  string
+					bytes []byte
+				}{"compress-" + name, buf.Bytes()})
+			}
+		}
+	}
+	// Large enough that the LZW codes grow past 9 bits and the table fills and is cleared.
+	var many []pushNodeState
+	for i := 0; i < 500; i++ {
+		many = append(many, pushNodeState{Name: fmt.Sprintf("node-%03d", i), Addr: []byte{10, 0, byte(i / 250), byte(i % 250)},
+			Port: uint16(7000 + i), Meta: []byte(fmt.Sprintf("zone=%d;rack=%d", i%7, i%13)), Incarnation: uint32(i * i),
+			State: NodeStateType(i % 4), Vsn: vsn})
+	}
+	big, err := compressPayload(swimPushPull(t, false, many, bytes.Repeat([]byte("app"), 100)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtures = append(fixtures, struct {
+		name  string
+		bytes []byte
+	}{"compress-push-pull-500", big.Bytes()})
 	for _, f := range fixtures {
 		fmt.Printf("%s %x\n", f.name, f.bytes)
 	}

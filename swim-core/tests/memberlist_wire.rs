@@ -164,7 +164,14 @@ fn every_message_encodes_to_memberlists_bytes_and_decodes_back() {
         assert_eq!(Message::decode(go, *transport, &limits()), Ok((msg.clone(), go.len())), "{name}");
     }
     // Every fixture is checked here or by the framing test below.
-    let framing = ["compound", "crc-ping", "crc-compound"];
+    let framing = [
+        "compound",
+        "crc-ping",
+        "crc-compound",
+        "compress-push-pull-join",
+        "compress-alive-meta-300",
+        "compress-push-pull-500",
+    ];
     for name in fixtures.keys() {
         assert!(messages.iter().any(|(n, ..)| n == name) || framing.contains(name), "fixture {name} is not checked");
     }
@@ -185,6 +192,49 @@ fn compound_and_crc_framing_match_memberlists_bytes() {
         assert_eq!(hex(&framed), hex(&fixtures[name]), "{name}");
         assert_eq!(memberlist::check_crc(&fixtures[name]), Ok(&inner[..]), "{name}");
     }
+}
+
+#[test]
+fn memberlists_compressed_messages_decompress_to_the_originals() {
+    let fixtures = fixtures();
+    for name in ["push-pull-join", "alive-meta-300"] {
+        let compressed = &fixtures[format!("compress-{name}").as_str()];
+        let (plain, used) = memberlist::decompress(compressed, 1 << 20).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(hex(&plain), hex(&fixtures[name]), "{name}");
+        assert_eq!(used, compressed.len(), "{name}: the compress struct's length");
+        // One byte short of the output is over the bound.
+        assert_eq!(memberlist::decompress(compressed, plain.len() - 1), Err(DecodeError::Oversized), "{name}");
+        // A bit flipped in the LZW data never panics (and almost always fails).
+        for i in 20..compressed.len() {
+            let mut bad = compressed.clone();
+            bad[i] ^= 0x10;
+            let _ = memberlist::decompress(&bad, 1 << 20);
+        }
+    }
+}
+
+/// 500 members: the LZW codes grow to 12 bits, and the table fills (Go's writer then clears it).
+#[test]
+fn a_large_compressed_push_pull_decompresses_to_our_own_encoding() {
+    let nodes = (0..500u32)
+        .map(|i| PushNodeState {
+            name: format!("node-{i:03}"),
+            addr: IpAddr::V4(Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250) as u8)),
+            port: 7000 + i as u16,
+            meta: format!("zone={};rack={}", i % 7, i % 13).into_bytes(),
+            incarnation: i * i,
+            state: [NodeStateKind::Alive, NodeStateKind::Suspect, NodeStateKind::Dead, NodeStateKind::Left]
+                [i as usize % 4],
+            vsn: VSN.to_vec(),
+        })
+        .collect();
+    let ours =
+        encoded(&Message::PushPull(PushPull { join: false, nodes, user_state: b"app".repeat(100) }), Transport::Stream);
+    let compressed = &fixtures()["compress-push-pull-500"];
+    assert!(ours.len() > 3 * 4096, "large enough to fill the LZW table: {} bytes", ours.len());
+    let (plain, used) = memberlist::decompress(compressed, 1 << 20).expect("memberlist's LZW decompresses");
+    assert_eq!(used, compressed.len());
+    assert_eq!(hex(&plain), hex(&ours));
 }
 
 #[test]

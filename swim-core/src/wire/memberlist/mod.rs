@@ -3,20 +3,25 @@
 //!
 //! - [`message`]: the message types and structs, [`Message::encode`] and [`Message::decode`].
 //! - [`msgpack`]: the msgpack subset, written exactly as go-msgpack writes it.
+//! - [`lzw`]: memberlist's compression, read (not written: memberlist reads uncompressed
+//!   messages too).
 //! - here: the framing around messages in a packet: [`encode_compound`] /
 //!   [`decode_compound`] and [`add_crc`] / [`check_crc`].
 //!
 //! On send memberlist compresses, then adds the CRC (only for a recipient whose highest
-//! protocol version is 5 or more), then encrypts; on receive the reverse. This module is the codec only: it is not yet a
-//! [`crate::wire::Codec`] a core can run on, and compression (LZW) and memberlist's encryption
-//! are not implemented (docs/memberlist.md says what works today). Decoding never panics and
-//! returns a [`DecodeError`]; a CRC mismatch is [`DecodeError::Malformed`].
+//! protocol version is 5 or more), then encrypts; on receive the reverse. This module is the
+//! codec only: it is not yet a [`crate::wire::Codec`] a core can run on, it does not
+//! compress, and memberlist's encryption and label header are not implemented
+//! (docs/memberlist.md says what works today). Decoding never panics and returns a
+//! [`DecodeError`]; a CRC mismatch is [`DecodeError::Malformed`].
 
+pub mod lzw;
 pub mod message;
 pub mod msgpack;
 
 use alloc::vec::Vec;
 
+pub use lzw::decompress;
 pub use message::{
     Ack, Alive, Dead, ErrResp, IndirectPing, Message, MessageType, Nack, NodeStateKind, Ping, PushNodeState, PushPull,
     Suspect, Transport,
