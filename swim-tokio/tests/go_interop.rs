@@ -20,16 +20,22 @@ use swim_core::wire::memberlist::{self, Ack, Message, MessageType, NodeStateKind
 /// this is the bound with a loaded 2-core machine's slack.
 const WITHIN: Duration = Duration::from_secs(15);
 
-/// Two Go members driven from Rust form a cluster and each lists both; a user message sent
-/// reliably and one sent best effort arrive; a graceful leave is seen as a leave. This proves
+/// Two Go members driven from Rust form a cluster and each lists both, merging each other's
+/// application state; a user message sent reliably, one sent best effort and a broadcast
+/// arrive; a metadata update is seen; a graceful leave is seen as a leave. This proves
 /// the harness (build, start, commands, waiting on events) before swim members join in.
 #[test]
 fn two_go_members_form_a_cluster_driven_from_rust() {
     let Some(bin) = gopeer::binary_or_skip("two_go_members_form_a_cluster_driven_from_rust") else { return };
     let mut a = GoPeer::start(&bin, &GoPeerConfig::new("go-a"));
     let mut b = GoPeer::start(&bin, &GoPeerConfig::new("go-b"));
+    a.ask("state 61", "state ok", WITHIN);
+    b.ask("state 62", "state ok", WITHIN);
     let answer = b.ask(&format!("join {}", a.addr), "joined", WITHIN);
     assert_eq!(answer, "joined 1", "go-b reached its one seed");
+    // The join's push-pull carries each side's application state, merged with the join flag.
+    a.wait_line("go-a to merge go-b's state", WITHIN, |l| l == "merge true 62");
+    b.wait_line("go-b to merge go-a's state", WITHIN, |l| l == "merge true 61");
 
     let joined_b = a.wait_line("go-a to see go-b join", WITHIN, |l| l.starts_with("join go-b "));
     assert_eq!(joined_b, format!("join go-b {} ", b.addr), "go-b's address and empty metadata");
@@ -41,6 +47,9 @@ fn two_go_members_form_a_cluster_driven_from_rust() {
     a.wait_line("go-a to receive the reliable message", WITHIN, |l| l == "user 68656c6c6f");
     b.ask("send go-a 776f726c64", "sent", WITHIN);
     a.wait_line("go-a to receive the best-effort message", WITHIN, |l| l == "user 776f726c64");
+
+    b.ask("broadcast 6263", "queued", WITHIN);
+    a.wait_line("go-a to receive the broadcast", WITHIN, |l| l == "user 6263");
 
     b.ask("meta 0102", "meta ok", WITHIN);
     a.wait_line("go-a to see go-b's metadata", WITHIN, |l| l == format!("update go-b {} 0102", b.addr));
