@@ -291,6 +291,78 @@ fn fields_past_their_limits_are_refused() {
     }
 }
 
+/// memberlist's bytes become swim's model and swim's model becomes memberlist's bytes, for
+/// every message that maps without dropping a field.
+#[test]
+fn memberlists_messages_map_onto_swims_model_and_back_to_the_same_bytes() {
+    use std::net::SocketAddr;
+    use swim_core::State;
+    use swim_core::wire::{self as model, MemberState, PushPullKind};
+    use swim_core::{Capabilities, VersionRange, Versions};
+
+    let fixtures = fixtures();
+    let versions = Versions { protocol: VersionRange::new(1, 5, 2), application: VersionRange::new(0, 0, 0) };
+    let at = |port| SocketAddr::new(V4, port);
+    let expected: Vec<(&str, model::Message<'_, SocketAddr>)> = vec![
+        ("ping", model::Message::Ping(model::Ping { seq: 1, target: "b" })),
+        (
+            "indirect-ping-v1",
+            model::Message::PingReq(model::PingReq { seq: 3, target: "c", target_addr: at(7947), nack: false }),
+        ),
+        ("ack", model::Message::Ack(model::Ack { seq: 1 })),
+        ("nack", model::Message::Nack(model::Nack { seq: 128 })),
+        ("suspect", model::Message::Suspect(model::Suspect { incarnation: 5, name: "b", from: "a" })),
+        ("dead", model::Message::Dead(model::Dead { incarnation: 7, name: "b", from: "b" })),
+        (
+            "alive",
+            model::Message::Alive(model::Alive {
+                incarnation: 1,
+                name: "a",
+                addr: at(7946),
+                meta: b"",
+                versions,
+                capabilities: Capabilities::NONE,
+            }),
+        ),
+        ("user", model::Message::User(model::UserMessage { from: "", payload: b"hello" })),
+    ];
+    for (name, want) in &expected {
+        let go = &fixtures[name];
+        let (msg, _) = Message::decode(go, Transport::Packet, &limits()).unwrap();
+        assert_eq!(memberlist::model::to_model::<SocketAddr>(&msg), Ok(Some(want.clone())), "{name}");
+        let back = memberlist::model::from_model(want);
+        assert_eq!(hex(&encoded(&back, Transport::Packet)), hex(go), "{name}: swim's model to memberlist's bytes");
+    }
+
+    // A push-pull's node states map one by one; the push-pull itself needs its connection.
+    let go = &fixtures["push-pull-join"];
+    let (msg, _) = Message::decode(go, Transport::Stream, &limits()).unwrap();
+    assert_eq!(memberlist::model::to_model::<SocketAddr>(&msg), Ok(None));
+    let Message::PushPull(pp) = &msg else { panic!("push-pull-join is a push-pull") };
+    let members: Vec<MemberState<'_, SocketAddr>> =
+        pp.nodes.iter().map(memberlist::model::member_state).collect::<Result<_, _>>().unwrap();
+    let states: Vec<State> = members.iter().map(|m| m.state).collect();
+    assert_eq!(states, [State::Alive, State::Suspect, State::Dead, State::Left]);
+    assert_eq!((members[1].name, members[1].addr, members[1].meta), ("b", SocketAddr::new(V6, 7947), &b"m"[..]));
+    let as_model = model::Message::PushPull(model::PushPull {
+        kind: PushPullKind::Join,
+        id: 9,
+        from: "a",
+        from_addr: at(7946),
+        members,
+        state: b"state",
+    });
+    assert_eq!(hex(&encoded(&memberlist::model::from_model(&as_model), Transport::Stream)), hex(go));
+
+    // What memberlist cannot carry is dropped, and a short Vsn does not map.
+    let broadcast =
+        model::Message::<SocketAddr>::Broadcast(model::UserBroadcast { origin: "a", id: 3, key: b"k", payload: b"p" });
+    assert_eq!(memberlist::model::from_model(&broadcast), Message::User(b"p".to_vec()));
+    let short =
+        Message::Alive(Alive { incarnation: 1, node: "a".into(), addr: V4, port: 1, meta: vec![], vsn: vec![1, 2, 3] });
+    assert_eq!(memberlist::model::to_model::<SocketAddr>(&short), Err(DecodeError::Malformed));
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

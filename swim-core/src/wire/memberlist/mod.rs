@@ -3,6 +3,8 @@
 //!
 //! - [`message`]: the message types and structs, [`Message::encode`] and [`Message::decode`].
 //! - [`msgpack`]: the msgpack subset, written exactly as go-msgpack writes it.
+//! - [`model`]: the messages mapped onto swim-core's message model and back, with what each
+//!   side drops.
 //! - [`lzw`]: memberlist's compression, read (not written: memberlist reads uncompressed
 //!   messages too).
 //! - here: the framing around messages in a packet: [`encode_compound`] /
@@ -17,6 +19,7 @@
 
 pub mod lzw;
 pub mod message;
+pub mod model;
 pub mod msgpack;
 
 use alloc::vec::Vec;
