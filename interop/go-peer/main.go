@@ -89,6 +89,13 @@ type peer struct {
 	broadcasts *memberlist.TransmitLimitedQueue
 }
 
+// set replaces the metadata or the local state under the lock the delegate reads them with.
+func (p *peer) set(field *[]byte, b []byte) {
+	p.mu.Lock()
+	*field = b
+	p.mu.Unlock()
+}
+
 func (p *peer) NodeMeta(limit int) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -204,9 +211,7 @@ func main() {
 			emit("left")
 		case "meta":
 			if b, ok := bytes(0); ok {
-				p.mu.Lock()
-				p.meta = b
-				p.mu.Unlock()
+				p.set(&p.meta, b)
 				if err := list.UpdateNode(5 * time.Second); err != nil {
 					emit("error meta %v", err)
 				} else {
@@ -245,9 +250,7 @@ func main() {
 			}
 		case "state":
 			if b, ok := bytes(0); ok {
-				p.mu.Lock()
-				p.state = b
-				p.mu.Unlock()
+				p.set(&p.state, b)
 				emit("state ok")
 			}
 		case "members":

@@ -368,25 +368,17 @@ impl Message {
         let mut r = Reader::new(body);
         let msg = match kind {
             MessageType::Ping => {
-                let mut p = Ping {
-                    seq_no: 0,
-                    node: String::new(),
-                    source_addr: None,
-                    source_port: 0,
-                    source_node: String::new(),
-                };
+                let (mut seq_no, mut node, mut source) = (0, String::new(), Source::default());
                 fields(&mut r, |r, key| {
                     match key {
-                        b"SeqNo" => p.seq_no = r.uint_as()?,
-                        b"Node" => p.node = name(r, limits)?,
-                        b"SourceAddr" => p.source_addr = opt_addr(r)?,
-                        b"SourcePort" => p.source_port = r.uint_as()?,
-                        b"SourceNode" => p.source_node = name(r, limits)?,
-                        _ => return Ok(false),
+                        b"SeqNo" => seq_no = r.uint_as()?,
+                        b"Node" => node = name(r, limits)?,
+                        _ => return source.field(r, key, limits),
                     }
                     Ok(true)
                 })?;
-                Message::Ping(p)
+                let Source { addr: source_addr, port: source_port, node: source_node } = source;
+                Message::Ping(Ping { seq_no, node, source_addr, source_port, source_node })
             }
             MessageType::IndirectPing => {
                 let mut p = IndirectPing {
@@ -399,7 +391,7 @@ impl Message {
                     source_port: 0,
                     source_node: String::new(),
                 };
-                let mut target = None;
+                let (mut target, mut source) = (None, Source::default());
                 fields(&mut r, |r, key| {
                     match key {
                         b"SeqNo" => p.seq_no = r.uint_as()?,
@@ -407,13 +399,11 @@ impl Message {
                         b"Port" => p.port = r.uint_as()?,
                         b"Node" => p.node = name(r, limits)?,
                         b"Nack" => p.nack = r.bool()?,
-                        b"SourceAddr" => p.source_addr = opt_addr(r)?,
-                        b"SourcePort" => p.source_port = r.uint_as()?,
-                        b"SourceNode" => p.source_node = name(r, limits)?,
-                        _ => return Ok(false),
+                        _ => return source.field(r, key, limits),
                     }
                     Ok(true)
                 })?;
+                Source { addr: p.source_addr, port: p.source_port, node: p.source_node } = source;
                 // Without a target there is nothing to ping.
                 p.target = target.ok_or(DecodeError::Malformed)?;
                 Message::IndirectPing(p)
@@ -605,6 +595,27 @@ fn fields<'a>(
         }
     }
     Ok(())
+}
+
+/// The omitempty source fields ping and indirect ping share, as decoded.
+#[derive(Default)]
+struct Source {
+    addr: Option<IpAddr>,
+    port: u16,
+    node: String,
+}
+
+impl Source {
+    /// Read the value of `key` if it is a source field; answers whether it was.
+    fn field(&mut self, r: &mut Reader<'_>, key: &[u8], limits: &DecodeLimits) -> Result<bool, DecodeError> {
+        match key {
+            b"SourceAddr" => self.addr = opt_addr(r)?,
+            b"SourcePort" => self.port = r.uint_as()?,
+            b"SourceNode" => self.node = name(r, limits)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 fn name(r: &mut Reader<'_>, limits: &DecodeLimits) -> Result<String, DecodeError> {
