@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use common::gopeer::{self, GoPeer, GoPeerConfig};
 use swim_core::DecodeError;
 use swim_core::wire::DecodeLimits;
-use swim_core::wire::memberlist::{self, Ack, Message, MessageType, NodeStateKind, PushNodeState, PushPull, Transport};
+use swim_core::wire::memberlist::{
+    self, Ack, Message, MessageType, NodeStateKind, PushNodeState, PushPull, Transport, encryption,
+};
 
 /// Joins, gossip and leaves on loopback with the `local` preset take well under a second;
 /// this is the bound with a loaded 2-core machine's slack.
@@ -99,8 +101,9 @@ struct CodecMember {
 impl CodecMember {
     /// Bind UDP and TCP on one loopback port and serve both on threads. `protocol` is the
     /// memberlist protocol version it claims in its `Vsn` as both its current and its highest
-    /// (a highest of 5 or more makes Go add a CRC to its gossip to it).
-    fn start(name: &'static str, protocol: u8) -> CodecMember {
+    /// (a highest of 5 or more makes Go add a CRC to its gossip to it). With `key` it speaks
+    /// memberlist's encryption (version 1) with that one key.
+    fn start(name: &'static str, protocol: u8, key: Option<Vec<u8>>) -> CodecMember {
         let (udp, tcp) = loop {
             let udp = UdpSocket::bind("127.0.0.1:0").expect("bind UDP on loopback");
             if let Ok(tcp) = TcpListener::bind(udp.local_addr().expect("local address")) {
@@ -125,24 +128,46 @@ impl CodecMember {
             state: NodeStateKind::Alive,
             vsn: vsn.clone(),
         };
-        let seen = member.seen.clone();
+        let (seen, stream_key) = (member.seen.clone(), key.clone());
         std::thread::spawn(move || {
-            for conn in tcp.incoming() {
+            for (i, conn) in tcp.incoming().enumerate() {
                 let Ok(conn) = conn else { return };
                 let reply = Message::PushPull(PushPull { join: true, nodes: vec![me(1)], user_state: vec![] });
-                serve_stream(conn, reply, &seen);
+                if let Err(e) = serve_stream(conn, reply, stream_key.as_deref(), nonce(1, i), &seen) {
+                    seen.lock().unwrap().push(format!("stream refused: {e}"));
+                }
             }
         });
         let (silent, seen, answered, crc) =
             (member.silent.clone(), member.seen.clone(), member.pings_answered.clone(), member.crc_packets.clone());
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
+            let mut sent = 0;
             while let Ok((n, from)) = udp.recv_from(&mut buf) {
-                let packet = &buf[..n];
+                // On receive: decrypt, check the CRC, decompress (memberlist's order).
+                let opened;
+                let packet = match &key {
+                    Some(key) => {
+                        let Ok(plain) = encryption::decrypt([&key[..]], &buf[..n], b"") else {
+                            seen.lock().unwrap().push("packet refused: Decrypt".into());
+                            continue;
+                        };
+                        opened = plain;
+                        &opened[..]
+                    }
+                    None => &buf[..n],
+                };
                 if packet.first() == Some(&(MessageType::HasCrc as u8)) {
                     crc.fetch_add(1, Ordering::SeqCst);
                 }
                 let message = memberlist::check_crc(packet).expect("Go's CRC checks");
+                let inflated;
+                let message = if message.first() == Some(&(MessageType::Compress as u8)) {
+                    inflated = memberlist::decompress(message, 1 << 20).expect("Go's compressed packet inflates").0;
+                    &inflated[..]
+                } else {
+                    message
+                };
                 let parts = if message.first() == Some(&(MessageType::Compound as u8)) {
                     let (parts, truncated) = memberlist::decode_compound(message).expect("Go's compound decodes");
                     assert_eq!(truncated, 0, "a compound from Go arrived cut off");
@@ -161,6 +186,13 @@ impl CodecMember {
                             let mut ack = Vec::new();
                             Message::Ack(Ack { seq_no: ping.seq_no, payload: vec![] })
                                 .encode(Transport::Packet, &mut ack);
+                            if let Some(key) = &key {
+                                let mut sealed = Vec::new();
+                                encryption::encrypt(1, key, nonce(2, sent), &ack, b"", &mut sealed)
+                                    .expect("a valid key");
+                                ack = sealed;
+                            }
+                            sent += 1;
                             udp.send_to(&ack, from).expect("send the ack");
                             answered.fetch_add(1, Ordering::SeqCst);
                         }
@@ -182,51 +214,92 @@ fn limits() -> DecodeLimits {
     DecodeLimits::from_config(&swim_core::Config::lan())
 }
 
+/// A nonce never used twice by one codec member: a stream (1) or packet (2) tag and a count.
+fn nonce(kind: u8, n: usize) -> [u8; encryption::NONCE_LEN] {
+    let mut nonce = [0; encryption::NONCE_LEN];
+    nonce[0] = kind;
+    nonce[4..].copy_from_slice(&(n as u64).to_be_bytes());
+    nonce
+}
+
+/// One stream message from Go at the start of `buf`: decrypted with `key` if there is one,
+/// then decompressed if compressed (memberlist's order on receive).
+fn read_stream(buf: &[u8], key: Option<&[u8]>) -> Result<Message, DecodeError> {
+    let opened;
+    let buf = match key {
+        Some(key) => {
+            opened = encryption::decrypt_stream([key], buf, 1 << 20)?.0;
+            &opened[..]
+        }
+        None => buf,
+    };
+    if buf.first() == Some(&(MessageType::Compress as u8)) {
+        let (plain, _) = memberlist::decompress(buf, 1 << 20)?;
+        return Message::decode(&plain, Transport::Stream, &limits()).map(|(m, _)| m);
+    }
+    Message::decode(buf, Transport::Stream, &limits()).map(|(m, _)| m)
+}
+
 /// Read one push-pull from Go on `conn` (bytes arrive in pieces: `Truncated` means read
-/// more), record it, answer `reply` on the same connection.
-fn serve_stream(mut conn: TcpStream, reply: Message, seen: &Mutex<Vec<String>>) {
-    conn.set_read_timeout(Some(WITHIN)).expect("set a read timeout");
+/// more), record it, answer `reply` on the same connection (encrypted with `key` if any).
+fn serve_stream(
+    mut conn: TcpStream,
+    reply: Message,
+    key: Option<&[u8]>,
+    nonce: [u8; encryption::NONCE_LEN],
+    seen: &Mutex<Vec<String>>,
+) -> Result<(), String> {
+    conn.set_read_timeout(Some(WITHIN)).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     let msg = loop {
-        // memberlist compresses push-pulls (every preset turns compression on).
-        let decoded = if buf.first() == Some(&(MessageType::Compress as u8)) {
-            memberlist::decompress(&buf, 1 << 20)
-                .and_then(|(plain, _)| Message::decode(&plain, Transport::Stream, &limits()))
-        } else {
-            Message::decode(&buf, Transport::Stream, &limits())
-        };
-        match decoded {
-            Ok((msg, _)) => break msg,
+        match read_stream(&buf, key) {
+            Ok(msg) => break msg,
             Err(DecodeError::Truncated | DecodeError::Empty) => {}
-            Err(e) => panic!("Go's stream {buf:02x?} does not decode: {e:?}"),
+            Err(e) => return Err(format!("{e:?}")),
         }
         let mut chunk = [0u8; 4096];
-        let n = conn.read(&mut chunk).expect("read Go's push-pull");
-        assert!(n > 0, "Go closed the stream inside a message: {buf:02x?}");
+        let n = conn.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("Go closed the stream inside a message: {buf:02x?}"));
+        }
         buf.extend_from_slice(&chunk[..n]);
     };
     seen.lock().unwrap().push(format!("{msg:?}"));
     let mut out = Vec::new();
     reply.encode(Transport::Stream, &mut out);
-    conn.write_all(&out).expect("answer the push-pull");
+    if let Some(key) = key {
+        let mut sealed = Vec::new();
+        encryption::encrypt_stream(1, key, nonce, &out, &mut sealed).map_err(|e| format!("{e:?}"))?;
+        out = sealed;
+    }
+    conn.write_all(&out).map_err(|e| e.to_string())
 }
 
 /// Real Go memberlist and swim-core's memberlist codec on real sockets, with no state machine
 /// between them: a Go member joins a member that only runs the codec, merges its push-pull
 /// answer (so it lists it, with its metadata), probes it and is acked, then, when the codec
-/// member falls silent, suspects it and declares it dead. Run at protocol version 2 with Go's
-/// compression off, and at 5 (CRCs on gossip) with it on, as every preset has it (the join's
-/// push-pull then arrives LZW-compressed). This proves the codec both ways against the real thing.
-/// Go's compression is off: the codec does not decompress LZW yet.
+/// member falls silent, suspects it and declares it dead. Rounds: protocol version 2 with
+/// Go's compression off; 5 (CRCs on gossip) with compression on, as every preset has it (the
+/// join's push-pull arrives LZW-compressed); and encrypted (encryption version 1) with a 16,
+/// 24 and 32-byte key (AES-128, -192 and -256-GCM). This proves the codec both ways against
+/// the real thing.
 #[test]
 fn go_joins_probes_and_detects_a_member_speaking_through_the_codec() {
     let Some(bin) = gopeer::binary_or_skip("go_joins_probes_and_detects_a_member_speaking_through_the_codec") else {
         return;
     };
-    for protocol in [2u8, 5] {
-        let rust = CodecMember::start("rust-codec", protocol);
-        let mut go =
-            GoPeer::start(&bin, &GoPeerConfig { protocol, compress: protocol == 5, ..GoPeerConfig::new("go-a") });
+    let rounds = [
+        (2u8, false, None),
+        (5, true, None),
+        (5, true, Some(vec![0x11u8; 16])),
+        (2, false, Some(vec![0x22; 24])),
+        (2, true, Some(vec![0x33; 32])),
+    ];
+    for (protocol, compress, key) in rounds {
+        let keyed = key.as_ref().map_or("no key".to_string(), |k| format!("a {}-byte key", k.len()));
+        let round = format!("protocol {protocol}, compression {compress}, {keyed}");
+        let rust = CodecMember::start("rust-codec", protocol, key.clone());
+        let mut go = GoPeer::start(&bin, &GoPeerConfig { protocol, compress, key, ..GoPeerConfig::new("go-a") });
         go.ask(&format!("join 127.0.0.1:{}", rust.port), "joined", WITHIN);
         let join = go.wait_line("go-a to list the codec member", WITHIN, |l| l.starts_with("join rust-codec "));
         assert_eq!(join, format!("join rust-codec 127.0.0.1:{} {}", rust.port, gopeer::hex(b"rust")));
@@ -251,7 +324,26 @@ fn go_joins_probes_and_detects_a_member_speaking_through_the_codec() {
         rust.silent.store(true, Ordering::SeqCst);
         let silent_at = Instant::now();
         go.wait_line("go-a to declare the silent codec member dead", WITHIN, |l| l.starts_with("leave rust-codec "));
-        println!("protocol {protocol}: go-a declared the silent codec member dead after {:?}", silent_at.elapsed());
+        println!("{round}: go-a declared the silent codec member dead after {:?}", silent_at.elapsed());
+        let refused: Vec<String> =
+            rust.seen.lock().unwrap().iter().filter(|m| m.contains("refused")).cloned().collect();
+        assert!(refused.is_empty(), "{round}: the codec member refused Go's input: {refused:?}");
         assert_eq!(go.members(), ["go-a"]);
     }
+}
+
+/// A Go member with another key cannot join a member speaking memberlist's encryption: the
+/// codec member cannot open Go's push-pull, so Go's join fails and neither lists the other.
+#[test]
+fn a_go_member_with_another_key_cannot_join_the_codec_member() {
+    let Some(bin) = gopeer::binary_or_skip("a_go_member_with_another_key_cannot_join_the_codec_member") else {
+        return;
+    };
+    let rust = CodecMember::start("rust-codec", 5, Some(vec![0x33; 32]));
+    let mut go = GoPeer::start(&bin, &GoPeerConfig { key: Some(vec![0x44; 32]), ..GoPeerConfig::new("go-a") });
+    go.command(&format!("join 127.0.0.1:{}", rust.port));
+    let answer = go.wait_line("go-a's failed join", WITHIN, |l| l.starts_with("joined") || l.starts_with("error join"));
+    assert!(answer.starts_with("error join"), "a wrong key joined: {answer}");
+    assert!(rust.saw("stream refused: Decrypt"), "the codec member's view: {:?}", rust.seen.lock().unwrap());
+    assert_eq!(go.members(), ["go-a"]);
 }

@@ -5,6 +5,7 @@
 //! - [`msgpack`]: the msgpack subset, written exactly as go-msgpack writes it.
 //! - [`model`]: the messages mapped onto swim-core's message model and back, with what each
 //!   side drops.
+//! - `encryption` (feature `encryption`): memberlist's AES-GCM payloads, packets and streams.
 //! - [`lzw`]: memberlist's compression, read (not written: memberlist reads uncompressed
 //!   messages too).
 //! - here: the framing around messages in a packet: [`encode_compound`] /
@@ -13,10 +14,12 @@
 //! On send memberlist compresses, then adds the CRC (only for a recipient whose highest
 //! protocol version is 5 or more), then encrypts; on receive the reverse. This module is the
 //! codec only: it is not yet a [`crate::wire::Codec`] a core can run on, it does not
-//! compress, and memberlist's encryption and label header are not implemented
+//! compress, and the label header of newer memberlist versions is not implemented
 //! (docs/memberlist.md says what works today). Decoding never panics and returns a
 //! [`DecodeError`]; a CRC mismatch is [`DecodeError::Malformed`].
 
+#[cfg(feature = "encryption")]
+pub mod encryption;
 pub mod lzw;
 pub mod message;
 pub mod model;
