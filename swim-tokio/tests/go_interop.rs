@@ -278,58 +278,85 @@ fn serve_stream(
 /// Real Go memberlist and swim-core's memberlist codec on real sockets, with no state machine
 /// between them: a Go member joins a member that only runs the codec, merges its push-pull
 /// answer (so it lists it, with its metadata), probes it and is acked, then, when the codec
-/// member falls silent, suspects it and declares it dead. Rounds: protocol version 2 with
+/// member falls silent, suspects it and declares it dead. Rounds (the tests below): protocol version 2 with
 /// Go's compression off; 5 (CRCs on gossip) with compression on, as every preset has it (the
 /// join's push-pull arrives LZW-compressed); and encrypted (encryption version 1) with a 16,
-/// 24 and 32-byte key (AES-128, -192 and -256-GCM). This proves the codec both ways against
-/// the real thing.
-#[test]
-fn go_joins_probes_and_detects_a_member_speaking_through_the_codec() {
-    let Some(bin) = gopeer::binary_or_skip("go_joins_probes_and_detects_a_member_speaking_through_the_codec") else {
-        return;
-    };
-    let rounds = [
-        (2u8, false, None),
-        (5, true, None),
-        (5, true, Some(vec![0x11u8; 16])),
-        (2, false, Some(vec![0x22; 24])),
-        (2, true, Some(vec![0x33; 32])),
-    ];
-    for (protocol, compress, key) in rounds {
-        let keyed = key.as_ref().map_or("no key".to_string(), |k| format!("a {}-byte key", k.len()));
-        let round = format!("protocol {protocol}, compression {compress}, {keyed}");
-        let rust = CodecMember::start("rust-codec", protocol, key.clone());
-        let mut go = GoPeer::start(&bin, &GoPeerConfig { protocol, compress, key, ..GoPeerConfig::new("go-a") });
-        go.ask(&format!("join 127.0.0.1:{}", rust.port), "joined", WITHIN);
-        let join = go.wait_line("go-a to list the codec member", WITHIN, |l| l.starts_with("join rust-codec "));
-        assert_eq!(join, format!("join rust-codec 127.0.0.1:{} {}", rust.port, gopeer::hex(b"rust")));
-        assert_eq!(go.members(), ["go-a", "rust-codec"]);
-        assert!(rust.saw("PushPull(PushPull { join: true"), "Go's join push-pull: {:?}", rust.seen.lock().unwrap());
+/// 24 and 32-byte key (AES-128, -192 and -256-GCM), one test each so that they run side by
+/// side. This proves the codec both ways against the real thing.
+fn go_joins_probes_and_detects(test: &str, protocol: u8, compress: bool, key: Option<Vec<u8>>) {
+    let Some(bin) = gopeer::binary_or_skip(test) else { return };
+    let keyed = key.as_ref().map_or("no key".to_string(), |k| format!("a {}-byte key", k.len()));
+    let round = format!("protocol {protocol}, compression {compress}, {keyed}");
+    let rust = CodecMember::start("rust-codec", protocol, key.clone());
+    let mut go = GoPeer::start(&bin, &GoPeerConfig { protocol, compress, key, ..GoPeerConfig::new("go-a") });
+    go.ask(&format!("join 127.0.0.1:{}", rust.port), "joined", WITHIN);
+    let join = go.wait_line("go-a to list the codec member", WITHIN, |l| l.starts_with("join rust-codec "));
+    assert_eq!(join, format!("join rust-codec 127.0.0.1:{} {}", rust.port, gopeer::hex(b"rust")));
+    assert_eq!(go.members(), ["go-a", "rust-codec"]);
+    assert!(rust.saw("PushPull(PushPull { join: true"), "Go's join push-pull: {:?}", rust.seen.lock().unwrap());
 
-        let start = Instant::now();
-        while rust.pings_answered.load(Ordering::SeqCst) < 3 {
-            assert!(start.elapsed() < WITHIN, "go-a probed the codec member fewer than 3 times in {WITHIN:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(go.members(), ["go-a", "rust-codec"], "acked probes keep the codec member alive");
-        let crcs = rust.crc_packets.load(Ordering::SeqCst);
-        if protocol == 5 {
-            // memberlist 0.2.2 adds the CRC only where the sender hands the node over
-            // (gossip, for one); its plain probe pings go without (see add_crc's docs).
-            assert!(crcs >= 1, "protocol 5: Go's gossip carries a CRC, saw none");
-        } else {
-            assert_eq!(crcs, 0, "protocol 2: no CRC");
-        }
-
-        rust.silent.store(true, Ordering::SeqCst);
-        let silent_at = Instant::now();
-        go.wait_line("go-a to declare the silent codec member dead", WITHIN, |l| l.starts_with("leave rust-codec "));
-        println!("{round}: go-a declared the silent codec member dead after {:?}", silent_at.elapsed());
-        let refused: Vec<String> =
-            rust.seen.lock().unwrap().iter().filter(|m| m.contains("refused")).cloned().collect();
-        assert!(refused.is_empty(), "{round}: the codec member refused Go's input: {refused:?}");
-        assert_eq!(go.members(), ["go-a"]);
+    let start = Instant::now();
+    while rust.pings_answered.load(Ordering::SeqCst) < 3 {
+        assert!(start.elapsed() < WITHIN, "go-a probed the codec member fewer than 3 times in {WITHIN:?}");
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(go.members(), ["go-a", "rust-codec"], "acked probes keep the codec member alive");
+    let crcs = rust.crc_packets.load(Ordering::SeqCst);
+    if protocol == 5 {
+        // memberlist 0.2.2 adds the CRC only where the sender hands the node over
+        // (gossip, for one); its plain probe pings go without (see add_crc's docs).
+        assert!(crcs >= 1, "protocol 5: Go's gossip carries a CRC, saw none");
+    } else {
+        assert_eq!(crcs, 0, "protocol 2: no CRC");
+    }
+
+    rust.silent.store(true, Ordering::SeqCst);
+    let silent_at = Instant::now();
+    go.wait_line("go-a to declare the silent codec member dead", WITHIN, |l| l.starts_with("leave rust-codec "));
+    println!("{round}: go-a declared the silent codec member dead after {:?}", silent_at.elapsed());
+    let refused: Vec<String> = rust.seen.lock().unwrap().iter().filter(|m| m.contains("refused")).cloned().collect();
+    assert!(refused.is_empty(), "{round}: the codec member refused Go's input: {refused:?}");
+    assert_eq!(go.members(), ["go-a"]);
+}
+
+#[test]
+fn go_joins_probes_and_detects_a_codec_member_at_protocol_2() {
+    go_joins_probes_and_detects("go_joins_probes_and_detects_a_codec_member_at_protocol_2", 2, false, None);
+}
+
+#[test]
+fn go_joins_probes_and_detects_a_codec_member_at_protocol_5_compressed() {
+    go_joins_probes_and_detects("go_joins_probes_and_detects_a_codec_member_at_protocol_5_compressed", 5, true, None);
+}
+
+#[test]
+fn go_joins_probes_and_detects_a_codec_member_encrypted_aes_128() {
+    go_joins_probes_and_detects(
+        "go_joins_probes_and_detects_a_codec_member_encrypted_aes_128",
+        5,
+        true,
+        Some(vec![0x11; 16]),
+    );
+}
+
+#[test]
+fn go_joins_probes_and_detects_a_codec_member_encrypted_aes_192() {
+    go_joins_probes_and_detects(
+        "go_joins_probes_and_detects_a_codec_member_encrypted_aes_192",
+        2,
+        false,
+        Some(vec![0x22; 24]),
+    );
+}
+
+#[test]
+fn go_joins_probes_and_detects_a_codec_member_encrypted_aes_256() {
+    go_joins_probes_and_detects(
+        "go_joins_probes_and_detects_a_codec_member_encrypted_aes_256",
+        2,
+        true,
+        Some(vec![0x33; 32]),
+    );
 }
 
 /// A Go member with another key cannot join a member speaking memberlist's encryption: the
