@@ -147,7 +147,22 @@ fn main() {
         };
         write(&root.join("cluster"), &format!("seed-{i:03}"), &bytes);
     }
-    for t in ["datagram", "stream", "decrypt", "cluster"] {
+    // memberlist: the messages memberlist's own code encoded (swim-core's golden fixtures), as
+    // packets (mode 0) and as streams (mode 1, each message twice, back to back).
+    let fixtures = include_str!("../../swim-core/tests/golden/memberlist.txt");
+    for (i, line) in fixtures.lines().enumerate() {
+        let (name, hex) = line.split_once(' ').expect("a fixture line is `name hex`");
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap()).collect();
+        let stream = name.starts_with("push-pull") || name.ends_with("-stream") || name == "err";
+        let mut d = vec![u8::from(stream)];
+        d.extend_from_slice(&bytes);
+        if stream {
+            d.extend_from_slice(&bytes);
+        }
+        write(&root.join("memberlist"), &format!("{name}-{i:03}"), &d);
+    }
+    for t in ["datagram", "stream", "decrypt", "memberlist", "cluster"] {
         println!("{t}: {} inputs", fs::read_dir(root.join(t)).unwrap().count());
     }
 }

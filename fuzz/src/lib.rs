@@ -9,6 +9,7 @@
 //! | [`datagram`] | arbitrary bytes as a datagram to a member with state | no panic; rejected input changes nothing; accepted messages re-encode to themselves |
 //! | [`stream`] | arbitrary bytes as a TCP byte stream (framed), and as a compressed stream message (hostile, and compressed by swim) | the same, through the frame decoder and through decompression (bounded by `limits.max_stream_message_size`) |
 //! | [`decrypt`] | arbitrary bytes to an encrypting member, or arbitrary plaintext sealed with its key | no panic; forged or corrupt ciphertext is rejected without effect |
+//! | [`memberlist`] | byte 0 picks packet or stream; the rest as Go memberlist's wire: decompressed if compressed, then a packet through the CRC check and compound split, a stream as messages back to back | no panic; a message never claims more bytes than it had; whatever decodes re-encodes canonically (encode, decode, encode gives the same bytes) |
 //! | [`cluster`] | an arbitrary plan: cluster size, seed, faults, hostile injections, run in swim-sim's engine | swim-core's safety invariants on every event and after every input of every member; honest traffic accepted |
 
 #![forbid(unsafe_code)]
@@ -373,4 +374,55 @@ pub fn run_plan(plan: &Plan) {
     ok(sim.apply(&Action::HealAll));
     ok(sim.apply(&Action::Loss { nodes: None, inbound: 0.0, outbound: 0.0 }));
     run_for(&mut sim, Duration::from_secs(60));
+}
+
+/// Target `memberlist`: arbitrary bytes as Go memberlist's wire format (swim-core's
+/// `wire::memberlist` decoder). Byte 0's low bit picks the transport: a packet (through the
+/// CRC check, then split if compound) or a stream (messages back to back).
+pub fn memberlist(data: &[u8]) {
+    use swim_core::wire::memberlist::{self as ml, MessageType, Transport};
+    let Some((&mode, data)) = data.split_first() else { return };
+    let limits = DecodeLimits::from_config(&config());
+    let check = |bytes: &[u8], transport: Transport| -> Option<usize> {
+        let (msg, used) = ml::Message::decode(bytes, transport, &limits).ok()?;
+        assert!(used <= bytes.len(), "a message claimed {used} of {} bytes", bytes.len());
+        let mut once = Vec::new();
+        msg.encode(transport, &mut once);
+        let (again, _) = ml::Message::decode(&once, transport, &limits).expect("a re-encoded message decodes");
+        assert_eq!(again, msg, "decode(encode(m)) != m");
+        let mut twice = Vec::new();
+        again.encode(transport, &mut twice);
+        assert_eq!(once, twice, "the encoding is not canonical");
+        Some(used)
+    };
+    // A compressed message (memberlist compresses push-pulls and large packets) is checked
+    // as the message inside, decompressed within the stream bound.
+    let max = config().limits.max_stream_message_size;
+    let inflated;
+    let data = if data.first() == Some(&(MessageType::Compress as u8)) {
+        let Ok((plain, used)) = ml::decompress(data, max) else { return };
+        assert!(used <= data.len() && plain.len() <= max, "decompression overran its bounds");
+        inflated = plain;
+        &inflated[..]
+    } else {
+        data
+    };
+    if mode & 1 == 0 {
+        let Ok(packet) = ml::check_crc(data) else { return };
+        if packet.first() == Some(&(MessageType::Compound as u8)) {
+            if let Ok((parts, _truncated)) = ml::decode_compound(packet) {
+                for part in parts {
+                    check(part, Transport::Packet);
+                }
+            }
+        } else {
+            check(packet, Transport::Packet);
+        }
+    } else {
+        let mut rest = data;
+        // Each message takes at least its type byte, so this ends.
+        while let Some(used) = check(rest, Transport::Stream) {
+            rest = &rest[used..];
+        }
+    }
 }

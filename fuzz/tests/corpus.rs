@@ -40,3 +40,8 @@ fn decrypt_corpus() {
 fn cluster_corpus() {
     replay("cluster", swim_fuzz::cluster);
 }
+
+#[test]
+fn memberlist_corpus() {
+    replay("memberlist", swim_fuzz::memberlist);
+}

@@ -8,6 +8,8 @@
 //!   A codec speaking Go memberlist's format can implement the same trait.
 //! - [`frame`]: length-prefixed frames for carrying stream messages over a byte stream.
 //! - [`compression`]: the LZ4 compression of stream messages, and its bounded decompression.
+//! - [`memberlist`]: Go memberlist's wire format (its messages, compound packets, the CRC
+//!   wrapper), byte for byte as memberlist writes it; a codec, not yet a profile a core runs.
 //!
 //! Decoding never panics, never allocates more than the input justifies, and rejects
 //! truncation, trailing bytes and impossible lengths with a typed [`crate::DecodeError`].
@@ -16,6 +18,7 @@ pub mod codec;
 pub mod compression;
 pub mod envelope;
 pub mod frame;
+pub mod memberlist;
 pub mod message;
 
 pub use codec::{Codec, DecodeLimits, PostcardCodec};

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use swim_tokio::{Event, Events, Node};
 
+pub mod gopeer;
 pub mod lab;
 pub mod tls;
 
