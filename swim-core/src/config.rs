@@ -9,6 +9,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 
+use crate::coordinates::CoordinateConfig;
 use crate::error::ConfigError;
 use crate::versions::Versions;
 
@@ -110,6 +111,13 @@ pub struct Config {
     /// compression off), decompressing at most `limits.max_stream_message_size` bytes. Mixed
     /// clusters work. Default: on, from 1 KiB (see docs/performance.md for the figures).
     pub compression: Option<Compression>,
+    /// Vivaldi network coordinates ([`crate::coordinates`]): `Some` keeps a coordinate for
+    /// this member, updated from the RTT of every direct probe and the coordinate the target
+    /// put in its ack, and the last coordinate heard from each member, in its record (so
+    /// [`crate::Swim::estimate_rtt`] works between any two). Costs one coordinate per ack to
+    /// and from members that also have them on (see docs/coordinates.md), and one update per
+    /// probe. `None` (every preset): off, acks unchanged.
+    pub coordinates: Option<CoordinateConfig>,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
@@ -334,6 +342,7 @@ impl Config {
             }),
             versions: Versions::DEFAULT,
             compression: Some(Compression::default()),
+            coordinates: None,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -451,6 +460,9 @@ impl Config {
             if nack_after >= window {
                 return Err(E::NackTooLate { nack_after, window });
             }
+        }
+        if let Some(field) = self.coordinates.as_ref().and_then(CoordinateConfig::invalid_field) {
+            return Err(E::Coordinates { field });
         }
         let l = &self.limits;
         for (v, name) in [

@@ -56,6 +56,12 @@ pub enum ConfigError {
         /// `join_retry.max`.
         max: core::time::Duration,
     },
+    /// A field of `coordinates` is outside the range its documentation gives
+    /// ([`crate::coordinates::CoordinateConfig`]).
+    Coordinates {
+        /// The field, as a path from [`crate::Config`] (`coordinates.vivaldi_cc`).
+        field: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -96,6 +102,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "`join_retry.initial` ({initial:?}) must be at most `join_retry.max` ({max:?}), and                  `join_retry.max` at most one hour: lower `join_retry.initial` or set `join_retry.max`                  between the two"
             ),
+            ConfigError::Coordinates { field } => {
+                write!(f, "`{field}` is outside its range (see `CoordinateConfig`'s documentation)")
+            }
         }
     }
 }

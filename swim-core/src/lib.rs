@@ -56,6 +56,7 @@
 //! | member table and round-robin probe order | `membership` | |
 //! | messages, envelope (label), codec, stream framing | [`wire`] | |
 //! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
+//! | network coordinates (Vivaldi): the update rule, RTT estimates | [`coordinates`] | [`coordinates::Vivaldi`] |
 //! | application hooks: push-pull state, broadcast verdicts, admission, address allowlist | [`hooks`] | [`Hooks`] |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] | |
 //!
@@ -154,6 +155,7 @@ extern crate alloc;
 
 pub mod awareness;
 pub mod config;
+pub mod coordinates;
 pub mod dissemination;
 pub mod error;
 pub mod event;
@@ -180,6 +182,7 @@ pub mod wire;
 pub use push_pull as sync;
 
 pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
+pub use coordinates::{Coordinate, CoordinateConfig};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId, MemberView, RefusalReason};
 pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};

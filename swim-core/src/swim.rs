@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
+use crate::coordinates::{Coordinate, Vivaldi};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
 use crate::error::{CommandError, ConfigError, DecodeError, NewError};
 use crate::event::{Event, EventQueue, JoinId, RefusalReason};
@@ -97,6 +98,8 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     scratch_buf: Vec<u8>,
     sealer: Sealer,
     hooks: Installed<A>,
+    /// The local coordinate system, with `config.coordinates` on.
+    vivaldi: Option<Vivaldi>,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -175,6 +178,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_buf: Vec::new(),
             sealer: Sealer::new(config.versions.protocol),
             hooks: Installed::default(),
+            vivaldi: config.coordinates.clone().map(Vivaldi::new),
             config,
         })
     }
@@ -213,6 +217,30 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// The optional features member `name` accepts, as its alive record said.
     pub fn capabilities_of(&self, name: &str) -> Option<Capabilities> {
         self.peer_of(name).map(|p| p.capabilities)
+    }
+
+    /// This member's network coordinate, with [`Config::coordinates`] on (see
+    /// [`crate::coordinates`]); it starts at the origin and moves with every direct probe
+    /// whose target sent its own coordinate.
+    pub fn coordinate(&self) -> Option<&Coordinate> {
+        self.vivaldi.as_ref().map(Vivaldi::coordinate)
+    }
+
+    /// The last coordinate member `name` sent in an ack to one of this member's probes (this
+    /// member's own for the local name). `None` with coordinates off, for a name not held, or
+    /// before the first such ack. Kept in the member's record, so dropped with it.
+    pub fn coordinate_of(&self, name: &str) -> Option<&Coordinate> {
+        if self.local.name == name {
+            return self.coordinate();
+        }
+        self.members.by_name(name)?.coordinate.as_ref().map(|r| &r.coordinate)
+    }
+
+    /// The round-trip time between members `a` and `b` (either may be the local member) as
+    /// their coordinates estimate it ([`Coordinate::estimate_rtt`]). `None` unless both
+    /// coordinates are known ([`coordinate_of`](Self::coordinate_of)).
+    pub fn estimate_rtt(&self, a: &str, b: &str) -> Option<Duration> {
+        Some(self.coordinate_of(a)?.estimate_rtt(self.coordinate_of(b)?))
     }
 
     fn peer_of(&self, name: &str) -> Option<Peer> {
@@ -1309,7 +1337,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
-            let record = crate::membership::Record { member: member.clone(), peer };
+            let record = crate::membership::Record { member: member.clone(), peer, coordinate: None };
             let i = if self.exchanges.batch_insert() {
                 self.members.push(record)
             } else {
