@@ -118,6 +118,13 @@ pub struct Config {
     /// and from members that also have them on (see docs/coordinates.md), and one update per
     /// probe. `None` (every preset): off, acks unchanged.
     pub coordinates: Option<CoordinateConfig>,
+    /// Receive other members' ack payloads ([`crate::hooks::Hooks::ack_payload`], reported
+    /// with each probe's RTT by [`crate::hooks::Hooks::probe_completed`]): this member
+    /// advertises [`crate::Capabilities::EXTENDED_ACK`], and members of this version or later
+    /// answer its pings with extended acks when they have a payload (or a coordinate) to
+    /// send. `coordinates` on implies it. Off in every preset, so that the alive record stays
+    /// byte for byte what earlier versions send.
+    pub ack_payloads: bool,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
@@ -255,6 +262,16 @@ pub struct Limits {
     /// max_metadata_size` (room for the header and the local member). 0 sends none.
     /// Default 4 MiB.
     pub max_app_state: usize,
+    /// Largest ack payload ([`crate::hooks::Hooks::ack_payload`]), in bytes: a larger one is
+    /// not sent (`Stats::ack_payloads_refused`); an extended ack carrying a larger one is
+    /// rejected (`DecodeError::PayloadTooLarge`). With a coordinate (89 bytes), the envelope
+    /// and the message overhead it must fit in one datagram: at most
+    /// `packet_budget - 64 - 89 - 32 - label length`. Default 64, which fits the smallest
+    /// packet budget (256 bytes) without a label.
+    pub max_ack_payload: usize,
+    /// Pings of [`crate::Swim::ping`] and [`crate::Swim::ping_addr`] in flight at once; one
+    /// more is refused (`CommandError::TooManyPings`). Default 64.
+    pub max_pings_in_flight: usize,
 }
 
 impl Default for Lifeguard {
@@ -301,6 +318,8 @@ impl Default for Limits {
             max_relays: 256,
             max_pending_joins: 256,
             seen_broadcasts: 8_192,
+            max_ack_payload: 64,
+            max_pings_in_flight: 64,
             max_app_state: 4 << 20,
         }
     }
@@ -343,6 +362,7 @@ impl Config {
             versions: Versions::DEFAULT,
             compression: Some(Compression::default()),
             coordinates: None,
+            ack_payloads: false,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -476,6 +496,7 @@ impl Config {
             (l.max_relays, "limits.max_relays"),
             (l.max_pending_joins, "limits.max_pending_joins"),
             (l.seen_broadcasts, "limits.seen_broadcasts"),
+            (l.max_pings_in_flight, "limits.max_pings_in_flight"),
         ] {
             if v == 0 {
                 return Err(E::Zero(name));
@@ -502,6 +523,10 @@ impl Config {
         if l.max_user_broadcast_size > max_broadcast {
             let field = "limits.max_user_broadcast_size";
             return Err(too_large(field, l.max_user_broadcast_size, max_broadcast, Some("packet_budget")));
+        }
+        let max_ack = room.saturating_sub(crate::coordinates::WIRE_SIZE);
+        if l.max_ack_payload > max_ack {
+            return Err(too_large("limits.max_ack_payload", l.max_ack_payload, max_ack, Some("packet_budget")));
         }
         if l.max_user_message_size > l.max_stream_message_size {
             let (field, limit) = ("limits.max_user_message_size", "limits.max_stream_message_size");

@@ -58,6 +58,10 @@ pub const MAX_MAGNITUDE: f64 = 1_000.0;
 /// RTT samples above this are discarded (Serf's bound): no real probe takes 10 s.
 pub const MAX_RTT: Duration = Duration::from_secs(10);
 
+/// Bytes a coordinate of [`MAX_DIMENSIONS`] takes in an extended ack (docs/protocol.md): one
+/// byte of dimensions and eleven doubles.
+pub const WIRE_SIZE: usize = 1 + (MAX_DIMENSIONS + 3) * 8;
+
 /// Below this, a distance or an error counts as zero (Serf's threshold, 1 µs).
 const ZERO_THRESHOLD: f64 = 1.0e-6;
 
@@ -140,7 +144,7 @@ pub enum InvalidCoordinate {
     /// A value is above [`MAX_MAGNITUDE`] in absolute value, or the error or height is
     /// negative.
     OutOfRange,
-    /// The RTT sample is zero or above [`MAX_RTT`].
+    /// The RTT sample is above [`MAX_RTT`].
     Rtt,
 }
 
@@ -150,7 +154,7 @@ impl fmt::Display for InvalidCoordinate {
             InvalidCoordinate::Dimensions => "wrong number of dimensions",
             InvalidCoordinate::NotFinite => "a value is not finite",
             InvalidCoordinate::OutOfRange => "a value is out of range",
-            InvalidCoordinate::Rtt => "round-trip time out of range",
+            InvalidCoordinate::Rtt => "round-trip time above the maximum",
         })
     }
 }
@@ -208,6 +212,17 @@ impl Coordinate {
         c.vec[..vec.len()].copy_from_slice(vec);
         c.check(vec.len())?;
         Ok(c)
+    }
+
+    /// A coordinate from its parts, unchecked: what a decoder ([`crate::wire::Codec`]) reads
+    /// off the wire, NaN and all (the core checks it with [`check`](Self::check) before use,
+    /// and counts refusals). `vec` longer than [`MAX_DIMENSIONS`] is cut. Use
+    /// [`from_parts`](Self::from_parts) everywhere else.
+    pub fn from_raw(vec: &[f64], error: f64, adjustment: f64, height: f64) -> Self {
+        let d = vec.len().min(MAX_DIMENSIONS);
+        let mut c = Coordinate { vec: [0.0; MAX_DIMENSIONS], dimensions: d as u8, error, adjustment, height };
+        c.vec[..d].copy_from_slice(&vec[..d]);
+        c
     }
 
     /// Check a coordinate against this member's `dimensions` and the bounds of
@@ -437,8 +452,9 @@ impl Vivaldi {
     }
 
     /// One observation: the peer whose latency filter is `filter` holds coordinate `other`,
-    /// and a probe to it took `rtt`. `other` is checked first and `rtt` must be in
-    /// `(0, MAX_RTT]`; a refused input changes nothing (not even the filter).
+    /// and a probe to it took `rtt`. `other` is checked first and `rtt` must be at most
+    /// [`MAX_RTT`] (a zero RTT, possible in a simulation, counts as 1 µs, as in Serf); a
+    /// refused input changes nothing (not even the filter).
     pub fn update(
         &mut self,
         filter: &mut LatencyFilter,
@@ -447,7 +463,7 @@ impl Vivaldi {
         rng: &mut SwimRng,
     ) -> Result<&Coordinate, InvalidCoordinate> {
         other.check(self.coordinate.dimensions())?;
-        if rtt.is_zero() || rtt > MAX_RTT {
+        if rtt > MAX_RTT {
             return Err(InvalidCoordinate::Rtt);
         }
         let rtt = filter.push(rtt.as_secs_f64(), self.config.latency_filter_size);
@@ -615,7 +631,6 @@ mod tests {
         let mut nan = good;
         nan.vec[1] = f64::NAN;
         assert_eq!(v.update(&mut filter, &nan, Duration::from_millis(20), &mut rng), Err(InvalidCoordinate::NotFinite));
-        assert_eq!(v.update(&mut filter, &good, Duration::ZERO, &mut rng), Err(InvalidCoordinate::Rtt));
         assert_eq!(v.update(&mut filter, &good, Duration::from_secs(11), &mut rng), Err(InvalidCoordinate::Rtt));
         assert_eq!(*v.coordinate(), before, "refused input changes nothing");
         assert_eq!(filter.len(), 1, "nor the filter");

@@ -290,6 +290,11 @@ pub enum CommandError {
     TooManyJoins,
     /// The transmit queue is full (`limits.max_pending_transmits`); poll transmits first.
     TransmitQueueFull,
+    /// Too many pings in flight (`limits.max_pings_in_flight`).
+    TooManyPings,
+    /// [`crate::Swim::ping`] named a member this member does not hold alive or suspect (or
+    /// itself).
+    UnknownMember,
 }
 
 impl fmt::Display for CommandError {
@@ -300,6 +305,8 @@ impl fmt::Display for CommandError {
             CommandError::Leaving => "this member has left the cluster",
             CommandError::TooManyJoins => "too many join attempts in flight",
             CommandError::TransmitQueueFull => "transmit queue is full",
+            CommandError::TooManyPings => "too many pings in flight (`limits.max_pings_in_flight`)",
+            CommandError::UnknownMember => "no such live member",
         })
     }
 }

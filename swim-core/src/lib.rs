@@ -184,8 +184,11 @@ pub use push_pull as sync;
 pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
 pub use coordinates::{Coordinate, CoordinateConfig};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
-pub use event::{Event, JoinId, MemberView, RefusalReason};
-pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};
+pub use event::{Event, JoinId, MemberView, PingId, RefusalReason};
+pub use hooks::{
+    BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, ProbeCompleted, ProbePath, Refusal,
+    Verdict,
+};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{BroadcastId, Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};

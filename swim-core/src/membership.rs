@@ -34,7 +34,6 @@ pub(crate) struct Record<A> {
 
 /// A member's coordinate as last heard, and the RTT samples of our probes to it.
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // `filter` is fed by probe acks (next commit)
 pub(crate) struct RemoteCoordinate {
     pub coordinate: Coordinate,
     pub filter: LatencyFilter,

@@ -645,6 +645,9 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::MemberRefused { name, addr, reason } => debug!(member = %name, %addr, %reason, "member refused"),
         Event::MergeRefused { from, reason } => info!(%from, %reason, "push-pull state refused"),
         Event::JoinRefused { seed, reason, .. } => warn!(%seed, %reason, "join refused by seed"),
+        Event::PingCompleted { id, addr, rtt, .. } => {
+            debug!(id = id.0, %addr, rtt_us = rtt.map(|d| d.as_micros() as u64), "ping completed")
+        }
         Event::LeaveCompleted => info!("leave notice spread"),
         Event::Lagged { dropped, members } => warn!(
             dropped,
