@@ -397,6 +397,8 @@ impl Driver {
                 };
                 match sent {
                     Ok(id) => {
+                        // Callers that gave up no longer wait: at most one entry per caller.
+                        self.pings.retain(|_, r| !r.is_closed());
                         self.pings.insert(id, reply);
                     }
                     Err(e) => {

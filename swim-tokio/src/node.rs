@@ -377,9 +377,12 @@ impl Node {
 
     async fn ping_target(&self, target: Result<String, SocketAddr>) -> Result<Duration, PingError> {
         let timeout = self.query(|core, _| core.probe_timeout()).await?;
-        match self.request(|reply| Command::Ping { target, reply }).await?? {
-            Some(rtt) => Ok(rtt),
-            None => Err(PingError::Timeout(timeout)),
+        // The core answers every ping by its timeout; this outer bound only covers an answer
+        // lost on the way (an event dropped at `limits.max_pending_events`).
+        let request = self.request(|reply| Command::Ping { target, reply });
+        match tokio::time::timeout(timeout * 2 + Duration::from_secs(1), request).await {
+            Ok(answer) => answer??.ok_or(PingError::Timeout(timeout)),
+            Err(_) => Err(PingError::Timeout(timeout)),
         }
     }
 
