@@ -66,7 +66,7 @@
 //! ## The run-loop contract
 //!
 //! Every input (`handle_datagram`, `handle_stream`, `handle_stream_failed`,
-//! `handle_timeout`, and the commands `join`, `leave`, `update_metadata`,
+//! `handle_timeout`, and the commands `join`, `leave`, `update_metadata`, `ping`,
 //! `broadcast`, `send_user_message`) takes `now`. **After each input, drain
 //! the outputs**: [`Swim::poll_transmit`] until `None` (send each over UDP or
 //! the reliable stream as its [`TransmitKind`] says), [`Swim::poll_event`]
