@@ -663,6 +663,25 @@ mod tests {
         c.versions.application = crate::versions::VersionRange::new(4, 3, 3);
         let range = c.versions.application;
         assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.application", range }));
+        let mut c = base.clone();
+        c.limits.max_ack_payload = 1400;
+        // 1,400 bytes less the message overhead (64), the envelope (3 + 29) and a coordinate (89).
+        let max = 1400 - 64 - 3 - 29 - 89;
+        let field = "limits.max_ack_payload";
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooLarge { field, value: 1400, max, limited_by: Some("packet_budget") })
+        );
+        c.limits.max_ack_payload = max as usize;
+        c.validate().unwrap();
+        let mut c = base.clone();
+        c.limits.max_pings_in_flight = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_pings_in_flight")));
+        let mut c = base.clone();
+        c.coordinates = Some(CoordinateConfig { latency_filter_size: 0, ..CoordinateConfig::default() });
+        assert_eq!(c.validate(), Err(ConfigError::Coordinates { field: "coordinates.latency_filter_size" }));
+        c.coordinates = Some(CoordinateConfig::default());
+        c.validate().unwrap();
         let mut c = base;
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));

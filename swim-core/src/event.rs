@@ -511,7 +511,7 @@ mod tests {
         let no = || Refusal::new("wrong datacenter");
         let ours = Versions::DEFAULT;
         let theirs = Versions { protocol: crate::VersionRange::only(3), ..ours };
-        let cases: [(Event<u16>, &str); 21] = [
+        let cases: [(Event<u16>, &str); 23] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -550,6 +550,16 @@ mod tests {
             ),
             (Event::UserBroadcast { origin: "c".into(), payload: Bytes::new() }, "broadcast from c: 0 bytes"),
             (Event::HealthChanged { score: 1 }, "local health score now 1 (0 is healthy)"),
+            (
+                Event::PingCompleted {
+                    id: PingId(3),
+                    name: Some("c".into()),
+                    addr: 9,
+                    rtt: Some(core::time::Duration::from_micros(1500)),
+                },
+                "ping 3 of c (9): answered in 1.5ms",
+            ),
+            (Event::PingCompleted { id: PingId(4), name: None, addr: 8, rtt: None }, "ping 4 of 8: timed out"),
             (
                 Event::JoinCompleted { join: JoinId(0), reached: 1, attempted: 2 },
                 "join finished: 1 of 2 seeds answered",
