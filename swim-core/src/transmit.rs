@@ -87,50 +87,20 @@ impl MemoryUsage {
 }
 
 /// A transmit waiting in the core's queue; encoded (with fresh piggybacked gossip) only when
-/// polled.
+/// polled. A ping with `extended` set goes as an extended ping (the target reads it and this
+/// member wants extended acks).
 #[derive(Clone, Debug)]
 pub(crate) enum Out<A> {
-    /// `extended`: an extended ping (the target reads it and this member wants extended acks).
-    Ping {
-        seq: u32,
-        target: Name,
-        buddy: Option<u32>,
-        extended: bool,
-    },
-    PingReq {
-        seq: u32,
-        target: Name,
-        target_addr: A,
-        nack: bool,
-    },
-    Ack {
-        seq: u32,
-    },
-    ExtendedAck {
-        seq: u32,
-        payload: Bytes,
-        coordinate: Option<Box<Coordinate>>,
-    },
-    Nack {
-        seq: u32,
-    },
+    Ping { seq: u32, target: Name, buddy: Option<u32>, extended: bool },
+    PingReq { seq: u32, target: Name, target_addr: A, nack: bool },
+    Ack { seq: u32 },
+    ExtendedAck { seq: u32, payload: Bytes, coordinate: Option<Box<Coordinate>> },
+    Nack { seq: u32 },
     Gossip,
-    Leave {
-        incarnation: u32,
-    },
-    PushPull {
-        kind: PushPullKind,
-        id: u32,
-    },
-    JoinRefused {
-        id: u32,
-        reason: Refusal,
-    },
-    User {
-        payload: Bytes,
-        reliable: bool,
-        id: MessageId,
-    },
+    Leave { incarnation: u32 },
+    PushPull { kind: PushPullKind, id: u32 },
+    JoinRefused { id: u32, reason: Refusal },
+    User { payload: Bytes, reliable: bool, id: MessageId },
 }
 
 /// How a queued transmit goes: its envelope's protocol version (see [`crate::versions`]) and
