@@ -6,15 +6,16 @@
 //! | memberlist → swim | dropped or filled |
 //! |---|---|
 //! | ping `SourceAddr`/`SourcePort`/`SourceNode` | dropped (the ack goes to the packet's sender) |
-//! | ack `Payload` (the ping delegate's) | dropped |
+//! | ack `Payload` (the ping delegate's) | an empty one gives an ack, any other an extended ack with that payload and no coordinate |
 //! | alive / node state `Vsn` | becomes [`Versions`] (protocol = memberlist's protocol range, application = its delegate range); fewer than six bytes is [`DecodeError::Malformed`]; capabilities are [`Capabilities::NONE`] |
 //! | user message | `from` is empty: memberlist does not say who sent it |
 //! | push-pull, err | not mapped here: a push-pull's sender, id and kind come from its connection ([`member_state`] maps its node states) |
 //!
 //! | swim → memberlist | dropped or filled |
 //! |---|---|
-//! | ping, indirect ping | no source fields (memberlist leaves them out too when it has none) |
-//! | ack | empty payload |
+//! | indirect ping, pings | no source fields (memberlist leaves them out too when it has none) |
+//! | ping, extended ping | both a ping: memberlist has no extended ping |
+//! | ack, extended ack | an ack with the extended ack's payload (empty for a plain ack); the coordinate is dropped |
 //! | alive / member state | `Vsn` from [`Versions`]; capabilities dropped |
 //! | user message | `from` dropped |
 //! | user broadcast | sent as a user message: `origin`, `id` and `key` dropped (memberlist's broadcasts are plain user messages) |
@@ -112,7 +113,10 @@ pub fn to_model<A: IpPort>(msg: &ml::Message) -> Result<Option<model::Message<'_
             target_addr: A::from_ip_port(p.target, p.port),
             nack: p.nack,
         }),
-        ml::Message::Ack(a) => model::Message::Ack(model::Ack { seq: a.seq_no }),
+        ml::Message::Ack(a) if a.payload.is_empty() => model::Message::Ack(model::Ack { seq: a.seq_no }),
+        ml::Message::Ack(a) => {
+            model::Message::ExtendedAck(model::ExtendedAck { seq: a.seq_no, payload: &a.payload, coordinate: None })
+        }
         ml::Message::Nack(n) => model::Message::Nack(model::Nack { seq: n.seq_no }),
         ml::Message::Alive(a) => model::Message::Alive(model::Alive {
             incarnation: a.incarnation,
@@ -136,7 +140,7 @@ pub fn to_model<A: IpPort>(msg: &ml::Message) -> Result<Option<model::Message<'_
 /// A message of swim's model as memberlist's (see the module docs for what is dropped).
 pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
     match msg {
-        model::Message::Ping(p) => ml::Message::Ping(ml::Ping {
+        model::Message::Ping(p) | model::Message::ExtendedPing(p) => ml::Message::Ping(ml::Ping {
             seq_no: p.seq,
             node: p.target.into(),
             source_addr: None,
@@ -157,6 +161,7 @@ pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
             })
         }
         model::Message::Ack(a) => ml::Message::Ack(ml::Ack { seq_no: a.seq, payload: Vec::new() }),
+        model::Message::ExtendedAck(a) => ml::Message::Ack(ml::Ack { seq_no: a.seq, payload: a.payload.to_vec() }),
         model::Message::Nack(n) => ml::Message::Nack(ml::Nack { seq_no: n.seq }),
         model::Message::Alive(a) => {
             let (addr, port) = a.addr.ip_port();
