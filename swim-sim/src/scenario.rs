@@ -872,6 +872,29 @@ fn check(s: &ScenarioSpec, at: &dyn Fn(&[&str]) -> String) -> Result<(), Problem
             return problem("latency", e);
         }
     }
+    if let Some(space) = &net.space
+        && let Err((field, message)) = space.validate()
+    {
+        return bad(&["network", "space", field], message);
+    }
+    if let Some(path) = &net.rtt_matrix {
+        if net.space.is_some() {
+            return bad(
+                &["network", "rtt_matrix"],
+                format!("excludes `network.space` ({})", at(&["network", "space"])),
+            );
+        }
+        let m = match crate::network::RttMatrix::load(path) {
+            Ok(m) => m,
+            Err(e) => return bad(&["network", "rtt_matrix"], e),
+        };
+        if m.members() < n {
+            return bad(
+                &["network", "rtt_matrix"],
+                format!("`{path}` describes {} members, the cluster has {n}", m.members()),
+            );
+        }
+    }
     // start
     let st = &s.start;
     if let Some(bad_seed) = st.seeds.iter().find(|&&i| i as usize >= n) {
@@ -1127,7 +1150,7 @@ impl Scenario {
             }
             let name = parts.join(" / ");
             let error = |field: &[Seg], message: &str| loc.error(&scenario_name, &name, &combo, field, message);
-            let spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+            let mut spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
                 let mut field: Vec<Seg> = e
                     .path()
                     .iter()
@@ -1146,6 +1169,9 @@ impl Scenario {
                 }
                 error(&field, &explain(&message))
             })?;
+            if let Some(path) = &mut spec.network.rtt_matrix {
+                *path = relative_to(file, path);
+            }
             check(&spec, &|f| loc.origin(&combo, &keys(f))).map_err(|p| error(&p.field, &p.message))?;
             variants.push(Variant { name, parts, spec });
         }
@@ -1185,6 +1211,16 @@ impl Scenario {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(n, text)| Scenario::parse_source(text, &format!("built-in {n}.toml"), sets))
+    }
+}
+
+/// `path` relative to the directory of the scenario file `file` when `path` is relative and
+/// `file` is a file on disk (not a built-in); otherwise `path` as it is.
+fn relative_to(file: &str, path: &str) -> String {
+    let f = std::path::Path::new(file);
+    match f.parent() {
+        Some(dir) if std::path::Path::new(path).is_relative() && f.is_file() => dir.join(path).display().to_string(),
+        _ => path.to_string(),
     }
 }
 
