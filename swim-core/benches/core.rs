@@ -10,8 +10,8 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use swim_core::dissemination::PiggybackQueue;
 use swim_core::wire::{
-    Ack, Alive, Codec, Dead, DecodeLimits, MemberState, Message, Nack, Ping, PingReq, PostcardCodec, PushPull,
-    PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
+    Ack, Alive, Codec, Dead, DecodeLimits, ExtendedAck, MemberState, Message, Nack, Ping, PingReq, PostcardCodec,
+    PushPull, PushPullKind, Suspect, UserBroadcast, UserMessage, envelope,
 };
 use swim_core::{Bytes, Config, Identity, Instant, Member, Name, State, Swim};
 
@@ -63,6 +63,10 @@ fn codec(c: &mut Criterion) {
             Message::PingReq(PingReq { seq: 123_456, target: "node-00042", target_addr: 42, nack: true }),
         ),
         ("ack", Message::Ack(Ack { seq: 123_456 })),
+        (
+            "extended_ack_8d",
+            Message::ExtendedAck(ExtendedAck { seq: 123_456, payload: b"", coordinate: Some(coordinate(8, 1)) }),
+        ),
         ("nack", Message::Nack(Nack { seq: 123_456 })),
         (
             "alive",
@@ -407,9 +411,37 @@ fn compression(c: &mut Criterion) {
     g.finish();
 }
 
+/// A plausible coordinate of `dims` dimensions (tens of milliseconds), varied by `k`.
+fn coordinate(dims: usize, k: u64) -> swim_core::Coordinate {
+    let vec: Vec<f64> = (0..dims).map(|d| 0.001 * ((k * 7 + d as u64 * 13) % 40) as f64 - 0.02).collect();
+    swim_core::Coordinate::from_parts(&vec, 0.3, -0.0002, 0.0004).unwrap()
+}
+
+/// Network coordinates (`Config::coordinates`): one Vivaldi update (what every direct probe
+/// costs with coordinates on) and one estimate, at Serf's 8 dimensions.
+fn coordinates(c: &mut Criterion) {
+    use swim_core::coordinates::{CoordinateConfig, LatencyFilter, Vivaldi};
+    let mut g = c.benchmark_group("coordinates");
+    let peers: Vec<_> = (0..64).map(|k| coordinate(8, k)).collect();
+    let mut vivaldi = Vivaldi::new(CoordinateConfig::default());
+    let mut filters = vec![LatencyFilter::default(); peers.len()];
+    let mut rng = swim_core::rng::SwimRng::from_seed_u64(1);
+    let mut k = 0;
+    g.bench_function("vivaldi_update_8d", |b| {
+        b.iter(|| {
+            k = (k + 1) % peers.len();
+            let rtt = Duration::from_micros(500 + 300 * k as u64);
+            black_box(vivaldi.update(&mut filters[k], &peers[k], rtt, &mut rng).is_ok())
+        })
+    });
+    let (a, z) = (coordinate(8, 3), coordinate(8, 11));
+    g.bench_function("estimate_rtt_8d", |b| b.iter(|| black_box(&a).estimate_rtt(black_box(&z))));
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = codec, state_machine, queue, compression
+    targets = codec, state_machine, queue, compression, coordinates
 }
 criterion_main!(benches);

@@ -9,6 +9,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 
+use crate::coordinates::CoordinateConfig;
 use crate::error::ConfigError;
 use crate::versions::Versions;
 
@@ -110,6 +111,20 @@ pub struct Config {
     /// compression off), decompressing at most `limits.max_stream_message_size` bytes. Mixed
     /// clusters work. Default: on, from 1 KiB (see docs/performance.md for the figures).
     pub compression: Option<Compression>,
+    /// Vivaldi network coordinates ([`crate::coordinates`]): `Some` keeps a coordinate for
+    /// this member, updated from the RTT of every direct probe and the coordinate the target
+    /// put in its ack, and the last coordinate heard from each member, in its record (so
+    /// [`crate::Swim::estimate_rtt`] works between any two). Costs one coordinate per ack to
+    /// and from members that also have them on (see docs/coordinates.md), and one update per
+    /// probe. `None` (every preset): off, acks unchanged.
+    pub coordinates: Option<CoordinateConfig>,
+    /// Receive other members' ack payloads ([`crate::hooks::Hooks::ack_payload`], reported
+    /// with each probe's RTT by [`crate::hooks::Hooks::probe_completed`]): this member
+    /// advertises [`crate::Capabilities::EXTENDED_ACK`], and members of this version or later
+    /// answer its pings with extended acks when they have a payload (or a coordinate) to
+    /// send. `coordinates` on implies it. Off in every preset, so that the alive record stays
+    /// byte for byte what earlier versions send.
+    pub ack_payloads: bool,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
@@ -247,6 +262,16 @@ pub struct Limits {
     /// max_metadata_size` (room for the header and the local member). 0 sends none.
     /// Default 4 MiB.
     pub max_app_state: usize,
+    /// Largest ack payload ([`crate::hooks::Hooks::ack_payload`]), in bytes: a larger one is
+    /// not sent (`Stats::ack_payloads_refused`); an extended ack carrying a larger one is
+    /// rejected (`DecodeError::PayloadTooLarge`). With a coordinate (89 bytes), the envelope
+    /// and the message overhead it must fit in one datagram: at most
+    /// `packet_budget - 64 - 89 - 32 - label length`. Default 64, which fits the smallest
+    /// packet budget (256 bytes) without a label.
+    pub max_ack_payload: usize,
+    /// Pings of [`crate::Swim::ping`] and [`crate::Swim::ping_addr`] in flight at once; one
+    /// more is refused (`CommandError::TooManyPings`). Default 64.
+    pub max_pings_in_flight: usize,
 }
 
 impl Default for Lifeguard {
@@ -293,6 +318,8 @@ impl Default for Limits {
             max_relays: 256,
             max_pending_joins: 256,
             seen_broadcasts: 8_192,
+            max_ack_payload: 64,
+            max_pings_in_flight: 64,
             max_app_state: 4 << 20,
         }
     }
@@ -334,6 +361,8 @@ impl Config {
             }),
             versions: Versions::DEFAULT,
             compression: Some(Compression::default()),
+            coordinates: None,
+            ack_payloads: false,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
         }
@@ -452,6 +481,9 @@ impl Config {
                 return Err(E::NackTooLate { nack_after, window });
             }
         }
+        if let Some(field) = self.coordinates.as_ref().and_then(CoordinateConfig::invalid_field) {
+            return Err(E::Coordinates { field });
+        }
         let l = &self.limits;
         for (v, name) in [
             (l.max_members, "limits.max_members"),
@@ -464,6 +496,7 @@ impl Config {
             (l.max_relays, "limits.max_relays"),
             (l.max_pending_joins, "limits.max_pending_joins"),
             (l.seen_broadcasts, "limits.seen_broadcasts"),
+            (l.max_pings_in_flight, "limits.max_pings_in_flight"),
         ] {
             if v == 0 {
                 return Err(E::Zero(name));
@@ -490,6 +523,10 @@ impl Config {
         if l.max_user_broadcast_size > max_broadcast {
             let field = "limits.max_user_broadcast_size";
             return Err(too_large(field, l.max_user_broadcast_size, max_broadcast, Some("packet_budget")));
+        }
+        let max_ack = room.saturating_sub(crate::coordinates::WIRE_SIZE);
+        if l.max_ack_payload > max_ack {
+            return Err(too_large("limits.max_ack_payload", l.max_ack_payload, max_ack, Some("packet_budget")));
         }
         if l.max_user_message_size > l.max_stream_message_size {
             let (field, limit) = ("limits.max_user_message_size", "limits.max_stream_message_size");
@@ -626,6 +663,25 @@ mod tests {
         c.versions.application = crate::versions::VersionRange::new(4, 3, 3);
         let range = c.versions.application;
         assert_eq!(c.validate(), Err(ConfigError::VersionRange { field: "versions.application", range }));
+        let mut c = base.clone();
+        c.limits.max_ack_payload = 1400;
+        // 1,400 bytes less the message overhead (64), the envelope (3 + 29) and a coordinate (89).
+        let max = 1400 - 64 - 3 - 29 - 89;
+        let field = "limits.max_ack_payload";
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooLarge { field, value: 1400, max, limited_by: Some("packet_budget") })
+        );
+        c.limits.max_ack_payload = max as usize;
+        c.validate().unwrap();
+        let mut c = base.clone();
+        c.limits.max_pings_in_flight = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Zero("limits.max_pings_in_flight")));
+        let mut c = base.clone();
+        c.coordinates = Some(CoordinateConfig { latency_filter_size: 0, ..CoordinateConfig::default() });
+        assert_eq!(c.validate(), Err(ConfigError::Coordinates { field: "coordinates.latency_filter_size" }));
+        c.coordinates = Some(CoordinateConfig::default());
+        c.validate().unwrap();
         let mut c = base;
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));

@@ -56,6 +56,12 @@ pub enum ConfigError {
         /// `join_retry.max`.
         max: core::time::Duration,
     },
+    /// A field of `coordinates` is outside the range its documentation gives
+    /// ([`crate::coordinates::CoordinateConfig`]).
+    Coordinates {
+        /// The field, as a path from [`crate::Config`] (`coordinates.vivaldi_cc`).
+        field: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -96,6 +102,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "`join_retry.initial` ({initial:?}) must be at most `join_retry.max` ({max:?}), and                  `join_retry.max` at most one hour: lower `join_retry.initial` or set `join_retry.max`                  between the two"
             ),
+            ConfigError::Coordinates { field } => {
+                write!(f, "`{field}` is outside its range (see `CoordinateConfig`'s documentation)")
+            }
         }
     }
 }
@@ -281,6 +290,11 @@ pub enum CommandError {
     TooManyJoins,
     /// The transmit queue is full (`limits.max_pending_transmits`); poll transmits first.
     TransmitQueueFull,
+    /// Too many pings in flight (`limits.max_pings_in_flight`).
+    TooManyPings,
+    /// [`crate::Swim::ping`] named a member this member does not hold alive or suspect (or
+    /// itself).
+    UnknownMember,
 }
 
 impl fmt::Display for CommandError {
@@ -291,6 +305,8 @@ impl fmt::Display for CommandError {
             CommandError::Leaving => "this member has left the cluster",
             CommandError::TooManyJoins => "too many join attempts in flight",
             CommandError::TransmitQueueFull => "transmit queue is full",
+            CommandError::TooManyPings => "too many pings in flight (`limits.max_pings_in_flight`)",
+            CommandError::UnknownMember => "no such live member",
         })
     }
 }

@@ -29,6 +29,11 @@ use crate::versions::Versions;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JoinId(pub u64);
 
+/// Identifies one call to [`crate::Swim::ping`] or [`crate::Swim::ping_addr`]; its outcome is
+/// an [`Event::PingCompleted`] with the same id. Ids count up from 0 per member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PingId(pub u64);
+
 /// A change the caller may act on. Member events carry the member as it is after the change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event<A> {
@@ -148,6 +153,19 @@ pub enum Event<A> {
         /// Attempts made.
         attempts: u32,
     },
+    /// A ping of [`crate::Swim::ping`] or [`crate::Swim::ping_addr`] was answered, or timed
+    /// out (no ack within the probe timeout in force when it was sent).
+    PingCompleted {
+        /// Which ping.
+        id: PingId,
+        /// The member pinged, `None` for a bare address.
+        name: Option<Name>,
+        /// The address pinged.
+        addr: A,
+        /// The round-trip time (from the command to the ack, in the caller's time), or `None`
+        /// on a timeout.
+        rtt: Option<core::time::Duration>,
+    },
     /// The leave notice has been sent as often as gossip sends any update (or there was no
     /// one to tell). Safe to shut down.
     LeaveCompleted,
@@ -192,6 +210,7 @@ impl<A> Event<A> {
             | Event::JoinCompleted { .. }
             | Event::JoinRetrying { .. }
             | Event::JoinGaveUp { .. }
+            | Event::PingCompleted { .. }
             | Event::LeaveCompleted => false,
         }
     }
@@ -447,6 +466,17 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
                 write!(f, "join reached no seed; attempt {attempt} in {delay:?}")
             }
             Event::JoinGaveUp { attempts, .. } => write!(f, "join gave up: no seed answered in {attempts} attempts"),
+            Event::PingCompleted { id, name, addr, rtt } => {
+                write!(f, "ping {} of ", id.0)?;
+                match name {
+                    Some(n) => write!(f, "{n} ({addr})")?,
+                    None => write!(f, "{addr}")?,
+                }
+                match rtt {
+                    Some(rtt) => write!(f, ": answered in {rtt:?}"),
+                    None => f.write_str(": timed out"),
+                }
+            }
             Event::LeaveCompleted => f.write_str("leave notice spread; safe to shut down"),
             Event::Lagged { dropped, members } => write!(
                 f,
@@ -481,7 +511,7 @@ mod tests {
         let no = || Refusal::new("wrong datacenter");
         let ours = Versions::DEFAULT;
         let theirs = Versions { protocol: crate::VersionRange::only(3), ..ours };
-        let cases: [(Event<u16>, &str); 21] = [
+        let cases: [(Event<u16>, &str); 23] = [
             (Event::MemberJoined(b()), "b joined at 7946 (incarnation 3)"),
             (Event::MemberUpdated(b()), "b updated its metadata (6 bytes) at 7946 (incarnation 3)"),
             (Event::MemberSuspected { member: b(), accuser: "a".into() }, "b suspected by a at 7946 (incarnation 3)"),
@@ -520,6 +550,16 @@ mod tests {
             ),
             (Event::UserBroadcast { origin: "c".into(), payload: Bytes::new() }, "broadcast from c: 0 bytes"),
             (Event::HealthChanged { score: 1 }, "local health score now 1 (0 is healthy)"),
+            (
+                Event::PingCompleted {
+                    id: PingId(3),
+                    name: Some("c".into()),
+                    addr: 9,
+                    rtt: Some(core::time::Duration::from_micros(1500)),
+                },
+                "ping 3 of c (9): answered in 1.5ms",
+            ),
+            (Event::PingCompleted { id: PingId(4), name: None, addr: 8, rtt: None }, "ping 4 of 8: timed out"),
             (
                 Event::JoinCompleted { join: JoinId(0), reached: 1, attempted: 2 },
                 "join finished: 1 of 2 seeds answered",

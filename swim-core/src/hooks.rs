@@ -17,6 +17,8 @@
 //! | `AliveDelegate.NotifyAlive` | [`Hooks::admit_member`] |
 //! | `MergeDelegate.NotifyMerge` | [`Hooks::admit_merge`] |
 //! | `Config.CIDRsAllowed` | [`Hooks::allow_address`] |
+//! | `PingDelegate.AckPayload` | [`Hooks::ack_payload`] |
+//! | `PingDelegate.NotifyPingComplete` | [`Hooks::probe_completed`] (direct and indirect, told apart) |
 //!
 //! Install hooks with [`Swim::set_hooks`](crate::Swim::set_hooks) (or
 //! [`Swim::set_boxed_hooks`](crate::Swim::set_boxed_hooks)). A hook must not block: it runs
@@ -33,6 +35,8 @@
 //! | [`Hooks::merge_remote_state`] | `handle_stream` | after a push-pull's member states merged, if it carried a state |
 //! | [`Hooks::local_state`] | `poll_transmit` | when a push-pull (request or reply) is encoded |
 //! | [`Hooks::on_broadcast`] | `handle_datagram` | the first time a broadcast is seen |
+//! | [`Hooks::ack_payload`] | `handle_datagram` | for every ping answered with an ack to a member that advertises extended acks (`Capabilities::EXTENDED_ACK`) |
+//! | [`Hooks::probe_completed`] | `handle_datagram` | when an ack (direct or relayed) ends one of this member's probes |
 //! | [`Hooks::broadcast_finished`] | `poll_transmit`, `broadcast`, `handle_datagram` | when a broadcast leaves the user queue: sent its full count (while filling a datagram), replaced or dropped (while queueing another) |
 
 use alloc::boxed::Box;
@@ -88,6 +92,38 @@ pub struct FinishedBroadcast<'a> {
     pub local: bool,
     /// How it left the queue.
     pub outcome: BroadcastOutcome,
+}
+
+/// How a probe reached its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbePath {
+    /// The target acked our ping itself (in the direct phase or later).
+    Direct,
+    /// A helper relayed the target's ack (the indirect probe).
+    Indirect,
+}
+
+/// A probe of this member that ended with an ack, told to [`Hooks::probe_completed`].
+///
+/// Only the protocol's own probes are reported: reconnect pings to dead members, acks relayed
+/// for others and the pings of [`crate::Swim::ping`] are not probes of ours (a ping's outcome
+/// is an [`crate::Event::PingCompleted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeCompleted<'a, A> {
+    /// The member probed.
+    pub name: &'a str,
+    /// Where it was probed.
+    pub addr: &'a A,
+    /// The round-trip time in the caller's time (the `now`s given to the core): for a direct
+    /// ack, from the probe's start (when its ping was queued) to the ack; for a relayed one,
+    /// from when the ping-reqs were queued to the relayed ack, so it includes the helper's two
+    /// extra hops.
+    pub rtt: core::time::Duration,
+    /// Direct or through a helper.
+    pub path: ProbePath,
+    /// The target's [`Hooks::ack_payload`]; empty when it sent none, when this member does not
+    /// advertise extended acks, and always for an indirect ack (helpers relay a plain ack).
+    pub payload: &'a [u8],
 }
 
 /// A member as claimed by a peer, before the core stores it: what admission hooks judge.
@@ -170,6 +206,21 @@ pub trait Hooks<A>: Send {
     fn admit_merge(&mut self, from: &str, members: &[Candidate<'_, A>], exchange: Exchange) -> Result<(), Refusal> {
         let _ = (from, members, exchange);
         Ok(())
+    }
+
+    /// The payload to put in an ack to a ping (memberlist's `AckPayload`), at most
+    /// `limits.max_ack_payload` bytes; a larger one is not sent (counted in
+    /// `Stats::ack_payloads_refused`). Only sent to members that advertise extended acks.
+    /// Default: none.
+    fn ack_payload(&mut self) -> Bytes {
+        Bytes::new()
+    }
+
+    /// One of this member's probes ended with an ack (memberlist's `NotifyPingComplete`,
+    /// which reports direct acks only): the target, its RTT, the path and its ack payload.
+    /// Default: nothing.
+    fn probe_completed(&mut self, probe: &ProbeCompleted<'_, A>) {
+        let _ = probe;
     }
 
     /// May traffic from, or a member claimed at, `addr` be accepted? Applied to every

@@ -56,6 +56,7 @@
 //! | member table and round-robin probe order | `membership` | |
 //! | messages, envelope (label), codec, stream framing | [`wire`] | |
 //! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
+//! | network coordinates (Vivaldi): the update rule, RTT estimates | [`coordinates`] | [`coordinates::Vivaldi`] |
 //! | application hooks: push-pull state, broadcast verdicts, admission, address allowlist | [`hooks`] | [`Hooks`] |
 //! | events, errors, counters, time, randomness | [`event`], [`error`], [`stats`], [`time`], [`rng`] | |
 //!
@@ -65,7 +66,7 @@
 //! ## The run-loop contract
 //!
 //! Every input (`handle_datagram`, `handle_stream`, `handle_stream_failed`,
-//! `handle_timeout`, and the commands `join`, `leave`, `update_metadata`,
+//! `handle_timeout`, and the commands `join`, `leave`, `update_metadata`, `ping`,
 //! `broadcast`, `send_user_message`) takes `now`. **After each input, drain
 //! the outputs**: [`Swim::poll_transmit`] until `None` (send each over UDP or
 //! the reliable stream as its [`TransmitKind`] says), [`Swim::poll_event`]
@@ -154,6 +155,7 @@ extern crate alloc;
 
 pub mod awareness;
 pub mod config;
+pub mod coordinates;
 pub mod dissemination;
 pub mod error;
 pub mod event;
@@ -180,9 +182,13 @@ pub mod wire;
 pub use push_pull as sync;
 
 pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
+pub use coordinates::{Coordinate, CoordinateConfig};
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
-pub use event::{Event, JoinId, MemberView, RefusalReason};
-pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};
+pub use event::{Event, JoinId, MemberView, PingId, RefusalReason};
+pub use hooks::{
+    BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, ProbeCompleted, ProbePath, Refusal,
+    Verdict,
+};
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
 pub use swim::{BroadcastId, Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};

@@ -7,11 +7,13 @@
 //! between two probes of the same member to `2n - 1` periods. A hash table of
 //! indices (keyed by name, seeded) finds members by name.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
+use crate::coordinates::{Coordinate, LatencyFilter};
 use crate::member::{Address, Member, State};
 use crate::rng::{SeededState, SwimRng};
 use crate::time::Instant;
@@ -25,12 +27,22 @@ pub(crate) struct Record<A> {
     pub member: Member<A>,
     /// What its alive record said it speaks.
     pub peer: Peer,
+    /// With [`crate::Config::coordinates`] on: the last coordinate it sent us and its latency
+    /// filter, once a probe measured it (boxed: one pointer per record when off).
+    pub coordinate: Option<Box<RemoteCoordinate>>,
+}
+
+/// A member's coordinate as last heard, and the RTT samples of our probes to it.
+#[derive(Clone, Debug)]
+pub(crate) struct RemoteCoordinate {
+    pub coordinate: Coordinate,
+    pub filter: LatencyFilter,
 }
 
 impl<A> From<Member<A>> for Record<A> {
     /// A member whose versions are the defaults, with no capabilities.
     fn from(member: Member<A>) -> Self {
-        Record { member, peer: Peer::DEFAULT }
+        Record { member, peer: Peer::DEFAULT, coordinate: None }
     }
 }
 
@@ -167,7 +179,7 @@ impl<A: Address> Membership<A> {
             }
             self.count(m.state, 1);
             self.grow(1);
-            self.records.push(Record { member: m, peer });
+            self.records.push(Record { member: m, peer, coordinate: None });
             self.index_insert(self.records.len() - 1);
             added += 1;
         }
@@ -340,7 +352,9 @@ impl<A: Address> Membership<A> {
     /// Approximate heap bytes: the record vector, the index, and what each record owns
     /// (long names, metadata).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let owned: usize = self.records.iter().map(|r| r.member.name.heap_bytes() + r.member.meta.len()).sum();
+        let coordinate = |r: &Record<A>| r.coordinate.as_ref().map_or(0, |_| core::mem::size_of::<RemoteCoordinate>());
+        let owned: usize =
+            self.records.iter().map(|r| r.member.name.heap_bytes() + r.member.meta.len() + coordinate(r)).sum();
         self.records.capacity() * core::mem::size_of::<Record<A>>() + self.index.allocation_size() + owned
     }
 

@@ -19,7 +19,11 @@
 
 use alloc::vec::Vec;
 
+use core::time::Duration;
+
 use crate::config::Config;
+use crate::event::PingId;
+use crate::hooks::ProbePath;
 use crate::member::{Address, Member, Name, State};
 use crate::membership::Membership;
 use crate::rng::SwimRng;
@@ -37,8 +41,10 @@ pub(crate) enum ProbeDue<A> {
 /// Whom an ack is for.
 #[derive(Debug)]
 pub(crate) enum AckFor<A> {
-    /// The probe in flight (now over).
-    Probe,
+    /// The probe in flight (now over): its target, the round-trip time and the path.
+    Probe { target: Name, addr: A, rtt: Duration, path: ProbePath },
+    /// A ping of `Swim::ping` (now over).
+    Ping { ping: UserPing<A>, rtt: Duration },
     /// A relay: send `requester` an ack with its own sequence number.
     Relay {
         /// Who sent the ping-req.
@@ -64,12 +70,30 @@ pub(crate) struct Prober<A> {
     /// The reconnect pings of the last reconnect tick: (sequence number, address), at most
     /// `push_pull::RECONNECT_FANOUT`; a new tick replaces them.
     reconnect: Vec<(u32, A)>,
+    /// The application's pings in flight, at most `max_pings`, in the order sent.
+    pings: Vec<UserPing<A>>,
+    max_pings: usize,
+}
+
+/// A ping of `Swim::ping` or `Swim::ping_addr` in flight.
+#[derive(Clone, Debug)]
+pub(crate) struct UserPing<A> {
+    pub id: PingId,
+    pub seq: u32,
+    /// The member pinged, `None` for a bare address.
+    pub name: Option<Name>,
+    pub addr: A,
+    pub sent: Instant,
+    /// When it times out.
+    pub deadline: Instant,
 }
 
 impl<A: Address> Prober<A> {
-    /// A prober with nothing in flight, serving at most `max_relays` ping-reqs at a time.
-    pub fn new(max_relays: usize) -> Self {
-        Prober { next_seq: 0, probe: None, relays: Relays::new(max_relays), reconnect: Vec::new() }
+    /// A prober with nothing in flight, serving at most `max_relays` ping-reqs and sending
+    /// at most `max_pings` application pings at a time.
+    pub fn new(max_relays: usize, max_pings: usize) -> Self {
+        let relays = Relays::new(max_relays);
+        Prober { next_seq: 0, probe: None, relays, reconnect: Vec::new(), pings: Vec::new(), max_pings }
     }
 
     /// The next sequence number (pings and ping-reqs share them).
@@ -78,15 +102,25 @@ impl<A: Address> Prober<A> {
         self.next_seq
     }
 
-    /// Start a probe of `target` (at `addr`, `incarnation`): the direct phase ends at
-    /// `ack_deadline`, the probe at `end`. Returns the ping's sequence number.
-    pub fn start(&mut self, target: Name, addr: A, incarnation: u32, ack_deadline: Instant, end: Instant) -> u32 {
+    /// Start a probe of `target` (at `addr`, `incarnation`) at `now`: the direct phase ends
+    /// at `ack_deadline`, the probe at `end`. Returns the ping's sequence number.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        target: Name,
+        addr: A,
+        incarnation: u32,
+        ack_deadline: Instant,
+        end: Instant,
+    ) -> u32 {
         let seq = self.next_seq();
         self.probe = Some(InFlight {
             seq,
             target,
             addr,
             incarnation,
+            sent: now,
+            indirect_at: None,
             ack_deadline: Some(ack_deadline),
             end,
             expected_nacks: 0,
@@ -105,6 +139,7 @@ impl<A: Address> Prober<A> {
         let p = self.probe.as_mut()?;
         if p.ack_deadline.is_some_and(|d| d <= now) {
             p.ack_deadline = None;
+            p.indirect_at = Some(now);
             if p.end > now {
                 return Some(ProbeDue::AskHelpers);
             }
@@ -140,11 +175,23 @@ impl<A: Address> Prober<A> {
         Some((p.seq, target, p.addr.clone()))
     }
 
-    /// An ack with `seq` arrived: whom it is for.
-    pub fn on_ack(&mut self, seq: u32) -> AckFor<A> {
-        if self.probe.as_ref().is_some_and(|p| p.seq == seq) {
-            self.probe = None;
-            return AckFor::Probe;
+    /// An ack with `seq` arrived from `from` at `now`: whom it is for.
+    pub fn on_ack(&mut self, now: Instant, from: &A, seq: u32) -> AckFor<A> {
+        if self.probe.as_ref().is_some_and(|p| p.seq == seq)
+            && let Some(p) = self.probe.take()
+        {
+            // An ack from anywhere but the target's address was relayed by a helper.
+            let (path, since) = if *from == p.addr {
+                (ProbePath::Direct, p.sent)
+            } else {
+                (ProbePath::Indirect, p.indirect_at.unwrap_or(p.sent))
+            };
+            return AckFor::Probe { target: p.target, addr: p.addr, rtt: now - since, path };
+        }
+        if let Some(k) = self.pings.iter().position(|p| p.seq == seq) {
+            let ping = self.pings.remove(k);
+            let rtt = now - ping.sent;
+            return AckFor::Ping { ping, rtt };
         }
         if let Some(r) = self.relays.take(seq) {
             let (requester, version) = r.requester;
@@ -200,23 +247,50 @@ impl<A: Address> Prober<A> {
         seq
     }
 
+    /// Send an application ping (`id`) to `addr` (member `name`, if any) at `now`, timing
+    /// out at `deadline`: its sequence number, or `None` if `max_pings` are in flight.
+    pub fn start_ping(
+        &mut self,
+        id: PingId,
+        name: Option<Name>,
+        addr: A,
+        now: Instant,
+        deadline: Instant,
+    ) -> Option<u32> {
+        if self.pings.len() >= self.max_pings {
+            return None;
+        }
+        let seq = self.next_seq();
+        self.pings.push(UserPing { id, seq, name, addr, sent: now, deadline });
+        Some(seq)
+    }
+
+    /// Hand every application ping timed out by `now` to `timed_out`, in the order sent.
+    pub fn expire_pings(&mut self, now: Instant, mut timed_out: impl FnMut(UserPing<A>)) {
+        if !self.pings.iter().any(|p| p.deadline <= now) {
+            return;
+        }
+        let (expired, live): (Vec<_>, Vec<_>) = self.pings.drain(..).partition(|p| p.deadline <= now);
+        self.pings = live;
+        expired.into_iter().for_each(&mut timed_out);
+    }
+
     /// Relays in progress.
     pub fn relays(&self) -> usize {
         self.relays.len()
     }
 
-    /// Heap bytes held for relays.
+    /// Heap bytes held for relays and pings.
     pub fn heap_bytes(&self) -> usize {
         self.relays.len() * core::mem::size_of::<Relay<(A, u8)>>()
+            + self.pings.capacity() * core::mem::size_of::<UserPing<A>>()
     }
 
     /// The earliest probe or relay deadline.
     pub fn deadline(&self) -> Option<Instant> {
         let probe = self.probe.as_ref().map(InFlight::deadline);
-        match (probe, self.relays.deadline()) {
-            (Some(p), Some(r)) => Some(p.min(r)),
-            (p, r) => p.or(r),
-        }
+        let pings = self.pings.iter().map(|p| p.deadline).min();
+        [probe, self.relays.deadline(), pings].into_iter().flatten().min()
     }
 }
 
@@ -252,6 +326,10 @@ pub(crate) struct InFlight<A> {
     pub addr: A,
     /// The target's incarnation when the probe started; a failure suspects this incarnation.
     pub incarnation: u32,
+    /// When the probe started (its ping was queued).
+    pub sent: Instant,
+    /// When the indirect phase started (ping-reqs queued), if it has.
+    pub indirect_at: Option<Instant>,
     /// When the direct phase ends and indirect probes go out; `None` once they have.
     pub ack_deadline: Option<Instant>,
     /// When the probe fails if nothing acked.
@@ -363,6 +441,8 @@ mod tests {
             target: Name::from("t"),
             addr: 0,
             incarnation: 0,
+            sent: Instant::ZERO,
+            indirect_at: None,
             ack_deadline: None,
             end: Instant::ZERO,
             expected_nacks: expected,

@@ -136,4 +136,26 @@ pub struct Stats {
     /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
     /// every member, every member sends the label and `accept_unlabelled` can be turned off.
     pub unlabelled_accepted: u64,
+    /// Probes that ended with an ack straight from their target ([`crate::ProbePath::Direct`]).
+    pub probes_direct: u64,
+    /// Probes that ended with an ack relayed by a helper ([`crate::ProbePath::Indirect`]).
+    pub probes_indirect: u64,
+    /// Extended acks sent (with this member's ack payload or coordinate).
+    pub extended_acks_sent: u64,
+    /// Ack payloads not sent because `Hooks::ack_payload` returned more than
+    /// `limits.max_ack_payload` bytes (the ack went without it).
+    pub ack_payloads_refused: u64,
+    /// Pings sent by `Swim::ping` and `Swim::ping_addr`.
+    pub pings_sent: u64,
+    /// Of those, pings that timed out.
+    pub pings_timed_out: u64,
+    /// Coordinate updates applied (`Config::coordinates`).
+    pub coordinate_updates: u64,
+    /// Coordinates (or RTT samples) from the network refused: wrong dimensionality, not
+    /// finite, out of range, or an RTT of zero or above `coordinates::MAX_RTT`. The ack itself
+    /// still counted; the local coordinate was not touched.
+    pub coordinates_rejected: u64,
+    /// Times the local coordinate was reset to the origin because an update made it
+    /// non-finite.
+    pub coordinate_resets: u64,
 }

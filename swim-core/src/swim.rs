@@ -16,12 +16,15 @@ use bytes::Bytes;
 
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
+use crate::coordinates::{Coordinate, Vivaldi};
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
 use crate::error::{CommandError, ConfigError, DecodeError, NewError};
-use crate::event::{Event, EventQueue, JoinId, RefusalReason};
-use crate::hooks::{Candidate, Exchange, FinishedBroadcast, Hooks, Installed, Refusal, Verdict};
+use crate::event::{Event, EventQueue, JoinId, PingId, RefusalReason};
+use crate::hooks::{
+    Candidate, Exchange, FinishedBroadcast, Hooks, Installed, ProbeCompleted, ProbePath, Refusal, Verdict,
+};
 use crate::member::{Address, Claim, Member, Name, State, overrides};
-use crate::membership::Membership;
+use crate::membership::{Membership, RemoteCoordinate};
 use crate::probe::{self, AckFor, ProbeDue, Prober};
 use crate::push_pull::{AfterAttempt, Exchanges, Finished, Update, as_update, choose_reconnect, follow_up};
 use crate::rng::SwimRng;
@@ -47,6 +50,9 @@ pub const MAX_DATAGRAM: usize = 65_535;
 /// every member of a cluster of up to 17, where the notice's few gossip transmits could miss
 /// one; in a larger cluster these and their re-gossip reach the rest. One datagram each, once.
 pub const LEAVE_DIRECT_FANOUT: usize = 16;
+
+/// Mixed into the seed for the coordinate system's own generator.
+const COORDINATE_SEED: u64 = 0x5669_7661_6c64_6921;
 
 /// One SWIM + Lifeguard member, as a deterministic state machine.
 ///
@@ -97,6 +103,12 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     scratch_buf: Vec<u8>,
     sealer: Sealer,
     hooks: Installed<A>,
+    /// The local coordinate system, with `config.coordinates` on.
+    vivaldi: Option<Vivaldi>,
+    /// The coordinate system's own randomness (seeded from the seed, not drawn from `rng`, so
+    /// that turning coordinates on does not change the protocol's random choices).
+    coordinate_rng: SwimRng,
+    next_ping_id: u64,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
@@ -149,13 +161,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             state: State::Alive,
             state_changed: now,
         };
-        let capabilities = Capabilities::NONE.with_compression(config.compression.is_some());
+        let extended_ack = config.ack_payloads || config.coordinates.is_some();
+        let capabilities =
+            Capabilities::NONE.with_compression(config.compression.is_some()).with_extended_ack(extended_ack);
         let local_peer = Peer { versions: config.versions, capabilities };
         Ok(Swim {
             limits: DecodeLimits::from_config(&config),
             local_peer,
             awareness: Awareness::new(config.lifeguard.awareness_max_multiplier, config.lifeguard.awareness),
-            prober: Prober::new(config.limits.max_relays),
+            prober: Prober::new(config.limits.max_relays, config.limits.max_pings_in_flight),
             codec,
             local,
             leaving: false,
@@ -175,6 +189,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             scratch_buf: Vec::new(),
             sealer: Sealer::new(config.versions.protocol),
             hooks: Installed::default(),
+            vivaldi: config.coordinates.clone().map(Vivaldi::new),
+            coordinate_rng: SwimRng::from_seed_u64(seed ^ COORDINATE_SEED),
+            next_ping_id: 0,
             config,
         })
     }
@@ -213,6 +230,30 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     /// The optional features member `name` accepts, as its alive record said.
     pub fn capabilities_of(&self, name: &str) -> Option<Capabilities> {
         self.peer_of(name).map(|p| p.capabilities)
+    }
+
+    /// This member's network coordinate, with [`Config::coordinates`] on (see
+    /// [`crate::coordinates`]); it starts at the origin and moves with every direct probe
+    /// whose target sent its own coordinate.
+    pub fn coordinate(&self) -> Option<&Coordinate> {
+        self.vivaldi.as_ref().map(Vivaldi::coordinate)
+    }
+
+    /// The last coordinate member `name` sent in an ack to one of this member's probes (this
+    /// member's own for the local name). `None` with coordinates off, for a name not held, or
+    /// before the first such ack. Kept in the member's record, so dropped with it.
+    pub fn coordinate_of(&self, name: &str) -> Option<&Coordinate> {
+        if self.local.name == name {
+            return self.coordinate();
+        }
+        self.members.by_name(name)?.coordinate.as_ref().map(|r| &r.coordinate)
+    }
+
+    /// The round-trip time between members `a` and `b` (either may be the local member) as
+    /// their coordinates estimate it ([`Coordinate::estimate_rtt`]). `None` unless both
+    /// coordinates are known ([`coordinate_of`](Self::coordinate_of)).
+    pub fn estimate_rtt(&self, a: &str, b: &str) -> Option<Duration> {
+        Some(self.coordinate_of(a)?.estimate_rtt(self.coordinate_of(b)?))
     }
 
     fn peer_of(&self, name: &str) -> Option<Peer> {
@@ -341,6 +382,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             None => {}
         }
         self.relay_timers(now);
+        let mut timed_out = Vec::new(); // allocates only when a ping timed out
+        self.prober.expire_pings(now, |p| timed_out.push(p));
+        for p in timed_out {
+            self.stats.pings_timed_out += 1;
+            self.emit(Event::PingCompleted { id: p.id, name: p.name, addr: p.addr, rtt: None });
+        }
         while let Some(name) = self.suspicions.pop_expired(now) {
             let Some(i) = self.members.find(&name) else { continue };
             if self.members.get(i).member.state == State::Suspect {
@@ -366,6 +413,49 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     // ------------------------------------------------------------------ commands
+
+    /// Ping member `name` (alive or suspect here) once, outside the probe cycle
+    /// (memberlist's `Ping`). The outcome is an [`Event::PingCompleted`] with the returned id:
+    /// the round-trip time, or `None` if no ack came within the probe timeout in force now
+    /// ([`probe_timeout`](Self::probe_timeout)). With coordinates on, the ack's coordinate
+    /// updates this member's as a probe's would. At most `limits.max_pings_in_flight` at once.
+    pub fn ping(&mut self, now: Instant, name: &str) -> Result<PingId, CommandError> {
+        let i = self.members.find(name).filter(|&i| !self.members.get(i).member.state.is_gone());
+        let i = i.ok_or(CommandError::UnknownMember)?;
+        let addr = self.members.get(i).member.addr.clone();
+        let extended = self.extended_ping_to(i);
+        let route = self.route_to(i);
+        self.send_ping(now, Some(Name::from(name)), addr, extended, route)
+    }
+
+    /// Ping whatever member listens at `addr`, known here or not: the ping names no target, so
+    /// any member of this version or later answers it (an older one drops it as malformed, and
+    /// the ping times out). As [`ping`](Self::ping) otherwise, without extended acks.
+    pub fn ping_addr(&mut self, now: Instant, addr: A) -> Result<PingId, CommandError> {
+        let route = self.route_to_addr(&addr);
+        self.send_ping(now, None, addr, false, route)
+    }
+
+    fn send_ping(
+        &mut self,
+        now: Instant,
+        name: Option<Name>,
+        addr: A,
+        extended: bool,
+        route: Route,
+    ) -> Result<PingId, CommandError> {
+        if self.transmits.len() >= self.config.limits.max_pending_transmits {
+            return Err(CommandError::TransmitQueueFull);
+        }
+        let id = PingId(self.next_ping_id);
+        let deadline = now + self.probe_timeout();
+        let target = name.clone().unwrap_or_else(|| Name::from(""));
+        let seq = self.prober.start_ping(id, name, addr.clone(), now, deadline).ok_or(CommandError::TooManyPings)?;
+        self.next_ping_id += 1;
+        self.stats.pings_sent += 1;
+        self.queue(addr, Out::Ping { seq, target, buddy: None, extended }, route);
+        Ok(id)
+    }
 
     /// Contact `seeds` with a push-pull each. A [`Event::JoinCompleted`] with the same id
     /// reports how many answered. The local address is skipped.
@@ -1011,7 +1101,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             // then apply, rather than decoding every member state twice.
             let mut messages = Vec::new();
             codec.decode_versioned(version, data, &limits, &mut |m| messages.push(m))?;
-            if messages.iter().any(|m| matches!(m, Message::Ping(p) if p.target != self.local.name.as_str())) {
+            if messages.iter().any(|m| matches!(m, Message::Ping(p) | Message::ExtendedPing(p) if !p.target.is_empty() && p.target != self.local.name.as_str())) {
                 return Err(DecodeError::Misdirected);
             }
             // A push-pull's reply goes to its `from_addr`: that address must be allowed too.
@@ -1030,7 +1120,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let local = &self.local.name;
         let validated = codec.decode_versioned(version, data, &limits, &mut |m| match m {
             Message::PushPull(_) | Message::JoinRefused(_) => fault = Some(DecodeError::WrongChannel),
-            Message::Ping(p) if p.target != local.as_str() => fault = Some(DecodeError::Misdirected),
+            Message::Ping(p) | Message::ExtendedPing(p) if !p.target.is_empty() && p.target != local.as_str() => {
+                fault = Some(DecodeError::Misdirected)
+            }
             _ => {}
         });
         validated.and_then(|_| fault.map_or(Ok(()), Err))?;
@@ -1042,8 +1134,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     fn handle_message(&mut self, now: Instant, from: &A, version: u8, msg: Message<'_, A>) {
         match msg {
             Message::Ping(p) => self.queue(from.clone(), Out::Ack { seq: p.seq }, self.route_answer(version)),
+            Message::ExtendedPing(p) => self.on_extended_ping(from, version, p.seq),
             Message::PingReq(p) => self.on_ping_req(now, from, version, p),
-            Message::Ack(a) => self.on_ack(a.seq),
+            Message::Ack(a) => self.on_ack(now, from, a.seq, &[], None),
+            Message::ExtendedAck(a) => self.on_ack(now, from, a.seq, a.payload, a.coordinate),
             Message::Nack(n) => self.on_nack(n.seq),
             Message::Alive(a) => self.on_alive(now, a),
             Message::Suspect(s) => self.on_suspect(now, s),
@@ -1080,10 +1174,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let (target, addr, incarnation) = (m.name.clone(), m.addr.clone(), m.incarnation);
         let buddy = (self.config.lifeguard.buddy && m.state == State::Suspect).then_some(incarnation);
         let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
-        let seq = self.prober.start(target.clone(), addr.clone(), incarnation, ack_deadline, end);
+        let extended = self.extended_ping_to(i);
+        let seq = self.prober.start(now, target.clone(), addr.clone(), incarnation, ack_deadline, end);
         self.stats.probes += 1;
         let route = self.route_to(i);
-        self.queue(addr, Out::Ping { seq, target, buddy }, route);
+        self.queue(addr, Out::Ping { seq, target, buddy, extended }, route);
     }
 
     fn send_ping_reqs(&mut self) {
@@ -1103,9 +1198,53 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.scratch_idx = helpers;
     }
 
-    fn on_ack(&mut self, seq: u32) {
-        match self.prober.on_ack(seq) {
-            AckFor::Probe => self.adjust_health_score(-1),
+    /// Whether a ping to member `i` should be an extended one: this member wants extended acks
+    /// and `i` reads extended pings.
+    fn extended_ping_to(&self, i: usize) -> bool {
+        self.local_peer.capabilities.extended_ack() && self.members.get(i).peer.capabilities.extended_ack()
+    }
+
+    /// An extended ping: answer with this member's ack payload and coordinate, if it has any.
+    fn on_extended_ping(&mut self, from: &A, version: u8, seq: u32) {
+        let route = self.route_answer(version);
+        let mut payload = self.hooks.0.ack_payload();
+        if payload.len() > self.config.limits.max_ack_payload {
+            self.stats.ack_payloads_refused += 1;
+            payload = Bytes::new();
+        }
+        let coordinate = self.vivaldi.as_ref().map(|v| alloc::boxed::Box::new(*v.coordinate()));
+        if payload.is_empty() && coordinate.is_none() {
+            return self.queue(from.clone(), Out::Ack { seq }, route);
+        }
+        self.stats.extended_acks_sent += 1;
+        self.queue(from.clone(), Out::ExtendedAck { seq, payload, coordinate }, route);
+    }
+
+    /// An ack (plain, or extended with `payload` and `coordinate`) from `from`.
+    fn on_ack(&mut self, now: Instant, from: &A, seq: u32, payload: &[u8], coordinate: Option<Coordinate>) {
+        match self.prober.on_ack(now, from, seq) {
+            AckFor::Probe { target, addr, rtt, path } => {
+                self.adjust_health_score(-1);
+                let payload = match path {
+                    ProbePath::Direct => {
+                        self.stats.probes_direct += 1;
+                        // Indirect RTTs include the helper's two hops: not fed to Vivaldi.
+                        self.observe_coordinate(&target, coordinate, rtt);
+                        payload
+                    }
+                    ProbePath::Indirect => {
+                        self.stats.probes_indirect += 1;
+                        &[]
+                    }
+                };
+                self.hooks.0.probe_completed(&ProbeCompleted { name: &target, addr: &addr, rtt, path, payload });
+            }
+            AckFor::Ping { ping, rtt } => {
+                if let Some(name) = &ping.name {
+                    self.observe_coordinate(name, coordinate, rtt);
+                }
+                self.emit(Event::PingCompleted { id: ping.id, name: ping.name, addr: ping.addr, rtt: Some(rtt) });
+            }
             AckFor::Relay { requester, requester_seq, version } => {
                 self.stats.acks_relayed += 1;
                 self.queue(requester, Out::Ack { seq: requester_seq }, self.route_answer(version));
@@ -1118,6 +1257,31 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 self.queue(to, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
             }
             AckFor::Stale => self.stats.stale_acks += 1,
+        }
+    }
+
+    /// Member `name` sent `coordinate` in its ack to a direct ping that took `rtt`: check it,
+    /// keep it in the member's record and update the local coordinate.
+    fn observe_coordinate(&mut self, name: &str, coordinate: Option<Coordinate>, rtt: Duration) {
+        let (Some(vivaldi), Some(c)) = (self.vivaldi.as_mut(), coordinate) else { return };
+        let Some(i) = self.members.find(name) else { return };
+        if c.check(vivaldi.coordinate().dimensions()).is_err() || rtt > crate::coordinates::MAX_RTT {
+            self.stats.coordinates_rejected += 1;
+            return;
+        }
+        let record = self.members.get_mut(i);
+        let remote = record.coordinate.get_or_insert_with(|| {
+            alloc::boxed::Box::new(RemoteCoordinate { coordinate: c, filter: Default::default() })
+        });
+        let resets = vivaldi.resets();
+        match vivaldi.update(&mut remote.filter, &c, rtt, &mut self.coordinate_rng) {
+            Ok(_) => {
+                remote.coordinate = c;
+                self.stats.coordinate_updates += 1;
+                self.stats.coordinate_resets += vivaldi.resets() - resets;
+            }
+            // Checked above; counted all the same should the rules ever differ.
+            Err(_) => self.stats.coordinates_rejected += 1,
         }
     }
 
@@ -1136,7 +1300,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         self.stats.relays += 1;
         let route = self.route_to_name(p.target);
-        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None }, route);
+        let ping = Out::Ping { seq, target: Name::from(p.target), buddy: None, extended: false };
+        self.queue(p.target_addr, ping, route);
     }
 
     fn relay_timers(&mut self, now: Instant) {
@@ -1309,7 +1474,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 state: State::Alive,
                 state_changed: now,
             };
-            let record = crate::membership::Record { member: member.clone(), peer };
+            let record = crate::membership::Record { member: member.clone(), peer, coordinate: None };
             let i = if self.exchanges.batch_insert() {
                 self.members.push(record)
             } else {
@@ -1578,7 +1743,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             let seq = self.prober.start_reconnect(to.clone());
             self.stats.reconnects += 1;
             let route = self.route_to(i);
-            self.queue(to, Out::Ping { seq, target, buddy: None }, route);
+            self.queue(to, Out::Ping { seq, target, buddy: None, extended: false }, route);
         }
         self.scratch_idx = candidates;
     }

@@ -1,11 +1,13 @@
 //! What the core hands its driver: transmits and their kinds, user-message ids, and the
 //! memory estimate; and the queued form of a transmit before it is encoded.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 
 use crate::config::Limits;
+use crate::coordinates::Coordinate;
 use crate::hooks::Refusal;
 use crate::member::{Address, Member, Name};
 use crate::membership::Membership;
@@ -88,15 +90,47 @@ impl MemoryUsage {
 /// polled.
 #[derive(Clone, Debug)]
 pub(crate) enum Out<A> {
-    Ping { seq: u32, target: Name, buddy: Option<u32> },
-    PingReq { seq: u32, target: Name, target_addr: A, nack: bool },
-    Ack { seq: u32 },
-    Nack { seq: u32 },
+    /// `extended`: an extended ping (the target reads it and this member wants extended acks).
+    Ping {
+        seq: u32,
+        target: Name,
+        buddy: Option<u32>,
+        extended: bool,
+    },
+    PingReq {
+        seq: u32,
+        target: Name,
+        target_addr: A,
+        nack: bool,
+    },
+    Ack {
+        seq: u32,
+    },
+    ExtendedAck {
+        seq: u32,
+        payload: Bytes,
+        coordinate: Option<Box<Coordinate>>,
+    },
+    Nack {
+        seq: u32,
+    },
     Gossip,
-    Leave { incarnation: u32 },
-    PushPull { kind: PushPullKind, id: u32 },
-    JoinRefused { id: u32, reason: Refusal },
-    User { payload: Bytes, reliable: bool, id: MessageId },
+    Leave {
+        incarnation: u32,
+    },
+    PushPull {
+        kind: PushPullKind,
+        id: u32,
+    },
+    JoinRefused {
+        id: u32,
+        reason: Refusal,
+    },
+    User {
+        payload: Bytes,
+        reliable: bool,
+        id: MessageId,
+    },
 }
 
 /// How a queued transmit goes: its envelope's protocol version (see [`crate::versions`]) and
@@ -143,18 +177,23 @@ impl<A: Address> Out<A> {
     ) {
         let codec = Versioned { codec, version };
         match self {
-            Out::Ping { seq, target, buddy } => {
+            Out::Ping { seq, target, buddy, extended } => {
                 // The buddy system: a ping to a member we suspect carries the suspicion.
                 if let Some(incarnation) = buddy {
                     let from = &local.name;
                     codec.encode(&Message::Suspect(wire::Suspect { incarnation, name: &target, from }), buf);
                 }
-                codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf);
+                let ping = wire::Ping { seq, target: &target };
+                codec.encode(&if extended { Message::ExtendedPing(ping) } else { Message::Ping(ping) }, buf);
             }
             Out::PingReq { seq, target, target_addr, nack } => {
                 codec.encode(&Message::PingReq(wire::PingReq { seq, target: &target, target_addr, nack }), buf);
             }
             Out::Ack { seq } => codec.encode(&Message::Ack(wire::Ack { seq }), buf),
+            Out::ExtendedAck { seq, payload, coordinate } => {
+                let coordinate = coordinate.as_deref().copied();
+                codec.encode(&Message::ExtendedAck(wire::ExtendedAck { seq, payload: &payload, coordinate }), buf)
+            }
             Out::Nack { seq } => codec.encode(&Message::Nack(wire::Nack { seq }), buf),
             Out::Gossip => {}
             // The local member's leave notice, sent directly; piggyback fills the rest.

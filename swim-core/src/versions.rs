@@ -132,6 +132,20 @@ impl Capabilities {
     /// Bit 0: it reads compressed stream messages and wants them (`Config::compression` on).
     pub const COMPRESSION: u8 = 0b0000_0001;
 
+    /// Bit 1: it reads extended acks (`wire::ExtendedAck`: the acking member's payload and
+    /// coordinate) and wants them (`Config::ack_payloads` or `Config::coordinates` on).
+    pub const EXTENDED_ACK: u8 = 0b0000_0010;
+
+    /// Whether it wants extended acks.
+    pub const fn extended_ack(self) -> bool {
+        self.0 & Self::EXTENDED_ACK != 0
+    }
+
+    /// With the extended-ack bit set to `on`.
+    pub const fn with_extended_ack(self, on: bool) -> Self {
+        if on { Capabilities(self.0 | Self::EXTENDED_ACK) } else { Capabilities(self.0 & !Self::EXTENDED_ACK) }
+    }
+
     /// Whether it wants compressed stream messages.
     pub const fn compression(self) -> bool {
         self.0 & Self::COMPRESSION != 0

@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swim_core::wire::{
-    Ack, Alive, Codec, DecodeLimits, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind, Suspect,
-    envelope, frame,
+    Ack, Alive, Codec, DecodeLimits, ExtendedAck, MemberState, Message, Ping, PostcardCodec, PushPull, PushPullKind,
+    Suspect, envelope, frame,
 };
 use swim_core::{
     Address, Bytes, Capabilities, Config, DecodeError, Event, Identity, Instant, RefusalReason, State, Swim,
@@ -28,7 +28,7 @@ const OPEN: &str = "<!-- wire-example: ";
 const CLOSE: &str = "<!-- /wire-example -->";
 
 /// Every example the document holds; each is checked by a test below.
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 10] = [
     "ping-datagram",
     "ping-datagram-labelled",
     "ack-datagram-labelled",
@@ -37,6 +37,8 @@ const EXAMPLES: [&str; 8] = [
     "push-pull-frame",
     "push-pull-frame-labelled",
     "alive-datagram-v2",
+    "extended-ping-datagram",
+    "extended-ack-datagram",
 ];
 
 /// The label of the labelled examples.
@@ -216,6 +218,60 @@ fn a_member_answers_the_documented_ping_with_the_documented_ack() {
     let mut m = member("z", b"");
     assert_eq!(m.handle_datagram(now, a(), &example("ping-datagram")), Err(DecodeError::Misdirected));
     assert!(m.poll_transmit(&mut buf).is_none());
+}
+
+fn extended_ack() -> Message<'static, SocketAddr> {
+    let c = swim_core::Coordinate::from_parts(&[0.0078125, -0.001953125], 0.25, 0.0, 0.0001220703125).unwrap();
+    Message::ExtendedAck(ExtendedAck { seq: 300, payload: b"r1", coordinate: Some(c) })
+}
+
+#[test]
+fn the_documented_extended_ping_and_ack_decode_and_encode() {
+    let ping_bytes = example("extended-ping-datagram");
+    let ext = || Message::<SocketAddr>::ExtendedPing(Ping { seq: 300, target: "b" });
+    assert_eq!(ping_bytes.len(), 8);
+    assert_eq!(decode(open(&ping_bytes, b"")), [ext()]);
+    assert_eq!(encode(b"", &[ext()]), ping_bytes);
+    // The body is the plain ping's; only the tag differs.
+    assert_eq!(open(&ping_bytes, b"")[1..], open(&example("ping-datagram"), b"")[1..]);
+    let ack_bytes = example("extended-ack-datagram");
+    assert_eq!(ack_bytes.len(), 50);
+    assert_eq!(decode(open(&ack_bytes, b"")), [extended_ack()]);
+    assert_eq!(encode(b"", &[extended_ack()]), ack_bytes);
+}
+
+/// Hooks whose ack payload is `r1`.
+struct R1;
+
+impl swim_core::Hooks<SocketAddr> for R1 {
+    fn ack_payload(&mut self) -> Bytes {
+        Bytes::from_static(b"r1")
+    }
+}
+
+#[test]
+fn a_member_answers_the_documented_extended_ping_as_documented() {
+    let now = Instant::from_secs(1);
+    let mut buf = Vec::new();
+    // Without a payload or coordinates: the plain ack of the document.
+    let mut m = member("b", b"");
+    assert_eq!(m.handle_datagram(now, a(), &example("extended-ping-datagram")), Ok(()));
+    assert!(m.poll_transmit(&mut buf).is_some());
+    assert_eq!(decode::<SocketAddr>(open(&buf, b"")), [Message::Ack(Ack { seq: 300 })]);
+    // With a payload: an extended ack carrying it (no coordinate: they are off).
+    let config = Config { ack_payloads: true, ..Config::lan() };
+    let mut m = Swim::new(config, Identity::new("b", b()), 1, Instant::ZERO).unwrap();
+    m.set_hooks(R1);
+    assert_eq!(m.handle_datagram(now, a(), &example("extended-ping-datagram")), Ok(()));
+    assert!(m.poll_transmit(&mut buf).is_some());
+    let ack = Message::ExtendedAck(ExtendedAck { seq: 300, payload: b"r1", coordinate: None });
+    assert_eq!(decode::<SocketAddr>(open(&buf, b"")), [ack]);
+    // A ping naming nobody is answered by whoever listens.
+    let mut m = member("b", b"");
+    let anyone = encode(b"", &[Message::<SocketAddr>::Ping(Ping { seq: 7, target: "" })]);
+    assert_eq!(m.handle_datagram(now, a(), &anyone), Ok(()));
+    assert!(m.poll_transmit(&mut buf).is_some());
+    assert_eq!(decode::<SocketAddr>(open(&buf, b"")), [Message::Ack(Ack { seq: 7 })]);
 }
 
 #[test]

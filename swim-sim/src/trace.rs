@@ -102,6 +102,7 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::MemberRefused { .. } => 17,
         Event::MergeRefused { .. } => 18,
         Event::JoinRefused { .. } => 19,
+        Event::PingCompleted { rtt, .. } => 20 | u64::from(rtt.is_some()) << 8,
     }
 }
 

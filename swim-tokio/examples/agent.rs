@@ -247,6 +247,7 @@ fn describe(event: &Event) -> String {
         Event::MemberRefused { name, addr, reason } => format!("refused {name} {addr} reason={reason}"),
         Event::MergeRefused { from, reason } => format!("merge-refused {from} reason={reason}"),
         Event::JoinRefused { seed, reason, .. } => format!("join-refused {seed} reason={reason}"),
+        Event::PingCompleted { id, addr, rtt, .. } => format!("ping-completed {} {addr} rtt={rtt:?}", id.0),
         Event::LeaveCompleted => "leave-completed".to_string(),
         Event::Lagged { dropped, members } => {
             let list: Vec<String> = members.iter().map(|m| format!("{}={:?}", m.name, m.state)).collect();

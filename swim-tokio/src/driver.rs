@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_core::{BroadcastId, Bytes, Event, JoinId, Member, MemberView, Swim, TransmitKind};
+use swim_core::{BroadcastId, Bytes, Event, JoinId, Member, MemberView, PingId, Swim, TransmitKind};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -72,6 +72,12 @@ pub(crate) enum Command {
         payload: Bytes,
         reliable: bool,
         reply: oneshot::Sender<Result<(), SendError>>,
+    },
+    /// `Swim::ping` (a name) or `Swim::ping_addr` (an address); answered at its
+    /// `PingCompleted` with the RTT, or `None` on a timeout.
+    Ping {
+        target: Result<String, SocketAddr>,
+        reply: PingReply,
     },
     Query(Query),
     Mutate(Mutation),
@@ -184,6 +190,7 @@ impl EventHub {
 }
 
 type ReliableReply = oneshot::Sender<Result<(), SendError>>;
+type PingReply = oneshot::Sender<Result<Option<Duration>, swim_core::CommandError>>;
 type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<ReliableReply>);
 
 pub(crate) struct Driver {
@@ -209,6 +216,9 @@ pub(crate) struct Driver {
     join_refusals: HashMap<JoinId, Vec<(SocketAddr, String)>>,
     leave_waiters: Vec<oneshot::Sender<()>>,
     leave_done: bool,
+    /// Callers of `Node::ping` waiting for their ping's outcome (at most
+    /// `limits.max_pings_in_flight`: the core refuses more).
+    pings: HashMap<PingId, PingReply>,
     /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
     /// that carries each in the next drain (at most the commands handled since the last one).
     pending_reliable: HashMap<swim_core::MessageId, ReliableReply>,
@@ -258,6 +268,7 @@ impl Driver {
             join_refusals: HashMap::new(),
             leave_waiters: Vec::new(),
             leave_done: false,
+            pings: HashMap::new(),
             pending_reliable: HashMap::new(),
             send_buf: Vec::with_capacity(config.swim.packet_budget),
             recv_buf: Vec::with_capacity(RECV_BUF),
@@ -376,6 +387,22 @@ impl Driver {
                     }
                     Ok(_) => {
                         let _ = reply.send(Ok(()));
+                    }
+                }
+            }
+            Command::Ping { target, reply } => {
+                let sent = match target {
+                    Ok(name) => self.core.ping(now, &name),
+                    Err(addr) => self.core.ping_addr(now, addr),
+                };
+                match sent {
+                    Ok(id) => {
+                        // Callers that gave up no longer wait: at most one entry per caller.
+                        self.pings.retain(|_, r| !r.is_closed());
+                        self.pings.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
                     }
                 }
             }
@@ -594,6 +621,11 @@ impl Driver {
             Event::JoinRefused { join, seed, reason } if self.joins.contains_key(join) => {
                 self.join_refusals.entry(*join).or_default().push((*seed, reason.reason.clone()));
             }
+            Event::PingCompleted { id, rtt, .. } => {
+                if let Some(reply) = self.pings.remove(id) {
+                    let _ = reply.send(Ok(*rtt));
+                }
+            }
             Event::LeaveCompleted => {
                 self.leave_done = true;
                 for w in self.leave_waiters.drain(..) {
@@ -645,6 +677,9 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::MemberRefused { name, addr, reason } => debug!(member = %name, %addr, %reason, "member refused"),
         Event::MergeRefused { from, reason } => info!(%from, %reason, "push-pull state refused"),
         Event::JoinRefused { seed, reason, .. } => warn!(%seed, %reason, "join refused by seed"),
+        Event::PingCompleted { id, addr, rtt, .. } => {
+            debug!(id = id.0, %addr, rtt_us = rtt.map(|d| d.as_micros() as u64), "ping completed")
+        }
         Event::LeaveCompleted => info!("leave notice spread"),
         Event::Lagged { dropped, members } => warn!(
             dropped,

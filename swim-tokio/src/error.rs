@@ -110,6 +110,21 @@ pub enum CommandError {
     Closed(#[from] Closed),
 }
 
+/// Why [`crate::Node::ping`] or [`crate::Node::ping_addr`] found no round-trip time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PingError {
+    /// No ack came within the probe timeout in force when the ping was sent.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The core refused the ping: no such live member (`UnknownMember`), too many pings in
+    /// flight, or a full transmit queue.
+    #[error("refused: {0}")]
+    Rejected(#[from] swim_core::CommandError),
+    /// The member has shut down.
+    #[error(transparent)]
+    Closed(#[from] Closed),
+}
+
 /// Why [`crate::Node::set_label`] failed. The label and switches are unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LabelError {

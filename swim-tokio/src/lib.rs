@@ -85,7 +85,8 @@ mod transport;
 
 pub use config::{Config, DEFAULT_PORT, Encryption, TransportConfig};
 pub use error::{
-    Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, ResolveFailure, SendError, StartError,
+    Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, PingError, ResolveFailure, SendError,
+    StartError,
 };
 pub use metrics::TransportStats;
 pub use node::{Events, Node, NodeStats};

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use swim_core::hooks::Hooks;
 use swim_core::security::{Fingerprint, Key, KeyError, Keyring};
-use swim_core::{BroadcastId, Bytes, Identity, MemoryUsage, Swim};
+use swim_core::{BroadcastId, Bytes, Coordinate, Identity, MemoryUsage, Swim};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::Stream;
@@ -19,7 +19,9 @@ use tracing::{Instrument, info, warn};
 use crate::allowlist::Allowlist;
 use crate::config::Config;
 use crate::driver::{Command, Driver, EventHub, JoinOutcome, Numbered};
-use crate::error::{Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, SendError, StartError};
+use crate::error::{
+    Closed, CommandError, JoinError, KeyringError, LabelError, LeaveError, PingError, SendError, StartError,
+};
 use crate::metrics::{Metrics, TransportStats};
 use crate::resolve::{self, Seed};
 use crate::transport;
@@ -38,7 +40,8 @@ use crate::{Event, Member};
 /// `UpdateNode` [`update_metadata`](Node::update_metadata), `SendBestEffort` and
 /// `SendReliable` [`send_best_effort`](Node::send_best_effort) and
 /// [`send_reliable`](Node::send_reliable), `Leave` [`leave`](Node::leave), `Shutdown`
-/// [`shutdown`](Node::shutdown), `GetHealthScore` [`health_score`](Node::health_score);
+/// [`shutdown`](Node::shutdown), `GetHealthScore` [`health_score`](Node::health_score),
+/// `Ping` [`ping`](Node::ping) (and [`ping_addr`](Node::ping_addr));
 /// the event delegate is the [`events`](Node::events) stream.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -353,6 +356,53 @@ impl Node {
     pub async fn send_reliable(&self, to: SocketAddr, payload: impl Into<Bytes>) -> Result<(), SendError> {
         let payload = payload.into();
         self.request(|reply| Command::Send { to, payload, reliable: true, reply }).await?
+    }
+
+    /// Ping member `name` once, outside the probe cycle (memberlist's `Ping`), and return
+    /// the round-trip time: from the driver handling the request to the ack. Fails with
+    /// [`PingError::Timeout`] when no ack came within the probe timeout in force
+    /// (`config.swim.probe_timeout`, scaled by the health score), and with
+    /// [`PingError::Rejected`] for a name that is not a live member. With
+    /// `config.swim.coordinates` on, the RTT also updates this member's coordinate.
+    pub async fn ping(&self, name: &str) -> Result<Duration, PingError> {
+        self.ping_target(Ok(name.to_string())).await
+    }
+
+    /// Ping whatever member listens at `addr`, known or not (a member of this version or later
+    /// answers; an older one does not, and the ping times out). As [`ping`](Node::ping)
+    /// otherwise.
+    pub async fn ping_addr(&self, addr: SocketAddr) -> Result<Duration, PingError> {
+        self.ping_target(Err(addr)).await
+    }
+
+    async fn ping_target(&self, target: Result<String, SocketAddr>) -> Result<Duration, PingError> {
+        let timeout = self.query(|core, _| core.probe_timeout()).await?;
+        // The core answers every ping by its timeout; this outer bound only covers an answer
+        // lost on the way (an event dropped at `limits.max_pending_events`).
+        let request = self.request(|reply| Command::Ping { target, reply });
+        match tokio::time::timeout(timeout * 2 + Duration::from_secs(1), request).await {
+            Ok(answer) => answer??.ok_or(PingError::Timeout(timeout)),
+            Err(_) => Err(PingError::Timeout(timeout)),
+        }
+    }
+
+    /// This member's network coordinate, with `config.swim.coordinates` on (else `None`);
+    /// see swim-core's `coordinates` module and docs/coordinates.md.
+    pub async fn coordinate(&self) -> Result<Option<Coordinate>, Closed> {
+        self.query(|core, _| core.coordinate().copied()).await
+    }
+
+    /// The last coordinate member `name` sent this one (its own for this member's name).
+    pub async fn coordinate_of(&self, name: &str) -> Result<Option<Coordinate>, Closed> {
+        let name = name.to_string();
+        self.query(move |core, _| core.coordinate_of(&name).copied()).await
+    }
+
+    /// The round-trip time between members `a` and `b` (either may be this member) as their
+    /// coordinates estimate it; `None` unless both are known here.
+    pub async fn estimate_rtt(&self, a: &str, b: &str) -> Result<Option<Duration>, Closed> {
+        let (a, b) = (a.to_string(), b.to_string());
+        self.query(move |core, _| core.estimate_rtt(&a, &b)).await
     }
 
     /// Leave the cluster gracefully: gossip a leave notice and stop probing, then wait until

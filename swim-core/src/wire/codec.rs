@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::message::*;
+use crate::coordinates::{Coordinate, MAX_DIMENSIONS};
 use crate::error::DecodeError;
 use crate::member::Address;
 
@@ -47,6 +48,10 @@ pub mod tag {
     pub const JOIN_REFUSED: u8 = 13;
     /// [`super::UserBroadcast`]
     pub const BROADCAST: u8 = 14;
+    /// [`super::ExtendedAck`]
+    pub const EXTENDED_ACK: u8 = 15;
+    /// [`super::Message::ExtendedPing`] (a [`super::Ping`] body)
+    pub const EXTENDED_PING: u8 = 16;
 }
 
 /// Limits a decoder enforces on fields, so that nothing oversized reaches the state machine.
@@ -64,6 +69,8 @@ pub struct DecodeLimits {
     pub max_members: usize,
     /// Longest application state in one push-pull, in bytes.
     pub max_app_state: usize,
+    /// Longest ack payload ([`ExtendedAck::payload`]), in bytes.
+    pub max_ack_payload: usize,
 }
 
 impl DecodeLimits {
@@ -77,6 +84,7 @@ impl DecodeLimits {
             // The sender's own entry comes on top of its table.
             max_members: config.limits.max_members + 1,
             max_app_state: config.limits.max_app_state,
+            max_ack_payload: config.limits.max_ack_payload,
         }
     }
 }
@@ -162,6 +170,55 @@ struct PushPullHead<'a, A> {
     count: u32,
 }
 
+/// The head of an extended ack's body; its coordinate follows (see [`write_coordinate`]).
+#[derive(Serialize, Deserialize)]
+struct ExtendedAckHead<'a> {
+    seq: u32,
+    #[serde(with = "super::message::raw")]
+    payload: &'a [u8],
+}
+
+/// An optional coordinate: one byte of dimensions `d` (0 for none, at most
+/// [`MAX_DIMENSIONS`]), then `d + 3` little-endian IEEE 754 doubles: the components, the
+/// error, the adjustment and the height. The body ends there.
+fn write_coordinate(c: Option<&Coordinate>, out: &mut Vec<u8>) {
+    let Some(c) = c else {
+        out.push(0);
+        return;
+    };
+    out.push(c.dimensions() as u8);
+    for v in c.vec().iter().chain([c.error(), c.adjustment(), c.height()].iter()) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The inverse of [`write_coordinate`], which must take all of `input`. Values are not
+/// checked here (the core checks and counts them, keeping the ack).
+fn read_coordinate(input: &[u8]) -> Result<Option<Coordinate>, DecodeError> {
+    let (&d, rest) = input.split_first().ok_or(DecodeError::Truncated)?;
+    let d = usize::from(d);
+    if d == 0 {
+        return if rest.is_empty() { Ok(None) } else { Err(DecodeError::TrailingBytes) };
+    }
+    if d > MAX_DIMENSIONS {
+        return Err(DecodeError::Malformed);
+    }
+    let n = (d + 3) * 8;
+    if rest.len() < n {
+        return Err(DecodeError::Truncated);
+    }
+    if rest.len() > n {
+        return Err(DecodeError::TrailingBytes);
+    }
+    let mut values = [0.0; MAX_DIMENSIONS + 3];
+    for (v, chunk) in values.iter_mut().zip(rest.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *v = f64::from_le_bytes(b);
+    }
+    Ok(Some(Coordinate::from_raw(&values[..d], values[d], values[d + 1], values[d + 2])))
+}
+
 /// The tail of a push-pull body, after its member states: the application state.
 #[derive(Serialize, Deserialize)]
 struct AppState<'a>(#[serde(with = "super::message::raw")] &'a [u8]);
@@ -228,8 +285,10 @@ fn meta(m: &[u8], l: &DecodeLimits) -> Result<(), DecodeError> {
 fn tag_of<A>(msg: &Message<'_, A>) -> u8 {
     match msg {
         Message::Ping(_) => tag::PING,
+        Message::ExtendedPing(_) => tag::EXTENDED_PING,
         Message::PingReq(_) => tag::PING_REQ,
         Message::Ack(_) => tag::ACK,
+        Message::ExtendedAck(_) => tag::EXTENDED_ACK,
         Message::Nack(_) => tag::NACK,
         Message::Alive(_) => tag::ALIVE,
         Message::Suspect(_) => tag::SUSPECT,
@@ -243,10 +302,13 @@ fn tag_of<A>(msg: &Message<'_, A>) -> u8 {
 
 fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Result<Message<'a, A>, DecodeError> {
     Ok(match t {
-        tag::PING => {
+        tag::PING | tag::EXTENDED_PING => {
             let p: Ping = exact(body)?;
-            name(p.target, l)?;
-            Message::Ping(p)
+            // An empty target is a ping to whoever is at the address (`Swim::ping_addr`).
+            if !p.target.is_empty() {
+                name(p.target, l)?;
+            }
+            if t == tag::PING { Message::Ping(p) } else { Message::ExtendedPing(p) }
         }
         tag::PING_REQ => {
             let p: PingReq<A> = exact(body)?;
@@ -255,6 +317,14 @@ fn decode_body<'a, A: Address>(t: u8, body: &'a [u8], l: &DecodeLimits) -> Resul
         }
         tag::ACK => Message::Ack(exact(body)?),
         tag::NACK => Message::Nack(exact(body)?),
+        tag::EXTENDED_ACK => {
+            let (head, rest): (ExtendedAckHead, _) = take(body)?;
+            if head.payload.len() > l.max_ack_payload {
+                return Err(DecodeError::PayloadTooLarge);
+            }
+            let coordinate = read_coordinate(rest)?;
+            Message::ExtendedAck(ExtendedAck { seq: head.seq, payload: head.payload, coordinate })
+        }
         tag::ALIVE => {
             let a: Alive<A> = exact(body)?;
             name(a.name, l)?;
@@ -342,9 +412,13 @@ impl<A: Address> Codec<A> for PostcardCodec {
         out.push(0);
         let body_start = out.len();
         match msg {
-            Message::Ping(m) => ser(m, out),
+            Message::Ping(m) | Message::ExtendedPing(m) => ser(m, out),
             Message::PingReq(m) => ser(m, out),
             Message::Ack(m) => ser(m, out),
+            Message::ExtendedAck(m) => {
+                ser(&ExtendedAckHead { seq: m.seq, payload: m.payload }, out);
+                write_coordinate(m.coordinate.as_ref(), out);
+            }
             Message::Nack(m) => ser(m, out),
             Message::Alive(m) => ser(m, out),
             Message::Suspect(m) => ser(m, out),
@@ -405,6 +479,7 @@ impl<A: Address> Codec<A> for PostcardCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordinates::Coordinate;
     use crate::member::State;
     use crate::versions::{Capabilities, VersionRange, Versions};
     use alloc::vec;
@@ -416,6 +491,7 @@ mod tests {
         max_broadcast: 1024,
         max_members: 1000,
         max_app_state: 2048,
+        max_ack_payload: 64,
     };
 
     fn roundtrip(msg: Message<'_, u32>) {
@@ -432,6 +508,14 @@ mod tests {
         roundtrip(Message::Ping(Ping { seq: 7, target: "b" }));
         roundtrip(Message::PingReq(PingReq { seq: 1, target: "c", target_addr: 9, nack: true }));
         roundtrip(Message::Ack(Ack { seq: u32::MAX }));
+        roundtrip(Message::ExtendedPing(Ping { seq: 8, target: "b" }));
+        roundtrip(Message::Ping(Ping { seq: 9, target: "" }));
+        roundtrip(Message::ExtendedAck(ExtendedAck { seq: 3, payload: b"rack-7", coordinate: None }));
+        let c = Coordinate::from_parts(&[0.001, -0.25, 3.0], 0.4, -0.0001, 0.00002).unwrap();
+        roundtrip(Message::ExtendedAck(ExtendedAck { seq: 4, payload: b"", coordinate: Some(c) }));
+        // Decoded as sent, NaN included: the core checks coordinates, not the codec.
+        let nan = Coordinate::from_raw(&[f64::NAN; 8], f64::INFINITY, 0.0, -1.0);
+        roundtrip(Message::ExtendedAck(ExtendedAck { seq: 5, payload: &[0; 64], coordinate: Some(nan) }));
         roundtrip(Message::Nack(Nack { seq: 0 }));
         let versions = Versions { protocol: VersionRange::new(1, 3, 2), application: VersionRange::only(7) };
         let capabilities = Capabilities(1);
@@ -555,8 +639,21 @@ mod tests {
         assert_eq!(d(&[tag::ACK, 0xff, 0xff, 0xff, 0xff, 0x7f]), Err(DecodeError::BadLength));
         // Invalid UTF-8 in a name.
         assert_eq!(d(&[tag::PING, 3, 1, 1, 0xff]), Err(DecodeError::Malformed));
-        // Empty name.
-        assert_eq!(d(&[tag::PING, 2, 1, 0]), Err(DecodeError::NameTooLong));
+        // Empty name (target of a ping-req).
+        assert_eq!(d(&[tag::PING_REQ, 4, 1, 0, 0, 0]), Err(DecodeError::NameTooLong));
+        // A ping's target may be empty: a ping to whoever listens (`Swim::ping_addr`).
+        assert_eq!(d(&[tag::PING, 2, 1, 0]), Ok(1));
+        // Extended acks: a payload over the limit, a coordinate of too many dimensions, one cut
+        // short, and bytes after it.
+        assert_eq!(d(&[tag::EXTENDED_ACK, 3, 1, 65, 0]), Err(DecodeError::Truncated));
+        let mut big = vec![tag::EXTENDED_ACK, 68, 1, 65];
+        big.extend_from_slice(&[0; 66]);
+        assert_eq!(d(&big), Err(DecodeError::PayloadTooLarge));
+        assert_eq!(d(&[tag::EXTENDED_ACK, 3, 1, 0, 9]), Err(DecodeError::Malformed));
+        assert_eq!(d(&[tag::EXTENDED_ACK, 4, 1, 0, 1, 0]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[tag::EXTENDED_ACK, 2, 1, 0]), Err(DecodeError::Truncated));
+        assert_eq!(d(&[tag::EXTENDED_ACK, 4, 1, 0, 0, 7]), Err(DecodeError::TrailingBytes));
+        assert_eq!(d(&[tag::EXTENDED_ACK, 3, 1, 0, 0]), Ok(1));
     }
 
     #[test]

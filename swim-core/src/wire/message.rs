@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::coordinates::Coordinate;
 use crate::hooks::Exchange;
 use crate::member::State;
 use crate::versions::{Capabilities, Versions};
@@ -14,10 +15,19 @@ use crate::versions::{Capabilities, Versions};
 pub enum Message<'a, A> {
     /// A direct probe. Answered with an [`Ack`] carrying the same sequence number.
     Ping(Ping<'a>),
+    /// A direct probe from a member that wants an [`ExtendedAck`] (it advertises
+    /// [`Capabilities::EXTENDED_ACK`]), sent only to members that advertise it too (older
+    /// ones cannot read it). Answered with an extended ack when the target has an ack payload
+    /// or a coordinate to send, else with a plain [`Ack`]. Same body as [`Ping`].
+    ExtendedPing(Ping<'a>),
     /// Ask the receiver to probe `target` and relay its ack (SWIM's ping-req).
     PingReq(PingReq<'a, A>),
     /// The answer to a ping.
     Ack(Ack),
+    /// The answer to a ping, with the target's ack payload and network coordinate: sent
+    /// instead of an [`Ack`] to a member that advertises [`Capabilities::EXTENDED_ACK`], when
+    /// there is something to carry.
+    ExtendedAck(ExtendedAck<'a>),
     /// An indirect-probe helper's report that the target did not answer it (Lifeguard).
     Nack(Nack),
     /// "Member `name` is alive at `incarnation`, at `addr`, with `meta`."
@@ -65,6 +75,20 @@ pub struct PingReq<'a, A> {
 pub struct Ack {
     /// The ping's sequence number.
     pub seq: u32,
+}
+
+/// An ack with extensions. The payload and the coordinate are the acking member's own;
+/// relayed acks never carry them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtendedAck<'a> {
+    /// The ping's sequence number.
+    pub seq: u32,
+    /// The acking member's [`crate::hooks::Hooks::ack_payload`], at most
+    /// `limits.max_ack_payload` bytes; empty for none.
+    pub payload: &'a [u8],
+    /// The acking member's network coordinate, if it has them on. Decoded as sent: the
+    /// receiver checks it ([`Coordinate::check`]) before use.
+    pub coordinate: Option<Coordinate>,
 }
 
 /// A helper's report that the target did not answer in time.

@@ -120,6 +120,9 @@ pub struct Cluster {
     net: BinaryHeap<Reverse<Packet>>,
     rng: SwimRng,
     pub latency: Duration,
+    /// One-way latency per directed link (from, to), replacing `latency` when set (jitter
+    /// still added): a network where members sit at different distances.
+    pub link_latency: Option<Box<dyn Fn(Addr, Addr) -> Duration>>,
     pub jitter: Duration,
     /// Probability that a datagram is lost.
     pub loss: f64,
@@ -173,6 +176,7 @@ impl Cluster {
             net: BinaryHeap::new(),
             rng,
             latency: Duration::from_millis(1),
+            link_latency: None,
             jitter: Duration::from_micros(500),
             loss: 0.0,
             blocked: BTreeSet::new(),
@@ -260,7 +264,8 @@ impl Cluster {
                     }
                 }
             }
-            let at = now + self.latency + self.jitter();
+            let latency = self.link_latency.as_ref().map_or(self.latency, |f| f(from, to));
+            let at = now + latency + self.jitter();
             self.seq += 1;
             self.net.push(Reverse(Packet { at, seq: self.seq, from, to, kind: t.kind, bytes: buf.clone() }));
         }
