@@ -167,6 +167,21 @@ pub fn describe(plan: &RunPlan) -> Result<String, String> {
         "  network: latency {} + {}, loss {}, duplicate {}, reorder {}, mtu {}, streams {}",
         n.latency, n.jitter, n.loss, n.duplicate, n.reorder, n.mtu, n.stream_latency
     );
+    if let Some(sp) = &n.space {
+        let _ = writeln!(
+            s,
+            "  latency model: {}-d space {} across, {} data centres (spread {}), access {}, seed {:#018x}",
+            sp.dimensions,
+            sp.size,
+            sp.clusters,
+            sp.cluster_spread,
+            sp.access,
+            derive_seed(c.seed, Stream::Space, 0)
+        );
+    }
+    if let Some(path) = &n.rtt_matrix {
+        let _ = writeln!(s, "  latency model: RTT matrix {path}");
+    }
     // The schedule is derived from the seed: expand it exactly as the run will.
     let mut rng = crate::rng::SimRng::derive(c.seed, Stream::Faults, 0);
     let schedule = crate::faults::expand(&c.faults, c.nodes, &c.start.seeds, c.duration, &mut rng)?;
