@@ -385,7 +385,8 @@ impl Simulation {
     }
 
     /// The true round-trip time between members `a` and `b` ([`Network::true_rtt`]): what
-    /// a network coordinate system should estimate.
+    /// a network coordinate system should estimate. `a` and `b` must be below
+    /// [`Simulation::len`] (a harness's own indices; it panics otherwise).
     pub fn true_rtt(&self, a: u32, b: u32) -> Duration {
         self.net.true_rtt(a, b)
     }
