@@ -107,6 +107,9 @@ pub struct PhaseSpec {
     pub at: Dur,
 }
 
+/// Default of [`SimConfig::coordinate_pairs`] (`metrics.coordinate_pairs`).
+pub const DEFAULT_COORDINATE_PAIRS: usize = 5000;
+
 /// Everything a run depends on. The run is a pure function of this value.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -136,6 +139,11 @@ pub struct SimConfig {
     pub hooks: Option<HooksFactory>,
     /// Phases of the run, in time order (empty: one phase, the whole run).
     pub phases: Vec<PhaseSpec>,
+    /// Period of the coordinate error measurements ([`crate::coordinates`]) a scenario run
+    /// makes; zero for none (the default).
+    pub coordinate_interval: Duration,
+    /// Most member pairs measured each time ([`crate::coordinates::sample_pairs`]).
+    pub coordinate_pairs: usize,
 }
 
 /// Makes each member's application hooks ([`SimConfig::hooks`]). Deterministic runs need
@@ -173,6 +181,8 @@ impl SimConfig {
             record_events: false,
             hooks: None,
             phases: Vec::new(),
+            coordinate_interval: Duration::ZERO,
+            coordinate_pairs: DEFAULT_COORDINATE_PAIRS,
         }
     }
 

@@ -178,7 +178,8 @@ pub enum Sampler {
 
 const CAP: u64 = MAX_SAMPLE.as_nanos() as u64;
 
-fn normal(rng: &mut SimRng) -> f64 {
+/// One draw of the standard normal distribution.
+pub fn standard_normal(rng: &mut SimRng) -> f64 {
     // Box-Muller; one of the pair is discarded to keep the sampler stateless.
     let u1 = 1.0 - rng.unit();
     let u2 = rng.unit();
@@ -196,8 +197,8 @@ impl Sampler {
             Sampler::Uniform(lo, 0) => lo.min(CAP),
             Sampler::Uniform(lo, span) => lo.saturating_add(rng.next_u64() % span.saturating_add(1)).min(CAP),
             Sampler::Exp(mean) => f(-mean * (1.0 - rng.unit()).ln()),
-            Sampler::Normal(mean, sd) => f(mean + sd * normal(rng)),
-            Sampler::LogNormal(median, sigma) => f(median * (sigma * normal(rng)).exp()),
+            Sampler::Normal(mean, sd) => f(mean + sd * standard_normal(rng)),
+            Sampler::LogNormal(median, sigma) => f(median * (sigma * standard_normal(rng)).exp()),
             Sampler::Pareto(scale, shape) => f(scale / (1.0 - rng.unit()).powf(1.0 / shape)),
         }
     }

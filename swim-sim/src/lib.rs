@@ -52,6 +52,7 @@
 //! | ground truth, views, false positives, detection; events to truth | [`truth`] |
 //! | the engine's checks (swim-core's invariants and its own), violations | [`invariants`] |
 //! | the figures of a run | [`metrics`] |
+//! | coordinate error against true RTT | [`coordinates`] |
 //! | scenario files and built-ins | [`scenario`] |
 //! | running scenarios, liveness, replay commands | [`runner`] |
 //! | swarm testing | [`swarm`] |
@@ -71,6 +72,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod coordinates;
 pub mod digest;
 pub mod dist;
 pub mod duration;

@@ -224,6 +224,9 @@ pub struct RunReport {
     pub detections: Vec<Detection>,
     /// Every join, restart and update.
     pub spreads: Vec<Spread>,
+    /// Coordinate error measurements (`metrics.coordinate_interval`), in time order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coordinates: Vec<crate::coordinates::CoordinateErrors>,
     /// Periodic samples (CSV only).
     #[serde(skip)]
     pub samples: Vec<Sample>,

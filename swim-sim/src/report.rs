@@ -35,8 +35,39 @@ pub struct ScenarioReport {
     /// Whether some variant has CPU-starved members (a `slow` fault): the columns that split
     /// false positives by healthy and slow members are shown only then.
     pub slow_members: bool,
+    /// The coordinate error target (`report.target_coordinate_error`), if any.
+    pub coordinate_target: Option<CoordinateTarget>,
     /// Every run.
     pub runs: Vec<RunReport>,
+}
+
+/// The coordinates' target: median relative error at most `error` from `within` seconds on.
+#[derive(Clone, Debug, Serialize)]
+pub struct CoordinateTarget {
+    /// The largest median relative error allowed (0.15: 15 %).
+    pub error: f64,
+    /// From when, in virtual seconds (`None`: the last measurement of each run).
+    pub within: Option<f64>,
+    /// Where the target comes from (`report.target_note`).
+    pub note: Option<String>,
+}
+
+impl CoordinateTarget {
+    /// The figure judged in `run`: the worst median at or after `within` (the last measurement
+    /// without `within`), and the measurement it comes from; `None` without measurements then.
+    pub fn measured(&self, run: &RunReport) -> Option<(f64, f64)> {
+        let c = &run.coordinates;
+        let from = self.within.unwrap_or_else(|| c.last().map_or(f64::INFINITY, |m| m.at));
+        c.iter()
+            .filter(|m| m.at >= from - 1e-9)
+            .map(|m| (m.median.unwrap_or(f64::INFINITY), m.at))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    }
+
+    /// Whether `run` reaches the target.
+    pub fn met(&self, run: &RunReport) -> bool {
+        self.measured(run).is_some_and(|(e, _)| e <= self.error)
+    }
 }
 
 /// Baseline against candidate, each summed over the other axes.
@@ -174,6 +205,11 @@ impl ScenarioReport {
                 .variants
                 .iter()
                 .any(|v| v.spec.faults.values().any(|f| f.kind == crate::faults::FaultKind::Slow)),
+            coordinate_target: scenario.report.target_coordinate_error.map(|error| CoordinateTarget {
+                error,
+                within: scenario.report.target_coordinate_within.map(|d| d.0.as_secs_f64()),
+                note: scenario.report.target_note.clone(),
+            }),
             runs,
         }
     }
@@ -385,6 +421,7 @@ pub fn render(r: &ScenarioReport) -> String {
         render_comparison(&mut out, r, c);
     }
     render_versions(&mut out, r);
+    render_coordinates(&mut out, r);
     let failures: Vec<&RunReport> = r.failures().collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{} run(s) FAILED:", failures.len());
@@ -393,6 +430,67 @@ pub fn render(r: &ScenarioReport) -> String {
         }
     }
     out
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:.1} %", v * 100.0))
+}
+
+/// Coordinate error over time, run by run, and the target with what each run measured.
+fn render_coordinates(out: &mut String, r: &ScenarioReport) {
+    if r.runs.iter().all(|run| run.coordinates.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nNetwork coordinates: relative error |estimate - true| / true of the estimated against the true RTT \
+         (Simulation::true_rtt) over member pairs; `own`: from both members' own coordinates, `observer`: \
+         Swim::estimate_rtt at one member from the coordinates it heard"
+    );
+    let mut rows = Vec::new();
+    for run in &r.runs {
+        for m in &run.coordinates {
+            rows.push(vec![
+                if run.variant.is_empty() { r.scenario.clone() } else { run.variant.clone() },
+                run.seed.to_string(),
+                format!("{:.0}", m.at),
+                m.pairs.to_string(),
+                percent(m.median),
+                percent(m.p90),
+                m.observer_pairs.to_string(),
+                percent(m.observer_median),
+                percent(m.observer_p90),
+            ]);
+        }
+    }
+    out.push_str(&table(
+        &["variant", "seed", "t s", "pairs", "median", "p90", "observer pairs", "obs. median", "obs. p90"],
+        &rows,
+    ));
+    let Some(t) = &r.coordinate_target else { return };
+    let when = t.within.map_or("at the end".to_string(), |w| {
+        if w >= 60.0 && w % 60.0 == 0.0 { format!("within {} min", w / 60.0) } else { format!("within {w} s") }
+    });
+    let note = t.note.as_deref().map_or(String::new(), |n| format!(" ({n})"));
+    let _ = writeln!(
+        out,
+        "\nTarget (report.target_coordinate_error): median relative error <= {:.0} % {when}, and at every later \
+         measurement{note}",
+        t.error * 100.0
+    );
+    for run in &r.runs {
+        let name = if run.variant.is_empty() { r.scenario.clone() } else { run.variant.clone() };
+        let state = if t.met(run) { "reached" } else { "below the target" };
+        let measured = t
+            .measured(run)
+            .map_or("no measurement".to_string(), |(e, at)| format!("worst {} (at {at:.0} s)", percent(Some(e))));
+        let _ = writeln!(
+            out,
+            "  {name}, seed {}: median <= {:.0} % {when}, measured {measured}: {state}",
+            run.seed,
+            t.error * 100.0
+        );
+    }
 }
 
 /// Version negotiation, for runs that change versions or phases: packets sent per envelope

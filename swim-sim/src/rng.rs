@@ -22,6 +22,8 @@ pub enum Stream {
     Start,
     /// Swarm testing: the drawn cluster, configuration and faults.
     Swarm,
+    /// The latency model's positions and access delays (`network.space`).
+    Space,
 }
 
 impl Stream {
@@ -33,6 +35,7 @@ impl Stream {
             Stream::Faults => 0x6661_756c,
             Stream::Start => 0x7374_6172,
             Stream::Swarm => 0x7377_6172,
+            Stream::Space => 0x7370_6163,
         }
     }
 }

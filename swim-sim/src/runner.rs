@@ -167,6 +167,21 @@ pub fn describe(plan: &RunPlan) -> Result<String, String> {
         "  network: latency {} + {}, loss {}, duplicate {}, reorder {}, mtu {}, streams {}",
         n.latency, n.jitter, n.loss, n.duplicate, n.reorder, n.mtu, n.stream_latency
     );
+    if let Some(sp) = &n.space {
+        let _ = writeln!(
+            s,
+            "  latency model: {}-d space {} across, {} data centres (spread {}), access {}, seed {:#018x}",
+            sp.dimensions,
+            sp.size,
+            sp.clusters,
+            sp.cluster_spread,
+            sp.access,
+            derive_seed(c.seed, Stream::Space, 0)
+        );
+    }
+    if let Some(path) = &n.rtt_matrix {
+        let _ = writeln!(s, "  latency model: RTT matrix {path}");
+    }
     // The schedule is derived from the seed: expand it exactly as the run will.
     let mut rng = crate::rng::SimRng::derive(c.seed, Stream::Faults, 0);
     let schedule = crate::faults::expand(&c.faults, c.nodes, &c.start.seeds, c.duration, &mut rng)?;
@@ -263,7 +278,28 @@ pub fn run(plan: &RunPlan, progress: &AtomicU64) -> RunReport {
     let mut violation = None;
     let mut reported = 0u64;
     let mut steps = 0u64;
+    let every = plan.sim.coordinate_interval;
+    let pairs = if every.is_zero() {
+        Vec::new()
+    } else {
+        crate::coordinates::sample_pairs(plan.sim.nodes, plan.sim.coordinate_pairs, plan.sim.seed)
+    };
+    let mut coordinates = Vec::new();
+    let mut next_measure = (!every.is_zero()).then_some(Instant::ZERO + every);
+    // Measure at `t` once every event up to `t` has been handled (nothing is scheduled for
+    // it, so the trace is the same with measurements on or off).
+    let mut measure_until = |sim: &Simulation, before: Instant, out: &mut Vec<_>| {
+        while let Some(t) = next_measure.filter(|&t| t < before && t <= end) {
+            let mut m = crate::coordinates::measure(sim, &pairs);
+            m.at = t.as_nanos() as f64 / 1e9;
+            out.push(m);
+            next_measure = Some(t + every);
+        }
+    };
     while sim.next_time().is_some_and(|t| t <= end) {
+        if let Some(t) = sim.next_time() {
+            measure_until(&sim, t, &mut coordinates);
+        }
         if let Err(v) = sim.step() {
             violation = Some(v);
             break;
@@ -284,6 +320,9 @@ pub fn run(plan: &RunPlan, progress: &AtomicU64) -> RunReport {
     }
     if violation.is_none() && !plan.stop_when_converged {
         let _ = sim.run_until_time(end).map_err(|v| violation = Some(v));
+    }
+    if violation.is_none() {
+        measure_until(&sim, end + Duration::from_nanos(1), &mut coordinates);
     }
     let final_now = sim.now().as_nanos().max(reported);
     progress.fetch_add(final_now.min(end.as_nanos()).saturating_sub(reported), Ordering::Relaxed);
@@ -313,6 +352,7 @@ pub fn run(plan: &RunPlan, progress: &AtomicU64) -> RunReport {
     report.variant = plan.variant.clone();
     report.repetition = plan.repetition;
     report.replay = plan.replay.clone();
+    report.coordinates = coordinates;
     report.violation = violation.map(|mut v| {
         v.replay = Some(plan.replay.clone());
         v.to_string()

@@ -42,6 +42,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use swim_core::coordinates::CoordinateConfig;
 use swim_core::{Config, Lifeguard};
 
 use crate::config::{PhaseSpec, VersionsSpec};
@@ -134,6 +135,39 @@ pub struct LifeguardTable {
     pub buddy: Option<bool>,
 }
 
+/// `config.coordinates`: `"on"`, `"off"`, or settings over Serf's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CoordinatesSpec {
+    /// On with the defaults, or off.
+    Switch(OnOff),
+    /// On, with these settings.
+    Table(CoordinatesTable),
+}
+
+/// Coordinate settings (`swim_core::coordinates::CoordinateConfig`); unset ones keep their
+/// defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoordinatesTable {
+    /// `dimensionality`.
+    pub dimensionality: Option<usize>,
+    /// `vivaldi_error_max`.
+    pub vivaldi_error_max: Option<f64>,
+    /// `vivaldi_ce`.
+    pub vivaldi_ce: Option<f64>,
+    /// `vivaldi_cc`.
+    pub vivaldi_cc: Option<f64>,
+    /// `adjustment_window`.
+    pub adjustment_window: Option<usize>,
+    /// `height_min`.
+    pub height_min: Option<Dur>,
+    /// `latency_filter_size`.
+    pub latency_filter_size: Option<usize>,
+    /// `gravity_rho`.
+    pub gravity_rho: Option<f64>,
+}
+
 /// Limits a scenario may change.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -192,6 +226,9 @@ pub struct ConfigSpec {
     pub max_metadata_size: Option<usize>,
     /// Lifeguard.
     pub lifeguard: Option<LifeguardSpec>,
+    /// Vivaldi network coordinates (`Config::coordinates`): `"on"` (Serf's defaults), `"off"`,
+    /// or a table of settings over the defaults.
+    pub coordinates: Option<CoordinatesSpec>,
     /// `versions`: `{ protocol = [min, max, current], application = [min, max, current] }`.
     pub versions: Option<VersionsSpec>,
     /// Limits.
@@ -263,6 +300,28 @@ impl ConfigSpec {
                 c.lifeguard = l;
             }
         }
+        match &self.coordinates {
+            None => {}
+            Some(CoordinatesSpec::Switch(OnOff::Off)) => c.coordinates = None,
+            Some(CoordinatesSpec::Switch(OnOff::On)) => c.coordinates = Some(CoordinateConfig::default()),
+            Some(CoordinatesSpec::Table(t)) => {
+                let mut k = CoordinateConfig::default();
+                macro_rules! co {
+                    ($($f:ident),*) => { $( if let Some(v) = t.$f { k.$f = v.into(); } )* };
+                }
+                co!(
+                    dimensionality,
+                    vivaldi_error_max,
+                    vivaldi_ce,
+                    vivaldi_cc,
+                    adjustment_window,
+                    height_min,
+                    latency_filter_size,
+                    gravity_rho
+                );
+                c.coordinates = Some(k);
+            }
+        }
         let l = &self.limits;
         macro_rules! lim {
             ($($f:ident),*) => { $( if let Some(v) = l.$f { c.limits.$f = v; } )* };
@@ -291,11 +350,24 @@ pub struct MetricsSpec {
     /// Named phases of the run (`[{ name = "...", at = "60s" }, ...]`, in time order): packets
     /// per envelope version are reported per phase. Default: none (one phase).
     pub phases: Vec<PhaseSpec>,
+    /// Period of the coordinate error measurements (median and p90 relative error of
+    /// estimated against true RTT, see [`crate::coordinates`]); 0 for none. Default 0.
+    pub coordinate_interval: Dur,
+    /// Most member pairs measured each time: all pairs when there are no more, otherwise a
+    /// seeded sample of this many (1 to [`crate::coordinates::MAX_COORDINATE_PAIRS`]).
+    /// Default 5000.
+    pub coordinate_pairs: usize,
 }
 
 impl Default for MetricsSpec {
     fn default() -> Self {
-        MetricsSpec { sample_interval: Dur::secs(1), warmup: Dur::default(), phases: Vec::new() }
+        MetricsSpec {
+            sample_interval: Dur::secs(1),
+            warmup: Dur::default(),
+            phases: Vec::new(),
+            coordinate_interval: Dur::default(),
+            coordinate_pairs: crate::config::DEFAULT_COORDINATE_PAIRS,
+        }
     }
 }
 
@@ -339,6 +411,12 @@ pub struct ReportSpec {
     pub target_fp_ratio: Option<f64>,
     /// Where the target comes from, printed next to it (e.g. the paper's figure).
     pub target_note: Option<String>,
+    /// The coordinates' median relative error of estimated against true RTT must be at most
+    /// this (0.15: 15 %) at the measurement at or after `target_coordinate_within`, and at
+    /// every later one.
+    pub target_coordinate_error: Option<f64>,
+    /// When `target_coordinate_error` must be reached. Default: the end of the run.
+    pub target_coordinate_within: Option<Dur>,
 }
 
 /// A scenario after its variant has been merged in.
@@ -687,6 +765,7 @@ fn explain(message: &str) -> String {
             "untagged enum LifeguardSpec",
             "expected \"on\", \"off\" or a table of switches ({ base = \"off\", nack = true })",
         ),
+        ("untagged enum CoordinatesSpec", "expected \"on\", \"off\" or a table of settings ({ dimensionality = 3 })"),
         ("untagged enum ConvergeCheck", "expected \"auto\", \"off\" or a duration (\"120s\")"),
     ];
     match FORMS.iter().find(|(e, _)| message.ends_with(e)) {
@@ -726,6 +805,14 @@ fn config_field(message: &str) -> Vec<Seg> {
         "limits.max_app_state",
         "versions.protocol",
         "versions.application",
+        "coordinates.dimensionality",
+        "coordinates.vivaldi_error_max",
+        "coordinates.vivaldi_ce",
+        "coordinates.vivaldi_cc",
+        "coordinates.adjustment_window",
+        "coordinates.height_min",
+        "coordinates.latency_filter_size",
+        "coordinates.gravity_rho",
         "nack_timeout_share",
         "awareness_max_multiplier",
     ];
@@ -870,6 +957,29 @@ fn check(s: &ScenarioSpec, at: &dyn Fn(&[&str]) -> String) -> Result<(), Problem
         }
         if let Err(e) = l.latency.validate() {
             return problem("latency", e);
+        }
+    }
+    if let Some(space) = &net.space
+        && let Err((field, message)) = space.validate()
+    {
+        return bad(&["network", "space", field], message);
+    }
+    if let Some(path) = &net.rtt_matrix {
+        if net.space.is_some() {
+            return bad(
+                &["network", "rtt_matrix"],
+                format!("excludes `network.space` ({})", at(&["network", "space"])),
+            );
+        }
+        let m = match crate::network::RttMatrix::load(path) {
+            Ok(m) => m,
+            Err(e) => return bad(&["network", "rtt_matrix"], e),
+        };
+        if m.members() < n {
+            return bad(
+                &["network", "rtt_matrix"],
+                format!("`{path}` describes {} members, the cluster has {n}", m.members()),
+            );
         }
     }
     // start
@@ -1029,6 +1139,40 @@ fn check(s: &ScenarioSpec, at: &dyn Fn(&[&str]) -> String) -> Result<(), Problem
             }
         }
     }
+    if !m.coordinate_interval.0.is_zero() && run.as_nanos() / m.coordinate_interval.0.as_nanos() > MAX_SAMPLES {
+        return bad(
+            &["metrics", "coordinate_interval"],
+            format!(
+                "{} would take more than {MAX_SAMPLES} measurements in the run ({})",
+                m.coordinate_interval, s.duration
+            ),
+        );
+    }
+    if m.coordinate_pairs == 0 || m.coordinate_pairs > crate::coordinates::MAX_COORDINATE_PAIRS {
+        return bad(
+            &["metrics", "coordinate_pairs"],
+            format!("must be between 1 and {}, not {}", crate::coordinates::MAX_COORDINATE_PAIRS, m.coordinate_pairs),
+        );
+    }
+    if !m.coordinate_interval.0.is_zero() && s.config.build(s.preset).coordinates.is_none() {
+        return bad(
+            &["metrics", "coordinate_interval"],
+            "measures coordinates, which are off: set `config.coordinates = \"on\"`".into(),
+        );
+    }
+    if let Some(t) = s.report.target_coordinate_error
+        && !(t.is_finite() && t > 0.0)
+    {
+        return bad(&["report", "target_coordinate_error"], format!("must be a positive number, not {t}"));
+    }
+    if let Some(w) = s.report.target_coordinate_within
+        && w.0 > run
+    {
+        return bad(
+            &["report", "target_coordinate_within"],
+            format!("{} is after the end of the run: {}", in_secs(w.0), end()),
+        );
+    }
     if m.warmup.0 >= run {
         return bad(&["metrics", "warmup"], format!("{} leaves nothing to measure: {}", in_secs(m.warmup.0), end()));
     }
@@ -1127,7 +1271,7 @@ impl Scenario {
             }
             let name = parts.join(" / ");
             let error = |field: &[Seg], message: &str| loc.error(&scenario_name, &name, &combo, field, message);
-            let spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+            let mut spec: ScenarioSpec = serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
                 let mut field: Vec<Seg> = e
                     .path()
                     .iter()
@@ -1146,6 +1290,9 @@ impl Scenario {
                 }
                 error(&field, &explain(&message))
             })?;
+            if let Some(path) = &mut spec.network.rtt_matrix {
+                *path = relative_to(file, path);
+            }
             check(&spec, &|f| loc.origin(&combo, &keys(f))).map_err(|p| error(&p.field, &p.message))?;
             variants.push(Variant { name, parts, spec });
         }
@@ -1188,6 +1335,16 @@ impl Scenario {
     }
 }
 
+/// `path` relative to the directory of the scenario file `file` when `path` is relative and
+/// `file` is a file on disk (not a built-in); otherwise `path` as it is.
+fn relative_to(file: &str, path: &str) -> String {
+    let f = std::path::Path::new(file);
+    match f.parent() {
+        Some(dir) if std::path::Path::new(path).is_relative() && f.is_file() => dir.join(path).display().to_string(),
+        _ => path.to_string(),
+    }
+}
+
 /// The liveness bound for `cfg`: the longest suspicion, two reconnect (or push-pull) rounds,
 /// one push-pull period at this size, and 30 s of gossip and margin.
 pub fn convergence_bound(cfg: &SimConfig) -> Duration {
@@ -1215,6 +1372,8 @@ impl ScenarioSpec {
             record_events: false,
             hooks: None,
             phases: self.metrics.phases.clone(),
+            coordinate_interval: self.metrics.coordinate_interval.0,
+            coordinate_pairs: self.metrics.coordinate_pairs,
         }
     }
 
@@ -1243,6 +1402,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("tuning", include_str!("../scenarios/tuning.toml")),
     ("smoke", include_str!("../scenarios/smoke.toml")),
     ("rolling-upgrade", include_str!("../scenarios/rolling-upgrade.toml")),
+    ("coordinates", include_str!("../scenarios/coordinates.toml")),
 ];
 
 #[cfg(test)]

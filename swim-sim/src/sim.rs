@@ -21,7 +21,7 @@ use crate::digest::Digest;
 use crate::dist::Dist;
 use crate::faults::{self, Action, RestartIncarnation, Schedule, Scheduled};
 use crate::invariants::{self, Checker, Violation};
-use crate::network::{Admit, Network, Route};
+use crate::network::{Admit, LatencyModel, Network, Route};
 use crate::node::{SimNode, Slow, Status, Traffic};
 use crate::queue::{Ev, EventQueue};
 use crate::rng::{SimRng, Stream, derive_seed};
@@ -245,7 +245,10 @@ impl Simulation {
         }
         let names: Vec<Name> = (0..n as u32).map(|i| Name::from(node_name(i))).collect();
         let nodes = (0..n as u64).map(|i| SimNode::new(SimRng::derive(cfg.seed, Stream::Slow, i))).collect();
-        let net = Network::new(&cfg.network, n, SimRng::derive(cfg.seed, Stream::Network, 0));
+        let mut net = Network::new(&cfg.network, n, SimRng::derive(cfg.seed, Stream::Network, 0));
+        net.set_model(
+            LatencyModel::build(&cfg.network, n, SimRng::derive(cfg.seed, Stream::Space, 0)).map_err(SetupError)?,
+        );
         let truth = Truth::new(n, cfg.stale_window());
         let mut sim = Simulation {
             now: Instant::ZERO,
@@ -379,6 +382,13 @@ impl Simulation {
     /// Ground truth and views.
     pub fn truth(&self) -> &Truth {
         &self.truth
+    }
+
+    /// The true round-trip time between members `a` and `b` ([`Network::true_rtt`]): what
+    /// a network coordinate system should estimate. `a` and `b` must be below
+    /// [`Simulation::len`] (a harness's own indices; it panics otherwise).
+    pub fn true_rtt(&self, a: u32, b: u32) -> Duration {
+        self.net.true_rtt(a, b)
     }
 
     /// The network.

@@ -163,3 +163,33 @@ fn built_in_scenarios_name_themselves() {
         Scenario::builtin_with(name, &[]).unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn the_latency_model_is_checked_and_names_the_line() {
+    let space = with(TEXT, &[("loss = 0.01", "loss = 0.01\nspace = { dimensions = 4 }")]);
+    let e = error(&space, &[]);
+    assert_names(&e, &["checked.toml, line 7", "field `network.space.dimensions`", "must be 2 or 3, not 4"]);
+    let e = error(&with(TEXT, &[("loss = 0.01", "loss = 0.01\nspace = { size = \"0s\" }")]), &[]);
+    assert_names(&e, &["checked.toml, line 7", "field `network.space.size`", "must be positive"]);
+    let e = error(&with(TEXT, &[("loss = 0.01", "loss = 0.01\nspace = { dims = 2 }")]), &[]);
+    assert_names(&e, &["field `network.space.dims`", "unknown field"]);
+    let e = error(&with(TEXT, &[("loss = 0.01", "loss = 0.01\nrtt_matrix = \"/nonexistent/rtt.txt\"")]), &[]);
+    assert_names(&e, &["checked.toml, line 7", "field `network.rtt_matrix`", "cannot read `/nonexistent/rtt.txt`"]);
+    let e = error(&space.replace("dimensions = 4", "dimensions = 3"), &["network.rtt_matrix=\"x.txt\""]);
+    assert_names(&e, &["--set network.rtt_matrix=\"x.txt\"", "excludes `network.space`", "line 7"]);
+}
+
+#[test]
+fn coordinate_measurements_need_coordinates_and_bounds() {
+    let measured = with(TEXT, &[("loss = 0.01", "loss = 0.01\n\n[metrics]\ncoordinate_interval = \"30s\"")]);
+    let e = error(&measured, &[]);
+    assert_names(&e, &["checked.toml, line 9", "field `metrics.coordinate_interval`", "config.coordinates = \"on\""]);
+    let e = error(&measured, &["config.coordinates=\"on\"", "metrics.coordinate_pairs=0"]);
+    assert_names(&e, &["--set metrics.coordinate_pairs=0", "must be between 1 and"]);
+    let e = error(TEXT, &["config.coordinates=\"sometimes\""]);
+    assert_names(&e, &["field `config.coordinates`", "expected \"on\", \"off\" or a table of settings"]);
+    let e = error(TEXT, &["config.coordinates={ vivaldi_cc = 2.0 }"]);
+    assert_names(&e, &["field `config.coordinates.vivaldi_cc`", "outside its range"]);
+    let e = error(TEXT, &["report.target_coordinate_within=\"200s\""]);
+    assert_names(&e, &["field `report.target_coordinate_within`", "after the end of the run"]);
+}
