@@ -20,8 +20,9 @@
 //! 2. *Vivaldi*: the local error estimate moves toward the relative error of the current
 //!    estimate (weighted by how sure each side is), and the local point moves along the line
 //!    to the peer by `cc * weight * (rtt - estimate)`, which also grows or shrinks the height;
-//! 3. *adjustment*: the last `adjustment_window` residuals (`rtt - raw distance`) are
-//!    averaged and halved (each side of a pair corrects half);
+//! 3. *adjustment*: the median of the last `adjustment_window` residuals (`rtt - raw
+//!    distance`), halved (each side of a pair corrects half). Serf takes their mean; the
+//!    median keeps one far-off peer (a starved member) from dragging everyone's term;
 //! 4. *gravity*: a pull toward the origin of `(distance to origin / rho)^2`.
 //!
 //! A result that is not finite resets the coordinate to the origin (counted). Coordinates from
@@ -78,7 +79,7 @@ pub struct CoordinateConfig {
     pub vivaldi_ce: f64,
     /// How far one sample moves the coordinate (Vivaldi's `cc`), in `(0, 1]`. Default 0.25.
     pub vivaldi_cc: f64,
-    /// Residuals averaged into the adjustment term, `0..=MAX_ADJUSTMENT_WINDOW`; 0 turns the
+    /// Residuals whose median (halved) is the adjustment term, `0..=MAX_ADJUSTMENT_WINDOW`; 0 turns the
     /// adjustment off. Default 20.
     pub adjustment_window: usize,
     /// The smallest height. Must not be zero. Default 10 µs.
@@ -498,8 +499,18 @@ impl Vivaldi {
         }
         self.adjustment_samples[self.adjustment_index] = rtt - self.coordinate.raw_distance(other);
         self.adjustment_index = (self.adjustment_index + 1) % window;
-        let sum: f64 = self.adjustment_samples.iter().sum();
-        self.coordinate.adjustment = sum / (2.0 * window as f64);
+        // The median of the window, where Serf takes the mean: one peer whose RTTs are far
+        // off the model (a CPU-starved member answers hundreds of ms late) would otherwise pull
+        // every member's adjustment with it, and the Vivaldi force, which uses the adjusted
+        // distance, spreads the coordinates apart to make up for it, feeding the next residuals
+        // (docs/coordinates.md, "Accuracy"). Each side of a pair corrects half.
+        let mut sorted = [0.0f64; MAX_ADJUSTMENT_WINDOW];
+        let sorted = &mut sorted[..window];
+        sorted.copy_from_slice(&self.adjustment_samples);
+        sorted.sort_unstable_by(f64::total_cmp);
+        let median =
+            if window % 2 == 1 { sorted[window / 2] } else { (sorted[window / 2 - 1] + sorted[window / 2]) / 2.0 };
+        self.coordinate.adjustment = median / 2.0;
     }
 
     fn update_gravity(&mut self, rng: &mut SwimRng) {
@@ -586,6 +597,20 @@ mod tests {
                  cargo test -p swim-core --lib coordinates (seed {seed})"
             );
         }
+    }
+
+    #[test]
+    fn one_far_off_peer_does_not_drag_the_adjustment() {
+        let mut v = Vivaldi::new(CoordinateConfig::default());
+        let other = Coordinate::from_parts(&[0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 0.5, 0.0, 0.001).unwrap();
+        let raw = v.coordinate().raw_distance(&other);
+        // 19 residuals of 2 ms and one of 800 ms (a starved peer answering late): the mean
+        // would make the term 21 ms, the median keeps it at 1 ms (half of 2 ms).
+        for _ in 0..19 {
+            v.update_adjustment(&other, raw + 0.002);
+        }
+        v.update_adjustment(&other, raw + 0.8);
+        assert!((v.coordinate().adjustment() - 0.001).abs() < 1e-12, "{}", v.coordinate().adjustment());
     }
 
     #[test]
