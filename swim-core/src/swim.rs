@@ -1136,7 +1136,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         self.stats.relays += 1;
         let route = self.route_to_name(p.target);
-        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy: None }, route);
+        // The buddy system on the helper's ping too: a member that loses most inbound packets
+        // may hear only this ping before the suspicion times out (issue 17).
+        let held = self.members.find(p.target).map(|i| &self.members.get(i).member);
+        let buddy = held.filter(|m| self.config.lifeguard.buddy && m.state == State::Suspect).map(|m| m.incarnation);
+        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy }, route);
     }
 
     fn relay_timers(&mut self, now: Instant) {

@@ -378,6 +378,37 @@ fn a_ping_to_a_suspect_carries_the_suspicion_first() {
     }
 }
 
+/// A helper asked to ping a member it suspects carries its suspicion on that ping too. A
+/// member that loses most of its inbound packets hears few of them, and a helper's ping may be
+/// the only one that reaches it before the suspicion times out: without the suspicion on it,
+/// the member answers the ping but never learns that it must refute (issue 17's diagnosis).
+#[test]
+fn a_helpers_ping_to_a_suspect_carries_the_suspicion() {
+    for buddy in [true, false] {
+        let t0 = Instant::from_secs(1);
+        let mut config = Config::lan();
+        config.lifeguard.buddy = buddy;
+        config.gossip_nodes = 0;
+        let mut h = solo(config, 5, t0);
+        h.handle_datagram(t0, 1, &suspect("node-5", "node-9")).unwrap();
+        // Spend the suspicion's gossip on other traffic, so only the relayed ping can carry it.
+        for _ in 0..20 {
+            h.send_user_message(t0, 99, &b"x"[..], false).unwrap();
+        }
+        drain(&mut h);
+        assert_eq!(h.queue_depth().0, 0);
+        let req = packet(&[Message::PingReq(PingReq { seq: 77, target: "node-5", target_addr: 5, nack: true })]);
+        h.handle_datagram(t0, 2, &req).unwrap();
+        let sent = drain(&mut h);
+        let to_target: Vec<_> = sent.iter().filter(|(to, _, _)| *to == 5).collect();
+        assert_eq!(to_target.len(), 1, "one relayed ping: {sent:?}");
+        let msgs = messages(&to_target[0].2);
+        assert!(msgs.iter().any(|m| matches!(m, Message::Ping(p) if p.target == "node-5")), "{msgs:?}");
+        let carried = msgs.iter().any(|m| matches!(m, Message::Suspect(x) if x.name == "node-5"));
+        assert_eq!(carried, buddy, "buddy {buddy}: {msgs:?}");
+    }
+}
+
 /// Two members. Node 0 comes to suspect node 1 (an accusation from outside), and its gossip
 /// spends the suspicion on a message elsewhere, so node 1 can learn of it only from the
 /// buddy system. Periodic push-pull is off so that nothing else repairs the view.
