@@ -114,6 +114,11 @@ pub struct Config {
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+    /// Flap damping ([`crate::damping`]): a member that keeps being declared dead and coming
+    /// back, or keeps refuting, is held down (`Event::MemberHeldDown`) until its penalty has
+    /// decayed, at most `hold_down` after its last death or refutation. `None` (every preset):
+    /// off, plain SWIM's immediate readmission. Bounds: see [`crate::damping::Damping`].
+    pub damping: Option<crate::damping::Damping>,
 }
 
 /// [`Config::compression`]'s settings.
@@ -336,6 +341,7 @@ impl Config {
             compression: Some(Compression::default()),
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
+            damping: None,
         }
     }
 
@@ -451,6 +457,9 @@ impl Config {
             if nack_after >= window {
                 return Err(E::NackTooLate { nack_after, window });
             }
+        }
+        if let Some(d) = &self.damping {
+            d.validate()?;
         }
         let l = &self.limits;
         for (v, name) in [

@@ -154,6 +154,7 @@ extern crate alloc;
 
 pub mod awareness;
 pub mod config;
+pub mod damping;
 pub mod dissemination;
 pub mod error;
 pub mod event;
@@ -180,6 +181,7 @@ pub mod wire;
 pub use push_pull as sync;
 
 pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
+pub use damping::Damping;
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId, MemberView, RefusalReason};
 pub use hooks::{BroadcastOutcome, Candidate, Exchange, FinishedBroadcast, Hooks, NoHooks, Refusal, Verdict};

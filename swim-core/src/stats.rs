@@ -136,4 +136,9 @@ pub struct Stats {
     /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
     /// every member, every member sends the label and `accept_unlabelled` can be turned off.
     pub unlabelled_accepted: u64,
+    /// Members held down by flap damping (`Config::damping`); each is also an
+    /// `Event::MemberHeldDown`.
+    pub members_held_down: u64,
+    /// Held-down members readmitted; each is also an `Event::MemberReadmitted`.
+    pub members_readmitted: u64,
 }

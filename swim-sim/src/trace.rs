@@ -102,6 +102,8 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::MemberRefused { .. } => 17,
         Event::MergeRefused { .. } => 18,
         Event::JoinRefused { .. } => 19,
+        Event::MemberHeldDown(_) => 20,
+        Event::MemberReadmitted(_) => 21,
     }
 }
 
