@@ -141,4 +141,8 @@ pub struct Stats {
     pub members_held_down: u64,
     /// Held-down members readmitted; each is also an `Event::MemberReadmitted`.
     pub members_readmitted: u64,
+    /// Accusations by a member held down here, discounted: its confirmations of a suspicion
+    /// are not counted, and its death notice about a member alive here counts only as a
+    /// suspicion.
+    pub accusations_discounted: u64,
 }

@@ -1432,6 +1432,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         let m = &self.members.get(i).member;
         if m.state == State::Suspect && s.incarnation == m.incarnation {
+            if self.penalties.is_held(s.from) && s.from != self.local.name.as_str() {
+                // A held-down member's failed probes say more about it than about the target.
+                self.stats.accusations_discounted += 1;
+                return;
+            }
             self.confirm_suspicion(now, i, s.from);
             return;
         }
@@ -1455,6 +1460,16 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let m = &self.members.get(i).member;
         if !overrides(Claim::Dead(d.incarnation), m.state, m.incarnation) {
             self.stats.stale_updates += 1;
+            return;
+        }
+        if !left && !m.state.is_gone() && self.penalties.is_held(d.from) {
+            // A held-down member (one that loses most of its packets, typically) declares dead
+            // the members whose acks and refutations it missed: here, where the member is
+            // alive or suspect, its death notice counts only as a suspicion (not as a
+            // confirmation), which the member can refute.
+            self.stats.accusations_discounted += 1;
+            let from = d.from;
+            self.on_suspect(now, wire::Suspect { incarnation: d.incarnation, name: d.name, from });
             return;
         }
         let old = m.incarnation;

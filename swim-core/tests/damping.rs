@@ -7,8 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, SeedGuard, name, seeds};
-use swim_core::{Config, Damping, Event};
+use common::{Cluster, SeedGuard, alive, name, packet, seeds};
+use swim_core::wire::{Alive, Dead, Message, Suspect};
+use swim_core::{Config, Damping, Event, Identity, Instant, State, Swim, Versions};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -83,6 +84,54 @@ fn one_failure_and_return_is_not_held_down_and_without_damping_nothing_is() {
             let failed = c.count_events(|_, e| matches!(e, Event::MemberFailed(m) if m.name == name(3)));
             assert!(failed > 0, "node-3 was declared dead (the blackhole is long enough)");
             assert!(c.run_until(S(30), |c| c.converged()));
+        }
+    }
+}
+
+/// A held-down member's accusations are discounted: its death notice about a member alive or
+/// suspect here counts only as a suspicion, and its confirmations are not counted. In
+/// packet-loss's 80 % case the lossy member declared healthy members dead whose refutations it
+/// never heard, and every healthy member believed it (issue 17).
+#[test]
+fn a_held_down_members_accusations_are_discounted() {
+    for damping in [Some(Damping::default()), None] {
+        let t0 = Instant::from_secs(1);
+        let mut s = Swim::new(config(damping), Identity::new("node-0", 0), 7, t0).unwrap();
+        assert_eq!(s.restore(t0, (1..=9).map(|i| alive(i, t0))), 9);
+        let send =
+            |s: &mut Swim<u32>, at: Instant, m: Message<'_, u32>| s.handle_datagram(at, 1, &packet(&[m])).unwrap();
+        // node-9 dies twice and comes back in between: held down (with damping).
+        let alive9 = |incarnation| {
+            Message::Alive(Alive {
+                incarnation,
+                name: "node-9",
+                addr: 9,
+                meta: &[],
+                versions: Versions::DEFAULT,
+                capabilities: swim_core::Capabilities::NONE,
+            })
+        };
+        send(&mut s, t0, Message::Dead(Dead { incarnation: 0, name: "node-9", from: "node-1" }));
+        send(&mut s, t0 + S(1), alive9(1));
+        send(&mut s, t0 + S(2), Message::Dead(Dead { incarnation: 1, name: "node-9", from: "node-1" }));
+        send(&mut s, t0 + S(3), alive9(2));
+        assert_eq!(s.is_held_down("node-9"), damping.is_some());
+        // node-9 declares node-5 dead.
+        let t = t0 + S(4);
+        send(&mut s, t, Message::Dead(Dead { incarnation: 0, name: "node-5", from: "node-9" }));
+        let state = s.member("node-5").unwrap().state;
+        // And confirms a suspicion of node-6 that node-1 started.
+        send(&mut s, t, Message::Suspect(Suspect { incarnation: 0, name: "node-6", from: "node-1" }));
+        send(&mut s, t, Message::Suspect(Suspect { incarnation: 0, name: "node-6", from: "node-9" }));
+        let confirmations = s.suspicion("node-6").unwrap().confirmations();
+        if damping.is_some() {
+            assert_eq!(state, State::Suspect, "only a suspicion: node-5 can refute");
+            assert_eq!(confirmations, 0, "node-9's confirmation is not counted");
+            assert_eq!(s.stats().accusations_discounted, 2);
+        } else {
+            assert_eq!(state, State::Dead);
+            assert_eq!(confirmations, 1);
+            assert_eq!(s.stats().accusations_discounted, 0);
         }
     }
 }
