@@ -110,6 +110,35 @@ pub enum OnOff {
     Off,
 }
 
+/// Flap damping (`Config::damping`): `"on"` (the defaults), `"off"`, or a table of
+/// `swim_core::Damping`'s fields over the defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DampingSpec {
+    /// The defaults, or off.
+    Switch(OnOff),
+    /// Fields over the defaults.
+    Table(DampingTable),
+}
+
+/// `swim_core::Damping`'s fields; unset ones are the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DampingTable {
+    /// Points a death adds.
+    pub death_penalty: Option<u32>,
+    /// Points an incarnation step adds.
+    pub refutation_penalty: Option<u32>,
+    /// Held down at this penalty.
+    pub suppress: Option<u32>,
+    /// Readmitted at this penalty.
+    pub reuse: Option<u32>,
+    /// The penalty's cap.
+    pub max_penalty: Option<u32>,
+    /// Decay from the cap to `reuse`.
+    pub hold_down: Option<Dur>,
+}
+
 /// Lifeguard switches; unset ones come from `base`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -192,6 +221,8 @@ pub struct ConfigSpec {
     pub max_metadata_size: Option<usize>,
     /// Lifeguard.
     pub lifeguard: Option<LifeguardSpec>,
+    /// Flap damping.
+    pub damping: Option<DampingSpec>,
     /// `versions`: `{ protocol = [min, max, current], application = [min, max, current] }`.
     pub versions: Option<VersionsSpec>,
     /// Limits.
@@ -261,6 +292,22 @@ impl ConfigSpec {
                     l.suspicion_confirmations = t.suspicion_confirmations;
                 }
                 c.lifeguard = l;
+            }
+        }
+        match &self.damping {
+            None => {}
+            Some(DampingSpec::Switch(OnOff::On)) => c.damping = Some(swim_core::Damping::default()),
+            Some(DampingSpec::Switch(OnOff::Off)) => c.damping = None,
+            Some(DampingSpec::Table(t)) => {
+                let mut d = swim_core::Damping::default();
+                macro_rules! dm {
+                    ($($f:ident),*) => { $( if let Some(v) = t.$f { d.$f = v; } )* };
+                }
+                dm!(death_penalty, refutation_penalty, suppress, reuse, max_penalty);
+                if let Some(h) = t.hold_down {
+                    d.hold_down = h.0;
+                }
+                c.damping = Some(d);
             }
         }
         let l = &self.limits;
@@ -687,6 +734,10 @@ fn explain(message: &str) -> String {
             "untagged enum LifeguardSpec",
             "expected \"on\", \"off\" or a table of switches ({ base = \"off\", nack = true })",
         ),
+        (
+            "untagged enum DampingSpec",
+            "expected \"on\", \"off\" or a table of damping fields ({ hold_down = \"60s\" })",
+        ),
         ("untagged enum ConvergeCheck", "expected \"auto\", \"off\" or a duration (\"120s\")"),
     ];
     match FORMS.iter().find(|(e, _)| message.ends_with(e)) {
@@ -726,6 +777,12 @@ fn config_field(message: &str) -> Vec<Seg> {
         "limits.max_app_state",
         "versions.protocol",
         "versions.application",
+        "damping.death_penalty",
+        "damping.refutation_penalty",
+        "damping.suppress",
+        "damping.reuse",
+        "damping.max_penalty",
+        "damping.hold_down",
         "nack_timeout_share",
         "awareness_max_multiplier",
     ];
@@ -1189,14 +1246,16 @@ impl Scenario {
 }
 
 /// The liveness bound for `cfg`: the longest suspicion, two reconnect (or push-pull) rounds,
-/// one push-pull period at this size, and 30 s of gossip and margin.
+/// one push-pull period at this size, and 30 s of gossip and margin; with flap damping, its
+/// hold-down too (a member that flapped until the heal is readmitted that long after).
 pub fn convergence_bound(cfg: &SimConfig) -> Duration {
     let c = &cfg.config;
     let n = cfg.nodes;
     let t = c.timings(n);
     let pp = t.push_pull_interval.unwrap_or(Duration::ZERO);
     let reconnect = c.reconnect_interval.or(c.push_pull_interval).unwrap_or(Duration::from_secs(30));
-    t.suspicion_max + reconnect * 2 + pp + Duration::from_secs(30)
+    let hold_down = c.damping.map_or(Duration::ZERO, |d| d.hold_down);
+    t.suspicion_max + reconnect * 2 + pp + Duration::from_secs(30) + hold_down
 }
 
 impl ScenarioSpec {
