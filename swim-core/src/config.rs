@@ -129,6 +129,11 @@ pub struct Config {
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
     pub limits: Limits,
+    /// Flap damping ([`crate::damping`]): a member that keeps being declared dead and coming
+    /// back, or keeps refuting, is held down (`Event::MemberHeldDown`) until its penalty has
+    /// decayed, at most `hold_down` after its last death or refutation. `None` (every preset):
+    /// off, plain SWIM's immediate readmission. Bounds: see [`crate::damping::Damping`].
+    pub damping: Option<crate::damping::Damping>,
 }
 
 /// [`Config::compression`]'s settings.
@@ -365,6 +370,7 @@ impl Config {
             ack_payloads: false,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
+            damping: None,
         }
     }
 
@@ -483,6 +489,9 @@ impl Config {
         }
         if let Some(field) = self.coordinates.as_ref().and_then(CoordinateConfig::invalid_field) {
             return Err(E::Coordinates { field });
+        }
+        if let Some(d) = &self.damping {
+            d.validate()?;
         }
         let l = &self.limits;
         for (v, name) in [

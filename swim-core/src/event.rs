@@ -59,6 +59,15 @@ pub enum Event<A> {
     /// A dead or left member was forgotten: its retention ended, it was evicted to make room,
     /// or a new process reclaimed its name (a `MemberJoined` follows).
     MemberRemoved(Member<A>),
+    /// Flap damping (`Config::damping`) holds this member down: it kept being declared dead
+    /// and coming back, or kept refuting. Treat it as failed until
+    /// [`Event::MemberReadmitted`], whatever its state in the member table (it is still
+    /// probed and may refute, which is how a member that keeps flapping stays held down).
+    /// `Swim::is_held_down` answers the same question; after an [`Event::Lagged`], ask it.
+    MemberHeldDown(Member<A>),
+    /// A held-down member's penalty has decayed: it counts again as its state in the member
+    /// table says (the member carried is as held now).
+    MemberReadmitted(Member<A>),
     /// Two addresses claim one name; the claim was ignored.
     AddressConflict {
         /// The contested name.
@@ -198,6 +207,8 @@ impl<A> Event<A> {
             | Event::MemberLeft(_)
             | Event::MemberAlive(_)
             | Event::MemberRemoved(_)
+            | Event::MemberHeldDown(_)
+            | Event::MemberReadmitted(_)
             | Event::Lagged { .. } => true,
             // An ignored or refused claim changes nothing in the table.
             Event::AddressConflict { .. }
@@ -224,6 +235,8 @@ impl<A> Event<A> {
             | Event::MemberLeft(m)
             | Event::MemberAlive(m)
             | Event::MemberRemoved(m)
+            | Event::MemberHeldDown(m)
+            | Event::MemberReadmitted(m)
             | Event::MemberSuspected { member: m, .. } => Some(m),
             _ => None,
         }
@@ -448,6 +461,14 @@ impl<A: fmt::Display> fmt::Display for Event<A> {
                 at(f, m)
             }
             Event::MemberRemoved(m) => write!(f, "{} forgotten (removed from the member table)", m.name),
+            Event::MemberHeldDown(m) => {
+                write!(f, "{} held down: it keeps failing and coming back", m.name)?;
+                at(f, m)
+            }
+            Event::MemberReadmitted(m) => {
+                write!(f, "{} readmitted after its hold-down", m.name)?;
+                at(f, m)
+            }
             Event::AddressConflict { name, existing, claimed } => {
                 write!(f, "{name} claimed from {claimed} but held at {existing}; the claim was ignored")
             }

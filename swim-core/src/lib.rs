@@ -156,6 +156,7 @@ extern crate alloc;
 pub mod awareness;
 pub mod config;
 pub mod coordinates;
+pub mod damping;
 pub mod dissemination;
 pub mod error;
 pub mod event;
@@ -183,6 +184,7 @@ pub use push_pull as sync;
 
 pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
 pub use coordinates::{Coordinate, CoordinateConfig};
+pub use damping::Damping;
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
 pub use event::{Event, JoinId, MemberView, PingId, RefusalReason};
 pub use hooks::{

@@ -158,4 +158,13 @@ pub struct Stats {
     /// Times the local coordinate was reset to the origin because an update made it
     /// non-finite.
     pub coordinate_resets: u64,
+    /// Members held down by flap damping (`Config::damping`); each is also an
+    /// `Event::MemberHeldDown`.
+    pub members_held_down: u64,
+    /// Held-down members readmitted; each is also an `Event::MemberReadmitted`.
+    pub members_readmitted: u64,
+    /// Accusations by a member held down here, discounted: its confirmations of a suspicion
+    /// are not counted, and its death notice about a member alive here counts only as a
+    /// suspicion.
+    pub accusations_discounted: u64,
 }

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use crate::awareness::Awareness;
 use crate::config::{Config, MESSAGE_OVERHEAD};
 use crate::coordinates::{Coordinate, Vivaldi};
+use crate::damping::Penalties;
 use crate::dissemination::{Dissemination, Pushed, gossip_targets, leave_targets, update_of};
 use crate::error::{CommandError, ConfigError, DecodeError, NewError};
 use crate::event::{Event, EventQueue, JoinId, PingId, RefusalReason};
@@ -91,6 +92,8 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     awareness: Awareness,
     prober: Prober<A>,
     suspicions: Suspicions,
+    /// Flap damping's penalties (used only with `config.damping`).
+    penalties: Penalties,
     dissemination: Dissemination,
     next_message_id: u64,
     exchanges: Exchanges<A>,
@@ -177,6 +180,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             members,
             rng,
             suspicions: Suspicions::new(rng_hash),
+            penalties: Penalties::new(rng_hash),
             dissemination,
             next_message_id: 0,
             exchanges: Exchanges::new(),
@@ -328,8 +332,26 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             other: self.transmits.capacity() * core::mem::size_of::<Outgoing<A>>()
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
                 + self.prober.heap_bytes()
-                + self.suspicions.heap_bytes(),
+                + self.suspicions.heap_bytes()
+                + self.penalties.heap_bytes(),
         }
+    }
+
+    /// Whether flap damping ([`Config::damping`]) holds member `name` down: treat it as failed
+    /// whatever its state (see [`Event::MemberHeldDown`]). Always false without damping.
+    pub fn is_held_down(&self, name: &str) -> bool {
+        self.penalties.is_held(name)
+    }
+
+    /// The members flap damping holds down, in the order they were held down.
+    pub fn held_down(&self) -> impl Iterator<Item = &Name> + '_ {
+        self.penalties.held().iter()
+    }
+
+    /// Member `name`'s flap-damping penalty at `now` (0 without damping; see
+    /// [`crate::damping`]).
+    pub fn damping_penalty(&self, name: &str, now: Instant) -> u32 {
+        self.config.damping.map_or(0, |d| self.penalties.penalty(&d, name, now))
     }
 
     /// Whether [`leave`](Self::leave) was called.
@@ -410,6 +432,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if self.exchanges.joins.retry_deadline().is_some_and(|t| t <= now) {
             self.join_retry_tick(now);
         }
+        self.readmit(now);
     }
 
     // ------------------------------------------------------------------ commands
@@ -760,6 +783,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.suspicions.deadline(),
             self.exchanges.joins.deadline(),
             self.exchanges.joins.retry_deadline(),
+            self.config.damping.and_then(|d| self.penalties.deadline(&d)),
         ];
         // The probe timer is always armed, so the minimum exists; MAX only satisfies the type.
         ticks.into_iter().chain(leaves.into_iter().flatten()).min().unwrap_or(Instant::MAX)
@@ -964,6 +988,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     fn emit(&mut self, e: Event<A>) {
+        if let Event::MemberRemoved(m) = &e {
+            self.penalties.forget(&m.name);
+        }
         self.stats.events_dropped += self.events.push(e, self.config.limits.max_pending_events);
     }
 
@@ -1300,8 +1327,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         self.stats.relays += 1;
         let route = self.route_to_name(p.target);
-        let ping = Out::Ping { seq, target: Name::from(p.target), buddy: None, extended: false };
-        self.queue(p.target_addr, ping, route);
+        // The buddy system on the helper's ping too: a member that loses most inbound packets
+        // may hear only this ping before the suspicion times out (issue 17).
+        let held = self.members.find(p.target).map(|i| &self.members.get(i).member);
+        let buddy = held.filter(|m| self.config.lifeguard.buddy && m.state == State::Suspect).map(|m| m.incarnation);
+        self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy, extended: false }, route);
     }
 
     fn relay_timers(&mut self, now: Instant) {
@@ -1330,8 +1360,10 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     fn start_suspicion(&mut self, now: Instant, i: usize, incarnation: u32, accuser: &str) {
         self.cancel_suspicion(i);
+        let old = self.members.get(i).member.incarnation;
         self.members.get_mut(i).member.incarnation = incarnation;
         self.members.set_state(i, State::Suspect, now);
+        self.damp(now, i, old, false);
         let n = self.num_members();
         let accuser_name =
             if accuser == self.local.name.as_str() { self.local.name.clone() } else { Name::from(accuser) };
@@ -1356,6 +1388,40 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.gossip_member(i, Some(from));
         if confirmed == Confirmed::Expired {
             self.suspicion_expired(now, i);
+        }
+    }
+
+    // ------------------------------------------------------------------ flap damping
+
+    /// Member `i`'s incarnation rose from `old` (a refutation, unless its metadata changed:
+    /// pass `old` equal to the current one then) and, with `died`, a death notice made it dead:
+    /// add the penalties (`damping.rs`) and report a hold-down. Call before the event of the
+    /// change, so that a reader never sees a held-down member come back.
+    fn damp(&mut self, now: Instant, i: usize, old: u32, died: bool) {
+        let Some(d) = self.config.damping else { return };
+        let cap = self.config.limits.max_members;
+        let m = &self.members.get(i).member;
+        let (name, new) = (m.name.clone(), m.incarnation);
+        let mut held = self.penalties.stepped(&d, cap, now, &name, old, new);
+        if died {
+            held |= self.penalties.died(&d, cap, now, &name);
+        }
+        if held {
+            self.stats.members_held_down += 1;
+            let member = self.members.get(i).member.clone();
+            self.emit(Event::MemberHeldDown(member));
+        }
+    }
+
+    /// Readmit the held-down members whose penalty has decayed by `now`.
+    fn readmit(&mut self, now: Instant) {
+        let Some(d) = self.config.damping else { return };
+        while let Some(name) = self.penalties.pop_readmitted(&d, now) {
+            self.stats.members_readmitted += 1;
+            if let Some(i) = self.members.find(&name) {
+                let member = self.members.get(i).member.clone();
+                self.emit(Event::MemberReadmitted(member));
+            }
         }
     }
 
@@ -1495,6 +1561,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let m = &self.members.get(i).member;
         let old_state = m.state;
         let meta_changed = m.meta[..] != *a.meta;
+        // A new incarnation with new metadata is an update, not a refutation: no penalty.
+        let old_incarnation = if meta_changed { a.incarnation } else { m.incarnation };
         self.cancel_suspicion(i);
         let r = self.members.get_mut(i);
         r.member.incarnation = a.incarnation;
@@ -1504,6 +1572,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         }
         self.members.set_state(i, State::Alive, now);
         self.gossip_member(i, None);
+        self.damp(now, i, old_incarnation, false);
         let member = self.members.get(i).member.clone();
         let event = match old_state {
             State::Left => Some(Event::MemberJoined(member)),
@@ -1527,6 +1596,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         };
         let m = &self.members.get(i).member;
         if m.state == State::Suspect && s.incarnation == m.incarnation {
+            if self.penalties.is_held(s.from) && s.from != self.local.name.as_str() {
+                // A held-down member's failed probes say more about it than about the target.
+                self.stats.accusations_discounted += 1;
+                return;
+            }
             self.confirm_suspicion(now, i, s.from);
             return;
         }
@@ -1552,15 +1626,28 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             self.stats.stale_updates += 1;
             return;
         }
+        if !left && !m.state.is_gone() && self.penalties.is_held(d.from) {
+            // A held-down member (one that loses most of its packets, typically) declares dead
+            // the members whose acks and refutations it missed: here, where the member is
+            // alive or suspect, its death notice counts only as a suspicion (not as a
+            // confirmation), which the member can refute.
+            self.stats.accusations_discounted += 1;
+            let from = d.from;
+            self.on_suspect(now, wire::Suspect { incarnation: d.incarnation, name: d.name, from });
+            return;
+        }
+        let old = m.incarnation;
         if m.state.is_gone() {
             // Already dead or left: remember the newer incarnation, nothing else changes.
             self.members.get_mut(i).member.incarnation = d.incarnation;
+            self.damp(now, i, old, false);
             return;
         }
         self.cancel_suspicion(i);
         self.members.get_mut(i).member.incarnation = d.incarnation;
         self.members.set_state(i, if left { State::Left } else { State::Dead }, now);
         self.gossip_member(i, Some(d.from));
+        self.damp(now, i, old, !left);
         let member = self.members.get(i).member.clone();
         self.emit(if left { Event::MemberLeft(member) } else { Event::MemberFailed(member) });
     }

@@ -42,6 +42,16 @@ fn drain(s: &mut Swim<Addr>) -> Vec<(Addr, TransmitKind, Vec<u8>)> {
     out
 }
 
+/// Let the gossip queue spend what it holds on other traffic (best-effort messages to an
+/// outside address), so that only a message's own first part can carry an update.
+fn spend_gossip(s: &mut Swim<Addr>, now: Instant) {
+    for _ in 0..20 {
+        s.send_user_message(now, 99, &b"x"[..], false).unwrap();
+    }
+    drain(s);
+    assert_eq!(s.queue_depth().0, 0);
+}
+
 fn events(s: &mut Swim<Addr>) -> Vec<Event<Addr>> {
     std::iter::from_fn(|| s.poll_event()).collect()
 }
@@ -349,13 +359,8 @@ fn a_ping_to_a_suspect_carries_the_suspicion_first() {
         config.gossip_nodes = 0;
         let mut s = solo(config, 1, t0);
         s.handle_datagram(t0, 1, &suspect("node-1", "node-9")).unwrap();
-        // Let the gossip queue spend the suspicion on other traffic first (best-effort messages
-        // to an outside address), so only the buddy mechanism can carry it on the probe.
-        for _ in 0..20 {
-            s.send_user_message(t0, 99, &b"x"[..], false).unwrap();
-        }
-        drain(&mut s);
-        assert_eq!(s.queue_depth().0, 0);
+        // Only the buddy mechanism can carry the suspicion on the probe.
+        spend_gossip(&mut s, t0);
         // Run until node-0 probes node-1.
         let ping = loop {
             let t = s.poll_timeout();
@@ -375,6 +380,33 @@ fn a_ping_to_a_suspect_carries_the_suspicion_first() {
         } else {
             assert!(msgs.iter().all(|m| !matches!(m, Message::Suspect(_))), "{msgs:?}");
         }
+    }
+}
+
+/// A helper asked to ping a member it suspects carries its suspicion on that ping too. A
+/// member that loses most of its inbound packets hears few of them, and a helper's ping may be
+/// the only one that reaches it before the suspicion times out: without the suspicion on it,
+/// the member answers the ping but never learns that it must refute (issue 17's diagnosis).
+#[test]
+fn a_helpers_ping_to_a_suspect_carries_the_suspicion() {
+    for buddy in [true, false] {
+        let t0 = Instant::from_secs(1);
+        let mut config = Config::lan();
+        config.lifeguard.buddy = buddy;
+        config.gossip_nodes = 0;
+        let mut h = solo(config, 5, t0);
+        h.handle_datagram(t0, 1, &suspect("node-5", "node-9")).unwrap();
+        // Only the relayed ping can carry the suspicion.
+        spend_gossip(&mut h, t0);
+        let req = packet(&[Message::PingReq(PingReq { seq: 77, target: "node-5", target_addr: 5, nack: true })]);
+        h.handle_datagram(t0, 2, &req).unwrap();
+        let sent = drain(&mut h);
+        let to_target: Vec<_> = sent.iter().filter(|(to, _, _)| *to == 5).collect();
+        assert_eq!(to_target.len(), 1, "one relayed ping: {sent:?}");
+        let msgs = messages(&to_target[0].2);
+        assert!(msgs.iter().any(|m| matches!(m, Message::Ping(p) if p.target == "node-5")), "{msgs:?}");
+        let carried = msgs.iter().any(|m| matches!(m, Message::Suspect(x) if x.name == "node-5"));
+        assert_eq!(carried, buddy, "buddy {buddy}: {msgs:?}");
     }
 }
 

@@ -125,6 +125,60 @@ pub struct FlapReport {
     pub refutations_seen: u64,
 }
 
+/// Flap damping's figures (issue 17) about the members network faults target (blackhole,
+/// flip-flop, per-member loss), as healthy observers (up, not targeted) see them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DampingReport {
+    /// Members targeted.
+    pub watched: usize,
+    /// Most dead-to-alive transitions of one targeted member at one healthy observer.
+    pub max_flaps_per_observer: u32,
+    /// Time healthy observers disagreed about a targeted member (some holding it live, some
+    /// not), summed over the targeted members (seconds).
+    pub disagreement: f64,
+    /// Time some healthy observers held a targeted member down and others did not, summed over
+    /// the targeted members (seconds): disagreement about flap damping's decision.
+    pub held_disagreement: f64,
+    /// The run's length (seconds), for the share.
+    pub run: f64,
+    /// Longest time from a member's first fault to every healthy observer holding it down
+    /// (seconds), over those that were.
+    pub all_held_after: Option<f64>,
+    /// Targeted members never held down by every healthy observer while their fault lasted.
+    pub never_all_held: usize,
+    /// Readmissions at healthy observers while the fault still lasted, after every healthy
+    /// observer had held the member down.
+    pub readmitted_during_fault: u32,
+    /// Longest time from the end of a member's last fault to every healthy observer holding it
+    /// live again (seconds).
+    pub back_after_fault: Option<f64>,
+    /// Members whose fault ended that not every healthy observer holds live at the end.
+    pub not_back: usize,
+}
+
+impl DampingReport {
+    fn of(watched: &[crate::truth::Watched], run: f64) -> DampingReport {
+        let ended: Vec<_> = watched.iter().filter(|w| w.fault_ended.is_some_and(|e| e < run)).collect();
+        let back: Vec<f64> = ended
+            .iter()
+            .filter(|w| w.all_live)
+            .filter_map(|w| Some(w.all_live_at? - w.fault_ended?).map(|d| d.max(0.0)))
+            .collect();
+        DampingReport {
+            watched: watched.len(),
+            max_flaps_per_observer: watched.iter().map(|w| w.max_flaps_per_observer).max().unwrap_or(0),
+            disagreement: watched.iter().map(|w| w.disagreement).sum(),
+            held_disagreement: watched.iter().map(|w| w.held_disagreement).sum(),
+            run,
+            all_held_after: watched.iter().filter_map(|w| w.all_held_after).reduce(f64::max),
+            never_all_held: watched.iter().filter(|w| w.all_held_after.is_none()).count(),
+            readmitted_during_fault: watched.iter().map(|w| w.readmitted_during_fault).sum(),
+            back_after_fault: back.iter().copied().reduce(f64::max),
+            not_back: ended.iter().filter(|w| !w.all_live).count(),
+        }
+    }
+}
+
 /// Load per member per second of up time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LoadReport {
@@ -206,6 +260,8 @@ pub struct RunReport {
     pub distinct_view_sizes: usize,
     /// Flapping.
     pub flaps: FlapReport,
+    /// Flap damping's figures about the members network faults target.
+    pub damping: DampingReport,
     /// Load.
     pub load: LoadReport,
     /// Memory.
@@ -352,6 +408,11 @@ impl RunReport {
             convergence,
             distinct_view_sizes: t.distinct_sizes,
             flaps,
+            damping: {
+                let mut watched = t.watched.clone();
+                crate::truth::Watched::close(&mut watched, sim.now());
+                DampingReport::of(&watched, secs(sim.now()))
+            },
             load,
             memory,
             network: sim.network().stats.clone(),
@@ -408,6 +469,9 @@ pub struct VariantSummary {
     pub flaps: u64,
     /// Most flaps of one member in one run.
     pub max_flaps_per_member: u32,
+    /// Flap damping's figures, the worst over runs (`disagreement`: the largest share of a
+    /// run, as seconds of `run`).
+    pub damping: DampingReport,
     /// Mean over runs of per-member mean messages sent per second.
     pub msgs_out_per_sec: f64,
     /// Mean over runs of the per-member p99 messages sent per second.
@@ -447,6 +511,30 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { 0.0 } else { s / n as f64 }
 }
 
+/// The worst of each damping figure over runs.
+fn worst_damping<'a>(runs: impl Iterator<Item = &'a DampingReport>) -> DampingReport {
+    let maxo = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    runs.fold(DampingReport::default(), |w, r| {
+        let share = |d: &DampingReport| if d.run > 0.0 { d.disagreement / d.run } else { 0.0 };
+        let worse = share(r) > share(&w);
+        DampingReport {
+            watched: w.watched.max(r.watched),
+            max_flaps_per_observer: w.max_flaps_per_observer.max(r.max_flaps_per_observer),
+            disagreement: if worse { r.disagreement } else { w.disagreement },
+            held_disagreement: w.held_disagreement.max(r.held_disagreement),
+            run: if worse { r.run } else { w.run },
+            all_held_after: maxo(w.all_held_after, r.all_held_after),
+            never_all_held: w.never_all_held + r.never_all_held,
+            readmitted_during_fault: w.readmitted_during_fault + r.readmitted_during_fault,
+            back_after_fault: maxo(w.back_after_fault, r.back_after_fault),
+            not_back: w.not_back + r.not_back,
+        }
+    })
+}
+
 fn add_fp(a: &mut FalsePositives, b: &FalsePositives) {
     a.events += b.events;
     a.at_healthy += b.at_healthy;
@@ -458,6 +546,7 @@ fn add_fp(a: &mut FalsePositives, b: &FalsePositives) {
     a.slow_victims += b.slow_victims;
     a.impaired_victims += b.impaired_victims;
     a.healthy_at_healthy += b.healthy_at_healthy;
+    a.healthy_at_unimpaired += b.healthy_at_unimpaired;
     a.healthy_at_slow += b.healthy_at_slow;
     a.slow_at_healthy += b.slow_at_healthy;
     a.slow_at_slow += b.slow_at_slow;
@@ -495,6 +584,7 @@ impl VariantSummary {
             distinct_view_sizes: runs.iter().map(|r| r.distinct_view_sizes).max().unwrap_or(0),
             flaps: runs.iter().map(|r| r.flaps.total).sum(),
             max_flaps_per_member: runs.iter().map(|r| r.flaps.max_per_member).max().unwrap_or(0),
+            damping: worst_damping(runs.iter().map(|r| &r.damping)),
             msgs_out_per_sec: load(&|l| l.msgs_out.as_ref().map(|s| s.mean)),
             msgs_out_per_sec_p99: load(&|l| l.msgs_out.as_ref().map(|s| s.p99)),
             msgs_out_per_sec_max: maxf(&|l| l.msgs_out.as_ref().map(|s| s.max)),

@@ -379,6 +379,7 @@ pub fn render(r: &ScenarioReport) -> String {
             ("max flaps/member", Box::new(|v| v.max_flaps_per_member.to_string()), true),
         ],
     ));
+    render_damping(&mut out, r);
     let _ = writeln!(out, "\nLoad per member per second (mean / p99 / max) and cost");
     out.push_str(&columns(
         r,
@@ -495,6 +496,61 @@ fn render_coordinates(out: &mut String, r: &ScenarioReport) {
 
 /// Version negotiation, for runs that change versions or phases: packets sent per envelope
 /// version in each phase, and the refusal targets, run by run.
+/// Flap damping's figures about the members network faults target, each with issue 17's
+/// target beside it (worst run of each variant).
+fn render_damping(out: &mut String, r: &ScenarioReport) {
+    if r.variants.iter().all(|v| v.damping.watched == 0) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nFlapping members (blackholed, flip-flopping or lossy), as the healthy members see them; worst run of \
+         each variant\n  targets (issue 17): back/observer <= 2 (flip-flop); held-down disagreement <= 5% of the run; all held \
+         down <= 60 s, readmitted during the fault 0, healthy failed at healthy 0 (packet-loss); back after fault \
+         <= hold-down + dissemination"
+    );
+    let secs = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.1}"));
+    out.push_str(&columns(
+        r,
+        vec![
+            ("members", Box::new(|v| v.damping.watched.to_string()), true),
+            ("back/observer", Box::new(|v| v.damping.max_flaps_per_observer.to_string()), true),
+            (
+                "disagreement",
+                Box::new(|v| {
+                    let d = &v.damping;
+                    let share = if d.run > 0.0 { 100.0 * d.disagreement / d.run } else { 0.0 };
+                    format!("{:.1}s ({share:.2}%)", d.disagreement)
+                }),
+                true,
+            ),
+            (
+                "held-down disagreement",
+                Box::new(|v| {
+                    let d = &v.damping;
+                    let share = if d.run > 0.0 { 100.0 * d.held_disagreement / d.run } else { 0.0 };
+                    format!("{:.1}s ({share:.2}%)", d.held_disagreement)
+                }),
+                true,
+            ),
+            ("all held down", Box::new(move |v| secs(v.damping.all_held_after)), true),
+            ("never held", Box::new(|v| v.damping.never_all_held.to_string()), true),
+            ("readmitted in fault", Box::new(|v| v.damping.readmitted_during_fault.to_string()), true),
+            ("healthy failed", Box::new(|v| v.false_positives.healthy_at_unimpaired.to_string()), true),
+            ("back after fault", Box::new(move |v| secs(v.damping.back_after_fault)), true),
+            ("not back", Box::new(|v| v.damping.not_back.to_string()), true),
+        ],
+    ));
+    let _ = writeln!(
+        out,
+        "  back/observer: most dead-to-alive transitions of one such member at one healthy observer; \
+         disagreement: time healthy members disagreed about one (some holding it live, some not), summed over \
+         them; held-down disagreement: the same about holding it down (flap damping's decision); all held down: from its fault's start to every healthy member holding it down (flap damping); \
+         healthy failed: healthy members declared failed at healthy members; back after fault: from its last \
+         fault's end to every healthy member holding it live"
+    );
+}
+
 fn render_versions(out: &mut String, r: &ScenarioReport) {
     let shown = |run: &&RunReport| {
         !run.phases.is_empty() || !run.versions.outsiders.is_empty() || run.versions.packets.iter().any(|p| p.len() > 1)

@@ -161,6 +161,13 @@ pub fn describe(plan: &RunPlan) -> Result<String, String> {
         "  lifeguard: awareness={} scale_probe_timeout={} nack={} dynamic_suspicion={} buddy={}",
         lg.awareness, lg.scale_probe_timeout, lg.nack, lg.dynamic_suspicion, lg.buddy
     );
+    if let Some(d) = &c.config.damping {
+        let _ = writeln!(
+            s,
+            "  damping: death {} refutation {} suppress {} reuse {} max {} hold-down {:?}",
+            d.death_penalty, d.refutation_penalty, d.suppress, d.reuse, d.max_penalty, d.hold_down
+        );
+    }
     let n = &c.network;
     let _ = writeln!(
         s,

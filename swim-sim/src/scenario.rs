@@ -111,6 +111,35 @@ pub enum OnOff {
     Off,
 }
 
+/// Flap damping (`Config::damping`): `"on"` (the defaults), `"off"`, or a table of
+/// `swim_core::Damping`'s fields over the defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DampingSpec {
+    /// The defaults, or off.
+    Switch(OnOff),
+    /// Fields over the defaults.
+    Table(DampingTable),
+}
+
+/// `swim_core::Damping`'s fields; unset ones are the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DampingTable {
+    /// Points a death adds.
+    pub death_penalty: Option<u32>,
+    /// Points an incarnation step adds.
+    pub refutation_penalty: Option<u32>,
+    /// Held down at this penalty.
+    pub suppress: Option<u32>,
+    /// Readmitted at this penalty.
+    pub reuse: Option<u32>,
+    /// The penalty's cap.
+    pub max_penalty: Option<u32>,
+    /// Decay from the cap to `reuse`.
+    pub hold_down: Option<Dur>,
+}
+
 /// Lifeguard switches; unset ones come from `base`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -229,6 +258,8 @@ pub struct ConfigSpec {
     /// Vivaldi network coordinates (`Config::coordinates`): `"on"` (Serf's defaults), `"off"`,
     /// or a table of settings over the defaults.
     pub coordinates: Option<CoordinatesSpec>,
+    /// Flap damping.
+    pub damping: Option<DampingSpec>,
     /// `versions`: `{ protocol = [min, max, current], application = [min, max, current] }`.
     pub versions: Option<VersionsSpec>,
     /// Limits.
@@ -320,6 +351,22 @@ impl ConfigSpec {
                     gravity_rho
                 );
                 c.coordinates = Some(k);
+            }
+        }
+        match &self.damping {
+            None => {}
+            Some(DampingSpec::Switch(OnOff::On)) => c.damping = Some(swim_core::Damping::default()),
+            Some(DampingSpec::Switch(OnOff::Off)) => c.damping = None,
+            Some(DampingSpec::Table(t)) => {
+                let mut d = swim_core::Damping::default();
+                macro_rules! dm {
+                    ($($f:ident),*) => { $( if let Some(v) = t.$f { d.$f = v; } )* };
+                }
+                dm!(death_penalty, refutation_penalty, suppress, reuse, max_penalty);
+                if let Some(h) = t.hold_down {
+                    d.hold_down = h.0;
+                }
+                c.damping = Some(d);
             }
         }
         let l = &self.limits;
@@ -766,6 +813,10 @@ fn explain(message: &str) -> String {
             "expected \"on\", \"off\" or a table of switches ({ base = \"off\", nack = true })",
         ),
         ("untagged enum CoordinatesSpec", "expected \"on\", \"off\" or a table of settings ({ dimensionality = 3 })"),
+        (
+            "untagged enum DampingSpec",
+            "expected \"on\", \"off\" or a table of damping fields ({ hold_down = \"60s\" })",
+        ),
         ("untagged enum ConvergeCheck", "expected \"auto\", \"off\" or a duration (\"120s\")"),
     ];
     match FORMS.iter().find(|(e, _)| message.ends_with(e)) {
@@ -813,6 +864,12 @@ fn config_field(message: &str) -> Vec<Seg> {
         "coordinates.height_min",
         "coordinates.latency_filter_size",
         "coordinates.gravity_rho",
+        "damping.death_penalty",
+        "damping.refutation_penalty",
+        "damping.suppress",
+        "damping.reuse",
+        "damping.max_penalty",
+        "damping.hold_down",
         "nack_timeout_share",
         "awareness_max_multiplier",
     ];
@@ -1346,14 +1403,16 @@ fn relative_to(file: &str, path: &str) -> String {
 }
 
 /// The liveness bound for `cfg`: the longest suspicion, two reconnect (or push-pull) rounds,
-/// one push-pull period at this size, and 30 s of gossip and margin.
+/// one push-pull period at this size, and 30 s of gossip and margin; with flap damping, its
+/// hold-down too (a member that flapped until the heal is readmitted that long after).
 pub fn convergence_bound(cfg: &SimConfig) -> Duration {
     let c = &cfg.config;
     let n = cfg.nodes;
     let t = c.timings(n);
     let pp = t.push_pull_interval.unwrap_or(Duration::ZERO);
     let reconnect = c.reconnect_interval.or(c.push_pull_interval).unwrap_or(Duration::from_secs(30));
-    t.suspicion_max + reconnect * 2 + pp + Duration::from_secs(30)
+    let hold_down = c.damping.map_or(Duration::ZERO, |d| d.hold_down);
+    t.suspicion_max + reconnect * 2 + pp + Duration::from_secs(30) + hold_down
 }
 
 impl ScenarioSpec {

@@ -143,6 +143,11 @@ pub fn draw(seed: u64) -> RunPlan {
         }
         faults.insert(format!("f{k}-{kind:?}").to_lowercase(), f);
     }
+    // Drawn last, so that the draws above (and every earlier swarm case) are unchanged.
+    if r.chance(0.5) {
+        let hold_down = Duration::from_secs(r.range_u64(10, 120));
+        config.damping = Some(swim_core::Damping { hold_down, ..swim_core::Damping::default() });
+    }
     let mut sim = SimConfig::new(nodes, seed);
     sim.config = config;
     sim.network = network;

@@ -102,7 +102,9 @@ fn event_tag(e: &Event<u32>) -> u64 {
         Event::MemberRefused { .. } => 17,
         Event::MergeRefused { .. } => 18,
         Event::JoinRefused { .. } => 19,
-        Event::PingCompleted { rtt, .. } => 20 | u64::from(rtt.is_some()) << 8,
+        Event::MemberHeldDown(_) => 20,
+        Event::MemberReadmitted(_) => 21,
+        Event::PingCompleted { rtt, .. } => 22 | u64::from(rtt.is_some()) << 8,
     }
 }
 

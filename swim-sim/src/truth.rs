@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use swim_core::{Event, Instant};
 
@@ -61,6 +61,9 @@ pub struct FalsePositives {
     pub impaired_victims: u64,
     /// Healthy victims at healthy observers.
     pub healthy_at_healthy: u64,
+    /// Healthy victims at observers that are neither slow nor cut off by a network fault
+    /// (the lossy or flip-flopping members' own accusations excluded).
+    pub healthy_at_unimpaired: u64,
     /// Healthy victims at slow observers.
     pub healthy_at_slow: u64,
     /// Slow victims at healthy observers.
@@ -192,6 +195,70 @@ pub struct Truth {
     pub flaps: Vec<u32>,
     /// Per member: times an observer saw it refute a suspicion.
     pub refutations_seen: Vec<u32>,
+    /// Pairs (observer, target) whose observer holds the target down (flap damping), with
+    /// the view its protocol events would give (applied when it is readmitted).
+    held: FxHashMap<(u32, u32), View>,
+    /// Per member: whether a network fault (blackhole, flip-flop, per-member loss) targets
+    /// it; its flapping is followed in `watched`.
+    is_watched: Vec<bool>,
+    /// The members network faults target, and how the healthy members agree about them.
+    pub watched: Vec<Watched>,
+    /// Dead-to-alive transitions per (healthy observer, watched target) pair.
+    pair_flaps: FxHashMap<(u32, u32), u32>,
+}
+
+impl Watched {
+    /// Close the disagreement intervals still open at `now` (the end of a run).
+    pub fn close(watched: &mut [Watched], now: Instant) {
+        for w in watched {
+            if let Some(s) = w.disagree_since.take() {
+                w.disagreement += secs(now - s);
+            }
+            if let Some(s) = w.held_disagree_since.take() {
+                w.held_disagreement += secs(now - s);
+            }
+        }
+    }
+}
+
+/// How healthy observers (up, not themselves targeted by a network fault) see one member a
+/// network fault targets: flap damping's figures (issue 17).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Watched {
+    /// The member.
+    pub node: u32,
+    /// When a fault first targeted it (seconds).
+    pub since: f64,
+    /// Whether a fault targets it now.
+    #[serde(skip)]
+    active: bool,
+    /// When the last fault on it ended (seconds), if one did.
+    pub fault_ended: Option<f64>,
+    /// Healthy observers holding it down now.
+    #[serde(skip)]
+    held_by: u32,
+    /// First time every healthy observer held it down (seconds from `since`).
+    pub all_held_after: Option<f64>,
+    /// Readmissions at healthy observers while a fault still targeted it, after every
+    /// healthy observer had held it down.
+    pub readmitted_during_fault: u32,
+    /// Since when healthy observers disagree (some hold it live, some not).
+    #[serde(skip)]
+    disagree_since: Option<Instant>,
+    /// Total time healthy observers disagreed about it (seconds): some holding it live
+    /// (alive or suspect), some not.
+    pub disagreement: f64,
+    /// Since when healthy observers disagree about holding it down.
+    #[serde(skip)]
+    held_disagree_since: Option<Instant>,
+    /// Total time some healthy observers held it down and others not (seconds).
+    pub held_disagreement: f64,
+    /// Last time every healthy observer came to hold it live (seconds).
+    pub all_live_at: Option<f64>,
+    /// Whether every healthy observer holds it live now.
+    pub all_live: bool,
+    /// Most dead-to-alive transitions of it at one healthy observer.
+    pub max_flaps_per_observer: u32,
 }
 
 impl std::fmt::Debug for Truth {
@@ -258,6 +325,106 @@ impl Truth {
             updates: Vec::new(),
             flaps: vec![0; n],
             refutations_seen: vec![0; n],
+            held: FxHashMap::default(),
+            is_watched: vec![false; n],
+            watched: Vec::new(),
+            pair_flaps: FxHashMap::default(),
+        }
+    }
+
+    /// A network fault starts (`on`) or ends on `nodes` at `now`: follow them in `watched`.
+    pub fn network_fault(&mut self, now: Instant, nodes: &[u32], on: bool) {
+        for &t in nodes {
+            if (t as usize) >= self.n {
+                continue;
+            }
+            if !self.is_watched[t as usize] {
+                if !on {
+                    continue;
+                }
+                self.is_watched[t as usize] = true;
+                self.watched.push(Watched { node: t, since: secs(now - Instant::ZERO), ..Watched::default() });
+            }
+            let k = self.watch_index(t);
+            let w = &mut self.watched[k];
+            w.active = on;
+            if !on {
+                w.fault_ended = Some(secs(now - Instant::ZERO));
+            }
+            self.watch_update(now, t);
+        }
+    }
+
+    fn watch_index(&self, t: u32) -> usize {
+        self.watched.iter().position(|w| w.node == t).unwrap_or(usize::MAX)
+    }
+
+    /// Up observers not targeted by a network fault.
+    fn healthy_observers(&self) -> u32 {
+        let faulty_up = self.watched.iter().filter(|w| self.up[w.node as usize]).count();
+        (self.n_up - faulty_up) as u32
+    }
+
+    /// Re-evaluate agreement about watched member `t` after a change of views.
+    fn watch_update(&mut self, now: Instant, t: u32) {
+        let Some(k) = self.watched.iter().position(|w| w.node == t) else { return };
+        let faulty_live = self
+            .watched
+            .iter()
+            .filter(|w| w.node != t && self.up[w.node as usize])
+            .filter(|w| matches!(self.view(w.node, t), View::Alive | View::Suspect))
+            .count() as u32;
+        let own = u32::from(self.up[t as usize]);
+        let live = self.col_live_up[t as usize].saturating_sub(faulty_live + own);
+        let healthy = self.healthy_observers();
+        let disagree = live > 0 && live < healthy;
+        let all_live = healthy > 0 && live == healthy;
+        let w = &mut self.watched[k];
+        match (disagree, w.disagree_since) {
+            (true, None) => w.disagree_since = Some(now),
+            (false, Some(s)) => {
+                w.disagreement += secs(now - s);
+                w.disagree_since = None;
+            }
+            _ => {}
+        }
+        if all_live && !w.all_live {
+            w.all_live_at = Some(secs(now - Instant::ZERO));
+        }
+        w.all_live = all_live;
+    }
+
+    /// Whether observer `o` holds `t` down (flap damping).
+    pub fn holds_down(&self, o: u32, t: u32) -> bool {
+        self.held.contains_key(&(o, t))
+    }
+
+    fn held_change(&mut self, now: Instant, o: u32, t: u32, held: bool) {
+        if !self.is_watched[t as usize] || self.is_watched[o as usize] {
+            return;
+        }
+        let healthy = self.healthy_observers();
+        let k = self.watch_index(t);
+        let w = &mut self.watched[k];
+        if held {
+            w.held_by += 1;
+            if w.held_by >= healthy && w.all_held_after.is_none() {
+                w.all_held_after = Some(secs(now - Instant::ZERO) - w.since);
+            }
+        } else {
+            w.held_by = w.held_by.saturating_sub(1);
+            if w.active && w.all_held_after.is_some() {
+                w.readmitted_during_fault += 1;
+            }
+        }
+        let disagree = w.held_by > 0 && w.held_by < healthy;
+        match (disagree, w.held_disagree_since) {
+            (true, None) => w.held_disagree_since = Some(now),
+            (false, Some(s)) => {
+                w.held_disagreement += secs(now - s);
+                w.held_disagree_since = None;
+            }
+            _ => {}
         }
     }
 
@@ -368,6 +535,9 @@ impl Truth {
         }
         add(&mut self.col_alive_up[ti], da);
         add(&mut self.col_live_up[ti], dl);
+        if self.is_watched[ti] {
+            self.watch_update(now, t);
+        }
         let is_good = self.good(oi);
         if was_good != is_good {
             if is_good {
@@ -469,6 +639,15 @@ impl Truth {
         let oi = o as usize;
         if !self.up[oi] {
             return;
+        }
+        // Its core, and the members it held down, are gone.
+        let rows: Vec<(u32, u32)> = self.held.keys().filter(|k| k.0 == o).copied().collect();
+        for k in rows {
+            self.held.remove(&k);
+            if self.is_watched[k.1 as usize] && !self.is_watched[oi] {
+                let w = self.watch_index(k.1);
+                self.watched[w].held_by = self.watched[w].held_by.saturating_sub(1);
+            }
         }
         // As an observer: its view no longer counts.
         for t in self.row_targets(oi) {
@@ -690,6 +869,9 @@ impl Truth {
                         fp.healthy_at_slow += 1;
                     } else {
                         fp.healthy_at_healthy += 1;
+                        if !self.is_watched[oi] {
+                            fp.healthy_at_unimpaired += 1;
+                        }
                     }
                 }
                 let set = if slow_obs { &mut self.fp_pairs_slow } else { &mut self.fp_pairs_healthy };
@@ -730,6 +912,14 @@ impl Truth {
                     && now.saturating_duration_since(self.life_started[t as usize]) >= self.stale_window
                 {
                     self.flaps[t as usize] += 1;
+                    if self.is_watched[t as usize] && !self.is_watched[o as usize] {
+                        let f = self.pair_flaps.entry((o, t)).or_insert(0);
+                        *f += 1;
+                        let f = *f;
+                        let k = self.watch_index(t);
+                        let w = &mut self.watched[k];
+                        w.max_flaps_per_observer = w.max_flaps_per_observer.max(f);
+                    }
                 }
             }
             View::Alive => {}
@@ -803,6 +993,47 @@ impl Truth {
         e: &Event<u32>,
         failure: impl FnOnce() -> (bool, bool),
     ) {
+        // Flap damping: a held-down member counts as gone at its observer; the protocol's
+        // events about it only change what it will count as once readmitted.
+        match e {
+            Event::MemberHeldDown(_) => {
+                if self.up[o as usize] && !self.held.contains_key(&(o, t)) {
+                    let protocol = self.view(o, t);
+                    self.held.insert((o, t), protocol);
+                    self.set(now, o, t, View::Gone);
+                    self.held_change(now, o, t, true);
+                }
+                return;
+            }
+            Event::MemberReadmitted(_) => {
+                if let Some(protocol) = self.held.remove(&(o, t)) {
+                    self.held_change(now, o, t, false);
+                    match protocol {
+                        View::Alive => self.came_alive(now, o, t),
+                        View::Suspect => {
+                            self.set(now, o, t, View::Suspect);
+                        }
+                        View::Gone => {}
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if let Some(protocol) = self.held.get_mut(&(o, t)) {
+            *protocol = match e {
+                Event::MemberJoined(_) | Event::MemberUpdated(_) | Event::MemberAlive(_) => View::Alive,
+                Event::MemberSuspected { .. } => View::Suspect,
+                Event::MemberFailed(_) | Event::MemberLeft(_) => View::Gone,
+                _ => *protocol,
+            };
+            if let Event::MemberRemoved(_) = e {
+                // The core forgot it, and its penalty with it: no readmission will come.
+                self.held.remove(&(o, t));
+                self.held_change(now, o, t, false);
+            }
+            return;
+        }
         match e {
             Event::MemberJoined(m) | Event::MemberUpdated(m) => {
                 self.set(now, o, t, View::Alive);
@@ -840,6 +1071,14 @@ impl Truth {
         }
         for (t, view) in views.into_iter().enumerate() {
             if t != o as usize {
+                // A member held down stays down; the snapshot is its protocol state.
+                let view = match self.held.get_mut(&(o, t as u32)) {
+                    Some(protocol) => {
+                        *protocol = view;
+                        View::Gone
+                    }
+                    None => view,
+                };
                 self.set(now, o, t as u32, view);
             }
         }

@@ -278,6 +278,8 @@ fn describe(event: &Event) -> String {
         Event::MemberLeft(m) => format!("left {}", member(m)),
         Event::MemberAlive(m) => format!("alive {}", member(m)),
         Event::MemberRemoved(m) => format!("removed {}", member(m)),
+        Event::MemberHeldDown(m) => format!("held-down {}", member(m)),
+        Event::MemberReadmitted(m) => format!("readmitted {}", member(m)),
         Event::AddressConflict { name, existing, claimed } => {
             format!("conflict {name} existing={existing} claimed={claimed}")
         }

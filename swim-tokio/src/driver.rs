@@ -716,6 +716,8 @@ fn log_event(event: &Event<SocketAddr>) {
         Event::MemberLeft(m) => info!(member = %m.name, addr = %m.addr, "member left"),
         Event::MemberAlive(m) => info!(member = %m.name, addr = %m.addr, "member alive again"),
         Event::MemberRemoved(m) => debug!(member = %m.name, "member removed"),
+        Event::MemberHeldDown(m) => warn!(member = %m.name, addr = %m.addr, "member held down: it keeps flapping"),
+        Event::MemberReadmitted(m) => info!(member = %m.name, addr = %m.addr, "member readmitted after its hold-down"),
         Event::AddressConflict { name, existing, claimed } => {
             warn!(member = %name, %existing, %claimed, "two addresses claim one name; ignored the newer claim")
         }

@@ -50,6 +50,12 @@ impl Simulation {
             _ => {}
         }
         match action {
+            Action::Blackhole { nodes, on, .. } => self.truth.network_fault(now, nodes, *on),
+            Action::Loss { nodes: Some(nodes), .. } => self.truth.network_fault(now, nodes, true),
+            Action::RestoreLoss { nodes: Some(nodes) } => self.truth.network_fault(now, nodes, false),
+            _ => {}
+        }
+        match action {
             Action::Crash(nodes) => {
                 for &i in nodes {
                     self.crash(i, true);
