@@ -324,9 +324,16 @@ fn a_flapping_host_and_a_lossy_host_are_held_down() {
     let extra = ["--damping".to_string(), damping_flag(&damping)];
     let all: Vec<usize> = (0..FLAP_N).collect();
     let agents: Vec<Agent> = (0..FLAP_N).map(|i| agent(&lab, &binary, &Net::Default, i, &extra)).collect();
+    let mut go = go_beside(&lab, &swim);
     wait_until("the cluster to form across namespaces", convergence_bound(&swim, FLAP_N) + SLACK, || {
         all_hold(&agents, &all, &all, &["joined", "alive", "updated"])
     });
+    if let Some(go) = go.as_mut() {
+        wait_until("the Go members to form their cluster", convergence_bound(&swim, FLAP_N), || {
+            let members = go[0].members();
+            if members.len() == FLAP_N { Ok(()) } else { Err(format!("go0 lists {members:?}")) }
+        });
+    }
 
     let loss_started = std::time::Instant::now();
     let loss = lab.lose_ingress(&[LOSSY], 80);
@@ -367,6 +374,7 @@ fn a_flapping_host_and_a_lossy_host_are_held_down() {
     }
     // (a) over the flapping (the readmission at the end is not a flap).
     let flapping: Vec<Vec<String>> = HEALTHY.iter().map(|&o| agents[o].history(&agents[FLIPPER].name)).collect();
+    let go_counts = go.as_ref().map(|go| go_transitions(go));
     lab.remove_fault(loss);
 
     let stopped = std::time::Instant::now();
@@ -384,6 +392,12 @@ fn a_flapping_host_and_a_lossy_host_are_held_down() {
         let f = &flapping[k];
         let (fd, fu, ld, lu) = (returns(f, true), returns(f, false), returns(l, true), returns(l, false));
         println!("{}: flip-flopper {fd} / {fu}, lossy host {ld} / {lu}", agents[o].name);
+    }
+    if let Some(counts) = &go_counts {
+        println!("Go memberlist, same hosts, same faults (FAILED / rejoined while the faults lasted):");
+        for (&o, [ff, fr, lf, lr]) in HEALTHY.iter().zip(counts) {
+            println!("go{o}: flip-flopper {ff} / {fr}, lossy host {lf} / {lr}");
+        }
     }
     println!(
         "lossy host held down everywhere {lossy_held:?} after the loss began (bound {lossy_bound:?}); both \
@@ -405,4 +419,51 @@ fn a_flapping_host_and_a_lossy_host_are_held_down() {
             );
         }
     }
+}
+
+/// With `SWIM_NETNS_GO` set, a Go memberlist member (`interop/go-peer`, memberlist's local
+/// preset with the agents' retransmit multiplier) beside each agent, in its namespace on
+/// port 7947, under the same faults, for the comparison of issue 17: the test prints its
+/// counts beside swim's. Without Go (`gopeer::binary` fails) that is a failure, not a skip.
+fn go_beside(lab: &Lab, swim: &swim_core::Config) -> Option<Vec<common::gopeer::GoPeer>> {
+    use common::gopeer::{GoPeer, GoPeerConfig, binary};
+    std::env::var_os("SWIM_NETNS_GO")?;
+    let go = binary().unwrap_or_else(|e| panic!("SWIM_NETNS_GO is set but the Go peer cannot be built: {e}"));
+    let seed = SocketAddr::from((host_ip(0), GO_PORT)).to_string();
+    let peers = (0..FLAP_N)
+        .map(|i| {
+            let config = GoPeerConfig {
+                bind: host_ip(i).to_string(),
+                port: GO_PORT,
+                retransmit_mult: swim.retransmit_mult,
+                seeds: if i > 0 { vec![seed.clone()] } else { Vec::new() },
+                ..GoPeerConfig::new(&format!("go{i}"))
+            };
+            let mut cmd = lab.command(i, &go);
+            cmd.env("GO_PEER_QUIET", "1");
+            GoPeer::start_with(cmd, &config)
+        })
+        .collect();
+    Some(peers)
+}
+
+/// The Go members' port, beside the agents'.
+const GO_PORT: u16 = 7947;
+
+/// At each healthy Go member: how many times it declared the flip-flopper failed (memberlist
+/// reports a death as a leave) and saw it rejoin, and the same for the lossy host.
+fn go_transitions(go: &[common::gopeer::GoPeer]) -> Vec<[usize; 4]> {
+    HEALTHY
+        .iter()
+        .map(|&o| {
+            let lines = go[o].lines();
+            let count = |what: &str, subject: usize| {
+                let name = format!("go{subject}");
+                lines.iter().filter(|l| l.split_whitespace().take(2).eq([what, name.as_str()])).count()
+            };
+            // The first join is the member joining, not a return.
+            let rejoins = |subject| count("join", subject).saturating_sub(1);
+            [count("leave", FLIPPER), rejoins(FLIPPER), count("leave", LOSSY), rejoins(LOSSY)]
+        })
+        .collect()
 }
