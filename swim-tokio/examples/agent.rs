@@ -87,6 +87,35 @@ struct Args {
     /// this long is closed.
     #[arg(long, default_value = "30", value_name = "SECONDS")]
     tls_idle_timeout: u64,
+    /// Turn flap damping on (`Config::damping`, docs/damping.md): `on` for its defaults, or
+    /// `field=value` pairs separated by commas overriding them (`death_penalty`,
+    /// `refutation_penalty`, `suppress`, `reuse`, `max_penalty`, `hold_down` in seconds),
+    /// e.g. `hold_down=25,reuse=1550,max_penalty=2000`. Off by default, as in the presets.
+    #[arg(long, value_parser = parse_damping, value_name = "on|FIELD=VALUE,...")]
+    damping: Option<swim_tokio::swim_core::Damping>,
+}
+
+/// `--damping`: `on`, or overrides of [`swim_tokio::swim_core::Damping::default`]; the bounds are
+/// checked when the member starts (`Config::validate`).
+fn parse_damping(s: &str) -> Result<swim_tokio::swim_core::Damping, String> {
+    let mut d = swim_tokio::swim_core::Damping::default();
+    if s == "on" {
+        return Ok(d);
+    }
+    for pair in s.split(',') {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}` is not field=value"))?;
+        let value: u32 = value.parse().map_err(|e| format!("{key}: {e}"))?;
+        match key {
+            "death_penalty" => d.death_penalty = value,
+            "refutation_penalty" => d.refutation_penalty = value,
+            "suppress" => d.suppress = value,
+            "reuse" => d.reuse = value,
+            "max_penalty" => d.max_penalty = value,
+            "hold_down" => d.hold_down = Duration::from_secs(value.into()),
+            _ => return Err(format!("unknown damping field `{key}`")),
+        }
+    }
+    Ok(d)
 }
 
 /// The TLS transport's settings from the PEM files named by the flags.
@@ -154,6 +183,7 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
     if let Some(mult) = args.retransmit_mult {
         config.swim.retransmit_mult = mult;
     }
+    config.swim.damping = args.damping;
     if let Some(retry) = config.swim.join_retry.as_mut() {
         retry.max_attempts = (args.join_retries > 0).then_some(args.join_retries);
     }
@@ -238,9 +268,9 @@ async fn run(args: Args, bind: SocketAddr) -> Result<(), Box<dyn std::error::Err
                 let c = &s.core;
                 say(start, format!(
                     "stats members={} health={} probes={} probe_failures={} ping_reqs_sent={} suspicions={} \
-                     refutations={} packets_in={} packets_out={}",
+                     refutations={} held_down={} readmitted={} packets_in={} packets_out={}",
                     s.members, s.health_score, c.probes, c.probe_failures, c.ping_reqs_sent, c.suspicions,
-                    c.refutations, c.packets_in, c.packets_out
+                    c.refutations, c.members_held_down, c.members_readmitted, c.packets_in, c.packets_out
                 ));
             }
             _ = tokio::signal::ctrl_c() => break,

@@ -105,13 +105,29 @@ pub struct GoPeerConfig {
     pub seeds: Vec<String>,
     /// memberlist's `EnableCompression` (on in every preset): LZW on push-pull streams.
     pub compress: bool,
+    /// Address to bind and advertise.
+    pub bind: String,
+    /// Port to bind and advertise, UDP and TCP (0: any free port).
+    pub port: u16,
+    /// memberlist's `RetransmitMult`; 0 keeps the preset's.
+    pub retransmit_mult: u32,
 }
 
 impl GoPeerConfig {
     /// A member called `name` on the `local` preset, protocol version 2, no key, no seed,
-    /// compression on.
+    /// compression on, on loopback on a free port.
     pub fn new(name: &str) -> Self {
-        GoPeerConfig { name: name.into(), preset: "local", protocol: 0, key: None, seeds: Vec::new(), compress: true }
+        GoPeerConfig {
+            name: name.into(),
+            preset: "local",
+            protocol: 0,
+            key: None,
+            seeds: Vec::new(),
+            compress: true,
+            bind: "127.0.0.1".into(),
+            port: 0,
+            retransmit_mult: 0,
+        }
     }
 }
 
@@ -138,10 +154,17 @@ pub struct GoPeer {
 const START: Duration = Duration::from_secs(10);
 
 impl GoPeer {
-    /// Start a member on loopback on a port of its choice and wait until it listens.
+    /// Start a member and wait until it listens.
     pub fn start(binary: &Path, config: &GoPeerConfig) -> GoPeer {
-        let mut cmd = Command::new(binary);
-        cmd.args(["-name", &config.name, "-bind", "127.0.0.1", "-port", "0", "-config", config.preset]);
+        GoPeer::start_with(Command::new(binary), config)
+    }
+
+    /// Start a member by running `cmd` (the binary, possibly behind `ip netns exec`) with the
+    /// flags of `config`, and wait until it listens.
+    pub fn start_with(mut cmd: Command, config: &GoPeerConfig) -> GoPeer {
+        let port = config.port.to_string();
+        cmd.args(["-name", &config.name, "-bind", &config.bind, "-port", &port, "-config", config.preset]);
+        cmd.args(["-retransmit-mult", &config.retransmit_mult.to_string()]);
         cmd.args(["-protocol", &config.protocol.to_string(), &format!("-compress={}", config.compress)]);
         if let Some(key) = &config.key {
             cmd.args(["-key", &hex(key)]);
@@ -154,7 +177,7 @@ impl GoPeer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()));
         let output = Arc::new(Output::default());
         let stdout = child.stdout.take().expect("stdout is piped");
         let out = output.clone();

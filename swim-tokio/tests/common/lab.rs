@@ -55,6 +55,15 @@ fn missing() -> Option<String> {
     None
 }
 
+/// One rule in the router's fault chain (its nftables handle).
+#[must_use = "a fault stays until removed or healed"]
+pub struct Fault(u64);
+
+/// An nftables set of the hosts' addresses.
+fn set(hosts: &[usize]) -> String {
+    format!("{{ {} }}", hosts.iter().map(|i| host_ip(*i).to_string()).collect::<Vec<_>>().join(", "))
+}
+
 /// The namespaces of one test run; deleting a namespace deletes its veth ends and rules.
 pub struct Lab {
     prefix: String,
@@ -111,21 +120,49 @@ impl Lab {
     }
 
     fn nft(&self, args: &[&str]) -> Result<(), String> {
+        self.nft_output(args).map(drop)
+    }
+
+    fn nft_output(&self, args: &[&str]) -> Result<String, String> {
         let router = self.router();
         let mut all = vec!["ip", "netns", "exec", router.as_str(), "nft"];
         all.extend_from_slice(args);
-        run(&all).map(drop)
+        run(&all).map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// Drop everything the router would forward from `from` to `to`.
     pub fn drop_traffic(&self, from: &[usize], to: &[usize]) {
-        let set = |hosts: &[usize]| {
-            format!("{{ {} }}", hosts.iter().map(|i| host_ip(*i).to_string()).collect::<Vec<_>>().join(", "))
-        };
-        let rule = format!("ip saddr {} ip daddr {} drop", set(from), set(to));
-        let mut args = vec!["add", "rule", "inet", "swim", "faults"];
+        // Removed by `heal`, with every other rule.
+        let _ = self.add_fault(&format!("ip saddr {} ip daddr {} drop", set(from), set(to)));
+    }
+
+    /// Drop everything the router would forward to or from `hosts` (cut them off the
+    /// network, their processes still running); [`Lab::remove_fault`] undoes it alone.
+    pub fn blackhole(&self, hosts: &[usize]) -> Vec<Fault> {
+        let set = set(hosts);
+        vec![self.add_fault(&format!("ip saddr {set} drop")), self.add_fault(&format!("ip daddr {set} drop"))]
+    }
+
+    /// Drop `percent` % of the datagrams and segments the router forwards to `hosts`, at
+    /// random (their ingress; what they send is untouched).
+    pub fn lose_ingress(&self, hosts: &[usize], percent: u32) -> Fault {
+        self.add_fault(&format!("ip daddr {} numgen random mod 100 < {percent} drop", set(hosts)))
+    }
+
+    /// Add `rule` to the router's fault chain; its handle, to remove it alone.
+    fn add_fault(&self, rule: &str) -> Fault {
+        // `--echo --handle` prints the rule back with `# handle N`.
+        let mut args = vec!["--echo", "--handle", "add", "rule", "inet", "swim", "faults"];
         args.extend(rule.split(' '));
-        self.nft(&args).expect("add nft rule");
+        let out = self.nft_output(&args).expect("add nft rule");
+        let handle = out.split("# handle ").nth(1).and_then(|h| h.split_whitespace().next()?.parse().ok());
+        Fault(handle.unwrap_or_else(|| panic!("no handle in nft's echo of `{rule}`: {out}")))
+    }
+
+    /// Remove one rule added by [`Lab::blackhole`] or [`Lab::lose_ingress`].
+    pub fn remove_fault(&self, fault: Fault) {
+        let handle = fault.0.to_string();
+        self.nft(&["delete", "rule", "inet", "swim", "faults", "handle", &handle]).expect("delete nft rule");
     }
 
     /// Remove every fault rule.

@@ -211,6 +211,20 @@ impl Agent {
         })
     }
 
+    /// Every event printed about `member`, in order (`joined`, `failed`, `held-down`, ...).
+    pub fn history(&self, member: &str) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let mut t = l.split_whitespace().skip(1);
+                let what = t.next()?;
+                (t.next() == Some(member)).then(|| what.to_string())
+            })
+            .collect()
+    }
+
     /// The address in the `ready <name> <addr>` line, once printed.
     pub fn ready(&self) -> Option<std::net::SocketAddr> {
         self.lines.lock().unwrap().iter().find_map(|l| {
