@@ -1199,7 +1199,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let Some(i) = target else { return };
         let m = &self.members.get(i).member;
         let (target, addr, incarnation) = (m.name.clone(), m.addr.clone(), m.incarnation);
-        let buddy = (self.config.lifeguard.buddy && m.state == State::Suspect).then_some(incarnation);
+        let buddy = self.buddy(m);
         let (ack_deadline, end) = (now + self.probe_timeout(), now + self.probe_interval());
         let extended = self.extended_ping_to(i);
         let seq = self.prober.start(now, target.clone(), addr.clone(), incarnation, ack_deadline, end);
@@ -1329,9 +1329,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let route = self.route_to_name(p.target);
         // The buddy system on the helper's ping too: a member that loses most inbound packets
         // may hear only this ping before the suspicion times out (issue 17).
-        let held = self.members.find(p.target).map(|i| &self.members.get(i).member);
-        let buddy = held.filter(|m| self.config.lifeguard.buddy && m.state == State::Suspect).map(|m| m.incarnation);
+        let buddy = self.members.find(p.target).and_then(|i| self.buddy(&self.members.get(i).member));
         self.queue(p.target_addr, Out::Ping { seq, target: Name::from(p.target), buddy, extended: false }, route);
+    }
+
+    /// Lifeguard's buddy system: the incarnation at which a ping to `m` carries this member's
+    /// suspicion of it (so a suspect learns it must refute), or `None`. One rule for the
+    /// prober's ping and a helper's relayed ping.
+    fn buddy(&self, m: &Member<A>) -> Option<u32> {
+        (self.config.lifeguard.buddy && m.state == State::Suspect).then_some(m.incarnation)
     }
 
     fn relay_timers(&mut self, now: Instant) {
