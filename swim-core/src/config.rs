@@ -134,6 +134,10 @@ pub struct Config {
     /// decayed, at most `hold_down` after its last death or refutation. `None` (every preset):
     /// off, plain SWIM's immediate readmission. Bounds: see [`crate::damping::Damping`].
     pub damping: Option<crate::damping::Damping>,
+    /// The wire format: swim's own ([`WireProfile::Swim`], every preset) or Go memberlist's
+    /// ([`WireProfile::Memberlist`], to share a cluster with Go memberlist members; see
+    /// [`Config::memberlist_wire`] and docs/memberlist.md).
+    pub wire: WireProfile,
 }
 
 /// [`Config::compression`]'s settings.
@@ -371,7 +375,19 @@ impl Config {
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
             damping: None,
+            wire: WireProfile::Swim,
         }
+    }
+
+    /// This configuration in Go memberlist's wire profile ([`WireProfile::Memberlist`]), with
+    /// the versions memberlist 0.2.2 advertises by default: protocol 1 to 5, speaking 2, and
+    /// delegate (application) version 0. Memberlist refuses a member whose versions are not
+    /// compatible with every member's, so keep these unless the Go members changed theirs.
+    pub fn memberlist_wire(mut self) -> Self {
+        self.wire = WireProfile::Memberlist;
+        self.versions.protocol = crate::versions::VersionRange::new(1, 5, 2);
+        self.versions.application = crate::versions::VersionRange::only(0);
+        self
     }
 
     /// memberlist's `DefaultWANConfig`: members across the internet.
@@ -454,6 +470,10 @@ impl Config {
             if !range.is_valid() {
                 return Err(E::VersionRange { field, range: *range });
             }
+        }
+        let p = self.versions.protocol;
+        if self.wire == WireProfile::Memberlist && (p.min < 1 || p.max > 5 || p.current < 2) {
+            return Err(E::MemberlistVersions(p));
         }
         if self.retransmit_mult == 0 {
             return Err(E::Zero("retransmit_mult"));
@@ -695,4 +715,22 @@ mod tests {
         c.lifeguard.awareness_max_multiplier = 0;
         assert_eq!(c.validate(), Err(ConfigError::Zero("lifeguard.awareness_max_multiplier")));
     }
+}
+
+/// The wire format a member speaks ([`Config::wire`]). Every member of a cluster must speak
+/// the same one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WireProfile {
+    /// swim's own format (docs/protocol.md): versioned envelope, postcard bodies, swim's
+    /// encryption and compression.
+    #[default]
+    Swim,
+    /// Go memberlist's format, protocol versions 2 to 5 (`crate::wire::memberlist`): a member
+    /// that Go memberlist members take for one of their own. `versions.protocol` is then
+    /// memberlist's protocol range (`min >= 1`, `max <= 5`, `current >= 2`), the cluster label
+    /// is memberlist's label header, encryption is memberlist's keyring
+    /// (`Swim::set_memberlist_keyring`), and swim's own extensions (capabilities, extended
+    /// pings, coordinates, broadcast ids, stream compression) are not sent. Needs IP addresses:
+    /// build the member with `Swim::with_wire`.
+    Memberlist,
 }

@@ -56,6 +56,10 @@ pub enum ConfigError {
         /// `join_retry.max`.
         max: core::time::Duration,
     },
+    /// In the memberlist wire profile, `versions.protocol` must have `min >= 1`, `max <= 5`
+    /// and `current >= 2` (the protocol versions memberlist speaks; this profile does not
+    /// speak version 1).
+    MemberlistVersions(crate::versions::VersionRange),
     /// A field of `coordinates` is outside the range its documentation gives
     /// ([`crate::coordinates::CoordinateConfig`]).
     Coordinates {
@@ -105,6 +109,12 @@ impl fmt::Display for ConfigError {
             ConfigError::Coordinates { field } => {
                 write!(f, "`{field}` is outside its range (see `CoordinateConfig`'s documentation)")
             }
+            ConfigError::MemberlistVersions(r) => write!(
+                f,
+                "`versions.protocol` has min {}, current {} and max {}: the memberlist wire profile needs \
+                 min >= 1, max <= 5 and current >= 2 (`Config::memberlist_wire` sets 1, 2 and 5)",
+                r.min, r.current, r.max
+            ),
         }
     }
 }
@@ -123,6 +133,10 @@ pub enum NewError {
         /// `limits.max_name_len`.
         max: usize,
     },
+    /// `config.wire` is [`crate::WireProfile::Memberlist`], which needs IP addresses: build
+    /// the member with `Swim::with_wire` (for an address type that implements
+    /// `wire::memberlist::model::IpPort`).
+    WireNeedsIpAddresses,
     /// The local metadata is longer than `max_metadata_size`.
     MetadataTooLarge {
         /// The metadata's length in bytes.
@@ -144,6 +158,9 @@ impl fmt::Display for NewError {
                 "the member name is {len} bytes, above the limit of {max} (`limits.max_name_len`): \
                  shorten it or raise the limit (at most 255)"
             ),
+            NewError::WireNeedsIpAddresses => {
+                write!(f, "the memberlist wire profile needs IP addresses: build the member with `Swim::with_wire`")
+            }
             NewError::MetadataTooLarge { len, max } => write!(
                 f,
                 "the member's metadata is {len} bytes, above the limit of {max} (`max_metadata_size`): \

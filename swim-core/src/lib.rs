@@ -182,7 +182,7 @@ pub mod wire;
 /// The former name of [`push_pull`], kept so that existing paths still resolve.
 pub use push_pull as sync;
 
-pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits};
+pub use config::{Compression, Config, JoinRetry, Lifeguard, Limits, WireProfile};
 pub use coordinates::{Coordinate, CoordinateConfig};
 pub use damping::Damping;
 pub use error::{CommandError, ConfigError, DecodeError, NewError};
@@ -193,7 +193,9 @@ pub use hooks::{
 };
 pub use member::{Address, Member, Name, State};
 pub use stats::Stats;
-pub use swim::{BroadcastId, Identity, MemoryUsage, MessageId, Swim, Transmit, TransmitKind};
+pub use swim::{
+    BroadcastId, ConnectionId, Identity, MemoryUsage, MessageId, RequestId, StreamRole, Swim, Transmit, TransmitKind,
+};
 pub use time::Instant;
 pub use timing::Timings;
 pub use versions::{Capabilities, VersionRange, Versions};

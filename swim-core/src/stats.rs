@@ -136,6 +136,14 @@ pub struct Stats {
     /// `Config::accept_unlabelled` is on while a label is rolled out. Once it stops rising on
     /// every member, every member sends the label and `accept_unlabelled` can be turned off.
     pub unlabelled_accepted: u64,
+    /// Memberlist profile: Go memberlist's TCP fallback pings answered with an ack on their
+    /// connection.
+    pub tcp_pings_answered: u64,
+    /// Memberlist profile: push-pull replies and join refusals dropped because the connection
+    /// their request came on is no longer known (more than
+    /// `wire::memberlist::profile::MAX_OPEN_EXCHANGES` open, or it came through
+    /// `handle_stream`, which names no connection).
+    pub replies_unroutable: u64,
     /// Probes that ended with an ack straight from their target ([`crate::ProbePath::Direct`]).
     pub probes_direct: u64,
     /// Probes that ended with an ack relayed by a helper ([`crate::ProbePath::Indirect`]).

@@ -7,6 +7,8 @@
 //! the `poll_*` outputs, and the claim rules (alive, suspect, dead, refute) that tie the member
 //! table to them.
 
+mod memberlist;
+
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -34,6 +36,7 @@ use crate::suspicion::{Confirmed, Suspicion, Suspicions};
 use crate::time::Instant;
 use crate::timers::{Timer, TimerTable, stagger};
 use crate::versions::{Capabilities, Peer, VersionRange, Versions};
+use crate::wire::memberlist::model::{AddressMap, IpPort};
 use crate::wire::{self, Codec, DecodeLimits, Message, PostcardCodec, PushPullKind};
 
 #[cfg(feature = "encryption")]
@@ -41,7 +44,9 @@ use crate::security::Keyring;
 use crate::security::{Opened, Sealer};
 
 pub use crate::member::Identity;
-pub use crate::transmit::{BroadcastId, MemoryUsage, MessageId, Transmit, TransmitKind};
+pub use crate::transmit::{
+    BroadcastId, ConnectionId, MemoryUsage, MessageId, RequestId, StreamRole, Transmit, TransmitKind,
+};
 use crate::transmit::{Out, Outgoing, Route};
 
 /// Largest datagram accepted inbound, whatever the sender's budget (the UDP maximum).
@@ -112,12 +117,27 @@ pub struct Swim<A: Address, C: Codec<A> = PostcardCodec> {
     /// that turning coordinates on does not change the protocol's random choices).
     coordinate_rng: SwimRng,
     next_ping_id: u64,
+    /// The memberlist wire profile's state, with `config.wire` = `WireProfile::Memberlist`.
+    profile: Option<crate::wire::memberlist::profile::Profile<A>>,
 }
 
 impl<A: Address> Swim<A, PostcardCodec> {
-    /// A member with swim's own wire format. Validates `config` and `identity`.
+    /// A member with swim's own wire format. Validates `config` and `identity`. A
+    /// configuration in the memberlist profile is refused
+    /// ([`NewError::WireNeedsIpAddresses`]): use [`with_wire`](Self::with_wire).
     pub fn new(config: Config, identity: Identity<A>, seed: u64, now: Instant) -> Result<Self, NewError> {
         Self::with_codec(PostcardCodec, config, identity, seed, now)
+    }
+}
+
+impl<A: Address + IpPort> Swim<A, PostcardCodec> {
+    /// A member speaking `config.wire`'s profile: swim's own format (as [`new`](Self::new))
+    /// or Go memberlist's ([`crate::WireProfile::Memberlist`], which needs addresses that are
+    /// IP addresses and ports, as `SocketAddr` is).
+    pub fn with_wire(config: Config, identity: Identity<A>, seed: u64, now: Instant) -> Result<Self, NewError> {
+        let profile = (config.wire == crate::config::WireProfile::Memberlist)
+            .then(|| crate::wire::memberlist::profile::Profile::new(AddressMap::of()));
+        Self::build(PostcardCodec, config, identity, seed, now, profile)
     }
 }
 
@@ -129,6 +149,22 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         identity: Identity<A>,
         seed: u64,
         now: Instant,
+    ) -> Result<Self, NewError> {
+        if config.wire == crate::config::WireProfile::Memberlist {
+            return Err(NewError::WireNeedsIpAddresses);
+        }
+        Self::build(codec, config, identity, seed, now, None)
+    }
+
+    /// The constructor behind [`with_codec`](Self::with_codec) and
+    /// [`with_wire`](Swim::with_wire): `profile` is the memberlist profile's state.
+    fn build(
+        codec: C,
+        config: Config,
+        identity: Identity<A>,
+        seed: u64,
+        now: Instant,
+        profile: Option<crate::wire::memberlist::profile::Profile<A>>,
     ) -> Result<Self, NewError> {
         config.validate()?;
         if identity.name.is_empty() || identity.name.len() > config.limits.max_name_len {
@@ -196,6 +232,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             vivaldi: config.coordinates.clone().map(Vivaldi::new),
             coordinate_rng: SwimRng::from_seed_u64(seed ^ COORDINATE_SEED),
             next_ping_id: 0,
+            profile,
             config,
         })
     }
@@ -369,22 +406,125 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if data.len() > MAX_DATAGRAM {
             return self.reject(DecodeError::Oversized);
         }
+        if self.profile.is_some() {
+            return self.memberlist_input(now, from, data, None);
+        }
         self.handle_packet(now, from, data, false)
     }
 
-    /// A message arrived over a reliable stream (one frame body) from `from`.
+    /// A message arrived over a reliable stream (one frame body) from `from`. In the
+    /// memberlist profile, prefer [`handle_stream_on`](Self::handle_stream_on): a push-pull
+    /// that arrives here is merged but cannot be answered.
     pub fn handle_stream(&mut self, now: Instant, from: A, data: &[u8]) -> Result<(), DecodeError> {
+        self.stream_input(now, from, data, memberlist::Via::Unknown)
+    }
+
+    /// A message arrived on inbound connection `conn` (the driver's name for it, unique among
+    /// its open connections) from `from`. A reply the core sends on that connection comes as a
+    /// transmit with [`StreamRole::Reply`]`(conn)`; once the core has been drained after this
+    /// call, nothing more comes for it and the driver may close it. In swim's own profile the
+    /// same as [`handle_stream`](Self::handle_stream).
+    pub fn handle_stream_on(
+        &mut self,
+        now: Instant,
+        from: A,
+        conn: ConnectionId,
+        data: &[u8],
+    ) -> Result<(), DecodeError> {
+        self.stream_input(now, from, data, memberlist::Via::Connection(conn))
+    }
+
+    /// The reply to a transmit with [`StreamRole::Request`]`(request)`, read from the
+    /// connection that transmit opened to `from`. A reply to a request the core no longer
+    /// knows is refused ([`DecodeError::WrongChannel`]).
+    pub fn handle_stream_reply(
+        &mut self,
+        now: Instant,
+        from: A,
+        request: RequestId,
+        data: &[u8],
+    ) -> Result<(), DecodeError> {
+        if self.profile.is_none() {
+            self.stats.streams_in += 1;
+            return self.reject(DecodeError::WrongChannel);
+        }
+        self.stream_input(now, from, data, memberlist::Via::Reply(request))
+    }
+
+    fn stream_input(&mut self, now: Instant, from: A, data: &[u8], via: memberlist::Via) -> Result<(), DecodeError> {
         self.stats.streams_in += 1;
         self.stats.stream_bytes_in += data.len() as u64;
         if data.len() > self.config.limits.max_stream_message_size {
             return self.reject(DecodeError::Oversized);
         }
+        if self.profile.is_some() {
+            return self.memberlist_input(now, from, data, Some(via));
+        }
         self.handle_packet(now, from, data, true)
     }
 
-    /// A stream transmit to `to` could not be delivered (connect or write failed). Joins
-    /// waiting on that address count it as unreached.
+    /// Input in the memberlist profile: a datagram (`via` none) or a stream message.
+    fn memberlist_input(
+        &mut self,
+        now: Instant,
+        from: A,
+        data: &[u8],
+        via: Option<memberlist::Via>,
+    ) -> Result<(), DecodeError> {
+        if !self.hooks.0.allow_address(&from) {
+            return self.reject(DecodeError::AddressNotAllowed);
+        }
+        let r = match via {
+            None => self.memberlist_datagram(now, from, data),
+            Some(via) => self.memberlist_stream(now, from, via, data),
+        };
+        r.or_else(|e| self.reject(e))
+    }
+
+    /// How stream messages are delimited on a connection, for the driver's reader: swim's
+    /// length-prefixed frames, or memberlist's messages, which carry no length of their own.
+    pub fn stream_framing(&self) -> wire::frame::StreamFraming {
+        match self.profile {
+            None => wire::frame::StreamFraming::Frames,
+            Some(_) => wire::frame::StreamFraming::Memberlist {
+                limits: self.limits,
+                max: self.config.limits.max_stream_message_size,
+            },
+        }
+    }
+
+    /// Install (or with `None`, remove) memberlist's keyring: in the memberlist profile every
+    /// packet and stream is then encrypted with its primary key and opened with any of its
+    /// keys, and unencrypted input is refused (memberlist's `GossipVerifyIncoming` and
+    /// `GossipVerifyOutgoing`, both on). Returns false, installing nothing, in swim's own
+    /// profile (which has [`set_keyring`](Self::set_keyring)).
+    #[cfg(feature = "encryption")]
+    pub fn set_memberlist_keyring(
+        &mut self,
+        keyring: Option<crate::wire::memberlist::profile::MemberlistKeyring>,
+    ) -> bool {
+        match &mut self.profile {
+            Some(p) => {
+                p.set_keyring(keyring);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// memberlist's keyring, to rotate keys, if one is installed.
+    #[cfg(feature = "encryption")]
+    pub fn memberlist_keyring_mut(&mut self) -> Option<&mut crate::wire::memberlist::profile::MemberlistKeyring> {
+        self.profile.as_mut().and_then(|p| p.keyring_mut())
+    }
+
+    /// A stream transmit to `to` could not be delivered (connect or write failed, or no
+    /// reply came to a [`StreamRole::Request`]). Joins waiting on that address count it as
+    /// unreached.
     pub fn handle_stream_failed(&mut self, now: Instant, to: &A) {
+        if let Some(p) = &mut self.profile {
+            p.forget_requests_to(to);
+        }
         let mut done = Vec::new();
         self.exchanges.joins.failed(to, &mut done);
         self.finish_joins(now, done);
@@ -711,6 +851,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
 
     /// The next thing to send, written into `buf` (cleared first). Call until `None`.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<Transmit<A>> {
+        if self.profile.is_some() {
+            return self.memberlist_poll_transmit(buf);
+        }
         loop {
             let out = self.transmits.pop_front()?;
             let kind = out.kind();
@@ -754,7 +897,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     self.stats.stream_bytes_out += buf.len() as u64;
                 }
             }
-            return Some(Transmit { destination: out.to, kind, len: buf.len(), message });
+            return Some(Transmit { destination: out.to, kind, len: buf.len(), message, stream: StreamRole::OneWay });
         }
     }
 

@@ -54,7 +54,43 @@ pub struct Transmit<A> {
     /// [`Swim::send_user_message`](crate::Swim::send_user_message); `None` for protocol traffic. A driver that reports the
     /// outcome of a reliable send pairs it by this id.
     pub message: Option<MessageId>,
+    /// Which connection a stream transmit uses. Always [`StreamRole::OneWay`] for datagrams
+    /// and in swim's own wire profile; the memberlist profile answers on the connection a
+    /// request came on and reads replies on the connection it opened (see [`StreamRole`]).
+    pub stream: StreamRole,
 }
+
+/// How a stream transmit uses a connection.
+///
+/// swim's own profile opens one connection per message ([`OneWay`](Self::OneWay)); Go
+/// memberlist answers a push-pull or a TCP ping on the connection it came on, so the
+/// memberlist profile also needs the other two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamRole {
+    /// Open a connection to the destination, write the bytes, close it.
+    OneWay,
+    /// Write the bytes on the inbound connection the driver named with this id when it called
+    /// [`Swim::handle_stream_on`](crate::Swim::handle_stream_on), then close it. If that
+    /// connection is gone, drop the bytes.
+    Reply(ConnectionId),
+    /// Open a connection to the destination, write the bytes, then read one message back
+    /// (see [`Swim::stream_framing`](crate::Swim::stream_framing)) and hand it to
+    /// [`Swim::handle_stream_reply`](crate::Swim::handle_stream_reply) with this id; if none
+    /// comes within the driver's I/O timeout, call
+    /// [`Swim::handle_stream_failed`](crate::Swim::handle_stream_failed).
+    Request(RequestId),
+}
+
+/// The driver's name for an inbound connection, unique among its open connections; given to
+/// [`Swim::handle_stream_on`](crate::Swim::handle_stream_on) and returned in
+/// [`StreamRole::Reply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// The core's name for a request whose reply comes on the same connection
+/// ([`StreamRole::Request`]). Ids count up from 0 per member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
 
 /// Identifies one user message from [`Swim::send_user_message`](crate::Swim::send_user_message) to the [`Transmit`] that
 /// carries it. Ids count up from 0 per member and never repeat within 2^64 messages.

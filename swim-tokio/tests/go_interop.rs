@@ -228,7 +228,7 @@ fn read_stream(buf: &[u8], key: Option<&[u8]>) -> Result<Message, DecodeError> {
     let opened;
     let buf = match key {
         Some(key) => {
-            opened = encryption::decrypt_stream([key], buf, 1 << 20)?.0;
+            opened = encryption::decrypt_stream([key], buf, b"", 1 << 20)?.0;
             &opened[..]
         }
         None => buf,
@@ -269,7 +269,7 @@ fn serve_stream(
     reply.encode(Transport::Stream, &mut out);
     if let Some(key) = key {
         let mut sealed = Vec::new();
-        encryption::encrypt_stream(1, key, nonce, &out, &mut sealed).map_err(|e| format!("{e:?}"))?;
+        encryption::encrypt_stream(1, key, nonce, &out, b"", &mut sealed).map_err(|e| format!("{e:?}"))?;
         out = sealed;
     }
     conn.write_all(&out).map_err(|e| e.to_string())

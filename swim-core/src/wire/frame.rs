@@ -124,3 +124,39 @@ mod tests {
         assert_eq!(d.next_frame(), Ok(Some(vec![1, 2, 3])));
     }
 }
+
+/// How stream messages are delimited on a connection ([`crate::Swim::stream_framing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamFraming {
+    /// swim's own: every message is one frame (this module); hand the core the frame's body.
+    Frames,
+    /// Go memberlist's: messages carry no length of their own; read until
+    /// [`message_len`](Self::message_len) knows where the message ends and hand the core the
+    /// whole message (label header and all). Write transmits as they are, unframed.
+    Memberlist {
+        /// The field limits a message is checked against.
+        limits: super::DecodeLimits,
+        /// The largest message (`limits.max_stream_message_size`).
+        max: usize,
+    },
+}
+
+impl StreamFraming {
+    /// How long the message at the start of `buf` is, header included: `Ok(None)` until it
+    /// has all arrived. Fails on bytes that cannot start a message, or one announcing more
+    /// than the largest message.
+    pub fn message_len(&self, buf: &[u8]) -> Result<Option<usize>, crate::DecodeError> {
+        match *self {
+            StreamFraming::Frames => {
+                let Some(header) = buf.get(..HEADER_LEN) else { return Ok(None) };
+                let mut h = [0u8; HEADER_LEN];
+                h.copy_from_slice(header);
+                let len = parse_header(h, usize::MAX).map_err(|_| crate::DecodeError::BadLength)?;
+                Ok((buf.len() >= HEADER_LEN + len).then_some(HEADER_LEN + len))
+            }
+            StreamFraming::Memberlist { limits, max } => {
+                super::memberlist::profile::stream_message_len(buf, &limits, max)
+            }
+        }
+    }
+}

@@ -118,12 +118,14 @@ pub fn decrypt<'k>(
 }
 
 /// Append `msg` as an encrypted stream (`encryptLocalState`): `encryptMsg`, the payload's
-/// length, the payload sealed with those five bytes as associated data.
+/// length, the payload sealed with those five bytes and the stream's `label` (newer
+/// memberlist versions; empty for none, as 0.2.2 has) as associated data.
 pub fn encrypt_stream(
     version: u8,
     key: &[u8],
     nonce: [u8; NONCE_LEN],
     msg: &[u8],
+    label: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), BadKeyLength> {
     let pad = if version == 0 { BLOCK - msg.len() % BLOCK } else { 0 };
@@ -132,17 +134,20 @@ pub fn encrypt_stream(
     out.push(MessageType::Encrypt as u8);
     // A stream beyond 4 GiB cannot be sent by memberlist either; the reader refuses it.
     out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-    let mut header = [0u8; STREAM_HEADER];
-    header.copy_from_slice(&out[start..]);
-    encrypt(version, key, nonce, msg, &header, out).inspect_err(|_| out.truncate(start))
+    let mut aad = Vec::with_capacity(STREAM_HEADER + label.len());
+    aad.extend_from_slice(&out[start..]);
+    aad.extend_from_slice(label);
+    encrypt(version, key, nonce, msg, &aad, out).inspect_err(|_| out.truncate(start))
 }
 
 /// The plaintext of an encrypted stream at the start of `input` (starting with `encryptMsg`)
-/// and how many bytes it took; [`DecodeError::Truncated`] until all of it has arrived,
-/// [`DecodeError::Oversized`] if its length is beyond `max`.
+/// and how many bytes it took, authenticated with the stream's `label` (empty for none);
+/// [`DecodeError::Truncated`] until all of it has arrived, [`DecodeError::Oversized`] if its
+/// length is beyond `max`.
 pub fn decrypt_stream<'k>(
     keys: impl IntoIterator<Item = &'k [u8]>,
     input: &[u8],
+    label: &[u8],
     max: usize,
 ) -> Result<(Vec<u8>, usize), DecodeError> {
     let header = input.get(..STREAM_HEADER).ok_or(DecodeError::Truncated)?;
@@ -154,7 +159,10 @@ pub fn decrypt_stream<'k>(
         return Err(DecodeError::Oversized);
     }
     let payload = input.get(STREAM_HEADER..STREAM_HEADER + len).ok_or(DecodeError::Truncated)?;
-    Ok((decrypt(keys, payload, header)?, STREAM_HEADER + len))
+    let mut aad = Vec::with_capacity(STREAM_HEADER + label.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(label);
+    Ok((decrypt(keys, payload, &aad)?, STREAM_HEADER + len))
 }
 
 #[cfg(test)]
@@ -176,17 +184,17 @@ mod tests {
                     assert_eq!(decrypt([&other[..], &key[..]], &sealed, b""), Ok(msg.clone()));
                     assert_eq!(decrypt([&other[..]], &sealed, b""), Err(DecodeError::Decrypt));
                     let mut stream = Vec::new();
-                    encrypt_stream(version, &key, [2; NONCE_LEN], &msg, &mut stream).unwrap();
-                    assert_eq!(decrypt_stream([&key[..]], &stream, 1 << 20), Ok((msg.clone(), stream.len())));
+                    encrypt_stream(version, &key, [2; NONCE_LEN], &msg, b"", &mut stream).unwrap();
+                    assert_eq!(decrypt_stream([&key[..]], &stream, b"", 1 << 20), Ok((msg.clone(), stream.len())));
                     assert_eq!(
-                        decrypt_stream([&key[..]], &stream[..stream.len() - 1], 1 << 20),
+                        decrypt_stream([&key[..]], &stream[..stream.len() - 1], b"", 1 << 20),
                         Err(DecodeError::Truncated)
                     );
                     // The header is authenticated: a changed length byte is refused.
                     let mut forged = stream.clone();
                     forged.push(0);
                     forged[4] += 1;
-                    assert_eq!(decrypt_stream([&key[..]], &forged, 1 << 20), Err(DecodeError::Decrypt));
+                    assert_eq!(decrypt_stream([&key[..]], &forged, b"", 1 << 20), Err(DecodeError::Decrypt));
                 }
             }
         }

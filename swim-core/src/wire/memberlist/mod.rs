@@ -24,6 +24,7 @@ pub mod lzw;
 pub mod message;
 pub mod model;
 pub mod msgpack;
+pub mod profile;
 
 use alloc::vec::Vec;
 

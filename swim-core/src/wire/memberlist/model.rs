@@ -48,6 +48,51 @@ impl IpPort for SocketAddr {
     }
 }
 
+/// For simulators and tests whose addresses are integers: the integer is an IPv4 address
+/// and the port is memberlist's default, 7946. An IPv6 address maps to its low 32 bits.
+impl IpPort for u32 {
+    fn ip_port(&self) -> (IpAddr, u16) {
+        (IpAddr::V4((*self).into()), 7946)
+    }
+    fn from_ip_port(ip: IpAddr, _port: u16) -> Self {
+        match ip {
+            IpAddr::V4(v4) => v4.into(),
+            IpAddr::V6(v6) => v6.to_bits() as u32,
+        }
+    }
+}
+
+/// [`IpPort`]'s two functions as values, so that code generic over any address type can
+/// carry the mapping of one that has it (a core is built for any address; only the
+/// memberlist profile needs IP addresses, see `Swim::with_wire`).
+pub struct AddressMap<A> {
+    /// The IP address and port of an address.
+    pub to_ip_port: fn(&A) -> (IpAddr, u16),
+    /// The address of an IP address and port.
+    pub from_ip_port: fn(IpAddr, u16) -> A,
+}
+
+impl<A> Clone for AddressMap<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for AddressMap<A> {}
+
+impl<A> core::fmt::Debug for AddressMap<A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AddressMap")
+    }
+}
+
+impl<A: IpPort> AddressMap<A> {
+    /// The mapping of an [`IpPort`] address type.
+    pub fn of() -> Self {
+        AddressMap { to_ip_port: A::ip_port, from_ip_port: A::from_ip_port }
+    }
+}
+
 /// `Vsn` bytes as [`Versions`]: protocol min, max, current, then delegate min, max, current.
 pub fn versions(vsn: &[u8]) -> Result<Versions, DecodeError> {
     match vsn {
@@ -67,9 +112,17 @@ pub fn vsn(versions: &Versions) -> [u8; 6] {
 
 /// A push-pull's node state in swim's model.
 pub fn member_state<A: IpPort>(n: &ml::PushNodeState) -> Result<model::MemberState<'_, A>, DecodeError> {
+    member_state_via(&AddressMap::of(), n)
+}
+
+/// [`member_state`] with the address mapping as a value.
+pub fn member_state_via<'m, A>(
+    map: &AddressMap<A>,
+    n: &'m ml::PushNodeState,
+) -> Result<model::MemberState<'m, A>, DecodeError> {
     Ok(model::MemberState {
         name: &n.name,
-        addr: A::from_ip_port(n.addr, n.port),
+        addr: (map.from_ip_port)(n.addr, n.port),
         meta: &n.meta,
         incarnation: n.incarnation,
         state: match n.state {
@@ -85,7 +138,12 @@ pub fn member_state<A: IpPort>(n: &ml::PushNodeState) -> Result<model::MemberSta
 
 /// A member state of swim's model as a push-pull's node state.
 pub fn node_state<A: IpPort>(m: &model::MemberState<'_, A>) -> ml::PushNodeState {
-    let (addr, port) = m.addr.ip_port();
+    node_state_via(&AddressMap::of(), m)
+}
+
+/// [`node_state`] with the address mapping as a value.
+pub fn node_state_via<A>(map: &AddressMap<A>, m: &model::MemberState<'_, A>) -> ml::PushNodeState {
+    let (addr, port) = (map.to_ip_port)(&m.addr);
     ml::PushNodeState {
         name: m.name.into(),
         addr,
@@ -105,12 +163,21 @@ pub fn node_state<A: IpPort>(m: &model::MemberState<'_, A>) -> ml::PushNodeState
 /// A memberlist message in swim's model; `Ok(None)` for a push-pull or an err (see the module
 /// docs), `Err` when a field does not map (a `Vsn` shorter than six bytes).
 pub fn to_model<A: IpPort>(msg: &ml::Message) -> Result<Option<model::Message<'_, A>>, DecodeError> {
+    to_model_via(&AddressMap::of(), msg)
+}
+
+/// [`to_model`] with the address mapping as a value.
+pub fn to_model_via<'m, A>(
+    map: &AddressMap<A>,
+    msg: &'m ml::Message,
+) -> Result<Option<model::Message<'m, A>>, DecodeError> {
+    let addr = map.from_ip_port;
     Ok(Some(match msg {
         ml::Message::Ping(p) => model::Message::Ping(model::Ping { seq: p.seq_no, target: &p.node }),
         ml::Message::IndirectPing(p) => model::Message::PingReq(model::PingReq {
             seq: p.seq_no,
             target: &p.node,
-            target_addr: A::from_ip_port(p.target, p.port),
+            target_addr: addr(p.target, p.port),
             nack: p.nack,
         }),
         ml::Message::Ack(a) if a.payload.is_empty() => model::Message::Ack(model::Ack { seq: a.seq_no }),
@@ -121,7 +188,7 @@ pub fn to_model<A: IpPort>(msg: &ml::Message) -> Result<Option<model::Message<'_
         ml::Message::Alive(a) => model::Message::Alive(model::Alive {
             incarnation: a.incarnation,
             name: &a.node,
-            addr: A::from_ip_port(a.addr, a.port),
+            addr: addr(a.addr, a.port),
             meta: &a.meta,
             versions: versions(&a.vsn)?,
             capabilities: Capabilities::NONE,
@@ -139,6 +206,12 @@ pub fn to_model<A: IpPort>(msg: &ml::Message) -> Result<Option<model::Message<'_
 
 /// A message of swim's model as memberlist's (see the module docs for what is dropped).
 pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
+    from_model_via(&AddressMap::of(), msg)
+}
+
+/// [`from_model`] with the address mapping as a value.
+pub fn from_model_via<A>(map: &AddressMap<A>, msg: &model::Message<'_, A>) -> ml::Message {
+    let ip_port = map.to_ip_port;
     match msg {
         model::Message::Ping(p) | model::Message::ExtendedPing(p) => ml::Message::Ping(ml::Ping {
             seq_no: p.seq,
@@ -148,7 +221,7 @@ pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
             source_node: Default::default(),
         }),
         model::Message::PingReq(p) => {
-            let (target, port) = p.target_addr.ip_port();
+            let (target, port) = ip_port(&p.target_addr);
             ml::Message::IndirectPing(ml::IndirectPing {
                 seq_no: p.seq,
                 target,
@@ -164,7 +237,7 @@ pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
         model::Message::ExtendedAck(a) => ml::Message::Ack(ml::Ack { seq_no: a.seq, payload: a.payload.to_vec() }),
         model::Message::Nack(n) => ml::Message::Nack(ml::Nack { seq_no: n.seq }),
         model::Message::Alive(a) => {
-            let (addr, port) = a.addr.ip_port();
+            let (addr, port) = ip_port(&a.addr);
             ml::Message::Alive(ml::Alive {
                 incarnation: a.incarnation,
                 node: a.name.into(),
@@ -184,7 +257,7 @@ pub fn from_model<A: IpPort>(msg: &model::Message<'_, A>) -> ml::Message {
         model::Message::Broadcast(b) => ml::Message::User(b.payload.to_vec()),
         model::Message::PushPull(pp) => ml::Message::PushPull(ml::PushPull {
             join: pp.kind.exchange() == crate::hooks::Exchange::Join,
-            nodes: pp.members.iter().map(node_state).collect(),
+            nodes: pp.members.iter().map(|m| node_state_via(map, m)).collect(),
             user_state: pp.state.to_vec(),
         }),
         model::Message::JoinRefused(r) => ml::Message::Err(ml::ErrResp { error: r.reason.into() }),
