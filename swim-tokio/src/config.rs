@@ -52,6 +52,11 @@ pub struct Config {
     /// Authenticated encryption of every datagram and stream message; `None` sends
     /// plaintext. See [`Config::with_keys`] and docs/security.md.
     pub encryption: Option<Encryption>,
+    /// memberlist's keyring, for the memberlist wire profile (`swim.wire` =
+    /// `WireProfile::Memberlist`; `encryption` does not apply there): AES keys of 16, 24 or 32
+    /// bytes, the first the primary, at most 16. Empty (the default): plaintext. See
+    /// [`Config::with_memberlist_keys`].
+    pub memberlist_keys: Vec<Vec<u8>>,
     /// Sockets, streams, channels and their bounds.
     pub transport: TransportConfig,
     /// Networks members may be in (memberlist's `CIDRsAllowed`). `None` (the default) allows
@@ -183,6 +188,7 @@ impl Config {
             seed: None,
             swim,
             encryption: None,
+            memberlist_keys: Vec::new(),
             transport: TransportConfig::default(),
             cidrs_allowed: None,
         }
@@ -199,6 +205,20 @@ impl Config {
             accept_plaintext: false,
             send_plaintext: false,
         });
+        self
+    }
+
+    /// Speak Go memberlist's wire format ([`swim_core::Config::memberlist_wire`]), to share a
+    /// cluster with Go memberlist members (docs/memberlist.md).
+    pub fn memberlist_wire(mut self) -> Self {
+        self.swim = self.swim.memberlist_wire();
+        self
+    }
+
+    /// In the memberlist wire profile, encrypt with memberlist's keyring: the first key (16,
+    /// 24 or 32 bytes, like memberlist's `SecretKey`) encrypts, every key decrypts.
+    pub fn with_memberlist_keys(mut self, keys: impl IntoIterator<Item = Vec<u8>>) -> Self {
+        self.memberlist_keys = keys.into_iter().collect();
         self
     }
 

@@ -28,8 +28,10 @@ use tracing::{Instrument, debug, info, trace, warn};
 use crate::config::Config;
 use crate::error::SendError;
 use crate::metrics::{Metrics, Snapshot, TransportStats};
-use crate::stream::{self, Frame, Inbound, Outbound};
+use crate::stream::{self, Frame, Inbound, Origin, Outbound};
 use crate::transport::{BoxStream, Transport};
+use swim_core::wire::frame::StreamFraming;
+use swim_core::{ConnectionId, StreamRole};
 
 /// Largest datagram read (the UDP maximum), as memberlist's `udpPacketBufSize`.
 const RECV_BUF: usize = 65_536;
@@ -196,7 +198,9 @@ impl EventHub {
 
 type ReliableReply = oneshot::Sender<Result<(), SendError>>;
 type PingReply = oneshot::Sender<Result<Option<Duration>, swim_core::CommandError>>;
-type OutboundDone = (SocketAddr, Result<(), Outbound>, Option<ReliableReply>);
+/// An outbound stream task's end: its destination, its outcome (with the reply to a
+/// memberlist request) and the reliable send waiting on it.
+type OutboundDone = (SocketAddr, Result<Option<(swim_core::RequestId, Vec<u8>)>, Outbound>, Option<ReliableReply>);
 
 pub(crate) struct Driver {
     core: Swim<SocketAddr>,
@@ -215,7 +219,7 @@ pub(crate) struct Driver {
     inbound: JoinSet<Inbound>,
     outbound: JoinSet<OutboundDone>,
     /// Framed stream messages waiting for a connection slot, bounded by `outbound_queue`.
-    outbound_waiting: VecDeque<(SocketAddr, Vec<u8>, Option<ReliableReply>)>,
+    outbound_waiting: VecDeque<(SocketAddr, (Vec<u8>, StreamRole), Option<ReliableReply>)>,
     stats: TransportStats,
     joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
     /// Refusals of joins a caller waits for (in `joins`), until their `JoinCompleted`.
@@ -232,6 +236,10 @@ pub(crate) struct Driver {
     /// Replies of reliable sends, by the core's message id, waiting for the stream transmit
     /// that carries each in the next drain (at most the commands handled since the last one).
     pending_reliable: HashMap<swim_core::MessageId, ReliableReply>,
+    /// Memberlist profile: how to answer the inbound messages being handled, by connection.
+    answers: HashMap<ConnectionId, oneshot::Sender<Vec<u8>>>,
+    /// The next inbound connection's id (memberlist profile).
+    next_connection: u64,
     send_buf: Vec<u8>,
     /// Empty between reads; its capacity (65,536 bytes) is filled by the kernel without
     /// being zeroed first, so only the pages datagrams actually reach become resident.
@@ -280,6 +288,8 @@ impl Driver {
             leave_done: false,
             pings: HashMap::new(),
             pending_reliable: HashMap::new(),
+            answers: HashMap::new(),
+            next_connection: 0,
             send_buf: Vec::with_capacity(config.swim.packet_budget),
             recv_buf: Vec::with_capacity(RECV_BUF),
             armed: None,
@@ -327,7 +337,7 @@ impl Driver {
                     }
                 },
                 () = &mut sleep => self.on_timer(),
-                Some((peer, body)) = self.frames_rx.recv() => self.on_frame(peer, &body),
+                Some((peer, body, origin)) = self.frames_rx.recv() => self.on_frame(peer, &body, origin),
                 Some(done) = self.outbound.join_next(), if !self.outbound.is_empty() => self.on_outbound(done),
                 Some(done) = self.inbound.join_next(), if !self.inbound.is_empty() => self.on_inbound(done),
                 input = std::future::poll_fn(|cx| {
@@ -456,9 +466,17 @@ impl Driver {
         }
     }
 
-    fn on_frame(&mut self, peer: SocketAddr, body: &[u8]) {
+    fn on_frame(&mut self, peer: SocketAddr, body: &[u8], origin: Origin) {
         let now = self.now();
-        if let Err(e) = self.core.handle_stream(now, peer, body) {
+        let handled = match origin {
+            Origin::Frame => self.core.handle_stream(now, peer, body),
+            Origin::Connection(conn, answer) => {
+                // Answered (or dropped, letting the connection's task read on) in `drain`.
+                self.answers.insert(conn, answer);
+                self.core.handle_stream_on(now, peer, conn, body)
+            }
+        };
+        if let Err(e) = handled {
             debug!(%peer, len = body.len(), error = %e, "stream message rejected");
         }
     }
@@ -475,9 +493,19 @@ impl Driver {
         };
         self.stats.streams_accepted += 1;
         let span = tracing::debug_span!("inbound_stream", %peer);
-        let task =
-            stream::read(stream, peer, self.settings.max_frame, self.settings.io_timeout, self.frames_tx.clone());
-        self.inbound.spawn(task.instrument(span));
+        let (io, frames) = (self.settings.io_timeout, self.frames_tx.clone());
+        match self.core.stream_framing() {
+            StreamFraming::Frames => {
+                let task = stream::read(stream, peer, self.settings.max_frame, io, frames);
+                self.inbound.spawn(task.instrument(span));
+            }
+            framing => {
+                let conn = ConnectionId(self.next_connection);
+                self.next_connection += 1;
+                let task = stream::read_messages(stream, peer, conn, framing, io, frames);
+                self.inbound.spawn(task.instrument(span));
+            }
+        }
         if self.inbound.len() >= self.settings.max_inbound {
             // Accepting pauses until a stream ends; newcomers wait in the kernel's queue.
             self.stats.inbound_limit_reached += 1;
@@ -519,12 +547,24 @@ impl Driver {
         };
         self.start_queued_streams();
         let failure = match result {
-            Ok(()) => {
+            Ok(answer) => {
                 self.stats.outbound_delivered += 1;
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
+                if let Some((request, body)) = answer {
+                    let now = self.now();
+                    if let Err(e) = self.core.handle_stream_reply(now, dest, request, &body) {
+                        debug!(%dest, len = body.len(), error = %e, "stream reply rejected");
+                    }
+                    self.drain();
+                }
                 return;
+            }
+            Err(Outbound::Reply(source)) => {
+                self.stats.outbound_write_errors += 1;
+                debug!(%dest, error = %source, "no reply to a stream request");
+                SendError::Write { addr: dest, source }
             }
             Err(Outbound::Connect(source)) => {
                 self.stats.outbound_connect_errors += 1;
@@ -559,11 +599,18 @@ impl Driver {
     /// Drain the core after an input: transmits, then events, then the timer.
     fn drain(&mut self) {
         while let Some(t) = self.core.poll_transmit(&mut self.send_buf) {
-            match t.kind {
-                TransmitKind::Datagram => self.send_datagram(t.destination, t.len),
-                TransmitKind::Stream => self.send_stream(t.destination, t.len, t.message),
+            match (t.kind, t.stream) {
+                (TransmitKind::Datagram, _) => self.send_datagram(t.destination, t.len),
+                (TransmitKind::Stream, StreamRole::Reply(conn)) => {
+                    if let Some(answer) = self.answers.remove(&conn) {
+                        let _ = answer.send(self.send_buf[..t.len].to_vec());
+                    }
+                }
+                (TransmitKind::Stream, role) => self.send_stream(t.destination, t.len, t.message, role),
             }
         }
+        // Messages the core did not answer: their connections read on.
+        self.answers.clear();
         while let Some(event) = self.core.poll_event() {
             self.on_event(event);
         }
@@ -584,9 +631,14 @@ impl Driver {
         }
     }
 
-    fn send_stream(&mut self, dest: SocketAddr, len: usize, message: Option<swim_core::MessageId>) {
+    fn send_stream(&mut self, dest: SocketAddr, len: usize, message: Option<swim_core::MessageId>, role: StreamRole) {
         let reply = message.and_then(|id| self.pending_reliable.remove(&id));
-        let framed = stream::framed(&self.send_buf[..len]);
+        // swim's own messages go in a frame; memberlist's are written as they are.
+        let framed = match self.core.stream_framing() {
+            StreamFraming::Frames => stream::framed(&self.send_buf[..len]),
+            StreamFraming::Memberlist { .. } => self.send_buf[..len].to_vec(),
+        };
+        let framed = (framed, role);
         if self.outbound.len() < self.settings.max_outbound {
             self.spawn_stream(dest, framed, reply);
         } else if self.outbound_waiting.len() < self.settings.outbound_queue {
@@ -610,14 +662,20 @@ impl Driver {
         }
     }
 
-    fn spawn_stream(&mut self, dest: SocketAddr, framed: Vec<u8>, reply: Option<ReliableReply>) {
-        let len = framed.len();
+    fn spawn_stream(&mut self, dest: SocketAddr, (bytes, role): (Vec<u8>, StreamRole), reply: Option<ReliableReply>) {
+        let len = bytes.len();
         let (connect, io) = (self.settings.connect_timeout, self.settings.io_timeout);
         let span = tracing::debug_span!("outbound_stream", %dest, len);
         let connecting = self.transport.connect(dest);
+        let framing = self.core.stream_framing();
         self.outbound.spawn(
             async move {
-                let result = stream::send(connecting, framed, connect, io).await;
+                let result = match role {
+                    StreamRole::Request(request) => stream::request(connecting, bytes, framing, connect, io)
+                        .await
+                        .map(|answer| Some((request, answer))),
+                    _ => stream::send(connecting, bytes, connect, io).await.map(|()| None),
+                };
                 (dest, result, reply)
             }
             .instrument(span),

@@ -172,7 +172,7 @@ impl Node {
             Identity::new(config.name.as_str(), advertise).with_meta(config.meta.clone()).with_incarnation(incarnation);
         let seed = config.seed.unwrap_or_else(random_seed);
         let epoch = tokio::time::Instant::now();
-        let mut core = Swim::new(config.swim.clone(), identity, seed, swim_core::Instant::ZERO)?;
+        let mut core = Swim::with_wire(config.swim.clone(), identity, seed, swim_core::Instant::ZERO)?;
         if let Some(enc) = &config.encryption {
             let mut keys = enc.keys.iter().cloned();
             let primary = keys.next().ok_or(StartError::Keys("no key given"))?;
@@ -183,6 +183,21 @@ impl Node {
             }
             core.set_keyring(Some(ring));
             core.set_plaintext(enc.accept_plaintext, enc.send_plaintext);
+        }
+        if let Some((primary, rest)) = config.memberlist_keys.split_first() {
+            use swim_core::wire::memberlist::profile::MemberlistKeyring;
+            const BAD: &str = "memberlist keys are 16, 24 or 32 bytes";
+            // Nonces must never repeat under a key: their prefix comes from the OS, not the seed.
+            let mut ring =
+                MemberlistKeyring::new(primary, random_seed().to_le_bytes()).map_err(|_| StartError::Keys(BAD))?;
+            for k in rest {
+                if !ring.add(k).map_err(|_| StartError::Keys(BAD))? {
+                    return Err(StartError::Keys("a memberlist key twice, or more than 16"));
+                }
+            }
+            if !core.set_memberlist_keyring(Some(ring)) {
+                return Err(StartError::Keys("memberlist keys need the memberlist wire profile"));
+            }
         }
         let hooks = match (&config.cidrs_allowed, hooks) {
             (Some(nets), inner) => Some(Allowlist::wrap(nets.clone(), inner)),

@@ -13,9 +13,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swim_core::wire::frame;
+use swim_core::ConnectionId;
+use swim_core::wire::frame::{self, StreamFraming};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::transport::{BoxStream, Connecting};
@@ -24,8 +25,18 @@ use crate::transport::{BoxStream, Connecting};
 /// frame costs memory only as its bytes actually arrive.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// One inbound frame body and the connection's peer address.
-pub(crate) type Frame = (SocketAddr, Vec<u8>);
+/// One inbound message, the connection's peer address, and how it came.
+pub(crate) type Frame = (SocketAddr, Vec<u8>, Origin);
+
+/// How an inbound message came.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// A frame of swim's own profile (no answer on the connection).
+    Frame,
+    /// A message on an inbound connection of the memberlist profile: the core may answer it
+    /// on the connection, through the sender (dropped unanswered: the task reads on).
+    Connection(ConnectionId, oneshot::Sender<Vec<u8>>),
+}
 
 /// How an inbound connection ended.
 #[derive(Debug)]
@@ -63,10 +74,112 @@ pub(crate) async fn read(
             Ok(Ok(None)) => return Inbound::Closed { frames: delivered },
             Ok(Ok(Some(body))) => body,
         };
-        if frames.send((peer, body)).await.is_err() {
+        if frames.send((peer, body, Origin::Frame)).await.is_err() {
             return Inbound::DriverGone;
         }
         delivered += 1;
+    }
+}
+
+/// Read memberlist messages from inbound connection `conn` until the peer closes; deliver
+/// each on `frames` with a way to answer it, and write the answer (if the driver sends one
+/// within the I/O timeout) before reading on.
+pub(crate) async fn read_messages(
+    mut stream: BoxStream,
+    peer: SocketAddr,
+    conn: ConnectionId,
+    framing: StreamFraming,
+    io_timeout: Duration,
+    frames: mpsc::Sender<Frame>,
+) -> Inbound {
+    let mut delivered = 0;
+    let mut buf = Vec::new();
+    loop {
+        let deadline = Instant::now() + io_timeout;
+        let body = match timeout_at(deadline, read_message(&mut stream, &mut buf, framing)).await {
+            Err(_) => return Inbound::TimedOut,
+            Ok(Err(e)) => return Inbound::Io(e),
+            Ok(Ok(None)) => return Inbound::Closed { frames: delivered },
+            Ok(Ok(Some(body))) => body,
+        };
+        let (answer_tx, answer_rx) = oneshot::channel();
+        if frames.send((peer, body, Origin::Connection(conn, answer_tx))).await.is_err() {
+            return Inbound::DriverGone;
+        }
+        delivered += 1;
+        // The driver answers (or drops the sender) as soon as it has handled the message.
+        if let Ok(Ok(answer)) = timeout(io_timeout, answer_rx).await {
+            match timeout(io_timeout, stream.write_all(&answer)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Inbound::Io(e),
+                Err(_) => return Inbound::TimedOut,
+            }
+        }
+    }
+}
+
+/// The next memberlist message on `stream` (bytes already read and not yet used are in
+/// `buf`); `None` if the peer closed cleanly between messages.
+async fn read_message<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+    framing: StreamFraming,
+) -> io::Result<Option<Vec<u8>>> {
+    let max = match framing {
+        StreamFraming::Memberlist { max, .. } => max,
+        StreamFraming::Frames => u32::MAX as usize,
+    };
+    loop {
+        // Bytes that never complete a message (a header announcing more than arrives) stop at
+        // the largest message, not at the I/O timeout.
+        if buf.len() > max {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "stream message above the size cap"));
+        }
+        match framing.message_len(buf) {
+            Ok(Some(len)) => {
+                let rest = buf.split_off(len);
+                return Ok(Some(std::mem::replace(buf, rest)));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+        }
+        let start = buf.len();
+        buf.resize(start + 4096, 0);
+        let n = stream.read(&mut buf[start..]).await;
+        buf.truncate(start + *n.as_ref().unwrap_or(&0));
+        if n? == 0 {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// Finish `connecting`, write `bytes` (a memberlist request), then read its reply.
+pub(crate) async fn request(
+    connecting: Connecting,
+    bytes: Vec<u8>,
+    framing: StreamFraming,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+) -> Result<Vec<u8>, Outbound> {
+    let mut stream = match timeout(connect_timeout, connecting).await {
+        Err(_) => return Err(Outbound::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
+        Ok(Err(e)) => return Err(Outbound::Connect(e)),
+        Ok(Ok(s)) => s,
+    };
+    match timeout(io_timeout, stream.write_all(&bytes)).await {
+        Err(_) => return Err(Outbound::Write(io::Error::new(io::ErrorKind::TimedOut, "write timed out"))),
+        Ok(Err(e)) => return Err(Outbound::Write(e)),
+        Ok(Ok(())) => {}
+    }
+    let mut buf = Vec::new();
+    match timeout(io_timeout, read_message(&mut stream, &mut buf, framing)).await {
+        Err(_) => Err(Outbound::Reply(io::Error::new(io::ErrorKind::TimedOut, "no reply in time"))),
+        Ok(Err(e)) => Err(Outbound::Reply(e)),
+        Ok(Ok(None)) => Err(Outbound::Reply(io::ErrorKind::UnexpectedEof.into())),
+        Ok(Ok(Some(reply))) => Ok(reply),
     }
 }
 
@@ -113,6 +226,8 @@ pub(crate) enum Outbound {
     Connect(io::Error),
     /// Writing or closing failed or timed out.
     Write(io::Error),
+    /// No reply to a request came (memberlist profile).
+    Reply(io::Error),
 }
 
 /// Finish `connecting`, write `framed` (header included) and close.
