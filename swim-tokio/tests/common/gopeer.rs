@@ -247,6 +247,12 @@ impl GoPeer {
         list.split(',').filter(|m| !m.is_empty()).map(|m| m.split('@').next().unwrap_or(m).to_string()).collect()
     }
 
+    /// The process id (to stop and continue it with signals).
+    #[allow(dead_code)] // not every test binary that includes this module signals its peers
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kill the process (SIGKILL: no leave) and reap it.
     pub fn kill(&mut self) {
         self.stdin = None;
@@ -273,6 +279,12 @@ impl GoPeer {
             }
             lines = self.output.grew.wait_timeout(lines, deadline - now).unwrap().0;
         }
+    }
+
+    /// Whether memberlist's log (its stderr) so far contains `needle`.
+    #[allow(dead_code)] // not every test binary that includes this module reads the log
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.output.stderr.lock().unwrap().contains(needle)
     }
 
     fn stderr_tail(&self) -> String {

@@ -76,6 +76,12 @@ impl Recorder {
         self.0.lock().unwrap().iter().filter(|e| f(e)).count()
     }
 
+    /// What `f` finds in the `i`-th recorded event.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn nth<T>(&self, i: usize, f: impl Fn(&Event) -> Option<T>) -> Option<T> {
+        self.0.lock().unwrap().get(i).and_then(f)
+    }
+
     /// Position of the first matching event.
     pub fn position(&self, f: impl Fn(&Event) -> bool) -> Option<usize> {
         self.0.lock().unwrap().iter().position(f)
