@@ -1,0 +1,357 @@
+//! The memberlist wire profile in virtual time: members built with `Swim::with_wire` and
+//! `Config::memberlist_wire`, connected by a small in-memory network that honours stream
+//! roles (a request's reply comes back on its connection). Every datagram is checked to be
+//! memberlist's bytes and to fit the packet budget.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use swim_core::wire::memberlist::message::{self as ml, Transport};
+use swim_core::wire::memberlist::profile::{self, LABEL_MSG};
+use swim_core::wire::{DecodeLimits, frame::StreamFraming};
+use swim_core::{
+    Config, ConnectionId, DecodeError, Event, Identity, Instant, NewError, State, StreamRole, Swim, TransmitKind,
+};
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 1 + i as u8], 7946))
+}
+
+fn config() -> Config {
+    Config::local().memberlist_wire()
+}
+
+fn member(i: usize, config: Config) -> Swim<SocketAddr> {
+    let id = Identity::new(format!("m{i}").as_str(), addr(i)).with_meta(format!("meta{i}"));
+    Swim::with_wire(config, id, 7 + i as u64, Instant::ZERO).expect("a memberlist-profile member")
+}
+
+/// How a message in flight is handed over.
+#[derive(Clone, Copy, Debug)]
+enum Delivery {
+    Datagram,
+    /// A one-way stream message.
+    Stream,
+    /// A request: the receiver gets a new connection, remembered for the reply.
+    Request(swim_core::RequestId),
+    /// The reply to the requester's request.
+    Reply(swim_core::RequestId),
+}
+
+/// Members on a network that delivers everything after 1 ms, except to and from `down`
+/// members. A request's connection is remembered until its reply.
+struct Net {
+    nodes: Vec<Swim<SocketAddr>>,
+    down: Vec<bool>,
+    now: Instant,
+    /// In flight: delivery time, from, to, how, bytes.
+    wire: VecDeque<(Instant, usize, usize, Delivery, Vec<u8>)>,
+    /// Inbound connection → (requester, its request).
+    conns: HashMap<u64, (usize, swim_core::RequestId)>,
+    next_conn: u64,
+    events: Vec<Vec<Event<SocketAddr>>>,
+    budget: usize,
+    datagrams: u64,
+    /// Whether datagrams are encrypted (then not decoded here).
+    encrypted: bool,
+}
+
+impl Net {
+    fn new(nodes: Vec<Swim<SocketAddr>>) -> Self {
+        let n = nodes.len();
+        Net {
+            nodes,
+            down: vec![false; n],
+            now: Instant::ZERO,
+            wire: VecDeque::new(),
+            conns: HashMap::new(),
+            next_conn: 0,
+            events: vec![Vec::new(); n],
+            budget: config().packet_budget,
+            datagrams: 0,
+            encrypted: false,
+        }
+    }
+
+    fn index(&self, a: SocketAddr) -> Option<usize> {
+        (0..self.nodes.len()).find(|&i| addr(i) == a)
+    }
+
+    fn drain(&mut self, i: usize) {
+        let mut buf = Vec::new();
+        while let Some(t) = self.nodes[i].poll_transmit(&mut buf) {
+            let bytes = buf[..t.len].to_vec();
+            if t.kind == TransmitKind::Datagram {
+                self.datagrams += 1;
+                assert!(bytes.len() <= self.budget, "a datagram of {} bytes, budget {}", bytes.len(), self.budget);
+                if !self.encrypted {
+                    let mut msgs = Vec::new();
+                    let l = DecodeLimits::from_config(&config());
+                    let (_, plain) = profile::strip_label(&bytes).expect("a label header, or none");
+                    profile::packet_messages(plain, &l, &mut msgs).expect("every datagram is memberlist's bytes");
+                }
+            }
+            let (to, how) = match (t.kind, t.stream) {
+                (_, StreamRole::Reply(c)) => match self.conns.remove(&c.0) {
+                    Some((req, rid)) => (req, Delivery::Reply(rid)),
+                    None => continue,
+                },
+                (kind, role) => {
+                    let Some(to) = self.index(t.destination) else { continue };
+                    match (kind, role) {
+                        (TransmitKind::Datagram, _) => (to, Delivery::Datagram),
+                        (_, StreamRole::Request(rid)) => (to, Delivery::Request(rid)),
+                        _ => (to, Delivery::Stream),
+                    }
+                }
+            };
+            self.wire.push_back((self.now + Duration::from_millis(1), i, to, how, bytes));
+        }
+        while let Some(e) = self.nodes[i].poll_event() {
+            self.events[i].push(e);
+        }
+    }
+
+    fn run_until(&mut self, end: Instant) {
+        for i in 0..self.nodes.len() {
+            self.drain(i);
+        }
+        loop {
+            let timer =
+                (0..self.nodes.len()).filter(|&i| !self.down[i]).map(|i| (self.nodes[i].poll_timeout(), i)).min();
+            let packet = self.wire.front().map(|w| w.0);
+            let next = match (timer, packet) {
+                (Some((t, _)), Some(p)) => t.min(p),
+                (Some((t, _)), None) => t,
+                (None, Some(p)) => p,
+                (None, None) => break,
+            };
+            if next > end {
+                break;
+            }
+            self.now = next;
+            if packet == Some(next) {
+                let (_, from, to, how, bytes) = self.wire.pop_front().expect("a packet is due");
+                if self.down[from] || self.down[to] {
+                    if let Delivery::Request(_) = how {
+                        if !self.down[from] {
+                            self.nodes[from].handle_stream_failed(next, &addr(to));
+                            self.drain(from);
+                        }
+                    }
+                    continue;
+                }
+                let src = addr(from);
+                let c = ConnectionId(self.next_conn);
+                self.next_conn += 1;
+                let node = &mut self.nodes[to];
+                let _ = match how {
+                    Delivery::Datagram => node.handle_datagram(next, src, &bytes),
+                    Delivery::Reply(rid) => node.handle_stream_reply(next, src, rid, &bytes),
+                    Delivery::Request(rid) => {
+                        self.conns.insert(c.0, (from, rid));
+                        node.handle_stream_on(next, src, c, &bytes)
+                    }
+                    Delivery::Stream => node.handle_stream_on(next, src, c, &bytes),
+                };
+                self.drain(to);
+            } else if let Some((_, i)) = timer {
+                self.nodes[i].handle_timeout(next);
+                self.drain(i);
+            }
+        }
+        self.now = end;
+    }
+}
+
+fn cluster(n: usize, config: impl Fn(usize) -> Config) -> Net {
+    let mut net = Net::new((0..n).map(|i| member(i, config(i))).collect());
+    for i in 1..n {
+        net.nodes[i].join(Instant::ZERO, [addr(0)]).expect("join");
+    }
+    net
+}
+
+fn alive_names(s: &Swim<SocketAddr>) -> Vec<String> {
+    let mut v: Vec<String> = s.members().filter(|m| m.state == State::Alive).map(|m| m.name.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn members_form_detect_a_crash_and_see_a_leave_in_the_memberlist_profile() {
+    let n = 8;
+    let mut net = cluster(n, |_| config());
+    net.run_until(Instant::ZERO + Duration::from_secs(10));
+    let all: Vec<String> = {
+        let mut v: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+        v.sort();
+        v
+    };
+    for i in 0..n {
+        assert_eq!(alive_names(&net.nodes[i]), all, "m{i}'s view");
+        assert_eq!(net.nodes[i].member("m3").map(|m| &m.meta[..]), Some(&b"meta3"[..]));
+    }
+    // A crash is detected by every other member within the preset's bound.
+    net.down[7] = true;
+    let crash = net.now;
+    let bound = config().timings(n).detection_bound() + Duration::from_secs(5);
+    net.run_until(crash + bound);
+    for i in 0..7 {
+        assert!(
+            net.events[i].iter().any(|e| matches!(e, Event::MemberFailed(m) if m.name == "m7")),
+            "m{i} did not declare m7 failed within {bound:?}"
+        );
+    }
+    // A leave is a leave.
+    net.nodes[6].leave(net.now).expect("leave");
+    net.drain(6);
+    let left = net.now;
+    net.run_until(left + Duration::from_secs(5));
+    for i in 0..6 {
+        assert!(net.events[i].iter().any(|e| matches!(e, Event::MemberLeft(m) if m.name == "m6")), "m{i}");
+        for healthy in 0..6 {
+            let name = format!("m{healthy}");
+            assert!(!net.events[i].iter().any(|e| matches!(e, Event::MemberFailed(m) if m.name == name)));
+        }
+    }
+    assert!(net.datagrams > 100);
+}
+
+#[test]
+fn a_large_cluster_packs_its_gossip_within_the_budget() {
+    // 40 members joining at once gossip 40 alive records each: every datagram is checked
+    // against the budget and decoded as memberlist's (in `Net::drain`).
+    let mut net = cluster(40, |_| config());
+    net.run_until(Instant::ZERO + Duration::from_secs(20));
+    for i in 0..40 {
+        assert_eq!(alive_names(&net.nodes[i]).len(), 40, "m{i}'s view");
+    }
+}
+
+#[test]
+fn a_tcp_ping_is_answered_on_its_connection_and_a_stray_reply_is_refused() {
+    let mut m = member(0, config());
+    let mut ping = Vec::new();
+    ml::Message::Ping(ml::Ping {
+        seq_no: 77,
+        node: "m0".into(),
+        source_addr: None,
+        source_port: 0,
+        source_node: String::new(),
+    })
+    .encode(Transport::Stream, &mut ping);
+    m.handle_stream_on(Instant::ZERO, addr(1), ConnectionId(5), &ping).expect("a TCP ping");
+    let mut buf = Vec::new();
+    let t = m.poll_transmit(&mut buf).expect("the ack");
+    assert_eq!((t.kind, t.stream), (TransmitKind::Stream, StreamRole::Reply(ConnectionId(5))));
+    let limits = DecodeLimits::from_config(&config());
+    let (ack, _) = ml::Message::decode(&buf[..t.len], Transport::Stream, &limits).unwrap();
+    assert_eq!(ack, ml::Message::Ack(ml::Ack { seq_no: 77, payload: Vec::new() }));
+    assert_eq!(m.stats().tcp_pings_answered, 1);
+    // A ping meant for another name is refused; a reply to no request too.
+    let mut other = Vec::new();
+    ml::Message::Ping(ml::Ping {
+        seq_no: 1,
+        node: "m9".into(),
+        source_addr: None,
+        source_port: 0,
+        source_node: String::new(),
+    })
+    .encode(Transport::Stream, &mut other);
+    assert_eq!(m.handle_stream_on(Instant::ZERO, addr(1), ConnectionId(6), &other), Err(DecodeError::Misdirected));
+    assert_eq!(
+        m.handle_stream_reply(Instant::ZERO, addr(1), swim_core::RequestId(3), &ping),
+        Err(DecodeError::WrongChannel)
+    );
+    assert!(m.poll_transmit(&mut buf).is_none());
+}
+
+#[test]
+fn the_profile_needs_with_wire_and_memberlists_versions() {
+    let id = Identity::new("a", addr(0));
+    assert!(matches!(Swim::new(config(), id.clone(), 1, Instant::ZERO), Err(NewError::WireNeedsIpAddresses)));
+    let mut c = config();
+    c.versions.protocol = swim_core::VersionRange::only(1);
+    assert!(matches!(Swim::with_wire(c, id.clone(), 1, Instant::ZERO), Err(NewError::Config(_))));
+    // swim's own profile through with_wire is swim's own bytes (an envelope, not memberlist's).
+    let mut s = Swim::with_wire(Config::local(), id, 1, Instant::ZERO).unwrap();
+    s.join(Instant::ZERO, [addr(1)]).unwrap();
+    let mut buf = Vec::new();
+    let t = s.poll_transmit(&mut buf).unwrap();
+    assert_eq!(t.stream, StreamRole::OneWay);
+    assert_eq!(buf[0], swim_core::wire::PROTOCOL_VERSION);
+    assert_eq!(s.stream_framing(), StreamFraming::Frames);
+}
+
+#[test]
+fn members_with_a_label_talk_and_refuse_another_label() {
+    let labelled = |label: &'static [u8]| Config { label: swim_core::Bytes::from_static(label), ..config() };
+    let mut net = cluster(4, |i| if i == 3 { labelled(b"other") } else { labelled(b"prod") });
+    net.run_until(Instant::ZERO + Duration::from_secs(10));
+    for i in 0..3 {
+        assert_eq!(alive_names(&net.nodes[i]), ["m0", "m1", "m2"], "m{i}");
+    }
+    assert_eq!(alive_names(&net.nodes[3]), ["m3"]);
+    assert!(net.nodes[0].stats().decode_errors.get(DecodeError::LabelMismatch) > 0);
+    // The label header is memberlist's: type 244, length, label.
+    let mut buf = Vec::new();
+    net.nodes[1].update_metadata(net.now, "x").unwrap();
+    net.nodes[1].handle_timeout(net.now + Duration::from_secs(1));
+    let t = net.nodes[1].poll_transmit(&mut buf).unwrap();
+    assert_eq!(&buf[..6], &[LABEL_MSG, 4, b'p', b'r', b'o', b'd'][..], "{t:?}");
+}
+
+#[cfg(feature = "encryption")]
+#[test]
+fn an_encrypted_cluster_forms_and_refuses_another_key() {
+    use swim_core::wire::memberlist::profile::MemberlistKeyring;
+    let mut net = cluster(4, |_| config());
+    net.encrypted = true;
+    for (i, key) in [[1u8; 16], [1; 16], [1; 16], [2; 16]].iter().enumerate() {
+        assert!(net.nodes[i].set_memberlist_keyring(Some(MemberlistKeyring::new(key, [i as u8; 8]).unwrap())));
+    }
+    net.run_until(Instant::ZERO + Duration::from_secs(10));
+    for i in 0..3 {
+        assert_eq!(alive_names(&net.nodes[i]), ["m0", "m1", "m2"], "m{i}");
+    }
+    assert_eq!(alive_names(&net.nodes[3]), ["m3"]);
+    assert!(net.nodes[0].stats().decode_errors.get(DecodeError::Decrypt) > 0);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes() {
+    let run = || {
+        let mut net = cluster(6, |_| config());
+        net.run_until(Instant::ZERO + Duration::from_secs(5));
+        net.nodes.iter().map(|n| format!("{:?}", n.stats())).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Hostile bytes on every input of a memberlist-profile member: no panic, and a member
+    /// that refused them holds the same members as before.
+    #[test]
+    fn hostile_bytes_leave_a_member_as_it_was(data in proptest::collection::vec(any::<u8>(), 0..300), kind in 0u8..3) {
+        let mut net = cluster(3, |_| config());
+        net.run_until(Instant::ZERO + Duration::from_secs(3));
+        let before = alive_names(&net.nodes[0]);
+        let now = net.now;
+        let m = &mut net.nodes[0];
+        let r = match kind {
+            0 => m.handle_datagram(now, addr(9), &data),
+            1 => m.handle_stream_on(now, addr(9), ConnectionId(99), &data),
+            _ => m.handle_stream_reply(now, addr(9), swim_core::RequestId(0), &data),
+        };
+        if r.is_err() {
+            prop_assert_eq!(alive_names(&net.nodes[0]), before);
+        }
+        let framing = net.nodes[0].stream_framing();
+        let _ = framing.message_len(&data);
+    }
+}
