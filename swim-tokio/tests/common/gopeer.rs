@@ -71,7 +71,10 @@ fn build() -> Result<PathBuf, String> {
     missing_toolchain()?;
     let gopath = gopath();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/go-peer");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-peer");
+    // Tests have a scratch directory in the target directory; examples (the mixed soak) use
+    // the system's temporary directory.
+    let scratch = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir = scratch.join("go-peer");
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let target = dir.join("go-peer");
     let partial = dir.join(format!("go-peer.{}", std::process::id()));
