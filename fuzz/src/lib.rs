@@ -376,12 +376,42 @@ pub fn run_plan(plan: &Plan) {
     run_for(&mut sim, Duration::from_secs(60));
 }
 
+/// The same bytes into a member running the memberlist wire profile, on the input `mode`
+/// picks (datagram, stream on a connection, reply to a request): refused input leaves its
+/// members as they were.
+fn memberlist_member(mode: u8, data: &[u8]) {
+    use std::net::SocketAddr;
+    use swim_core::{ConnectionId, Identity, RequestId};
+    let at = |p: u16| SocketAddr::from(([10, 0, 0, 1], p));
+    let Ok(mut m) = Swim::with_wire(config().memberlist_wire(), Identity::new("m0", at(1)), 1, Instant::ZERO) else {
+        unreachable!("the memberlist profile of the LAN preset is a valid configuration")
+    };
+    let _ = m.join(Instant::ZERO, [at(2)]);
+    let mut buf = Vec::new();
+    while m.poll_transmit(&mut buf).is_some() {}
+    let before: Vec<_> = m.members().cloned().collect();
+    let now = Instant::ZERO + std::time::Duration::from_millis(5);
+    let r = match (mode >> 1) % 3 {
+        0 => m.handle_datagram(now, at(3), data),
+        1 => m.handle_stream_on(now, at(3), ConnectionId(1), data),
+        _ => m.handle_stream_reply(now, at(2), RequestId(0), data),
+    };
+    if r.is_err() {
+        assert_eq!(m.members().cloned().collect::<Vec<_>>(), before, "refused input changed the member table");
+    }
+    while m.poll_transmit(&mut buf).is_some() {}
+    let _ = m.stream_framing().message_len(data);
+}
+
 /// Target `memberlist`: arbitrary bytes as Go memberlist's wire format (swim-core's
 /// `wire::memberlist` decoder). Byte 0's low bit picks the transport: a packet (through the
-/// CRC check, then split if compound) or a stream (messages back to back).
+/// CRC check, then split if compound) or a stream (messages back to back);
+/// and the same bytes into a member running the memberlist wire profile (byte 0's next bits
+/// pick its input: a datagram, a stream message on a connection, a reply to its request).
 pub fn memberlist(data: &[u8]) {
     use swim_core::wire::memberlist::{self as ml, MessageType, Transport};
     let Some((&mode, data)) = data.split_first() else { return };
+    memberlist_member(mode, data);
     let limits = DecodeLimits::from_config(&config());
     let check = |bytes: &[u8], transport: Transport| -> Option<usize> {
         let (msg, used) = ml::Message::decode(bytes, transport, &limits).ok()?;

@@ -10,7 +10,7 @@
 // Flags: -name, -bind (address), -port (0: any free port), -config lan|local|wan, -protocol (memberlist protocol
 // version, 1..5; 0 keeps the preset's), -key (hex: 16, 24 or 32 bytes), -seeds (comma-separated
 // host:port, joined at start), -compress=false (turns off the LZW compression every preset has),
-// -retransmit-mult (0 keeps the preset's).
+// -retransmit-mult (0 keeps the preset's), -suspicion-mult (0 keeps the preset's).
 //
 // Commands (one a line on stdin; answers and events one a line on stdout; <hex> is lowercase
 // or uppercase hex, possibly empty):
@@ -130,6 +130,7 @@ func main() {
 	seeds := flag.String("seeds", "", "comma-separated host:port to join at start")
 	compress := flag.Bool("compress", true, "compress push-pull streams and large packets (LZW), as every preset does")
 	retransmitMult := flag.Int("retransmit-mult", 0, "RetransmitMult (0: the preset's)")
+	suspicionMult := flag.Int("suspicion-mult", 0, "SuspicionMult (0: the preset's)")
 	flag.Parse()
 	if *name == "" {
 		log.Fatal("-name is required")
@@ -154,6 +155,9 @@ func main() {
 	c.EnableCompression = *compress
 	if *retransmitMult != 0 {
 		c.RetransmitMult = *retransmitMult
+	}
+	if *suspicionMult != 0 {
+		c.SuspicionMult = *suspicionMult
 	}
 	if *protocol != 0 {
 		c.ProtocolVersion = uint8(*protocol)

@@ -56,6 +56,8 @@ struct Net {
     datagrams: u64,
     /// Whether datagrams are encrypted (then not decoded here).
     encrypted: bool,
+    /// Whether datagrams carry memberlist's CRC (protocol 5).
+    crc: bool,
 }
 
 impl Net {
@@ -72,6 +74,7 @@ impl Net {
             budget: config().packet_budget,
             datagrams: 0,
             encrypted: false,
+            crc: false,
         }
     }
 
@@ -90,6 +93,8 @@ impl Net {
                     let mut msgs = Vec::new();
                     let l = DecodeLimits::from_config(&config());
                     let (_, plain) = profile::strip_label(&bytes).expect("a label header, or none");
+                    assert_eq!(plain[0] == 12, self.crc, "a CRC exactly at protocol 5");
+                    let plain = swim_core::wire::memberlist::check_crc(plain).expect("a CRC that matches");
                     profile::packet_messages(plain, &l, &mut msgs).expect("every datagram is memberlist's bytes");
                 }
             }
@@ -229,6 +234,22 @@ fn a_large_cluster_packs_its_gossip_within_the_budget() {
     for i in 0..40 {
         assert_eq!(alive_names(&net.nodes[i]).len(), 40, "m{i}'s view");
     }
+}
+
+#[test]
+fn at_protocol_5_every_packet_carries_memberlists_crc() {
+    let five = || {
+        let mut c = config();
+        c.versions.protocol.current = 5;
+        c
+    };
+    let mut net = cluster(6, |_| five());
+    net.crc = true;
+    net.run_until(Instant::ZERO + Duration::from_secs(10));
+    for i in 0..6 {
+        assert_eq!(alive_names(&net.nodes[i]).len(), 6, "m{i}'s view");
+    }
+    assert!(net.datagrams > 50);
 }
 
 #[test]

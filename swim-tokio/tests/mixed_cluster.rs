@@ -40,7 +40,18 @@ async fn start_swim(config: Config) -> (Node, Recorder) {
 }
 
 fn go(binary: &std::path::Path, name: &str, key: Option<&[u8]>, seeds: &[String]) -> GoPeer {
+    go_at(binary, name, key, seeds, 0)
+}
+
+/// Suspicion multiplier of the refutation test, on both sides: a suspicion times out after at
+/// least 8 probe intervals, so the suspect hears of it in time (memberlist's buddy system
+/// sends it with every probe of the suspect) whatever the machine's load.
+const PATIENT: u32 = 8;
+
+/// A Go member speaking memberlist protocol `protocol` (0: the preset's, 2).
+fn go_at(binary: &std::path::Path, name: &str, key: Option<&[u8]>, seeds: &[String], protocol: u8) -> GoPeer {
     let mut c = GoPeerConfig::new(name);
+    c.protocol = protocol;
     c.retransmit_mult = 4;
     c.key = key.map(<[u8]>::to_vec);
     c.seeds = seeds.to_vec();
@@ -180,12 +191,12 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     let bound = convergence_bound(&c, 6);
     let hooks = AppHooks::default();
     *hooks.state.lock().unwrap() = b"swim-state".to_vec();
-    // The swim members wait twice as long as the Go members before a suspicion becomes a
-    // failure, so that swim-1, made unreachable below until a Go member suspects it, is
-    // refuted in time at every member: the test is about Go's suspicion.
+    // Every member waits at least PATIENT probe intervals before a suspicion becomes a
+    // failure, so that swim-1, made unreachable below until a Go member suspects it, refutes
+    // in time at every member.
     let patient = |name: &str| {
         let mut c = swim_config(name);
-        c.swim.suspicion_mult = 6;
+        c.swim.suspicion_mult = PATIENT;
         c
     };
     let (s1, r1) = {
@@ -198,9 +209,16 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     for s in [&s2, &s3] {
         s.join([seed.as_str()]).await.expect("join the swim seed");
     }
-    let mut g1 = go(&bin, "go-1", None, std::slice::from_ref(&seed));
-    let mut g2 = go(&bin, "go-2", None, std::slice::from_ref(&seed));
-    let mut g3 = go(&bin, "go-3", None, std::slice::from_ref(&seed));
+    let patient_go = |name: &str| {
+        let mut c = GoPeerConfig::new(name);
+        c.retransmit_mult = 4;
+        c.suspicion_mult = PATIENT;
+        c.seeds = vec![seed.clone()];
+        GoPeer::start(&bin, &c)
+    };
+    let mut g1 = patient_go("go-1");
+    let mut g2 = patient_go("go-2");
+    let mut g3 = patient_go("go-3");
     let all = sorted(&["go-1", "go-2", "go-3", "swim-1", "swim-2", "swim-3"]);
     let swims = [&s1, &s2, &s3];
     eventually("every swim member lists all six", bound, || swim_lists(&swims, &all)).await;
@@ -250,6 +268,9 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
         Ok(())
     })
     .await;
+    // A packet's sender is the member at its source address: go-2.
+    assert!(r2.any(|e| matches!(e, swim_tokio::Event::UserMessage { payload, sender, .. }
+        if payload[..] == b"to-swim-best-effort"[..] && sender == "go-2")));
 
     // Push-pull with application state, both ways: Go members joined swim-1 (a join push-pull
     // each) and run periodic ones; swim-1's state reaches them, and go-3's reaches swim-1 when
@@ -347,17 +368,23 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_encrypted_mixed_cluster_forms_and_refuses_a_member_with_another_key() {
+async fn an_encrypted_mixed_cluster_at_protocol_5_forms_and_refuses_a_member_with_another_key() {
     let Some(bin) = gopeer::binary_or_skip("mixed_cluster") else { return };
     let _turn = turn();
     let c = preset();
     let bound = convergence_bound(&c, 4);
     let key = [7u8; 32];
-    let mut g1 = go(&bin, "go-1", Some(&key), &[]);
+    // Protocol 5: every packet carries memberlist's CRC, inside the encryption.
+    let mut g1 = go_at(&bin, "go-1", Some(&key), &[], 5);
     let seed = g1.addr.clone();
-    let mut g2 = go(&bin, "go-2", Some(&key), std::slice::from_ref(&seed));
-    let (s1, _r1) = start_swim(swim_config("swim-1").with_memberlist_keys([key.to_vec()])).await;
-    let (s2, _r2) = start_swim(swim_config("swim-2").with_memberlist_keys([vec![1u8; 16], key.to_vec()])).await;
+    let mut g2 = go_at(&bin, "go-2", Some(&key), std::slice::from_ref(&seed), 5);
+    let five = |name: &str| {
+        let mut c = swim_config(name);
+        c.swim.versions.protocol.current = 5;
+        c
+    };
+    let (s1, _r1) = start_swim(five("swim-1").with_memberlist_keys([key.to_vec()])).await;
+    let (s2, _r2) = start_swim(five("swim-2").with_memberlist_keys([vec![1u8; 16], key.to_vec()])).await;
     // swim-2's primary key is not the cluster's: it still reads the cluster (second key) but Go
     // cannot read what it sends until the cluster's key is its primary. Make it so first.
     s1.join([seed.as_str()]).await.expect("swim-1 joins the encrypted Go seed");
@@ -375,7 +402,7 @@ async fn an_encrypted_mixed_cluster_forms_and_refuses_a_member_with_another_key(
     let s1_stats = s1.stats().await.unwrap();
     assert_eq!(s1_stats.core.decode_errors.get(swim_core::DecodeError::Unencrypted), 0);
     // An unencrypted swim member cannot join either.
-    let (plain, _) = start_swim(swim_config("swim-plain")).await;
+    let (plain, _) = start_swim(five("swim-plain")).await;
     let r = plain.join([seed.as_str()]).await;
     assert!(!matches!(r, Ok(n) if n > 0), "an unencrypted member joined: {r:?}");
     assert!(!go_members(&mut g1).contains(&"swim-plain".to_string()));

@@ -58,10 +58,26 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             }
         }
         let version = self.config.versions.protocol.current;
+        // memberlist's user messages do not name their sender: it is the live member at the
+        // packet's source address, if any (a scan of the table, for user messages only).
+        let sender = match models.iter().any(|m| matches!(m, Message::User(_))) {
+            true => self.name_at(&from),
+            false => None,
+        };
         for m in models {
+            let m = match (m, &sender) {
+                (Message::User(u), Some(name)) => Message::User(wire::UserMessage { from: name.as_str(), ..u }),
+                (m, _) => m,
+            };
             self.handle_message(now, &from, version, m);
         }
         Ok(())
+    }
+
+    /// The name of the live member at `addr`, if any.
+    fn name_at(&self, addr: &A) -> Option<crate::member::Name> {
+        let records = self.members.records();
+        records.iter().find(|r| r.member.addr == *addr && !r.member.state.is_gone()).map(|r| r.member.name.clone())
     }
 
     /// A stream message in memberlist's format.
@@ -111,6 +127,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             other => {
                 let map = self.profile().map;
                 let m = to_model_via(&map, &other)?.ok_or(DecodeError::WrongChannel)?;
+                // A stream comes from an ephemeral port: its sender is not known by address.
                 self.handle_message(now, &from, version, m);
                 Ok(())
             }
@@ -262,9 +279,18 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 }
             } else {
                 let mut packets = Vec::new();
-                pack(&parts, budget, |p| packets.push(p));
+                // At protocol 5 a packet carries memberlist's CRC (5 bytes, left out of the budget).
+                let crc = self.config.versions.protocol.current >= 5;
+                pack(&parts, budget.saturating_sub(if crc { 5 } else { 0 }), |p| packets.push(p));
                 for p in packets {
                     let mut bytes = Vec::new();
+                    let p = if crc {
+                        let mut with = Vec::with_capacity(p.len() + 5);
+                        crate::wire::memberlist::add_crc(&p, &mut with);
+                        with
+                    } else {
+                        p
+                    };
                     profile.seal_packet(&label, &p, &mut bytes);
                     profile.ready.push_back(Ready { to: to.clone(), kind, stream, message, bytes });
                 }

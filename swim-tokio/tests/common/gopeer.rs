@@ -114,6 +114,8 @@ pub struct GoPeerConfig {
     pub port: u16,
     /// memberlist's `RetransmitMult`; 0 keeps the preset's.
     pub retransmit_mult: u32,
+    /// memberlist's `SuspicionMult`; 0 keeps the preset's.
+    pub suspicion_mult: u32,
 }
 
 impl GoPeerConfig {
@@ -130,6 +132,7 @@ impl GoPeerConfig {
             bind: "127.0.0.1".into(),
             port: 0,
             retransmit_mult: 0,
+            suspicion_mult: 0,
         }
     }
 }
@@ -168,6 +171,7 @@ impl GoPeer {
         let port = config.port.to_string();
         cmd.args(["-name", &config.name, "-bind", &config.bind, "-port", &port, "-config", config.preset]);
         cmd.args(["-retransmit-mult", &config.retransmit_mult.to_string()]);
+        cmd.args(["-suspicion-mult", &config.suspicion_mult.to_string()]);
         cmd.args(["-protocol", &config.protocol.to_string(), &format!("-compress={}", config.compress)]);
         if let Some(key) = &config.key {
             cmd.args(["-key", &hex(key)]);

@@ -12,9 +12,10 @@
 //! - **encryption** with memberlist's keyring ([`MemberlistKeyring`], feature `encryption`):
 //!   AES-GCM with 16, 24 or 32-byte keys, the primary key seals, every key opens; encryption
 //!   version 1 (memberlist protocol 2 and later);
-//! - the **CRC** wrapper, checked when present (memberlist adds it for protocol-5 recipients;
-//!   this profile sends none, which memberlist accepts), **compression** read (LZW; nothing is
-//!   compressed on send, which memberlist accepts), **compound** packets read and written;
+//! - the **CRC** wrapper, checked when present, and added to every packet when the member
+//!   speaks protocol 5 (memberlist adds it for recipients whose highest version is 5 or more,
+//!   and accepts packets without); **compression** read (LZW; nothing is compressed on send,
+//!   which memberlist accepts); **compound** packets read and written;
 //! - packing one transmit's messages into as few packets as `packet_budget` allows;
 //! - the **stream framing**: memberlist's stream messages carry no length of their own, so
 //!   [`stream_message_len`] tells a driver where one ends;
