@@ -125,6 +125,11 @@ pub struct Config {
     /// send. `coordinates` on implies it. Off in every preset, so that the alive record stays
     /// byte for byte what earlier versions send.
     pub ack_payloads: bool,
+    /// Memberlist profile: when a probe's direct ping goes unanswered, also ping the target
+    /// over a stream (memberlist's TCP fallback ping; `DisableTcpPings` is its negation), if
+    /// the target speaks memberlist protocol 3 or later. An answer counts as the probe's ack.
+    /// On in every preset, as in memberlist; swim's own profile never sends it.
+    pub tcp_fallback_ping: bool,
     /// Lifeguard's switches.
     pub lifeguard: Lifeguard,
     /// Bounds on every table, queue and buffer.
@@ -372,6 +377,7 @@ impl Config {
             compression: Some(Compression::default()),
             coordinates: None,
             ack_payloads: false,
+            tcp_fallback_ping: true,
             lifeguard: Lifeguard::default(),
             limits: Limits::default(),
             damping: None,

@@ -139,6 +139,11 @@ pub struct Stats {
     /// Memberlist profile: Go memberlist's TCP fallback pings answered with an ack on their
     /// connection.
     pub tcp_pings_answered: u64,
+    /// Memberlist profile: TCP fallback pings sent to probe targets whose direct ping went
+    /// unanswered (`Config::tcp_fallback_ping`).
+    pub tcp_pings_sent: u64,
+    /// Memberlist profile: TCP fallback pings answered with an ack.
+    pub tcp_ping_acks: u64,
     /// Memberlist profile: push-pull replies and join refusals dropped because the connection
     /// their request came on is no longer known (more than
     /// `wire::memberlist::profile::MAX_OPEN_EXCHANGES` open, or it came through

@@ -1357,6 +1357,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         if let Some((seq, target, target_addr)) =
             self.prober.choose_helpers(&self.members, &mut self.rng, k, nack, &mut helpers)
         {
+            self.send_tcp_ping(seq, &target, &target_addr);
             for &h in &helpers {
                 let to = self.members.get(h).member.addr.clone();
                 self.stats.ping_reqs_sent += 1;

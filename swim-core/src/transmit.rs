@@ -127,16 +127,51 @@ impl MemoryUsage {
 /// member wants extended acks).
 #[derive(Clone, Debug)]
 pub(crate) enum Out<A> {
-    Ping { seq: u32, target: Name, buddy: Option<u32>, extended: bool },
-    PingReq { seq: u32, target: Name, target_addr: A, nack: bool },
-    Ack { seq: u32 },
-    ExtendedAck { seq: u32, payload: Bytes, coordinate: Option<Box<Coordinate>> },
-    Nack { seq: u32 },
+    Ping {
+        seq: u32,
+        target: Name,
+        buddy: Option<u32>,
+        extended: bool,
+    },
+    PingReq {
+        seq: u32,
+        target: Name,
+        target_addr: A,
+        nack: bool,
+    },
+    Ack {
+        seq: u32,
+    },
+    ExtendedAck {
+        seq: u32,
+        payload: Bytes,
+        coordinate: Option<Box<Coordinate>>,
+    },
+    Nack {
+        seq: u32,
+    },
     Gossip,
-    Leave { incarnation: u32 },
-    PushPull { kind: PushPullKind, id: u32 },
-    JoinRefused { id: u32, reason: Refusal },
-    User { payload: Bytes, reliable: bool, id: MessageId },
+    Leave {
+        incarnation: u32,
+    },
+    PushPull {
+        kind: PushPullKind,
+        id: u32,
+    },
+    JoinRefused {
+        id: u32,
+        reason: Refusal,
+    },
+    User {
+        payload: Bytes,
+        reliable: bool,
+        id: MessageId,
+    },
+    /// memberlist's TCP fallback ping to a probe target (memberlist profile only).
+    TcpPing {
+        seq: u32,
+        target: Name,
+    },
 }
 
 /// How a queued transmit goes: its envelope's protocol version (see [`crate::versions`]) and
@@ -159,7 +194,9 @@ impl<A> Outgoing<A> {
     /// How it travels: push-pulls, join refusals and reliable user messages over the stream.
     pub fn kind(&self) -> TransmitKind {
         match self.body {
-            Out::PushPull { .. } | Out::JoinRefused { .. } | Out::User { reliable: true, .. } => TransmitKind::Stream,
+            Out::PushPull { .. } | Out::JoinRefused { .. } | Out::User { reliable: true, .. } | Out::TcpPing { .. } => {
+                TransmitKind::Stream
+            }
             _ => TransmitKind::Datagram,
         }
     }
@@ -217,6 +254,7 @@ impl<A: Address> Out<A> {
             Out::User { payload, .. } => {
                 codec.encode(&Message::User(wire::UserMessage { from: &local.name, payload: &payload }), buf);
             }
+            Out::TcpPing { seq, target } => codec.encode(&Message::Ping(wire::Ping { seq, target: &target }), buf),
         }
     }
 }

@@ -58,6 +58,10 @@ struct Net {
     encrypted: bool,
     /// Whether datagrams carry memberlist's CRC (protocol 5).
     crc: bool,
+    /// Datagrams sent LZW-compressed.
+    compressed: u64,
+    /// Members whose inbound datagrams are dropped (their streams still arrive).
+    deaf_udp: Vec<bool>,
 }
 
 impl Net {
@@ -75,6 +79,8 @@ impl Net {
             datagrams: 0,
             encrypted: false,
             crc: false,
+            compressed: 0,
+            deaf_udp: vec![false; n],
         }
     }
 
@@ -95,6 +101,7 @@ impl Net {
                     let (_, plain) = profile::strip_label(&bytes).expect("a label header, or none");
                     assert_eq!(plain[0] == 12, self.crc, "a CRC exactly at protocol 5");
                     let plain = swim_core::wire::memberlist::check_crc(plain).expect("a CRC that matches");
+                    self.compressed += u64::from(plain[0] == 9);
                     profile::packet_messages(plain, &l, &mut msgs).expect("every datagram is memberlist's bytes");
                 }
             }
@@ -146,6 +153,9 @@ impl Net {
                             self.drain(from);
                         }
                     }
+                    continue;
+                }
+                if matches!(how, Delivery::Datagram) && self.deaf_udp[to] {
                     continue;
                 }
                 let src = addr(from);
@@ -234,6 +244,13 @@ fn a_large_cluster_packs_its_gossip_within_the_budget() {
     for i in 0..40 {
         assert_eq!(alive_names(&net.nodes[i]).len(), 40, "m{i}'s view");
     }
+    // Compression is on in the presets, as memberlist's EnableCompression: gossip-heavy
+    // packets shrink, and are sent compressed.
+    assert!(net.compressed > 0);
+    let mut plain = cluster(10, |_| Config { compression: None, ..config() });
+    plain.run_until(Instant::ZERO + Duration::from_secs(10));
+    assert_eq!(plain.compressed, 0);
+    assert!(plain.datagrams > 100);
 }
 
 #[test]
@@ -250,6 +267,32 @@ fn at_protocol_5_every_packet_carries_memberlists_crc() {
         assert_eq!(alive_names(&net.nodes[i]).len(), 6, "m{i}'s view");
     }
     assert!(net.datagrams > 50);
+}
+
+#[test]
+fn a_member_that_only_streams_reach_stays_alive_through_tcp_pings() {
+    // m3's inbound UDP is dropped (a firewall that lets TCP through): every direct and
+    // indirect ping to it is lost, and memberlist's TCP fallback ping keeps it alive.
+    let run = |fallback: bool| {
+        let mut net = cluster(5, |_| Config { tcp_fallback_ping: fallback, ..config() });
+        net.run_until(Instant::ZERO + Duration::from_secs(5));
+        net.deaf_udp[3] = true;
+        net.run_until(Instant::ZERO + Duration::from_secs(40));
+        let suspected = (0..5)
+            .filter(|&i| i != 3)
+            .filter(|&i| {
+                net.events[i].iter().any(|e| matches!(e, Event::MemberSuspected { member, .. } if member.name == "m3"))
+            })
+            .count();
+        let acks: u64 = (0..5).map(|i| net.nodes[i].stats().tcp_ping_acks).sum();
+        (suspected, acks)
+    };
+    let (suspected, acks) = run(true);
+    assert_eq!(suspected, 0, "with the TCP fallback ping nobody suspects m3");
+    assert!(acks > 10, "{acks} TCP pings answered");
+    let (suspected, acks) = run(false);
+    assert!(suspected > 0, "without it m3 is suspected");
+    assert_eq!(acks, 0);
 }
 
 #[test]

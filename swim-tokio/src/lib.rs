@@ -124,3 +124,8 @@ pub struct ReadmeSnippets;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tokio.md")]
 pub struct GuideSnippets;
+
+/// The Rust snippets of docs/memberlist.md (the memberlist wire profile), run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/memberlist.md")]
+pub struct MemberlistSnippets;

@@ -19,7 +19,7 @@ use crate::time::Instant;
 use crate::transmit::{ConnectionId, Out, RequestId, StreamRole, Transmit, TransmitKind};
 use crate::wire::memberlist::message::{self as ml, Transport};
 use crate::wire::memberlist::model::{from_model_via, member_state_via, to_model_via};
-use crate::wire::memberlist::profile::{Profile, Ready, pack, packet_messages, packet_overhead};
+use crate::wire::memberlist::profile::{Profile, Purpose, Ready, pack, packet_messages, packet_overhead};
 use crate::wire::{self, Codec, MemberState, Message, PushPullKind};
 
 /// How a stream message reached the member.
@@ -101,8 +101,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 // request of ours; anything else has nothing to refer to.
                 let Via::Reply(r) = via else { return Err(DecodeError::WrongChannel) };
                 let req = self.profile().take_request(r).ok_or(DecodeError::WrongChannel)?;
-                if req.kind == PushPullKind::Join {
-                    let refusal = wire::JoinRefused { id: req.id, from: "", reason: &e.error };
+                if let Purpose::PushPull { id, kind: PushPullKind::Join } = req.purpose {
+                    let refusal = wire::JoinRefused { id, from: "", reason: &e.error };
                     self.handle_message(now, &from, version, Message::JoinRefused(refusal));
                 }
                 Ok(())
@@ -127,6 +127,17 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             other => {
                 let map = self.profile().map;
                 let m = to_model_via(&map, &other)?.ok_or(DecodeError::WrongChannel)?;
+                if let Via::Reply(r) = via {
+                    // Only a TCP ping's ack answers a request with a message of this kind.
+                    let req = self.profile().take_request(r).ok_or(DecodeError::WrongChannel)?;
+                    if req.purpose != Purpose::Ping || !matches!(m, Message::Ack(_) | Message::ExtendedAck(_)) {
+                        return Err(DecodeError::WrongChannel);
+                    }
+                    self.stats.tcp_ping_acks += 1;
+                    // `from` is the address the ping went to: the ack counts as the target's.
+                    self.handle_message(now, &req.to, version, m);
+                    return Ok(());
+                }
                 // A stream comes from an ephemeral port: its sender is not known by address.
                 self.handle_message(now, &from, version, m);
                 Ok(())
@@ -153,7 +164,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let (kind, id, from_addr) = match via {
             Via::Reply(r) => {
                 let req = self.profile().take_request(r).ok_or(DecodeError::WrongChannel)?;
-                (req.kind.reply(), req.id, req.to)
+                let Purpose::PushPull { id, kind } = req.purpose else { return Err(DecodeError::WrongChannel) };
+                (kind.reply(), id, req.to)
             }
             Via::Connection(c) => {
                 let kind = if pp.join { PushPullKind::Join } else { PushPullKind::Periodic };
@@ -176,6 +188,22 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         let p = wire::PushPull { kind, id, from: sender, from_addr, members, state: &pp.user_state };
         self.handle_message(now, &from, version, Message::PushPull(p));
         Ok(())
+    }
+
+    /// memberlist's TCP fallback ping of probe `seq`'s target, when the direct ping went
+    /// unanswered (`Config::tcp_fallback_ping`, memberlist profile, a target of protocol 3 or
+    /// later); its ack, read on the same connection, counts as the probe's.
+    pub(super) fn send_tcp_ping(&mut self, seq: u32, target: &crate::member::Name, addr: &A) {
+        if self.profile.is_none() || !self.config.tcp_fallback_ping {
+            return;
+        }
+        let Some(i) = self.members.find(target) else { return };
+        if self.members.get(i).peer.versions.protocol.max < 3 {
+            return;
+        }
+        self.stats.tcp_pings_sent += 1;
+        let route = self.route_to(i);
+        self.queue(addr.clone(), Out::TcpPing { seq, target: target.clone() }, route);
     }
 
     /// The label this member writes (none while `send_unlabelled`).
@@ -222,8 +250,12 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     }
                 },
                 Out::PushPull { kind, id } => {
-                    let (kind, id, to) = (*kind, *id, out.to.clone());
-                    StreamRole::Request(self.profile().open_request(id, kind, to))
+                    let (purpose, to) = (Purpose::PushPull { id: *id, kind: *kind }, out.to.clone());
+                    StreamRole::Request(self.profile().open_request(purpose, to))
+                }
+                Out::TcpPing { .. } => {
+                    let to = out.to.clone();
+                    StreamRole::Request(self.profile().open_request(Purpose::Ping, to))
                 }
                 Out::JoinRefused { id, .. } => match self.profile().take_inbound(*id) {
                     Some(c) => StreamRole::Reply(c),
@@ -269,11 +301,23 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 continue; // a gossip slot with nothing left to gossip
             }
             let to = out.to;
+            // `Config::compression` is memberlist's `EnableCompression` here (LZW).
+            let compress = self.config.compression.is_some();
             let profile = self.profile.as_mut().expect("the memberlist profile is installed");
             if kind == TransmitKind::Stream {
                 // A stream transmit is one message; the connection's opener writes the label.
                 for part in &parts {
                     let mut bytes = Vec::new();
+                    // memberlist compresses every stream message when compression is on.
+                    let compressed;
+                    let part = if compress {
+                        let mut c = Vec::with_capacity(part.len() / 2);
+                        crate::wire::memberlist::lzw::compress(part, &mut c);
+                        compressed = c;
+                        &compressed
+                    } else {
+                        part
+                    };
                     profile.seal_stream(&label, !matches!(stream, StreamRole::Reply(_)), part, &mut bytes);
                     profile.ready.push_back(Ready { to: to.clone(), kind, stream, message, bytes });
                 }
@@ -284,6 +328,15 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 pack(&parts, budget.saturating_sub(if crc { 5 } else { 0 }), |p| packets.push(p));
                 for p in packets {
                     let mut bytes = Vec::new();
+                    // Compressed only when that makes the packet smaller, as memberlist does.
+                    let p = match compress {
+                        true => {
+                            let mut c = Vec::with_capacity(p.len());
+                            crate::wire::memberlist::lzw::compress(&p, &mut c);
+                            if c.len() < p.len() { c } else { p }
+                        }
+                        false => p,
+                    };
                     let p = if crc {
                         let mut with = Vec::with_capacity(p.len() + 5);
                         crate::wire::memberlist::add_crc(&p, &mut with);

@@ -1,7 +1,7 @@
 //! memberlist's compression: a `compress` struct (`Algo` 0 = LZW, `Buf`) holding Go's
 //! `compress/lzw` stream with least-significant-bit-first codes and 8-bit literals
-//! (`compressPayload` in memberlist's `util.go`). Decompression only: memberlist reads
-//! uncompressed messages as well, so this codec sends none compressed.
+//! (`compressPayload` in memberlist's `util.go`). [`compress`] writes what memberlist's
+//! `compressPayload` writes, byte for byte; [`decompress`] reads it.
 //!
 //! The decoder is Go's `compress/lzw` reader, step for step: codes start 9 bits wide, 256
 //! clears the table, 257 ends the data, the width grows to at most 12 bits, and a full table
@@ -41,6 +41,124 @@ pub fn decompress(input: &[u8], max: usize) -> Result<(Vec<u8>, usize), DecodeEr
         return Err(DecodeError::Malformed);
     }
     Ok((lzw_decode(buf, max)?, 1 + r.position()))
+}
+
+/// Append `msg` (a message, its type byte first) compressed as memberlist's
+/// `compressPayload` does: `compressMsg`, then the msgpack `compress` struct (fields sorted by
+/// name, as go-msgpack writes them) holding [`lzw_encode`]`(msg)`.
+pub fn compress(msg: &[u8], out: &mut Vec<u8>) {
+    use super::msgpack::{write_bytes, write_map_len, write_str, write_uint};
+    out.push(super::MessageType::Compress as u8);
+    write_map_len(out, 2);
+    write_str(out, b"Algo");
+    write_uint(out, 0);
+    write_str(out, b"Buf");
+    write_bytes(out, &lzw_encode(msg));
+}
+
+/// Go's `lzw.NewWriter(w, lzw.LSB, 8)` writing `data`, then closed: a clear code first, the
+/// codes LSB first growing from 9 to 12 bits, a clear code (and a fresh table) when the
+/// table fills, the end code, the last bits padded to a byte.
+pub fn lzw_encode(data: &[u8]) -> Vec<u8> {
+    let mut w = Encoder::new(data.len() / 2 + 8);
+    w.write(u32::from(CLEAR));
+    let Some((&first, rest)) = data.split_first() else {
+        w.write(u32::from(EOF));
+        return w.finish();
+    };
+    let mut code = u32::from(first);
+    'bytes: for &x in rest {
+        let key = code << 8 | u32::from(x);
+        let mut hash = (key >> 12 ^ key) & Encoder::MASK;
+        let mut h = hash;
+        while w.table[h as usize] != 0 {
+            let t = w.table[h as usize];
+            if key == t >> 12 {
+                code = t & Encoder::MAX_CODE;
+                continue 'bytes;
+            }
+            h = (h + 1) & Encoder::MASK;
+        }
+        w.write(code);
+        code = u32::from(x);
+        if w.inc_hi() {
+            continue; // the table was reset: the key is not added
+        }
+        while w.table[hash as usize] != 0 {
+            hash = (hash + 1) & Encoder::MASK;
+        }
+        w.table[hash as usize] = key << 12 | w.hi;
+    }
+    w.write(code);
+    w.inc_hi();
+    w.write(u32::from(EOF));
+    w.finish()
+}
+
+/// The state of Go's LZW writer.
+struct Encoder {
+    out: Vec<u8>,
+    bits: u32,
+    n_bits: u32,
+    width: u32,
+    hi: u32,
+    overflow: u32,
+    /// `key << 12 | code` for each (prefix code, byte) key; 0 is empty.
+    table: Vec<u32>,
+}
+
+impl Encoder {
+    /// Go's hash table: four entries per code, open addressing.
+    const SIZE: usize = 4 * TABLE;
+    const MASK: u32 = Self::SIZE as u32 - 1;
+    const MAX_CODE: u32 = (1 << MAX_WIDTH) - 1;
+
+    fn new(capacity: usize) -> Self {
+        let table = alloc::vec![0u32; Self::SIZE];
+        Encoder {
+            out: Vec::with_capacity(capacity),
+            bits: 0,
+            n_bits: 0,
+            width: 9,
+            hi: u32::from(EOF),
+            overflow: 1 << 9,
+            table,
+        }
+    }
+
+    fn write(&mut self, code: u32) {
+        self.bits |= code << self.n_bits;
+        self.n_bits += self.width;
+        while self.n_bits >= 8 {
+            self.out.push(self.bits as u8);
+            self.bits >>= 8;
+            self.n_bits -= 8;
+        }
+    }
+
+    /// The next code is taken: widen at the overflow; at the last code, write a clear code and
+    /// start a fresh table (returns true).
+    fn inc_hi(&mut self) -> bool {
+        self.hi += 1;
+        if self.hi == self.overflow {
+            self.width += 1;
+            self.overflow <<= 1;
+        }
+        if self.hi == Self::MAX_CODE {
+            self.write(u32::from(CLEAR));
+            (self.width, self.hi, self.overflow) = (9, u32::from(EOF), 1 << 9);
+            self.table.fill(0);
+            return true;
+        }
+        false
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.n_bits > 0 {
+            self.out.push(self.bits as u8);
+        }
+        self.out
+    }
 }
 
 /// Go's `lzw.NewReader(r, lzw.LSB, 8)` over `data`, at most `max` bytes out.

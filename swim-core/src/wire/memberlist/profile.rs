@@ -319,12 +319,20 @@ pub(crate) struct Ready<A> {
     pub bytes: Vec<u8>,
 }
 
-/// One of this member's push-pull requests waiting for its reply.
+/// What one of this member's requests asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A push-pull of this id and kind.
+    PushPull { id: u32, kind: PushPullKind },
+    /// A TCP fallback ping (its ack carries its sequence number).
+    Ping,
+}
+
+/// One of this member's requests waiting for its reply.
 #[derive(Debug)]
 pub(crate) struct Request<A> {
     pub request: RequestId,
-    pub id: u32,
-    pub kind: PushPullKind,
+    pub purpose: Purpose,
     pub to: A,
 }
 
@@ -394,14 +402,14 @@ impl<A: Clone + PartialEq> Profile<A> {
         self.inbound.remove(i).map(|(_, c)| c)
     }
 
-    /// A push-pull request of this member to `to`: the id its reply will come back with.
-    pub fn open_request(&mut self, id: u32, kind: PushPullKind, to: A) -> RequestId {
+    /// A request of this member to `to`: the id its reply will come back with.
+    pub fn open_request(&mut self, purpose: Purpose, to: A) -> RequestId {
         let request = RequestId(self.next_request);
         self.next_request += 1;
         if self.requests.len() >= MAX_OPEN_EXCHANGES {
             self.requests.pop_front();
         }
-        self.requests.push_back(Request { request, id, kind, to });
+        self.requests.push_back(Request { request, purpose, to });
         request
     }
 
