@@ -144,6 +144,10 @@ pub struct Stats {
     pub tcp_pings_sent: u64,
     /// Memberlist profile: TCP fallback pings answered with an ack.
     pub tcp_ping_acks: u64,
+    /// Memberlist profile: push-pulls started with a member we held suspect because it acked
+    /// our ping itself (memberlist ignores a suspicion older than its incarnation, so its
+    /// state is asked for instead; also counted in `push_pulls`).
+    pub suspects_resynced: u64,
     /// Memberlist profile: push-pull replies and join refusals dropped because the connection
     /// their request came on is no longer known (more than
     /// `wire::memberlist::profile::MAX_OPEN_EXCHANGES` open, or it came through

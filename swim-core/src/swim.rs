@@ -1409,6 +1409,9 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     }
                 };
                 self.hooks.0.probe_completed(&ProbeCompleted { name: &target, addr: &addr, rtt, path, payload });
+                if path == ProbePath::Direct {
+                    self.resync_suspect(&target, addr);
+                }
             }
             AckFor::Ping { ping, rtt } => {
                 if let Some(name) = &ping.name {

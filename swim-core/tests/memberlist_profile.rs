@@ -419,3 +419,102 @@ proptest! {
         let _ = framing.message_len(&data);
     }
 }
+
+/// A stream message from a Go member, encoded as memberlist does (no compression).
+fn go_stream(msg: ml::Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    msg.encode(Transport::Stream, &mut out);
+    out
+}
+
+fn go_packet(msgs: Vec<ml::Message>) -> Vec<u8> {
+    let parts: Vec<Vec<u8>> = msgs
+        .into_iter()
+        .map(|m| {
+            let mut p = Vec::new();
+            m.encode(Transport::Packet, &mut p);
+            p
+        })
+        .collect();
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap();
+    }
+    let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+    let mut out = Vec::new();
+    swim_core::wire::memberlist::encode_compound(&refs, &mut out).unwrap();
+    out
+}
+
+fn go_state(incarnation: u32) -> ml::Message {
+    ml::Message::PushPull(ml::PushPull {
+        join: false,
+        nodes: vec![ml::PushNodeState {
+            name: "go".into(),
+            addr: addr(1).ip(),
+            port: addr(1).port(),
+            meta: Vec::new(),
+            incarnation,
+            state: ml::NodeStateKind::Alive,
+            vsn: vec![1, 5, 2, 0, 0, 0],
+        }],
+        user_state: Vec::new(),
+    })
+}
+
+/// The next transmit that is a stream request to `to`, driving `m`'s timers.
+fn next_request(m: &mut Swim<SocketAddr>, now: &mut Instant, to: SocketAddr) -> swim_core::RequestId {
+    let mut buf = Vec::new();
+    for _ in 0..200 {
+        while let Some(t) = m.poll_transmit(&mut buf) {
+            if let (StreamRole::Request(r), true) = (t.stream, t.destination == to) {
+                return r;
+            }
+        }
+        *now = m.poll_timeout();
+        m.handle_timeout(*now);
+    }
+    panic!("no request to {to}");
+}
+
+#[test]
+fn a_suspect_that_acks_our_ping_is_asked_for_its_state() {
+    // memberlist ignores a suspicion older than its incarnation: a member that missed a Go
+    // member's refutation would suspect it until the suspicion times out. When the suspect
+    // acks our own probe, its state is asked for instead, and the newer incarnation clears
+    // the suspicion.
+    let mut now = Instant::ZERO;
+    let mut m = member(0, config());
+    m.join(now, [addr(1)]).unwrap();
+    let join = next_request(&mut m, &mut now, addr(1));
+    m.handle_stream_reply(now, addr(1), join, &go_stream(go_state(1))).expect("the Go member's state");
+    assert_eq!(m.member("go").map(|g| (g.state, g.incarnation)), Some((State::Alive, 1)));
+    let suspect = ml::Message::Suspect(ml::Suspect { incarnation: 1, node: "go".into(), from: "x".into() });
+    m.handle_datagram(now, addr(2), &go_packet(vec![suspect])).unwrap();
+    assert_eq!(m.member("go").map(|g| g.state), Some(State::Suspect));
+    // The Go member has refuted (incarnation 2) but that never reached us. Our next probe of
+    // it is acked by it directly.
+    let mut buf = Vec::new();
+    let seq = 'probe: loop {
+        now = m.poll_timeout();
+        m.handle_timeout(now);
+        while let Some(t) = m.poll_transmit(&mut buf) {
+            if t.kind != TransmitKind::Datagram || t.destination != addr(1) {
+                continue;
+            }
+            let mut msgs = Vec::new();
+            profile::packet_messages(&buf[..t.len], &DecodeLimits::from_config(&config()), &mut msgs).unwrap();
+            if let Some(seq) = msgs.iter().find_map(|x| match x {
+                ml::Message::Ping(p) => Some(p.seq_no),
+                _ => None,
+            }) {
+                break 'probe seq;
+            }
+        }
+    };
+    let ack = ml::Message::Ack(ml::Ack { seq_no: seq, payload: Vec::new() });
+    m.handle_datagram(now, addr(1), &go_packet(vec![ack])).unwrap();
+    assert_eq!(m.stats().suspects_resynced, 1);
+    let resync = next_request(&mut m, &mut now, addr(1));
+    m.handle_stream_reply(now, addr(1), resync, &go_stream(go_state(2))).expect("its state");
+    assert_eq!(m.member("go").map(|g| (g.state, g.incarnation)), Some((State::Alive, 2)));
+}

@@ -92,6 +92,18 @@ fn go_lists(peers: &mut [&mut GoPeer], expected: &[String]) -> Result<(), String
     Ok(())
 }
 
+/// The events a recorder holds about member `name`, for failure messages.
+fn history(r: &Recorder, name: &str) -> Vec<String> {
+    (0..r.count(|_| true))
+        .filter_map(|i| {
+            r.nth(i, |e| {
+                let s = format!("{e:?}");
+                s.contains(&format!("\"{name}\"")).then_some(s)
+            })
+        })
+        .collect()
+}
+
 fn sorted(names: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -161,13 +173,79 @@ async fn three_go_and_three_swim_members_form_from_a_go_seed_and_detect_each_oth
     drop(r3);
 }
 
-/// Application state for push-pull, and a switch that drops every packet and stream (to
-/// make the others suspect this member).
+/// Application state for push-pull, and a switch that refuses streams from ports other than
+/// the members' own (inbound connections come from ephemeral ports: TCP pings and
+/// push-pulls; the replies to this member's own requests come from the members' ports).
 #[derive(Clone, Default)]
 struct AppHooks {
     state: Arc<Mutex<Vec<u8>>>,
     merged: Arc<Mutex<Vec<Vec<u8>>>>,
-    deaf: Arc<AtomicBool>,
+    refuse_inbound_streams: Arc<AtomicBool>,
+    member_ports: Arc<Mutex<Vec<u16>>>,
+}
+
+/// What the firewall in front of swim-1 drops.
+const OPEN: u8 = 0;
+/// Every inbound datagram (a UDP firewall): only streams reach the member.
+const NO_UDP: u8 = 1;
+/// Inbound datagrams holding a ping or an indirect ping: the member cannot be probed, and
+/// hears everything else (the acks to its own probes, gossip).
+const NO_PINGS: u8 = 2;
+
+/// The default transport with a firewall on its inbound datagrams.
+struct Firewall {
+    inner: swim_tokio::NetTransport,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// Whether a plaintext memberlist packet holds a ping or an indirect ping.
+fn has_ping(packet: &[u8]) -> bool {
+    use swim_core::wire::memberlist::{check_crc, message::Message as Ml, profile};
+    let limits = swim_core::wire::DecodeLimits::from_config(&preset());
+    let mut msgs = Vec::new();
+    let ok = profile::strip_label(packet)
+        .and_then(|(_, p)| check_crc(p))
+        .and_then(|p| profile::packet_messages(p, &limits, &mut msgs));
+    ok.is_ok() && msgs.iter().any(|m| matches!(m, Ml::Ping(_) | Ml::IndirectPing(_)))
+}
+
+impl swim_tokio::Transport for Firewall {
+    fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr()
+    }
+    fn start(&mut self, advertise: SocketAddr) -> std::io::Result<()> {
+        self.inner.start(advertise)
+    }
+    fn send_packet(&mut self, to: SocketAddr, packet: &[u8]) -> std::io::Result<()> {
+        self.inner.send_packet(to, packet)
+    }
+    fn poll_recv_packet(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> std::task::Poll<std::io::Result<SocketAddr>> {
+        loop {
+            let from = std::task::ready!(self.inner.poll_recv_packet(cx, buf))?;
+            let drop = match self.mode.load(Ordering::SeqCst) {
+                NO_UDP => true,
+                NO_PINGS => has_ping(buf),
+                _ => false,
+            };
+            if !drop {
+                return std::task::Poll::Ready(Ok(from));
+            }
+            buf.clear();
+        }
+    }
+    fn connect(&mut self, to: SocketAddr) -> swim_tokio::transport::Connecting {
+        self.inner.connect(to)
+    }
+    fn poll_accept(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<(swim_tokio::transport::BoxStream, SocketAddr)>> {
+        self.inner.poll_accept(cx)
+    }
 }
 
 impl swim_core::Hooks<SocketAddr> for AppHooks {
@@ -178,8 +256,8 @@ impl swim_core::Hooks<SocketAddr> for AppHooks {
         self.merged.lock().unwrap().push(state.to_vec());
     }
     fn allow_address(&mut self, addr: &SocketAddr) -> bool {
-        let _ = addr;
-        !self.deaf.load(Ordering::SeqCst)
+        !(self.refuse_inbound_streams.load(Ordering::SeqCst)
+            && !self.member_ports.lock().unwrap().contains(&addr.port()))
     }
 }
 
@@ -199,8 +277,14 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
         c.swim.suspicion_mult = PATIENT;
         c
     };
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| println!("phase {what} at {:?}", t0.elapsed());
+    let firewall = Arc::new(std::sync::atomic::AtomicU8::new(OPEN));
     let (s1, r1) = {
-        let (node, events) = Node::start_with_hooks(patient("swim-1"), hooks.clone()).await.expect("start");
+        let inner = swim_tokio::NetTransport::bind("127.0.0.1:0".parse().unwrap(), 1 << 20).expect("bind");
+        let transport = Firewall { inner, mode: firewall.clone() };
+        let (node, events) =
+            Node::start_with_transport_and_hooks(patient("swim-1"), transport, hooks.clone()).await.expect("start");
         (node, Recorder::record(events))
     };
     let seed = s1.advertise_addr().to_string();
@@ -228,6 +312,7 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     })
     .await;
 
+    phase("metadata");
     // Metadata, both ways.
     let dissemination = dissemination_bound(&c, 6);
     s2.update_metadata("swim-2-v2").await.expect("update");
@@ -247,6 +332,7 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     })
     .await;
 
+    phase("user messages");
     // User messages, best effort and reliable, both ways.
     let g1_addr: SocketAddr = g1.addr.parse().unwrap();
     s1.send_best_effort(g1_addr, &b"to-go-best-effort"[..]).await.expect("send");
@@ -272,6 +358,7 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     assert!(r2.any(|e| matches!(e, swim_tokio::Event::UserMessage { payload, sender, .. }
         if payload[..] == b"to-swim-best-effort"[..] && sender == "go-2")));
 
+    phase("push-pull");
     // Push-pull with application state, both ways: Go members joined swim-1 (a join push-pull
     // each) and run periodic ones; swim-1's state reaches them, and go-3's reaches swim-1 when
     // go-3 joins through it again.
@@ -291,12 +378,55 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     })
     .await;
 
-    // Refutation across implementations. swim-1 stops hearing anyone until the Go members
-    // suspect it (memberlist logs each suspicion); once it hears again it learns of the
-    // suspicion and refutes it, and nobody declares it failed.
+    phase("tcp ping");
+    // The TCP fallback ping, both ways: swim-1 stops hearing datagrams, so only streams reach
+    // it. Go's probes of it then succeed only by TCP ping (memberlist logs exactly that), the
+    // swim members' probes too, and nobody suspects it.
+    let bound_ports: Vec<u16> = [
+        g1.addr.clone(),
+        g2.addr.clone(),
+        g3.addr.clone(),
+        s2.advertise_addr().to_string(),
+        s3.advertise_addr().to_string(),
+    ]
+    .iter()
+    .map(|a| a.rsplit(':').next().and_then(|p| p.parse().ok()).expect("host:port"))
+    .collect();
+    let suspicions_before = r2.count(suspected("swim-1"));
+    *hooks.member_ports.lock().unwrap() = bound_ports;
+    firewall.store(NO_UDP, Ordering::SeqCst);
+    tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + bound;
+        while ![&g1, &g2, &g3].iter().any(|g| g.log_contains("Was able to connect to swim-1 but other probes failed")) {
+            assert!(std::time::Instant::now() < deadline, "no Go member reached swim-1 by TCP ping within {bound:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    eventually("a swim member's TCP ping to swim-1 is answered", bound, || async {
+        let mut acks = 0;
+        for s in [&s2, &s3] {
+            acks += s.stats().await.map_err(|e| e.to_string())?.core.tcp_ping_acks;
+        }
+        if acks > 0 { Ok(()) } else { Err("none yet".into()) }
+    })
+    .await;
+    firewall.store(OPEN, Ordering::SeqCst);
+    assert_eq!(
+        r2.count(suspected("swim-1")),
+        suspicions_before,
+        "swim-2 suspected swim-1 though it answered TCP pings"
+    );
+    assert!(s1.stats().await.unwrap().core.tcp_pings_answered > 0);
+
+    phase("refute swim-1");
+    // Refutation across implementations. swim-1 stops answering probes (its inbound pings,
+    // direct, indirect and over TCP, are dropped; it still hears everything else) until a Go
+    // member suspects it (memberlist logs each suspicion); it hears the suspicion and refutes
+    // it, and nobody declares it failed.
     let before = s1.local_member().await.unwrap().incarnation;
-    hooks.deaf.store(true, Ordering::SeqCst);
-    // Hearing again as soon as one Go member suspects it, before any suspicion can time out.
+    hooks.refuse_inbound_streams.store(true, Ordering::SeqCst);
+    firewall.store(NO_PINGS, Ordering::SeqCst);
+    // Answering again as soon as one Go member suspects it.
     tokio::task::block_in_place(|| {
         let deadline = std::time::Instant::now() + bound;
         while ![&g1, &g2, &g3].iter().any(|g| g.log_contains("Suspect swim-1 has failed")) {
@@ -304,12 +434,14 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
             std::thread::sleep(Duration::from_millis(10));
         }
     });
-    hooks.deaf.store(false, Ordering::SeqCst);
+    firewall.store(OPEN, Ordering::SeqCst);
+    hooks.refuse_inbound_streams.store(false, Ordering::SeqCst);
     eventually("swim-1 refutes", bound, || async {
         let inc = s1.local_member().await.map_err(|e| e.to_string())?.incarnation;
         if inc > before { Ok(()) } else { Err(format!("incarnation still {inc}")) }
     })
     .await;
+    phase("refute go-2");
     // And the other way: go-2 stops (SIGSTOP) until a swim member suspects it, then refutes
     // when it runs again.
     let signal = |sig: &str, pid: u32| {
@@ -343,15 +475,16 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
         Ok(())
     })
     .await;
-    for r in [&r1, &r2] {
+    for (who, r) in [("swim-1", &r1), ("swim-2", &r2)] {
         for healthy in ["go-1", "go-2", "go-3", "swim-1", "swim-2", "swim-3"] {
-            assert!(!r.any(failed(healthy)), "{healthy} falsely failed");
+            assert!(!r.any(failed(healthy)), "{healthy} falsely failed at {who}: {:#?}", history(r, healthy));
         }
     }
     for g in [&g1, &g2, &g3] {
         assert!(!g.lines().iter().any(|l| l.starts_with("leave swim-1 ")), "{} failed swim-1", g.name);
     }
 
+    phase("leaves");
     // Graceful leaves, both ways: seen as leaves, not failures.
     s3.leave(Duration::from_secs(5)).await.expect("leave");
     for g in [&g1, &g2] {

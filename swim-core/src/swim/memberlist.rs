@@ -206,6 +206,27 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
         self.queue(addr.clone(), Out::TcpPing { seq, target: target.clone() }, route);
     }
 
+    /// Member `name`, which we hold suspect, acked our ping itself. swim members answer a
+    /// suspicion older than their incarnation with their current alive record (see
+    /// `accused`); memberlist ignores it, so a member that missed a memberlist member's
+    /// refutation would keep suspecting it until the suspicion times out and declares a
+    /// healthy member dead. In the memberlist profile we ask it for its state instead: a
+    /// push-pull, whose reply carries its current incarnation. At most one per probe.
+    pub(super) fn resync_suspect(&mut self, name: &str, addr: A) {
+        if self.profile.is_none() {
+            return;
+        }
+        let Some(i) = self.members.find(name) else { return };
+        if self.members.get(i).member.state != crate::member::State::Suspect {
+            return;
+        }
+        let id = self.exchanges.next_id();
+        self.stats.push_pulls += 1;
+        self.stats.suspects_resynced += 1;
+        let route = self.route_to(i);
+        self.queue(addr, Out::PushPull { kind: PushPullKind::Periodic, id }, route);
+    }
+
     /// The label this member writes (none while `send_unlabelled`).
     fn send_label(&self) -> Bytes {
         if self.config.send_unlabelled { Bytes::new() } else { self.config.label.clone() }
