@@ -6,7 +6,7 @@
 //! The memberlist profile also answers on the connection a request came on (a push-pull, a
 //! join refusal), so the engine plays the driver's part (swim-core's [`StreamRole`] docs):
 //!
-//! - a [`StreamRole::Request`] opens an [`Exchange`], named by a fresh [`ConnectionId`], and is
+//! - a [`StreamRole::Request`] opens an *exchange*, named by a fresh [`ConnectionId`], and is
 //!   handed to its destination with `handle_stream_on(now, from, conn, bytes)`;
 //! - a [`StreamRole::Reply`]`(conn)` goes back to the requester recorded for `conn` and is handed
 //!   to it with `handle_stream_reply(now, replier, request, bytes)`; a reply on a connection

@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SeedGuard, seeds};
-use swim_core::hooks::{Exchange, Hooks};
+use common::{App, Merged, SeedGuard, seeds};
 use swim_core::wire::frame::StreamFraming;
 use swim_core::{Bytes, Config, Event, Instant, State, WireProfile};
 use swim_sim::faults::{Action, FaultKind, FaultSpec, NodeSet};
@@ -153,26 +152,6 @@ fn a_metadata_update_spreads_to_everyone() {
     }
 }
 
-/// States each member merged: member -> (sender, state, join exchange).
-type Merged = Arc<Mutex<BTreeMap<u32, BTreeSet<(String, String, bool)>>>>;
-
-/// Application state: each member's is its name in upper case.
-struct App {
-    me: u32,
-    merged: Merged,
-}
-
-impl Hooks<u32> for App {
-    fn local_state(&mut self, _: Exchange) -> Bytes {
-        Bytes::from(format!("NODE-{}", self.me))
-    }
-
-    fn merge_remote_state(&mut self, from: &str, state: &[u8], exchange: Exchange) {
-        let entry = (from.to_owned(), String::from_utf8_lossy(state).into_owned(), exchange == Exchange::Join);
-        self.merged.lock().unwrap().entry(self.me).or_default().insert(entry);
-    }
-}
-
 #[test]
 fn push_pull_carries_application_state_both_ways_with_the_senders_name() {
     for seed in seeds(40, 2) {
@@ -180,7 +159,7 @@ fn push_pull_carries_application_state_both_ways_with_the_senders_name() {
             SeedGuard { seed, test: "push_pull_carries_application_state_both_ways_with_the_senders_name", file: FILE };
         let merged: Merged = Arc::default();
         let m = merged.clone();
-        let hooks = HooksFactory::new(move |me| Box::new(App { me, merged: m.clone() }));
+        let hooks = HooksFactory::new(move |me| Box::new(App { me, merged: m.clone(), refused: None }));
         let mut sim = formed(seed, false, Some(hooks));
         // Two periodic push-pull rounds (LAN: 30 s, scaled up by cluster size).
         let t = sim.config().config.timings(20);
