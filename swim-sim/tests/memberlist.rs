@@ -2,8 +2,9 @@
 //! `Swim::with_wire`): every member speaks memberlist's bytes, push-pulls are answered on the
 //! connection they came on (the engine's `connections`), and the protocol behaves as in
 //! swim's own profile: the cluster forms, a crash is detected within the preset's bound, a
-//! leave is a leave, metadata spreads, application state travels in push-pulls, and a seed
-//! replays bit for bit. Virtual time, seeded; a failure prints the seed and a replay command.
+//! leave is a leave, metadata spreads, application state travels in push-pulls, user
+//! messages arrive, a request with no reply fails at its requester, and a seed replays bit
+//! for bit. Virtual time, seeded; a failure prints the seed and a replay command.
 
 mod common;
 
@@ -305,4 +306,33 @@ fn a_scenario_selects_the_profile_with_config_wire() {
     assert_eq!(plain.variants[0].spec.sim_config(1).config.wire, WireProfile::Swim);
     let bad = Scenario::builtin("smoke", &[parse_set("config.wire=\"go\"").unwrap()]).unwrap().unwrap_err();
     assert!(bad.contains("config.wire"), "{bad}");
+}
+
+#[test]
+fn user_messages_arrive_best_effort_and_over_a_one_way_stream() {
+    for seed in seeds(70, 2) {
+        let _g = SeedGuard { seed, test: "user_messages_arrive_best_effort_and_over_a_one_way_stream", file: FILE };
+        let mut sim = formed(seed, true, None);
+        for i in 0..20 {
+            sim.take_events(i);
+        }
+        for (to, reliable) in [(9u32, true), (11, false)] {
+            let payload = Bytes::from(format!("to node-{to}, reliable {reliable}"));
+            sim.command(2, |s, now| s.send_user_message(now, to, payload, reliable)).unwrap().unwrap().unwrap();
+        }
+        sim.run_for(S(1)).unwrap();
+        for (to, reliable) in [(9u32, true), (11, false)] {
+            let wanted = format!("to node-{to}, reliable {reliable}");
+            let got: Vec<Bytes> = sim
+                .take_events(to)
+                .into_iter()
+                .filter_map(|(_, e)| match e {
+                    Event::UserMessage { from, payload, .. } if from == 2 => Some(payload),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got, vec![Bytes::from(wanted)], "seed {seed}: node-{to}");
+        }
+        assert_eq!(sim.stats().replies_unroutable, 0, "seed {seed}: nothing answers a one-way stream");
+    }
 }
