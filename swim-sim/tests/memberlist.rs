@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::{App, Merged, SeedGuard, seeds};
 use swim_core::wire::frame::StreamFraming;
 use swim_core::{Bytes, Config, Event, Instant, State, WireProfile};
-use swim_sim::faults::{Action, FaultKind, FaultSpec, NodeSet};
+use swim_sim::faults::{Action, FaultKind, FaultSpec, NodeSet, RestartIncarnation};
 use swim_sim::sim::{HooksFactory, StartMode};
 use swim_sim::{SimConfig, Simulation};
 
@@ -202,12 +202,7 @@ fn joiner(seed: u64, setup: &[Action]) -> Simulation {
     for a in setup {
         sim.apply(a).unwrap();
     }
-    let start = Action::Start {
-        nodes: vec![1],
-        restart: false,
-        incarnation: swim_sim::faults::RestartIncarnation::Zero,
-        versions: None,
-    };
+    let start = Action::Start { nodes: vec![1], restart: false, incarnation: RestartIncarnation::Zero, versions: None };
     sim.apply(&start).unwrap();
     sim
 }
@@ -220,6 +215,9 @@ fn join_failed_and_retries(sim: &mut Simulation) -> bool {
     reached_none && retrying
 }
 
+/// The engine's part of the driver: a request whose seed is down, whose reply is cut off, or
+/// whose reply does not come within `stream_timeout` ends in one failed stream at the
+/// requester (and a retried join); a reply to a process that has since restarted is dropped.
 #[test]
 fn a_request_that_gets_no_reply_fails_at_the_requester_once() {
     let seed = 50;
@@ -254,6 +252,19 @@ fn a_request_that_gets_no_reply_fails_at_the_requester_once() {
     assert!(sim.stats().requests_timed_out >= 1, "{:?}", sim.stats());
     assert!(join_failed_and_retries(&mut sim), "a join with no reply within the stream timeout fails");
     assert!(sim.run_until(S(60), both_see_each_other).unwrap(), "and succeeds once the clog ends");
+
+    // The joiner restarts while the seed sits on its request: the reply to the old process
+    // is dropped, the new process's own join succeeds.
+    let clog = Action::Clog { nodes: vec![0], until: Instant::from_secs(4) };
+    let mut sim = joiner(seed, &[clog]);
+    sim.run_for(S(1)).unwrap();
+    let restart =
+        Action::Start { nodes: vec![1], restart: true, incarnation: RestartIncarnation::Next, versions: None };
+    sim.apply(&restart).unwrap();
+    assert!(sim.run_until(S(10), both_see_each_other).unwrap(), "the restarted joiner joins");
+    assert_eq!(sim.stats().replies_unroutable, 1, "the old process's reply: {:?}", sim.stats());
+    assert_eq!(sim.stats().replies_delivered, 1, "{:?}", sim.stats());
+    assert_eq!(sim.stats().requests_timed_out, 0);
 }
 
 #[test]
