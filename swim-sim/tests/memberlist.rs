@@ -338,7 +338,7 @@ fn user_messages_arrive_best_effort_and_over_a_one_way_stream() {
                 .take_events(to)
                 .into_iter()
                 .filter_map(|(_, e)| match e {
-                    Event::UserMessage { from, payload, .. } if from == 2 => Some(payload),
+                    Event::UserMessage { from: 2, payload, .. } => Some(payload),
                     _ => None,
                 })
                 .collect();
