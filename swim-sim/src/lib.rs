@@ -46,6 +46,7 @@
 //! | one simulated member | [`node`] |
 //! | the event queue | [`queue`] |
 //! | the network model | [`network`] |
+//! | request and reply on one connection (memberlist profile) | [`connections`] |
 //! | the fault schedule, and applying it | [`faults`] |
 //! | delay distributions, durations | [`dist`], [`duration`] |
 //! | seeds and sub-seeds | [`rng`] |
@@ -72,6 +73,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod connections;
 pub mod coordinates;
 pub mod digest;
 pub mod dist;

@@ -35,6 +35,12 @@ pub enum Ev {
         /// The destination.
         to: u32,
     },
+    /// Memberlist profile: the request on exchange `conn` has had no reply within its
+    /// requester's `stream_timeout` (see [`crate::connections`]).
+    RequestTimeout {
+        /// The exchange's connection number.
+        conn: u64,
+    },
     /// Periodic metrics sample.
     Sample,
     /// The warm-up ends: traffic counters start.

@@ -161,6 +161,10 @@ pub fn describe(plan: &RunPlan) -> Result<String, String> {
         "  lifeguard: awareness={} scale_probe_timeout={} nack={} dynamic_suspicion={} buddy={}",
         lg.awareness, lg.scale_probe_timeout, lg.nack, lg.dynamic_suspicion, lg.buddy
     );
+    if c.config.wire == swim_core::WireProfile::Memberlist {
+        let v = c.config.versions.protocol;
+        let _ = writeln!(s, "  wire: Go memberlist's profile, protocol {}..={} speaking {}", v.min, v.max, v.current);
+    }
     if let Some(d) = &c.config.damping {
         let _ = writeln!(
             s,

@@ -64,6 +64,19 @@ pub enum Preset {
     Local,
 }
 
+/// The wire format every member speaks (`config.wire`): `"swim"` (the default) or
+/// `"memberlist"` (Go memberlist's, [`Config::memberlist_wire`]; see [`crate::connections`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireSpec {
+    /// swim's own format.
+    #[default]
+    Swim,
+    /// Go memberlist's format, with the versions memberlist advertises
+    /// ([`Config::memberlist_wire`]; `config.versions` may change them afterwards).
+    Memberlist,
+}
+
 /// A duration, or `"off"` for an optional knob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -262,6 +275,8 @@ pub struct ConfigSpec {
     pub damping: Option<DampingSpec>,
     /// `versions`: `{ protocol = [min, max, current], application = [min, max, current] }`.
     pub versions: Option<VersionsSpec>,
+    /// `wire`: `"swim"` or `"memberlist"`.
+    pub wire: Option<WireSpec>,
     /// Limits.
     pub limits: LimitsSpec,
 }
@@ -274,6 +289,9 @@ impl ConfigSpec {
             Preset::Wan => Config::wan(),
             Preset::Local => Config::local(),
         };
+        if self.wire == Some(WireSpec::Memberlist) {
+            c = c.memberlist_wire();
+        }
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v.into(); } )* };
         }

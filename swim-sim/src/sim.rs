@@ -15,8 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
-use swim_core::{DecodeError, Event, Identity, Instant, Member, Name, State, Swim, TransmitKind};
+use swim_core::{
+    DecodeError, Event, Identity, Instant, Member, Name, State, StreamRole, Swim, TransmitKind, WireProfile,
+};
 
+use crate::connections::{Conn, Connections};
 use crate::digest::Digest;
 use crate::dist::Dist;
 use crate::faults::{self, Action, RestartIncarnation, Schedule, Scheduled};
@@ -38,7 +41,22 @@ struct Packet {
     from_life: u32,
     to_life: u32,
     stream: bool,
+    /// The connection a stream message uses (memberlist profile).
+    conn: Conn,
     bytes: Vec<u8>,
+}
+
+/// How a message is handed to its destination's core.
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    /// `handle_datagram`.
+    Datagram,
+    /// `handle_stream` (swim's own profile).
+    Stream,
+    /// `handle_stream_on` with this connection (memberlist profile).
+    On(swim_core::ConnectionId),
+    /// `handle_stream_reply` to this request (memberlist profile).
+    Reply(swim_core::RequestId),
 }
 
 /// Packets in flight, by slot, and spare buffers: after warm-up no datagram allocates.
@@ -116,6 +134,17 @@ pub struct SimStats {
     pub join_retries: u64,
     /// Most packets in flight at once.
     pub peak_in_flight: usize,
+    /// Memberlist profile: stream requests sent ([`StreamRole::Request`]; see
+    /// [`crate::connections`]).
+    pub requests: u64,
+    /// Memberlist profile: replies handed to their requester.
+    pub replies_delivered: u64,
+    /// Memberlist profile: replies dropped because the engine no longer knew their connection
+    /// (the request failed or timed out, or it was one-way) or their requester restarted.
+    pub replies_unroutable: u64,
+    /// Memberlist profile: requests with no reply within the requester's
+    /// `Config::stream_timeout` (reported to it as a failed stream).
+    pub requests_timed_out: u64,
 }
 
 /// What version negotiation did in a run: the envelope versions used, and who refused whom.
@@ -183,6 +212,10 @@ pub struct Simulation {
     events_log: Option<EventLog>,
     samples: Vec<Sample>,
     pub(crate) metadata_version: u64,
+    /// The members speak memberlist's wire profile ([`WireProfile::Memberlist`]).
+    memberlist: bool,
+    /// Memberlist profile: open request/reply exchanges.
+    conns: Connections,
     /// Until when a member counts as cut off by a network fault that touched it.
     pub(crate) impaired_until: Vec<Instant>,
     started_by: Instant,
@@ -277,6 +310,8 @@ impl Simulation {
             events_log: cfg.record_events.then(|| (0..n).map(|_| Vec::new()).collect()),
             samples: Vec::new(),
             metadata_version: 0,
+            memberlist: cfg.config.wire == WireProfile::Memberlist,
+            conns: Connections::default(),
             impaired_until: vec![Instant::ZERO; n],
             started_by: joined_by,
             next_memory_sample: Instant::ZERO,
@@ -432,6 +467,12 @@ impl Simulation {
         self.started_by
     }
 
+    /// Memberlist profile: request/reply exchanges open now (requests waiting for their
+    /// reply; each closes by its requester's `stream_timeout` at the latest).
+    pub fn open_exchanges(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Member `i`'s traffic since the warm-up ended, and its up time in that window.
     pub fn traffic(&self, i: u32) -> (Traffic, Duration) {
         let n = &self.nodes[i as usize];
@@ -493,6 +534,7 @@ impl Simulation {
             + self.net.heap_bytes()
             + self.queue.heap_bytes()
             + self.slab.heap_bytes()
+            + self.conns.heap_bytes()
             + self.nodes.capacity() * std::mem::size_of::<SimNode>()
     }
 
@@ -517,15 +559,11 @@ impl Simulation {
             }
             Ev::Timer { node, generation } => self.fire_timer(node, generation),
             Ev::Fault(k) => self.apply_scheduled(k as usize),
-            Ev::StreamFailed { node, life, to } => {
-                let n = &mut self.nodes[node as usize];
-                if n.running() && n.life == life {
-                    let now = self.now;
-                    if let Some(s) = n.swim.as_mut() {
-                        s.handle_stream_failed(now, &to);
-                    }
-                    self.trace(TraceRecord::StreamFailed { node, to });
-                    self.after_input(node, 0);
+            Ev::StreamFailed { node, life, to } => self.stream_failed(node, life, to),
+            Ev::RequestTimeout { conn } => {
+                if let Some(x) = self.conns.close(conn) {
+                    self.stats.requests_timed_out += 1;
+                    self.stream_failed(x.requester, x.life, x.replier);
                 }
             }
             Ev::Sample => {
@@ -742,7 +780,10 @@ impl Simulation {
         // A member that shares no version with the run's configuration is not part of the
         // cluster: it must be refused, so the ground truth does not count it (see `outsider`).
         let outsider = !self.cfg.config.versions.compatible(&config.versions);
-        let mut swim = Swim::new(config, identity, seed, now).map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
+        // `with_wire` is `new` in swim's own profile (u32 addresses are IPv4 addresses to the
+        // memberlist profile).
+        let mut swim =
+            Swim::with_wire(config, identity, seed, now).map_err(|e| SetupError(format!("node-{i}: {e:?}")))?;
         if let Some(factory) = &self.cfg.hooks {
             swim.set_boxed_hooks((factory.0)(i));
         }
@@ -853,9 +894,9 @@ impl Simulation {
 
     fn arrive(&mut self, p: u32) {
         let now = self.now;
-        let (from, to, stream, from_life) = {
+        let (from, to, stream, from_life, conn) = {
             let pk = &self.slab.packets[p as usize];
-            (pk.from, pk.to, pk.stream, pk.from_life)
+            (pk.from, pk.to, pk.stream, pk.from_life, pk.conn)
         };
         let up = self.nodes[to as usize].running();
         match self.net.arrive(now, from, to, stream, up) {
@@ -877,7 +918,7 @@ impl Simulation {
             Admit::Drop(_) => {
                 self.trace(TraceRecord::Drop { packet: p });
                 if stream {
-                    self.queue.push(now, Ev::StreamFailed { node: from, life: from_life, to });
+                    self.stream_lost(now, from, from_life, to, conn);
                 }
                 self.slab.release(p);
             }
@@ -888,7 +929,30 @@ impl Simulation {
     fn deliver(&mut self, p: u32) {
         let now = self.now;
         let pk = &self.slab.packets[p as usize];
-        let (from, to, stream, len) = (pk.from, pk.to, pk.stream, pk.bytes.len());
+        let (from, to, stream, len, conn) = (pk.from, pk.to, pk.stream, pk.bytes.len(), pk.conn);
+        // How the core takes it: the memberlist profile names the connection.
+        let input = match conn {
+            Conn::None if stream => Input::Stream,
+            Conn::None => Input::Datagram,
+            Conn::OneWay => Input::On(self.conns.fresh()),
+            // A request whose exchange failed or timed out: its requester closed the connection.
+            Conn::Request(c) if !self.conns.is_open(c) => {
+                self.slab.release(p);
+                return;
+            }
+            Conn::Request(c) => Input::On(swim_core::ConnectionId(c)),
+            Conn::Reply(c) => match self.conns.close(c) {
+                Some(x) if x.life == self.nodes[to as usize].life => {
+                    self.stats.replies_delivered += 1;
+                    Input::Reply(x.request)
+                }
+                _ => {
+                    self.stats.replies_unroutable += 1;
+                    self.slab.release(p);
+                    return;
+                }
+            },
+        };
         let n = &mut self.nodes[to as usize];
         let Some(s) = n.swim.as_mut() else {
             self.slab.release(p);
@@ -905,7 +969,12 @@ impl Simulation {
         if let Some(h) = self.packet_hook.as_mut() {
             h(now, from, to, stream, &pk.bytes);
         }
-        let r = if stream { s.handle_stream(now, from, &pk.bytes) } else { s.handle_datagram(now, from, &pk.bytes) };
+        let r = match input {
+            Input::Datagram => s.handle_datagram(now, from, &pk.bytes),
+            Input::Stream => s.handle_stream(now, from, &pk.bytes),
+            Input::On(c) => s.handle_stream_on(now, from, c, &pk.bytes),
+            Input::Reply(request) => s.handle_stream_reply(now, from, request, &pk.bytes),
+        };
         self.slab.release(p);
         if let Err(e) = r {
             match self.checker.delivery_rejected(from, to, stream, e) {
@@ -919,6 +988,39 @@ impl Simulation {
             }
         }
         self.after_input(to, before);
+    }
+
+    /// A stream message from `from` (in life `from_life`) to `to` on `conn` could not be
+    /// delivered: tell the member waiting on it at `at`. That is the sender, except for a
+    /// reply, whose requester learns that its request failed (memberlist profile).
+    fn stream_lost(&mut self, at: Instant, from: u32, from_life: u32, to: u32, conn: Conn) {
+        match conn {
+            Conn::Reply(c) => {
+                if let Some(x) = self.conns.close(c) {
+                    self.queue.push(at, Ev::StreamFailed { node: x.requester, life: x.life, to: x.replier });
+                }
+            }
+            Conn::Request(c) => {
+                self.conns.close(c);
+                self.queue.push(at, Ev::StreamFailed { node: from, life: from_life, to });
+            }
+            Conn::None | Conn::OneWay => self.queue.push(at, Ev::StreamFailed { node: from, life: from_life, to }),
+        }
+    }
+
+    /// Tell member `node`, if it still runs in life `life`, that its stream to `to` failed.
+    /// Its core forgets its requests to `to`, so their exchanges close too.
+    fn stream_failed(&mut self, node: u32, life: u32, to: u32) {
+        let n = &mut self.nodes[node as usize];
+        if n.running() && n.life == life {
+            let now = self.now;
+            if let Some(s) = n.swim.as_mut() {
+                s.handle_stream_failed(now, &to);
+            }
+            self.conns.close_between(node, life, to);
+            self.trace(TraceRecord::StreamFailed { node, to });
+            self.after_input(node, 0);
+        }
     }
 
     /// Drain member `i` after an input: transmits, events, checks, timer. `declared_before`
@@ -950,11 +1052,37 @@ impl Simulation {
                 Some(o) => o.sent += 1,
                 None => {
                     let phase = self.phase_at(now);
-                    let version = buf.first().copied().unwrap_or_default();
+                    // swim's envelope starts with its version; memberlist's packets have none, so
+                    // they count under the protocol version the member speaks.
+                    let version = if self.memberlist {
+                        let v = self.nodes[i as usize].versions.unwrap_or(self.cfg.config.versions);
+                        v.protocol.current
+                    } else {
+                        buf.first().copied().unwrap_or_default()
+                    };
                     *self.versions.packets[phase].entry(version).or_default() += 1;
                 }
             }
             TraceRecord::Transmit { at: now, stream, from: i, to, bytes: &buf[..t.len] }.feed(&mut self.digest);
+            // The connection a stream message uses (memberlist profile; see `connections`).
+            let conn = match t.stream {
+                _ if !stream => Conn::None,
+                StreamRole::OneWay if self.memberlist => Conn::OneWay,
+                StreamRole::OneWay => Conn::None,
+                StreamRole::Reply(c) if self.conns.reply(c.0, i, to) => Conn::Reply(c.0),
+                StreamRole::Reply(_) => {
+                    self.stats.replies_unroutable += 1;
+                    self.slab.put_buf(buf);
+                    continue;
+                }
+                StreamRole::Request(_) if to >= n_nodes => Conn::None,
+                StreamRole::Request(request) => {
+                    self.stats.requests += 1;
+                    let c = self.conns.open(i, life, request, to);
+                    self.queue.push(now + self.cfg.config.stream_timeout, Ev::RequestTimeout { conn: c });
+                    Conn::Request(c)
+                }
+            };
             if to >= n_nodes {
                 self.stats.unknown_destination += 1;
                 if stream {
@@ -979,12 +1107,20 @@ impl Simulation {
                     if let Some(d) = dup {
                         let mut copy = self.slab.take_buf();
                         copy.extend_from_slice(&buf[..t.len]);
-                        let q =
-                            self.slab.insert(Packet { from: i, to, from_life: life, to_life: 0, stream, bytes: copy });
+                        let q = self.slab.insert(Packet {
+                            from: i,
+                            to,
+                            from_life: life,
+                            to_life: 0,
+                            stream,
+                            conn,
+                            bytes: copy,
+                        });
                         self.queue.push(d, Ev::Arrive(q));
                     }
                     buf.truncate(t.len);
-                    let q = self.slab.insert(Packet { from: i, to, from_life: life, to_life: 0, stream, bytes: buf });
+                    let q =
+                        self.slab.insert(Packet { from: i, to, from_life: life, to_life: 0, stream, conn, bytes: buf });
                     self.queue.push(at, Ev::Arrive(q));
                     let inflight = self.slab.in_flight();
                     if inflight > self.stats.peak_in_flight {
@@ -993,7 +1129,7 @@ impl Simulation {
                 }
                 Route::Drop(_) => self.slab.put_buf(buf),
                 Route::StreamFails { at } => {
-                    self.queue.push(at, Ev::StreamFailed { node: i, life, to });
+                    self.stream_lost(at, i, life, to, conn);
                     self.slab.put_buf(buf);
                 }
             }

@@ -4,7 +4,8 @@
 //! The draw uses its own stream of the seed ([`Stream::Swarm`]), so the drawn case is a
 //! pure function of the seed: `swim-sim swarm --seed S` replays it. Every drawn fault heals
 //! (transient faults get a duration, background loss included; crashes and leaves spare at
-//! least two members), so the liveness check always applies.
+//! least two members), so the liveness check always applies. A quarter of the cases run in Go
+//! memberlist's wire profile ([`MEMBERLIST_SHARE`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +23,10 @@ use crate::sim::{SimConfig, StartMode, StartSpec};
 
 /// Largest cluster the swarm draws.
 pub const MAX_NODES: u64 = 32;
+
+/// Share of the cases whose members speak Go memberlist's wire profile
+/// ([`Config::memberlist_wire`]); the others speak swim's own.
+pub const MEMBERLIST_SHARE: f64 = 0.25;
 
 fn ms(rng: &mut SimRng, lo: u64, hi: u64) -> Duration {
     Duration::from_millis(rng.range_u64(lo, hi))
@@ -147,6 +152,11 @@ pub fn draw(seed: u64) -> RunPlan {
     if r.chance(0.5) {
         let hold_down = Duration::from_secs(r.range_u64(10, 120));
         config.damping = Some(swim_core::Damping { hold_down, ..swim_core::Damping::default() });
+    }
+    // Drawn after damping for the same reason: a quarter of the cases speak Go memberlist's
+    // wire profile (push-pulls answered on their connection, see `crate::connections`).
+    if r.chance(MEMBERLIST_SHARE) {
+        config = config.memberlist_wire();
     }
     let mut sim = SimConfig::new(nodes, seed);
     sim.config = config;

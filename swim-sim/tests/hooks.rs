@@ -1,46 +1,20 @@
 //! Application hooks in the simulator: every member gets its hooks from
 //! `SimConfig::hooks` at every start, and an application built on them runs deterministically.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use swim_core::hooks::{Candidate, Exchange, Hooks, Refusal};
-use swim_core::{Bytes, Event};
+use common::{App, Merged};
+use swim_core::Event;
 use swim_sim::faults::{Action, RestartIncarnation};
 use swim_sim::sim::{HooksFactory, StartMode};
 use swim_sim::{SimConfig, Simulation};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
-
-/// States each member merged: member index -> (sender, state, exchange).
-type Merged = Arc<Mutex<BTreeMap<u32, BTreeSet<(String, String, bool)>>>>;
-
-/// A tiny application: each member's state is its name in upper case; `refused` is kept out.
-struct App {
-    me: u32,
-    merged: Merged,
-    refused: Option<&'static str>,
-}
-
-impl Hooks<u32> for App {
-    fn local_state(&mut self, _: Exchange) -> Bytes {
-        Bytes::from(format!("NODE-{}", self.me))
-    }
-
-    fn merge_remote_state(&mut self, from: &str, state: &[u8], exchange: Exchange) {
-        let entry = (from.to_owned(), String::from_utf8_lossy(state).into_owned(), exchange == Exchange::Join);
-        self.merged.lock().unwrap().entry(self.me).or_default().insert(entry);
-    }
-
-    fn admit_member(&mut self, candidate: &Candidate<'_, u32>) -> Result<(), Refusal> {
-        match self.refused {
-            Some(name) if name == candidate.name => Err(Refusal::new("kept out")),
-            _ => Ok(()),
-        }
-    }
-}
 
 fn config(seed: u64, refused: Option<&'static str>) -> (SimConfig, Merged, Arc<AtomicUsize>) {
     let mut cfg = SimConfig::new(6, seed);

@@ -38,6 +38,8 @@ fn swarm_draws_vary() {
         plans.iter().any(|p| !p.sim.config.lifeguard.awareness)
             && plans.iter().any(|p| p.sim.config.lifeguard.awareness)
     );
+    let memberlist = plans.iter().filter(|p| p.sim.config.wire == swim_core::WireProfile::Memberlist).count();
+    assert!((5..25).contains(&memberlist), "about a quarter speak Go memberlist's wire profile: {memberlist} of 50");
 }
 
 /// Seeds whose partition starts inside the join window: a member that starts on the side

@@ -1,6 +1,12 @@
-//! Seeds for randomized tests, and the replay hint printed when one fails.
+//! Seeds for randomized tests, the replay hint printed when one fails, and a tiny
+//! application on the hooks.
 
 #![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use swim_core::Bytes;
+use swim_core::hooks::{Candidate, Exchange, Hooks, Refusal};
 
 /// Seeds for a randomized test: `SWIM_SIM_SEED=n` replays one, otherwise `count` seeds from
 /// `base`.
@@ -27,6 +33,34 @@ impl Drop for SeedGuard {
                 file = self.file,
                 test = self.test
             );
+        }
+    }
+}
+
+/// States each member merged: member index -> (sender, state, join exchange).
+pub type Merged = std::sync::Arc<std::sync::Mutex<BTreeMap<u32, BTreeSet<(String, String, bool)>>>>;
+
+/// A tiny application: each member's state is its name in upper case; `refused` is kept out.
+pub struct App {
+    pub me: u32,
+    pub merged: Merged,
+    pub refused: Option<&'static str>,
+}
+
+impl Hooks<u32> for App {
+    fn local_state(&mut self, _: Exchange) -> Bytes {
+        Bytes::from(format!("NODE-{}", self.me))
+    }
+
+    fn merge_remote_state(&mut self, from: &str, state: &[u8], exchange: Exchange) {
+        let entry = (from.to_owned(), String::from_utf8_lossy(state).into_owned(), exchange == Exchange::Join);
+        self.merged.lock().unwrap().entry(self.me).or_default().insert(entry);
+    }
+
+    fn admit_member(&mut self, candidate: &Candidate<'_, u32>) -> Result<(), Refusal> {
+        match self.refused {
+            Some(name) if name == candidate.name => Err(Refusal::new("kept out")),
+            _ => Ok(()),
         }
     }
 }
