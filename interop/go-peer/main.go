@@ -10,7 +10,8 @@
 // Flags: -name, -bind (address), -port (0: any free port), -config lan|local|wan, -protocol (memberlist protocol
 // version, 1..5; 0 keeps the preset's), -key (hex: 16, 24 or 32 bytes), -seeds (comma-separated
 // host:port, joined at start), -compress=false (turns off the LZW compression every preset has),
-// -retransmit-mult (0 keeps the preset's), -suspicion-mult (0 keeps the preset's).
+// -retransmit-mult (0 keeps the preset's), -suspicion-mult (0 keeps the preset's), -label (built
+// with -tags memberlist_label against memberlist 0.3.1 or later; see label_on.go).
 //
 // Commands (one a line on stdin; answers and events one a line on stdout; <hex> is lowercase
 // or uppercase hex, possibly empty):
@@ -131,6 +132,7 @@ func main() {
 	compress := flag.Bool("compress", true, "compress push-pull streams and large packets (LZW), as every preset does")
 	retransmitMult := flag.Int("retransmit-mult", 0, "RetransmitMult (0: the preset's)")
 	suspicionMult := flag.Int("suspicion-mult", 0, "SuspicionMult (0: the preset's)")
+	label := flag.String("label", "", "Label (memberlist 0.3.1 and later, built with -tags memberlist_label)")
 	flag.Parse()
 	if *name == "" {
 		log.Fatal("-name is required")
@@ -159,6 +161,7 @@ func main() {
 	if *suspicionMult != 0 {
 		c.SuspicionMult = *suspicionMult
 	}
+	setLabel(c, *label)
 	if *protocol != 0 {
 		c.ProtocolVersion = uint8(*protocol)
 	}

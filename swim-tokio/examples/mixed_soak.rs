@@ -10,7 +10,11 @@
 //! ```
 //!
 //! Needs Debian's golang-go and golang-github-hashicorp-memberlist-dev. Exits non-zero if a
-//! false failure was seen or the final views differ.
+//! false failure was seen or the final views differ. `--key <hex>` encrypts the whole cluster
+//! with memberlist's keyring; `--label <label>` labels it and first checks that a swim member
+//! with another label is refused. Labels need memberlist 0.3.1 or later, which Debian does not
+//! package: put its source first on `SWIM_GOPATH` and set `SWIM_GO_TAGS=memberlist_label`
+//! (docs/memberlist.md shows how).
 
 #[allow(dead_code)]
 #[path = "../tests/common/gopeer.rs"]
@@ -39,6 +43,23 @@ struct Args {
     /// Seconds between kills.
     #[arg(long, default_value_t = 60)]
     period: u64,
+    /// memberlist's `Label` for every member.
+    #[arg(long)]
+    label: Option<String>,
+    /// memberlist's `SecretKey` for every member, in hex (16, 24 or 32 bytes).
+    #[arg(long)]
+    key: Option<String>,
+}
+
+/// The cluster's label and key, as every member gets them.
+#[derive(Clone, Default)]
+struct Secrets {
+    label: String,
+    key: Option<Vec<u8>>,
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("--key is hex")).collect()
 }
 
 fn preset() -> swim_core::Config {
@@ -52,8 +73,12 @@ struct Swimmer {
     failures: Arc<Mutex<Vec<(String, Instant)>>>,
 }
 
-async fn start_swim(name: &str, bind: SocketAddr, seed: &str) -> Swimmer {
-    let config = Config::new(name, preset()).with_bind_addr(bind);
+async fn start_swim(name: &str, bind: SocketAddr, seed: &str, secrets: &Secrets) -> Swimmer {
+    let mut config = Config::new(name, preset()).with_bind_addr(bind);
+    config.swim.label = secrets.label.clone().into();
+    if let Some(key) = &secrets.key {
+        config = config.with_memberlist_keys([key.clone()]);
+    }
     let (node, mut events) = Node::start_with_events(config).await.expect("start a swim member");
     let failures = Arc::new(Mutex::new(Vec::new()));
     let log = failures.clone();
@@ -69,8 +94,10 @@ async fn start_swim(name: &str, bind: SocketAddr, seed: &str) -> Swimmer {
     Swimmer { node, addr, failures }
 }
 
-fn go_member(bin: &std::path::Path, name: &str, port: u16, seed: Option<&str>) -> GoPeer {
+fn go_member(bin: &std::path::Path, name: &str, port: u16, seed: Option<&str>, secrets: &Secrets) -> GoPeer {
     let mut c = GoPeerConfig::new(name);
+    c.label = secrets.label.clone();
+    c.key = secrets.key.clone();
     c.retransmit_mult = 4;
     c.port = port;
     c.seeds = seed.map(|s| vec![s.to_string()]).unwrap_or_default();
@@ -129,17 +156,34 @@ fn median(v: &mut [Duration]) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args = Args::parse();
+    let secrets = Secrets { label: args.label.clone().unwrap_or_default(), key: args.key.as_deref().map(unhex) };
     let bin = gopeer::binary().unwrap_or_else(|e| panic!("the Go peer cannot be built: {e}"));
     let total = args.go + args.swim;
     let mut go: Vec<GoPeer> = Vec::new();
-    go.push(go_member(&bin, "go-0", 0, None));
+    go.push(go_member(&bin, "go-0", 0, None, &secrets));
     let seed = go[0].addr.clone();
     for i in 1..args.go {
-        go.push(go_member(&bin, &format!("go-{i}"), 0, Some(&seed)));
+        go.push(go_member(&bin, &format!("go-{i}"), 0, Some(&seed), &secrets));
+    }
+    if !secrets.label.is_empty() {
+        // A swim member with another label reaches no one and is listed by no one.
+        let other = Secrets { label: format!("{}-other", secrets.label), ..secrets.clone() };
+        let mut config = Config::new("swim-other-label", preset()).with_bind_addr("127.0.0.1:0".parse().unwrap());
+        config.swim.label = other.label.clone().into();
+        if let Some(key) = &other.key {
+            config = config.with_memberlist_keys([key.clone()]);
+        }
+        let stranger = Node::start(config).await.expect("start");
+        let joined = stranger.join([seed.as_str()]).await;
+        assert!(!matches!(joined, Ok(n) if n > 0), "a member with another label joined: {joined:?}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!tokio::task::block_in_place(|| go[0].members()).contains(&"swim-other-label".to_string()));
+        println!("a swim member labelled {:?} was refused by the {:?} cluster", other.label, secrets.label);
+        stranger.shutdown().await;
     }
     let mut swim = Vec::new();
     for i in 0..args.swim {
-        swim.push(start_swim(&format!("swim-{i}"), "127.0.0.1:0".parse().unwrap(), &seed).await);
+        swim.push(start_swim(&format!("swim-{i}"), "127.0.0.1:0".parse().unwrap(), &seed, &secrets).await);
     }
     let formed = wait_converged(&mut go, &swim, total, Duration::from_secs(60)).await;
     println!("{total} members formed in {formed:?}");
@@ -175,7 +219,7 @@ async fn main() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
-            go[i] = go_member(&bin, &name, port, Some(&seed));
+            go[i] = go_member(&bin, &name, port, Some(&seed), &secrets);
             name
         } else {
             let i = (round / 2) % args.swim;
@@ -192,7 +236,7 @@ async fn main() {
                 let _ = (line, mark);
                 go_detects_swim.push(killed_at.elapsed());
             }
-            swim[i] = start_swim(&name, bind, &seed).await;
+            swim[i] = start_swim(&name, bind, &seed, &secrets).await;
             name
         };
         let took = wait_converged(&mut go, &swim, total, Duration::from_secs(90)).await;

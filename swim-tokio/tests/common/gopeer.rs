@@ -53,8 +53,17 @@ fn gopath() -> String {
     std::env::var("SWIM_GOPATH").unwrap_or_else(|_| GOPATH.to_string())
 }
 
+/// Go build tags for the peer (`SWIM_GO_TAGS`): `memberlist_label` builds the `-label` flag,
+/// for a memberlist of 0.3.1 or later put first on `SWIM_GOPATH` (Debian's 0.2.2 has no labels).
+fn tags() -> String {
+    std::env::var("SWIM_GO_TAGS").unwrap_or_default()
+}
+
 fn missing_toolchain() -> Result<(), String> {
-    let memberlist = Path::new(&gopath()).join("src/github.com/hashicorp/memberlist");
+    // The first GOPATH entry that holds memberlist is the one Go builds against.
+    let gopath = gopath();
+    let first = gopath.split(':').find(|p| Path::new(p).join("src/github.com/hashicorp/memberlist").exists());
+    let memberlist = Path::new(first.unwrap_or(&gopath)).join("src/github.com/hashicorp/memberlist");
     if Command::new("go").arg("version").output().is_err() {
         return Err("`go` is not installed (apt-get install golang-go)".into());
     }
@@ -76,10 +85,18 @@ fn build() -> Result<PathBuf, String> {
     let scratch = option_env!("CARGO_TARGET_TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let dir = scratch.join("go-peer");
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let target = dir.join("go-peer");
-    let partial = dir.join(format!("go-peer.{}", std::process::id()));
+    // One binary per GOPATH and tags, so that a peer built against another memberlist is
+    // never taken for this one.
+    let flavour = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&gopath, tags()).hash(&mut h);
+        h.finish()
+    };
+    let target = dir.join(format!("go-peer-{flavour:016x}"));
+    let partial = dir.join(format!("go-peer-{flavour:016x}.{}", std::process::id()));
     let mut go = Command::new("go");
-    go.current_dir(&source).args(["build", "-o"]).arg(&partial).arg(".");
+    go.current_dir(&source).args(["build", "-tags", &tags(), "-o"]).arg(&partial).arg(".");
     go.env("GOPATH", &gopath).env("GO111MODULE", "off").env("GOFLAGS", "");
     // Go needs a build cache; without HOME (some CI runners) keep it in the target directory.
     if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
@@ -116,6 +133,8 @@ pub struct GoPeerConfig {
     pub retransmit_mult: u32,
     /// memberlist's `SuspicionMult`; 0 keeps the preset's.
     pub suspicion_mult: u32,
+    /// memberlist's `Label` (memberlist 0.3.1 and later; empty for none).
+    pub label: String,
 }
 
 impl GoPeerConfig {
@@ -133,6 +152,7 @@ impl GoPeerConfig {
             port: 0,
             retransmit_mult: 0,
             suspicion_mult: 0,
+            label: String::new(),
         }
     }
 }
@@ -173,6 +193,9 @@ impl GoPeer {
         cmd.args(["-retransmit-mult", &config.retransmit_mult.to_string()]);
         cmd.args(["-suspicion-mult", &config.suspicion_mult.to_string()]);
         cmd.args(["-protocol", &config.protocol.to_string(), &format!("-compress={}", config.compress)]);
+        if !config.label.is_empty() {
+            cmd.args(["-label", &config.label]);
+        }
         if let Some(key) = &config.key {
             cmd.args(["-key", &hex(key)]);
         }
