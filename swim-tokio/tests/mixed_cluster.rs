@@ -410,6 +410,17 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
         if acks > 0 { Ok(()) } else { Err("none yet".into()) }
     })
     .await;
+    // swim-1's own probes: the acks of its pings are dropped too, so it pings by TCP, and the
+    // Go members answer. Five answered pings make a round of its five peers (probes go round
+    // robin): the three Go members among them, none of which it suspects.
+    let go_suspected = |r: &Recorder| ["go-1", "go-2", "go-3"].iter().map(|g| r.count(suspected(g))).sum::<usize>();
+    let go_suspected_before = go_suspected(&r1);
+    eventually("swim-1's TCP pings answered for a whole round of its peers", bound, || async {
+        let acks = s1.stats().await.map_err(|e| e.to_string())?.core.tcp_ping_acks;
+        if acks >= 5 { Ok(()) } else { Err(format!("{acks} so far")) }
+    })
+    .await;
+    assert_eq!(go_suspected(&r1), go_suspected_before, "swim-1 suspected a Go member it reached by TCP");
     firewall.store(OPEN, Ordering::SeqCst);
     assert_eq!(
         r2.count(suspected("swim-1")),

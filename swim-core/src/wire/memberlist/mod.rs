@@ -6,16 +6,15 @@
 //! - [`model`]: the messages mapped onto swim-core's message model and back, with what each
 //!   side drops.
 //! - `encryption` (feature `encryption`): memberlist's AES-GCM payloads, packets and streams.
-//! - [`lzw`]: memberlist's compression, read (not written: memberlist reads uncompressed
-//!   messages too).
+//! - [`lzw`]: memberlist's compression, both ways.
+//! - [`profile`]: the byte layer of the memberlist wire profile a core runs
+//!   (`crate::WireProfile::Memberlist`): label header, keyring, packing, stream framing.
 //! - here: the framing around messages in a packet: [`encode_compound`] /
 //!   [`decode_compound`] and [`add_crc`] / [`check_crc`].
 //!
 //! On send memberlist compresses, then adds the CRC (only for a recipient whose highest
-//! protocol version is 5 or more), then encrypts; on receive the reverse. This module is the
-//! codec only: it is not yet a [`crate::wire::Codec`] a core can run on, it does not
-//! compress, and the label header of newer memberlist versions is not implemented
-//! (docs/memberlist.md says what works today). Decoding never panics and returns a
+//! protocol version is 5 or more), then encrypts, then (from 0.3.1) puts the label header in
+//! front; on receive the reverse (docs/memberlist.md). Decoding never panics and returns a
 //! [`DecodeError`]; a CRC mismatch is [`DecodeError::Malformed`].
 
 #[cfg(feature = "encryption")]
