@@ -887,16 +887,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 continue; // a gossip slot with nothing left to gossip
             }
             self.sealer.seal(buf, sealing);
-            match kind {
-                TransmitKind::Datagram => {
-                    self.stats.packets_out += 1;
-                    self.stats.bytes_out += buf.len() as u64;
-                }
-                TransmitKind::Stream => {
-                    self.stats.streams_out += 1;
-                    self.stats.stream_bytes_out += buf.len() as u64;
-                }
-            }
+            self.count_out(kind, buf.len());
             return Some(Transmit { destination: out.to, kind, len: buf.len(), message, stream: StreamRole::OneWay });
         }
     }
@@ -1052,6 +1043,20 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
     }
 
     // ------------------------------------------------------------------ internals: plumbing
+
+    /// Count a transmit of `len` bytes handed to the driver.
+    fn count_out(&mut self, kind: TransmitKind, len: usize) {
+        match kind {
+            TransmitKind::Datagram => {
+                self.stats.packets_out += 1;
+                self.stats.bytes_out += len as u64;
+            }
+            TransmitKind::Stream => {
+                self.stats.streams_out += 1;
+                self.stats.stream_bytes_out += len as u64;
+            }
+        }
+    }
 
     fn reject(&mut self, e: DecodeError) -> Result<(), DecodeError> {
         self.stats.decode_errors.record(e);

@@ -104,6 +104,16 @@ fn history(r: &Recorder, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every swim member and every Go member lists exactly `all`.
+async fn everyone_lists(swims: &[&Node], go: &mut [&mut GoPeer], all: &[String], bound: Duration) {
+    eventually(&format!("every swim member lists all {}", all.len()), bound, || swim_lists(swims, all)).await;
+    eventually(&format!("every Go member lists all {}", all.len()), bound, || {
+        let r = go_lists(go, all);
+        async move { r }
+    })
+    .await;
+}
+
 fn sorted(names: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -129,12 +139,7 @@ async fn three_go_and_three_swim_members_form_from_a_go_seed_and_detect_each_oth
     }
     let all = sorted(&["go-1", "go-2", "go-3", "swim-1", "swim-2", "swim-3"]);
     let swims = [&s1, &s2, &s3];
-    eventually("every swim member lists all six", bound, || swim_lists(&swims, &all)).await;
-    eventually("every Go member lists all six", bound, || {
-        let r = go_lists(&mut [&mut g1, &mut g2, &mut g3], &all);
-        async move { r }
-    })
-    .await;
+    everyone_lists(&swims, &mut [&mut g1, &mut g2, &mut g3], &all, bound).await;
     // The swim members' metadata reached Go as they sent it.
     let joined = g1.wait_line("go-1 to see swim-2 join", bound, |l| l.starts_with("join swim-2 "));
     assert!(joined.ends_with(&gopeer::hex(b"meta-swim-2")), "{joined}");
@@ -305,12 +310,7 @@ async fn a_mixed_cluster_formed_from_a_swim_seed_shares_metadata_messages_state_
     let mut g3 = patient_go("go-3");
     let all = sorted(&["go-1", "go-2", "go-3", "swim-1", "swim-2", "swim-3"]);
     let swims = [&s1, &s2, &s3];
-    eventually("every swim member lists all six", bound, || swim_lists(&swims, &all)).await;
-    eventually("every Go member lists all six", bound, || {
-        let r = go_lists(&mut [&mut g1, &mut g2, &mut g3], &all);
-        async move { r }
-    })
-    .await;
+    everyone_lists(&swims, &mut [&mut g1, &mut g2, &mut g3], &all, bound).await;
 
     phase("metadata");
     // Metadata, both ways.
@@ -534,12 +534,7 @@ async fn an_encrypted_mixed_cluster_at_protocol_5_forms_and_refuses_a_member_wit
     s1.join([seed.as_str()]).await.expect("swim-1 joins the encrypted Go seed");
     let all = sorted(&["go-1", "go-2", "swim-1"]);
     let swims = [&s1];
-    eventually("swim-1 lists the encrypted cluster", bound, || swim_lists(&swims, &all)).await;
-    eventually("the Go members list swim-1", bound, || {
-        let r = go_lists(&mut [&mut g1, &mut g2], &all);
-        async move { r }
-    })
-    .await;
+    everyone_lists(&swims, &mut [&mut g1, &mut g2], &all, bound).await;
     // A member whose primary key Go does not have is refused: its join reaches no one.
     let refused = s2.join([seed.as_str()]).await;
     assert!(!matches!(refused, Ok(n) if n > 0), "a member sealing with another key joined: {refused:?}");

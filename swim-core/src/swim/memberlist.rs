@@ -238,16 +238,7 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
             if let Some(r) = self.profile().ready.pop_front() {
                 buf.clear();
                 buf.extend_from_slice(&r.bytes);
-                match r.kind {
-                    TransmitKind::Datagram => {
-                        self.stats.packets_out += 1;
-                        self.stats.bytes_out += buf.len() as u64;
-                    }
-                    TransmitKind::Stream => {
-                        self.stats.streams_out += 1;
-                        self.stats.stream_bytes_out += buf.len() as u64;
-                    }
-                }
+                self.count_out(r.kind, buf.len());
                 return Some(Transmit {
                     destination: r.to,
                     kind: r.kind,
