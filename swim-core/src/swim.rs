@@ -370,7 +370,8 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                 + self.events.capacity() * core::mem::size_of::<Event<A>>()
                 + self.prober.heap_bytes()
                 + self.suspicions.heap_bytes()
-                + self.penalties.heap_bytes(),
+                + self.penalties.heap_bytes()
+                + self.profile.as_ref().map_or(0, |p| p.heap_bytes()),
         }
     }
 

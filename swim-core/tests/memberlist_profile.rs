@@ -331,6 +331,17 @@ fn a_tcp_ping_is_answered_on_its_connection_and_a_stray_reply_is_refused() {
         Err(DecodeError::WrongChannel)
     );
     assert!(m.poll_transmit(&mut buf).is_none());
+    // Answers that are not polled wait under the transmit bound; past it they are dropped.
+    let bound = config().limits.max_pending_transmits;
+    for c in 0..bound + 5 {
+        m.handle_stream_on(Instant::ZERO, addr(1), ConnectionId(100 + c as u64), &ping).unwrap();
+    }
+    assert_eq!(m.stats().transmits_dropped, 5);
+    let mut answers = 0;
+    while m.poll_transmit(&mut buf).is_some() {
+        answers += 1;
+    }
+    assert_eq!(answers, bound);
 }
 
 #[test]

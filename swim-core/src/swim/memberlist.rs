@@ -113,6 +113,11 @@ impl<A: Address, C: Codec<A>> Swim<A, C> {
                     return Err(DecodeError::Misdirected);
                 }
                 let Via::Connection(conn) = via else { return Err(DecodeError::WrongChannel) };
+                // Answers wait with the other transmits, under the same bound.
+                if self.profile().ready.len() >= self.config.limits.max_pending_transmits {
+                    self.stats.transmits_dropped += 1;
+                    return Ok(());
+                }
                 let mut ack = Vec::new();
                 ml::Message::Ack(ml::Ack { seq_no: p.seq_no, payload: Vec::new() }).encode(Transport::Stream, &mut ack);
                 let mut bytes = Vec::new();

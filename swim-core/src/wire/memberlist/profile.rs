@@ -349,7 +349,9 @@ pub(crate) struct Profile<A> {
     requests: VecDeque<Request<A>>,
     next_request: u64,
     /// Packets encoded and waiting to be polled: the later packets of a transmit that needed
-    /// several, and the answers to TCP pings.
+    /// several (emptied before the next transmit is encoded), and the answers to TCP pings
+    /// (at most `limits.max_pending_transmits`, past which they are dropped and counted in
+    /// `Stats::transmits_dropped`).
     pub ready: VecDeque<Ready<A>>,
 }
 
@@ -383,6 +385,13 @@ impl<A: Clone + PartialEq> Profile<A> {
         return self.keyring.is_some();
         #[cfg(not(feature = "encryption"))]
         false
+    }
+
+    /// Approximate heap use: the tables and the encoded packets waiting to be polled.
+    pub fn heap_bytes(&self) -> usize {
+        self.inbound.capacity() * core::mem::size_of::<(u32, ConnectionId)>()
+            + self.requests.capacity() * core::mem::size_of::<Request<A>>()
+            + self.ready.iter().map(|r| r.bytes.capacity() + core::mem::size_of::<Ready<A>>()).sum::<usize>()
     }
 
     /// A push-pull request read from `conn`: the id under which the core will answer it.
