@@ -480,7 +480,8 @@ fn go_transitions(go: &[common::gopeer::GoPeer]) -> Vec<[usize; 4]> {
 /// Hosts of [`lossy_ingress_side_by_side`] and how long the loss lasts: 8 hosts for 20 s by
 /// default, `SWIM_NETNS_LOSSY_HOSTS` and `SWIM_NETNS_LOSSY_SECS` to run the size
 /// (20 hosts, 200 s). The last two hosts are the lossy ones. `SWIM_NETNS_AGENT` runs another
-/// build of the agent (another commit's) in the same harness.
+/// build of the agent (another commit's) in the same harness; `SWIM_NETNS_LOSSY_DUMP=1` prints
+/// every agent's and Go member's output after the counts, to trace a lossy host's story.
 fn lossy_size() -> (usize, std::time::Duration) {
     let var = |name: &str, default: u64| {
         std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|e| panic!("{name}={v}: {e}")))
@@ -641,18 +642,12 @@ fn go_history(g: &common::gopeer::GoPeer, s: usize) -> Vec<String> {
         (t.next() == Some(name.as_str())).then_some(what)
     });
     about
-        .filter_map(|what| {
-            Some(
-                if what == "join" {
-                    "joined"
-                } else if what == "leave" {
-                    "failed"
-                } else {
-                    return None;
-                }
-                .to_string(),
-            )
+        .filter_map(|what| match what {
+            "join" => Some("joined"),
+            "leave" => Some("failed"),
+            _ => None,
         })
+        .map(String::from)
         .collect()
 }
 
