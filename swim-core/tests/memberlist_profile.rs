@@ -147,11 +147,9 @@ impl Net {
             if packet == Some(next) {
                 let (_, from, to, how, bytes) = self.wire.pop_front().expect("a packet is due");
                 if self.down[from] || self.down[to] {
-                    if let Delivery::Request(_) = how {
-                        if !self.down[from] {
-                            self.nodes[from].handle_stream_failed(next, &addr(to));
-                            self.drain(from);
-                        }
+                    if matches!(how, Delivery::Request(_)) && !self.down[from] {
+                        self.nodes[from].handle_stream_failed(next, &addr(to));
+                        self.drain(from);
                     }
                     continue;
                 }

@@ -197,7 +197,7 @@ async fn main() {
         // Where each observer's output stands, so only what happens from now on counts.
         let marks: Vec<usize> = go.iter().map(|g| g.lines().len()).collect();
         let swim_marks: Vec<usize> = swim.iter().map(|s| s.failures.lock().unwrap().len()).collect();
-        let kill_go = round % 2 == 0;
+        let kill_go = round.is_multiple_of(2);
         let killed_at = Instant::now();
         let victim = if kill_go {
             // go-0 stays up: it is everyone's seed.

@@ -198,6 +198,10 @@ impl EventHub {
 
 type ReliableReply = oneshot::Sender<Result<(), SendError>>;
 type PingReply = oneshot::Sender<Result<Option<Duration>, swim_core::CommandError>>;
+/// A stream message to send: its bytes (framed in swim's profile) and how it uses its
+/// connection.
+type OutboundBytes = (Vec<u8>, StreamRole);
+
 /// An outbound stream task's end: its destination, its outcome (with the reply to a
 /// memberlist request) and the reliable send waiting on it.
 type OutboundDone = (SocketAddr, Result<Option<(swim_core::RequestId, Vec<u8>)>, Outbound>, Option<ReliableReply>);
@@ -219,7 +223,7 @@ pub(crate) struct Driver {
     inbound: JoinSet<Inbound>,
     outbound: JoinSet<OutboundDone>,
     /// Framed stream messages waiting for a connection slot, bounded by `outbound_queue`.
-    outbound_waiting: VecDeque<(SocketAddr, (Vec<u8>, StreamRole), Option<ReliableReply>)>,
+    outbound_waiting: VecDeque<(SocketAddr, OutboundBytes, Option<ReliableReply>)>,
     stats: TransportStats,
     joins: HashMap<JoinId, oneshot::Sender<Result<JoinOutcome, swim_core::CommandError>>>,
     /// Refusals of joins a caller waits for (in `joins`), until their `JoinCompleted`.
@@ -662,7 +666,7 @@ impl Driver {
         }
     }
 
-    fn spawn_stream(&mut self, dest: SocketAddr, (bytes, role): (Vec<u8>, StreamRole), reply: Option<ReliableReply>) {
+    fn spawn_stream(&mut self, dest: SocketAddr, (bytes, role): OutboundBytes, reply: Option<ReliableReply>) {
         let len = bytes.len();
         let (connect, io) = (self.settings.connect_timeout, self.settings.io_timeout);
         let span = tracing::debug_span!("outbound_stream", %dest, len);
