@@ -23,6 +23,8 @@
 //	send-reliable <name> <hex>          -> "sent"  (over TCP)
 //	broadcast <hex>                     -> "queued" (a user broadcast, piggybacked)
 //	state <hex>                         -> "state ok" (what LocalState returns from now on)
+//	key-add <hex> / key-use <hex> / key-remove <hex>
+//	                                    -> "key ok" (memberlist's Keyring; needs -key)
 //	members                             -> "members <name>@<addr>:<port>[,...]" (alive ones,
 //	                                       sorted by name)
 //	quit                                -> exits without leaving (like a crash)
@@ -260,6 +262,29 @@ func main() {
 				p.broadcasts.QueueBroadcast(broadcast(b))
 				emit("queued")
 			}
+		case "key-add", "key-use", "key-remove":
+			k, ok := bytes(0)
+			if !ok {
+				continue
+			}
+			if c.Keyring == nil {
+				emit("error %s no keyring: start with -key", cmd)
+				continue
+			}
+			var err error
+			switch cmd {
+			case "key-add":
+				err = c.Keyring.AddKey(k)
+			case "key-use":
+				err = c.Keyring.UseKey(k)
+			default:
+				err = c.Keyring.RemoveKey(k)
+			}
+			if err != nil {
+				emit("error %s %v", cmd, err)
+				continue
+			}
+			emit("key ok")
 		case "state":
 			if b, ok := bytes(0); ok {
 				p.set(&p.state, b)

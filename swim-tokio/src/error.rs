@@ -240,12 +240,18 @@ mod tests {
 /// A keyring operation failed. Nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
-    /// This member was started without encryption ([`crate::Config::with_keys`]).
+    /// This member was started without encryption ([`crate::Config::with_keys`], or
+    /// [`crate::Config::with_memberlist_keys`] in the memberlist wire profile).
     #[error("encryption is not configured on this member")]
     NotEncrypted,
     /// The keyring refused the change.
     #[error(transparent)]
     Key(#[from] swim_core::security::KeyError),
+    /// memberlist's keyring refused the change: a key of a length AES does not take (16, 24
+    /// or 32 bytes), a key added twice or past 16, or a key to use or remove that is not
+    /// installed (or, to remove, the primary).
+    #[error("memberlist's keyring refused the change: {0}")]
+    MemberlistKey(&'static str),
     /// The member has shut down.
     #[error(transparent)]
     Closed(#[from] Closed),

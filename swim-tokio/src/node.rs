@@ -530,6 +530,41 @@ impl Node {
         self.keyring(|ring| Ok(ring.fingerprints())).await
     }
 
+    /// In the memberlist wire profile, install another key in memberlist's keyring (it opens
+    /// from now on; step 1 of a rotation, as memberlist's `Keyring.AddKey`).
+    pub async fn add_memberlist_key(&self, key: impl Into<Vec<u8>>) -> Result<(), KeyringError> {
+        let key = key.into();
+        self.memberlist_keyring(move |ring| match ring.add(&key) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("installed already, or 16 keys held"),
+            Err(_) => Err("a key is 16, 24 or 32 bytes"),
+        })
+        .await
+    }
+
+    /// Make an installed key memberlist's primary: it seals from now on (step 2, `UseKey`).
+    pub async fn use_memberlist_key(&self, key: impl Into<Vec<u8>>) -> Result<(), KeyringError> {
+        let key = key.into();
+        self.memberlist_keyring(move |ring| ring.make_primary(&key).then_some(()).ok_or("not installed")).await
+    }
+
+    /// Remove a key that is not memberlist's primary (step 3, `RemoveKey`).
+    pub async fn remove_memberlist_key(&self, key: impl Into<Vec<u8>>) -> Result<(), KeyringError> {
+        let key = key.into();
+        self.memberlist_keyring(move |ring| ring.remove(&key).then_some(()).ok_or("the primary, or not installed"))
+            .await
+    }
+
+    async fn memberlist_keyring(
+        &self,
+        f: impl FnOnce(&mut swim_core::wire::memberlist::profile::MemberlistKeyring) -> Result<(), &'static str>
+        + Send
+        + 'static,
+    ) -> Result<(), KeyringError> {
+        let r = self.mutate(move |core| core.memberlist_keyring_mut().map(f)).await?;
+        r.ok_or(KeyringError::NotEncrypted)?.map_err(KeyringError::MemberlistKey)
+    }
+
     /// The migration switches: also accept plaintext, and send plaintext instead of
     /// encrypting (see docs/security.md for the procedure).
     pub async fn set_plaintext(&self, accept: bool, send: bool) -> Result<(), Closed> {
