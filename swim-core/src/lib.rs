@@ -54,7 +54,8 @@
 //! | identity, state, incarnation precedence | [`member`] | |
 //! | protocol and application version ranges, negotiation, capabilities | [`versions`] | |
 //! | member table and round-robin probe order | `membership` | |
-//! | messages, envelope (label), codec, stream framing | [`wire`] | |
+//! | messages, envelope (label), codec, stream framing; Go memberlist's format | [`wire`], [`wire::memberlist`] | |
+//! | the memberlist wire profile: the hub's side (`swim/memberlist.rs`) and the byte layer | `swim`, [`wire::memberlist::profile`] | |
 //! | safety invariants checked from outside (tests, fuzzing, the simulator) | [`invariants`] | [`invariants::Checker`] |
 //! | network coordinates (Vivaldi): the update rule, RTT estimates | [`coordinates`] | [`coordinates::Vivaldi`] |
 //! | application hooks: push-pull state, broadcast verdicts, admission, address allowlist | [`hooks`] | [`Hooks`] |
@@ -72,6 +73,14 @@
 //! the reliable stream as its [`TransmitKind`] says), [`Swim::poll_event`]
 //! until `None`; **then wait** until a datagram or stream message arrives or
 //! [`Swim::poll_timeout`] passes, and call [`Swim::handle_timeout`].
+//!
+//! In Go memberlist's wire profile ([`WireProfile::Memberlist`], built with
+//! [`Swim::with_wire`]) a stream message can also be answered on its connection: hand
+//! inbound stream messages to [`Swim::handle_stream_on`] with your name for the connection,
+//! write a transmit whose [`Transmit::stream`] is [`StreamRole::Reply`] on that connection,
+//! keep the connection of a [`StreamRole::Request`] open for one message back and hand it to
+//! [`Swim::handle_stream_reply`], and delimit messages with [`Swim::stream_framing`]. In
+//! swim's own profile every stream transmit is [`StreamRole::OneWay`].
 //!
 //! Outputs wait in bounded queues until polled. A caller that falls behind
 //! loses no membership change silently: past `limits.max_pending_events`, the
