@@ -556,16 +556,17 @@ impl Driver {
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
+                // The run loop drains the core after this input.
                 if let Some((request, body)) = answer {
                     let now = self.now();
                     if let Err(e) = self.core.handle_stream_reply(now, dest, request, &body) {
                         debug!(%dest, len = body.len(), error = %e, "stream reply rejected");
                     }
-                    self.drain();
                 }
                 return;
             }
             Err(Outbound::Reply(source)) => {
+                // Counted with write errors: the exchange the stream was for did not complete.
                 self.stats.outbound_write_errors += 1;
                 debug!(%dest, error = %source, "no reply to a stream request");
                 SendError::Write { addr: dest, source }
