@@ -438,8 +438,11 @@ impl<A: Clone + PartialEq> Profile<A> {
     pub fn open_packet(&self, label: &[u8], accept_unlabelled: bool, data: &[u8]) -> Result<Vec<u8>, DecodeError> {
         let (got, rest) = strip_label(data)?;
         check_label(label, accept_unlabelled, got)?;
-        let plain = self.decrypt_packet(got, rest)?;
-        Ok(check_crc(&plain)?.to_vec())
+        let mut plain = self.decrypt_packet(got, rest)?;
+        // The CRC header, if any, is a prefix: drop it in place rather than copy the message.
+        let header = plain.len() - check_crc(&plain)?.len();
+        plain.drain(..header);
+        Ok(plain)
     }
 
     #[cfg(feature = "encryption")]
