@@ -96,6 +96,18 @@ mod tests {
     use alloc::vec;
 
     #[test]
+    fn swims_framing_knows_a_frame_once_it_is_whole() {
+        let mut buf = Vec::new();
+        encode(b"hello", &mut buf);
+        buf.extend_from_slice(b"next");
+        let f = StreamFraming::Frames;
+        for cut in 0..HEADER_LEN + 5 {
+            assert_eq!(f.message_len(&buf[..cut]), Ok(None), "cut at {cut}");
+        }
+        assert_eq!(f.message_len(&buf), Ok(Some(HEADER_LEN + 5)));
+    }
+
+    #[test]
     fn reassembles_split_frames() {
         let mut wire = Vec::new();
         encode(b"hello", &mut wire);
